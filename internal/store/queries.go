@@ -1,0 +1,488 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// Event listing limits.
+const (
+	defaultEvents = 50
+	maxEvents     = 200
+)
+
+// Orgs.
+
+const orgCols = `id, name, slug, two_step, grace_period_days, allowed_methods,
+	min_client_version, allow_legacy_clients, policy_changed_at, created_at`
+
+func scanOrg(s scanner) (*twostep.Org, error) {
+	var o twostep.Org
+	var methods string
+	p := &o.Policy
+	err := s.Scan(&o.ID, &o.Name, &o.Slug, &p.TwoStep, &p.GracePeriodDays, &methods,
+		&p.MinClientVersion, &p.AllowLegacyClients, tm{&p.ChangedAt}, tm{&o.CreatedAt})
+	p.AllowedMethods = split[twostep.Method](methods)
+	return &o, err
+}
+
+// CreateOrg stores o; ErrConflict if its id or slug is taken.
+func (db *DB) CreateOrg(ctx context.Context, o *twostep.Org) error {
+	p := &o.Policy
+	_, err := db.exec(ctx, `INSERT INTO orgs (`+orgCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		o.ID, o.Name, o.Slug, p.TwoStep, p.GracePeriodDays, join(p.AllowedMethods),
+		p.MinClientVersion, p.AllowLegacyClients, us(p.ChangedAt), us(o.CreatedAt))
+	return wrap(err, "create org")
+}
+
+// Org returns the org with id, or ErrNotFound.
+func (db *DB) Org(ctx context.Context, id string) (*twostep.Org, error) {
+	return one(db.row(ctx, `SELECT `+orgCols+` FROM orgs WHERE id = ?`, id), scanOrg, "org")
+}
+
+// OrgBySlug returns the org with slug, or ErrNotFound.
+func (db *DB) OrgBySlug(ctx context.Context, slug string) (*twostep.Org, error) {
+	return one(db.row(ctx, `SELECT `+orgCols+` FROM orgs WHERE slug = ?`, slug), scanOrg, "org by slug")
+}
+
+// UpdateOrg writes everything of o but its creation time; ErrNotFound if it does
+// not exist, ErrConflict if its new slug is taken.
+func (db *DB) UpdateOrg(ctx context.Context, o *twostep.Org) error {
+	p := &o.Policy
+	return db.execOne(ctx, "update org", `UPDATE orgs SET name = ?, slug = ?, two_step = ?,
+		grace_period_days = ?, allowed_methods = ?, min_client_version = ?,
+		allow_legacy_clients = ?, policy_changed_at = ? WHERE id = ?`,
+		o.Name, o.Slug, p.TwoStep, p.GracePeriodDays, join(p.AllowedMethods),
+		p.MinClientVersion, p.AllowLegacyClients, us(p.ChangedAt), o.ID)
+}
+
+// CountOrgs returns the number of orgs.
+func (db *DB) CountOrgs(ctx context.Context) (int, error) {
+	var n int
+	err := db.row(ctx, `SELECT count(*) FROM orgs`).Scan(&n)
+	return n, wrap(err, "count orgs")
+}
+
+// Accounts.
+
+const accountCols = `id, org_id, email, password_hash, role, sso, locale,
+	allow_legacy_clients, two_step_since, created_at, last_sign_in_at`
+
+func scanAccount(s scanner) (*twostep.Account, error) {
+	var a twostep.Account
+	err := s.Scan(&a.ID, &a.OrgID, &a.Email, &a.PasswordHash, &a.Role, &a.SSO, &a.Locale,
+		&a.AllowLegacyClients, tm{&a.TwoStepSince}, tm{&a.CreatedAt}, tm{&a.LastSignInAt})
+	return &a, err
+}
+
+// emailKey is what makes e-mails unique: the same lower-casing in both dialects,
+// where SQLite's lower() would fold ASCII only.
+func emailKey(email string) string { return strings.ToLower(email) }
+
+// CreateAccount stores a; ErrConflict if its id or e-mail (in any case) is taken.
+func (db *DB) CreateAccount(ctx context.Context, a *twostep.Account) error {
+	_, err := db.exec(ctx, `INSERT INTO accounts (`+accountCols+`, email_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.OrgID, a.Email, a.PasswordHash, a.Role, a.SSO, a.Locale,
+		a.AllowLegacyClients, us(a.TwoStepSince), us(a.CreatedAt), us(a.LastSignInAt), emailKey(a.Email))
+	return wrap(err, "create account")
+}
+
+// Account returns the account with id, or ErrNotFound.
+func (db *DB) Account(ctx context.Context, id string) (*twostep.Account, error) {
+	return one(db.row(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id), scanAccount, "account")
+}
+
+// AccountByEmail returns the account with email, compared case-insensitively, or ErrNotFound.
+func (db *DB) AccountByEmail(ctx context.Context, email string) (*twostep.Account, error) {
+	return one(db.row(ctx, `SELECT `+accountCols+` FROM accounts WHERE email_key = ?`, emailKey(email)),
+		scanAccount, "account by email")
+}
+
+// UpdateAccount writes everything of a but its creation time; ErrNotFound if it
+// does not exist, ErrConflict if its new e-mail is taken.
+func (db *DB) UpdateAccount(ctx context.Context, a *twostep.Account) error {
+	return db.execOne(ctx, "update account", `UPDATE accounts SET org_id = ?, email = ?, email_key = ?,
+		password_hash = ?, role = ?, sso = ?, locale = ?, allow_legacy_clients = ?,
+		two_step_since = ?, last_sign_in_at = ? WHERE id = ?`,
+		a.OrgID, a.Email, emailKey(a.Email), a.PasswordHash, a.Role, a.SSO, a.Locale,
+		a.AllowLegacyClients, us(a.TwoStepSince), us(a.LastSignInAt), a.ID)
+}
+
+// Factors.
+
+const factorCols = `id, account_id, method, status, label, secret, address,
+	last_totp_step, is_default, created_at, confirmed_at, last_used_at`
+
+func scanFactor(s scanner) (*twostep.Factor, error) {
+	var f twostep.Factor
+	err := s.Scan(&f.ID, &f.AccountID, &f.Method, &f.Status, &f.Label, &f.Secret, &f.Address,
+		&f.LastTOTPStep, &f.Default, tm{&f.CreatedAt}, tm{&f.ConfirmedAt}, tm{&f.LastUsedAt})
+	return &f, err
+}
+
+// CreateFactor stores f; ErrConflict if its id is taken.
+func (db *DB) CreateFactor(ctx context.Context, f *twostep.Factor) error {
+	_, err := db.exec(ctx, `INSERT INTO factors (`+factorCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		f.ID, f.AccountID, f.Method, f.Status, f.Label, null(f.Secret), f.Address,
+		f.LastTOTPStep, f.Default, us(f.CreatedAt), us(f.ConfirmedAt), us(f.LastUsedAt))
+	return wrap(err, "create factor")
+}
+
+// Factor returns the factor with id, or ErrNotFound.
+func (db *DB) Factor(ctx context.Context, id string) (*twostep.Factor, error) {
+	return one(db.row(ctx, `SELECT `+factorCols+` FROM factors WHERE id = ?`, id), scanFactor, "factor")
+}
+
+// Factors lists an account's factors, oldest first.
+func (db *DB) Factors(ctx context.Context, accountID string) ([]*twostep.Factor, error) {
+	return list(ctx, db, scanFactor, "factors", `SELECT `+factorCols+` FROM factors
+		WHERE account_id = ? ORDER BY created_at, seq`, accountID)
+}
+
+// UpdateFactor writes Method, Status, Label, Secret, Address, Default,
+// ConfirmedAt and LastUsedAt; ErrNotFound if f does not exist. It leaves
+// LastTOTPStep alone: only UseTOTPStep moves it, so that a stale copy of f cannot
+// move it back and let a used code in again.
+func (db *DB) UpdateFactor(ctx context.Context, f *twostep.Factor) error {
+	return db.execOne(ctx, "update factor", `UPDATE factors SET method = ?, status = ?, label = ?,
+		secret = ?, address = ?, is_default = ?, confirmed_at = ?, last_used_at = ? WHERE id = ?`,
+		f.Method, f.Status, f.Label, null(f.Secret), f.Address, f.Default,
+		us(f.ConfirmedAt), us(f.LastUsedAt), f.ID)
+}
+
+// DeleteFactor deletes the factor with id; ErrNotFound if there is none.
+func (db *DB) DeleteFactor(ctx context.Context, id string) error {
+	return db.execOne(ctx, "delete factor", `DELETE FROM factors WHERE id = ?`, id)
+}
+
+// DeleteFactors deletes all factors of an account.
+func (db *DB) DeleteFactors(ctx context.Context, accountID string) error {
+	_, err := db.exec(ctx, `DELETE FROM factors WHERE account_id = ?`, accountID)
+	return wrap(err, "delete factors")
+}
+
+// UseTOTPStep records step as the factor's last accepted TOTP step if it is
+// greater than the one recorded, and reports whether it did. A missing factor
+// reports false.
+func (db *DB) UseTOTPStep(ctx context.Context, factorID string, step int64, at time.Time) (bool, error) {
+	return db.execDid(ctx, "use totp step", `UPDATE factors SET last_totp_step = ?, last_used_at = ?
+		WHERE id = ? AND last_totp_step < ?`, step, us(at), factorID, step)
+}
+
+// Recovery codes.
+
+const recoveryCols = `id, account_id, key_id, salt, hash, created_at, used_at`
+
+func scanRecoveryCode(s scanner) (*twostep.RecoveryCode, error) {
+	var c twostep.RecoveryCode
+	err := s.Scan(&c.ID, &c.AccountID, &c.KeyID, &c.Salt, &c.Hash, tm{&c.CreatedAt}, tm{&c.UsedAt})
+	return &c, err
+}
+
+// ReplaceRecoveryCodes deletes the account's codes and stores codes instead, in
+// one transaction. Each code is stored under accountID, whatever its AccountID.
+func (db *DB) ReplaceRecoveryCodes(ctx context.Context, accountID string, codes []*twostep.RecoveryCode) error {
+	return db.atomic(ctx, func(tx *DB) error {
+		if err := tx.DeleteRecoveryCodes(ctx, accountID); err != nil {
+			return err
+		}
+		for _, c := range codes {
+			_, err := tx.exec(ctx, `INSERT INTO recovery_codes (`+recoveryCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				c.ID, accountID, c.KeyID, null(c.Salt), null(c.Hash), us(c.CreatedAt), us(c.UsedAt))
+			if err != nil {
+				return wrap(err, "create recovery code")
+			}
+		}
+		return nil
+	})
+}
+
+// RecoveryCodes lists the account's unused codes.
+func (db *DB) RecoveryCodes(ctx context.Context, accountID string) ([]*twostep.RecoveryCode, error) {
+	return list(ctx, db, scanRecoveryCode, "recovery codes", `SELECT `+recoveryCols+` FROM recovery_codes
+		WHERE account_id = ? AND used_at IS NULL ORDER BY created_at, id`, accountID)
+}
+
+// UseRecoveryCode marks an unused code used and reports whether it did.
+func (db *DB) UseRecoveryCode(ctx context.Context, id string, at time.Time) (bool, error) {
+	if at.IsZero() {
+		return false, errors.New("store: use recovery code: zero time") // would leave it unused
+	}
+	return db.execDid(ctx, "use recovery code",
+		`UPDATE recovery_codes SET used_at = ? WHERE id = ? AND used_at IS NULL`, us(at), id)
+}
+
+// DeleteRecoveryCodes deletes all codes of an account.
+func (db *DB) DeleteRecoveryCodes(ctx context.Context, accountID string) error {
+	_, err := db.exec(ctx, `DELETE FROM recovery_codes WHERE account_id = ?`, accountID)
+	return wrap(err, "delete recovery codes")
+}
+
+// Challenges.
+
+const challengeCols = `id, token_hash, purpose, account_id, factor_id, method, code_hash,
+	attempts, sends, last_sent_at, amr, created_at, expires_at, consumed_at, client_legacy`
+
+func scanChallenge(s scanner) (*twostep.Challenge, error) {
+	var c twostep.Challenge
+	var account sql.NullString
+	var amr string
+	err := s.Scan(&c.ID, &c.TokenHash, &c.Purpose, &account, &c.FactorID, &c.Method, &c.CodeHash,
+		&c.Attempts, &c.Sends, tm{&c.LastSentAt}, &amr, tm{&c.CreatedAt}, tm{&c.ExpiresAt},
+		tm{&c.ConsumedAt}, &c.ClientLegacy)
+	c.AccountID = account.String
+	c.AMR = split[string](amr)
+	return &c, err
+}
+
+// CreateChallenge stores c; ErrConflict if its id or token hash is taken.
+func (db *DB) CreateChallenge(ctx context.Context, c *twostep.Challenge) error {
+	_, err := db.exec(ctx, `INSERT INTO challenges (`+challengeCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, null(c.TokenHash), c.Purpose, null(c.AccountID), c.FactorID, c.Method, null(c.CodeHash),
+		c.Attempts, c.Sends, us(c.LastSentAt), join(c.AMR), us(c.CreatedAt), us(c.ExpiresAt),
+		us(c.ConsumedAt), c.ClientLegacy)
+	return wrap(err, "create challenge")
+}
+
+// Challenge returns the challenge with id, or ErrNotFound.
+func (db *DB) Challenge(ctx context.Context, id string) (*twostep.Challenge, error) {
+	return one(db.row(ctx, `SELECT `+challengeCols+` FROM challenges WHERE id = ?`, id),
+		scanChallenge, "challenge")
+}
+
+// ChallengeByToken returns the challenge with tokenHash, or ErrNotFound.
+func (db *DB) ChallengeByToken(ctx context.Context, tokenHash []byte) (*twostep.Challenge, error) {
+	return one(db.row(ctx, `SELECT `+challengeCols+` FROM challenges WHERE token_hash = ?`, tokenHash),
+		scanChallenge, "challenge by token")
+}
+
+// UpdateChallenge writes FactorID, Method, CodeHash, Sends, LastSentAt, AMR and
+// ExpiresAt; ErrNotFound if c does not exist.
+func (db *DB) UpdateChallenge(ctx context.Context, c *twostep.Challenge) error {
+	return db.execOne(ctx, "update challenge", `UPDATE challenges SET factor_id = ?, method = ?,
+		code_hash = ?, sends = ?, last_sent_at = ?, amr = ?, expires_at = ? WHERE id = ?`,
+		c.FactorID, c.Method, null(c.CodeHash), c.Sends, us(c.LastSentAt), join(c.AMR),
+		us(c.ExpiresAt), c.ID)
+}
+
+// CountChallengeAttempt adds one to the attempts of an unconsumed challenge and
+// returns the new count; ErrNotFound if it does not exist or is consumed.
+func (db *DB) CountChallengeAttempt(ctx context.Context, id string) (int, error) {
+	var n int
+	err := db.writeRow(ctx, `UPDATE challenges SET attempts = attempts + 1
+		WHERE id = ? AND consumed_at IS NULL RETURNING attempts`, id).Scan(&n)
+	return n, wrap(err, "count challenge attempt")
+}
+
+// ConsumeChallenge marks the challenge consumed if it is not yet, and reports
+// whether this call did it.
+func (db *DB) ConsumeChallenge(ctx context.Context, id string, at time.Time) (bool, error) {
+	if at.IsZero() {
+		return false, errors.New("store: consume challenge: zero time") // would leave it unconsumed
+	}
+	return db.execDid(ctx, "consume challenge",
+		`UPDATE challenges SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL`, us(at), id)
+}
+
+// DeleteExpired removes challenges and sessions that ended before t. A zero
+// expiry never ends.
+func (db *DB) DeleteExpired(ctx context.Context, t time.Time) error {
+	return db.atomic(ctx, func(tx *DB) error {
+		if _, err := tx.exec(ctx, `DELETE FROM challenges WHERE expires_at < ?`, us(t)); err != nil {
+			return wrap(err, "delete expired challenges")
+		}
+		_, err := tx.exec(ctx, `DELETE FROM sessions WHERE expires_at < ? OR idle_expires_at < ?`, us(t), us(t))
+		return wrap(err, "delete expired sessions")
+	})
+}
+
+// Sessions.
+
+const sessionCols = `id, token_hash, account_id, amr, legacy, confirmed_until, created_at,
+	last_seen_at, idle_expires_at, expires_at, ip, user_agent`
+
+func scanSession(s scanner) (*twostep.Session, error) {
+	var ss twostep.Session
+	var amr string
+	err := s.Scan(&ss.ID, &ss.TokenHash, &ss.AccountID, &amr, &ss.Legacy, tm{&ss.ConfirmedUntil},
+		tm{&ss.CreatedAt}, tm{&ss.LastSeenAt}, tm{&ss.IdleExpiresAt}, tm{&ss.ExpiresAt}, &ss.IP, &ss.UserAgent)
+	ss.AMR = split[string](amr)
+	return &ss, err
+}
+
+// CreateSession stores s; ErrConflict if its id or token hash is taken.
+func (db *DB) CreateSession(ctx context.Context, s *twostep.Session) error {
+	_, err := db.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.TokenHash, s.AccountID, join(s.AMR), s.Legacy, us(s.ConfirmedUntil), us(s.CreatedAt),
+		us(s.LastSeenAt), us(s.IdleExpiresAt), us(s.ExpiresAt), s.IP, s.UserAgent)
+	return wrap(err, "create session")
+}
+
+// SessionByToken returns the session with tokenHash, or ErrNotFound.
+func (db *DB) SessionByToken(ctx context.Context, tokenHash []byte) (*twostep.Session, error) {
+	return one(db.row(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`, tokenHash),
+		scanSession, "session by token")
+}
+
+// TouchSession moves the session's idle expiry forward. A session deleted
+// meanwhile is no error: it stays deleted.
+func (db *DB) TouchSession(ctx context.Context, id string, lastSeen, idleExpires time.Time) error {
+	_, err := db.exec(ctx, `UPDATE sessions SET last_seen_at = ?, idle_expires_at = ? WHERE id = ?`,
+		us(lastSeen), us(idleExpires), id)
+	return wrap(err, "touch session")
+}
+
+// DeleteSession deletes the session with id, if there is one.
+func (db *DB) DeleteSession(ctx context.Context, id string) error {
+	_, err := db.exec(ctx, `DELETE FROM sessions WHERE id = ?`, id)
+	return wrap(err, "delete session")
+}
+
+// DeleteSessions ends every session of the account except the one with id except.
+func (db *DB) DeleteSessions(ctx context.Context, accountID, except string) error {
+	_, err := db.exec(ctx, `DELETE FROM sessions WHERE account_id = ? AND id <> ?`, accountID, except)
+	return wrap(err, "delete sessions")
+}
+
+// Throttles.
+
+const throttleCols = `key, failures, hour_start, hour_failures, locked_until`
+
+func scanThrottle(s scanner) (*twostep.Throttle, error) {
+	var t twostep.Throttle
+	err := s.Scan(&t.Key, &t.Failures, tm{&t.HourStart}, &t.HourFailures, tm{&t.LockedUntil})
+	return &t, err
+}
+
+// Throttle reads the throttle under key; a zero Throttle with that key if none.
+func (db *DB) Throttle(ctx context.Context, key string) (twostep.Throttle, error) {
+	t, err := one(db.row(ctx, `SELECT `+throttleCols+` FROM throttles WHERE key = ?`, key),
+		scanThrottle, "throttle")
+	if errors.Is(err, twostep.ErrNotFound) {
+		return twostep.Throttle{Key: key}, nil
+	}
+	if err != nil {
+		return twostep.Throttle{}, err
+	}
+	return *t, nil
+}
+
+// LockThrottle is Throttle for use inside Atomic: it creates the row if needed and
+// holds it until the transaction ends (FOR UPDATE on PostgreSQL; on SQLite the
+// write transaction already holds the whole database).
+func (db *DB) LockThrottle(ctx context.Context, key string) (twostep.Throttle, error) {
+	// Inserting first gives FOR UPDATE a row to lock even for a new key; two
+	// transactions inserting the same key wait for each other on the primary key.
+	if _, err := db.exec(ctx, `INSERT INTO throttles (key) VALUES (?) ON CONFLICT (key) DO NOTHING`, key); err != nil {
+		return twostep.Throttle{}, wrap(err, "lock throttle")
+	}
+	t, err := one(db.writeRow(ctx, `SELECT `+throttleCols+` FROM throttles WHERE key = ?`+db.d.forUpdate, key),
+		scanThrottle, "lock throttle")
+	if err != nil {
+		return twostep.Throttle{}, err
+	}
+	return *t, nil
+}
+
+// PutThrottle stores t under its key.
+func (db *DB) PutThrottle(ctx context.Context, t twostep.Throttle) error {
+	_, err := db.exec(ctx, `INSERT INTO throttles (`+throttleCols+`) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, hour_start = excluded.hour_start,
+		hour_failures = excluded.hour_failures, locked_until = excluded.locked_until`,
+		t.Key, t.Failures, us(t.HourStart), t.HourFailures, us(t.LockedUntil))
+	return wrap(err, "put throttle")
+}
+
+// Audit events.
+
+const eventCols = `id, at, type, org_id, actor_id, account_id, ip, user_agent, detail`
+
+func scanEvent(s scanner) (*twostep.AuditEvent, error) {
+	var e twostep.AuditEvent
+	var detail sql.NullString
+	err := s.Scan(&e.ID, tm{&e.At}, &e.Type, &e.OrgID, &e.ActorID, &e.AccountID, &e.IP, &e.UserAgent, &detail)
+	if err == nil && detail.Valid {
+		if err := json.Unmarshal([]byte(detail.String), &e.Detail); err != nil {
+			return nil, fmt.Errorf("event %d detail: %w", e.ID, err)
+		}
+	}
+	return &e, err
+}
+
+// AppendEvent stores e and sets its ID, which grows with every event. Detail is
+// kept as JSON, so its numbers come back as float64.
+func (db *DB) AppendEvent(ctx context.Context, e *twostep.AuditEvent) error {
+	var detail any
+	if len(e.Detail) > 0 {
+		b, err := json.Marshal(e.Detail)
+		if err != nil {
+			return fmt.Errorf("store: append event: detail: %w", err)
+		}
+		detail = string(b)
+	}
+	err := db.writeRow(ctx, `INSERT INTO audit_events (at, type, org_id, actor_id, account_id, ip, user_agent, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		us(e.At), e.Type, e.OrgID, e.ActorID, e.AccountID, e.IP, e.UserAgent, detail).Scan(&e.ID)
+	return wrap(err, "append event")
+}
+
+// Events lists the events f selects, newest first: at most f.Limit of them
+// (50 if 0, never more than 200).
+func (db *DB) Events(ctx context.Context, f twostep.EventFilter) ([]*twostep.AuditEvent, error) {
+	q := `SELECT ` + eventCols + ` FROM audit_events WHERE 1 = 1`
+	var args []any
+	for _, c := range []struct{ col, v string }{{"org_id", f.OrgID}, {"account_id", f.AccountID}, {"type", f.Type}} {
+		if c.v != "" {
+			q += ` AND ` + c.col + ` = ?`
+			args = append(args, c.v)
+		}
+	}
+	if f.Before > 0 {
+		q += ` AND id < ?`
+		args = append(args, f.Before)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultEvents
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	return list(ctx, db, scanEvent, "events", q, append(args, min(limit, maxEvents))...)
+}
+
+// Dev messages.
+
+const devMessageCols = `id, channel, recipient, subject, body, at`
+
+func scanDevMessage(s scanner) (*twostep.DevMessage, error) {
+	var m twostep.DevMessage
+	err := s.Scan(&m.ID, &m.Channel, &m.To, &m.Subject, &m.Text, tm{&m.At})
+	return &m, err
+}
+
+// AddDevMessage keeps m; ErrConflict if its id is taken.
+func (db *DB) AddDevMessage(ctx context.Context, m *twostep.DevMessage) error {
+	_, err := db.exec(ctx, `INSERT INTO dev_messages (`+devMessageCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		m.ID, m.Channel, m.To, m.Subject, m.Text, us(m.At))
+	return wrap(err, "add dev message")
+}
+
+// DevMessages lists kept messages, newest (last added) first: at most limit of
+// them, or all if limit is 0 or less.
+func (db *DB) DevMessages(ctx context.Context, limit int) ([]*twostep.DevMessage, error) {
+	q := `SELECT ` + devMessageCols + ` FROM dev_messages ORDER BY seq DESC`
+	var args []any
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	return list(ctx, db, scanDevMessage, "dev messages", q, args...)
+}

@@ -1,0 +1,400 @@
+// Package store keeps Twostep's data in SQLite or PostgreSQL.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
+var migrations embed.FS
+
+// Options tunes Open. The zero value is the default.
+type Options struct {
+	// SQLiteSync is SQLite's synchronous setting: "normal" (the default) survives
+	// a crash of the process but a power cut may lose the last commits; "full"
+	// syncs every commit to disk, at a cost in commits per second.
+	SQLiteSync string
+	// Logger receives what Migrate applies; nil discards it.
+	Logger *slog.Logger
+}
+
+// DB is a twostep.Store on SQLite or PostgreSQL, safe for concurrent use.
+type DB struct {
+	d     *dialect
+	read  querier // outside Atomic the reader pool, inside it the transaction
+	write querier // outside Atomic the writer pool, inside it the transaction
+	pools *pools  // nil for the DB that Atomic hands to its function
+}
+
+var _ twostep.Store = (*DB)(nil)
+
+type pools struct {
+	writer, reader *sql.DB // one and the same pool on PostgreSQL
+	log            *slog.Logger
+}
+
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// dialect is everything that differs between SQLite and PostgreSQL; the SQL
+// elsewhere is written once, with ? placeholders.
+type dialect struct {
+	name      string // directory of its migrations
+	goose     goose.Dialect
+	dollar    bool   // placeholders are $1, $2, …
+	forUpdate string // appended to a SELECT to hold the rows it reads
+	txOptions *sql.TxOptions
+}
+
+var (
+	sqliteDialect = &dialect{name: "sqlite", goose: goose.DialectSQLite3}
+	// Read committed plus explicit row locks (FOR UPDATE, conditional UPDATEs)
+	// is all the store needs; it never fails a transaction for serialization.
+	postgresDialect = &dialect{name: "postgres", goose: goose.DialectPostgres, dollar: true,
+		forUpdate: " FOR UPDATE", txOptions: &sql.TxOptions{Isolation: sql.LevelReadCommitted}}
+)
+
+func (d *dialect) bind(q string) string {
+	if !d.dollar {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+		} else {
+			b.WriteByte(q[i])
+		}
+	}
+	return b.String()
+}
+
+var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
+
+// Open connects to the database at url: "sqlite:PATH" (or "sqlite://PATH") or
+// "postgres://…" ("postgresql://…"). It does not migrate; call Migrate.
+func Open(ctx context.Context, url string, opts Options) (*DB, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case strings.HasPrefix(url, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
+		return openSQLite(ctx, path, opts.SQLiteSync, log)
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return openPostgres(ctx, url, log)
+	}
+	// Only the scheme is shown: the rest may hold a password.
+	scheme, _, ok := strings.Cut(url, ":")
+	if !ok || !urlScheme.MatchString(scheme) {
+		scheme = ""
+	}
+	return nil, fmt.Errorf("store: unsupported database URL scheme %q (want sqlite: or postgres://)", scheme)
+}
+
+// openSQLite opens one writer connection and a pool of readers. SQLite allows one
+// writer at a time; funnelling writes through one connection that begins with
+// BEGIN IMMEDIATE makes them queue in Go instead of failing with "database is
+// locked", while WAL lets the readers go on meanwhile.
+func openSQLite(ctx context.Context, path, sync string, log *slog.Logger) (*DB, error) {
+	switch strings.ToLower(sync) {
+	case "", "normal":
+		sync = "NORMAL"
+	case "full":
+		sync = "FULL"
+	default:
+		return nil, fmt.Errorf("store: unknown SQLite sync %q (want normal or full)", sync)
+	}
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.Contains(path, "?") {
+		// The writer and readers must share one file, and the DSN parameters
+		// below must be the only ones.
+		return nil, fmt.Errorf("store: SQLite needs a plain file path, not %q", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	// _pragma parameters run on every new connection of a pool.
+	common := "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+	writer, err := sql.Open("sqlite", path+common+"&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	writer.SetMaxOpenConns(1)
+	// The writer connects first so that the file is in WAL mode before a reader opens it.
+	if err := writer.PingContext(ctx); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	reader, err := sql.Open("sqlite", path+common+"&_pragma=query_only(1)")
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	reader.SetMaxOpenConns(4)
+	reader.SetMaxIdleConns(4)
+	return &DB{d: sqliteDialect, read: reader, write: writer,
+		pools: &pools{writer: writer, reader: reader, log: log}}, nil
+}
+
+func openPostgres(ctx context.Context, url string, log *slog.Logger) (*DB, error) {
+	pool, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	// Bounded so that several instances fit under the server's max_connections.
+	pool.SetMaxOpenConns(16)
+	pool.SetMaxIdleConns(16)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	if err := pool.PingContext(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return &DB{d: postgresDialect, read: pool, write: pool,
+		pools: &pools{writer: pool, reader: pool, log: log}}, nil
+}
+
+// Close closes the database. It is a no-op on the DB handed to an Atomic function.
+func (db *DB) Close() error {
+	if db.pools == nil {
+		return nil
+	}
+	err := db.pools.writer.Close()
+	if db.pools.reader != db.pools.writer {
+		err = errors.Join(err, db.pools.reader.Close())
+	}
+	return err
+}
+
+// Migrate brings the schema up to date with the migrations built into the binary.
+func (db *DB) Migrate(ctx context.Context) error {
+	if db.pools == nil {
+		return errors.New("store: migrate inside Atomic")
+	}
+	fsys, err := fs.Sub(migrations, "migrations/"+db.d.name)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	if db.d == postgresDialect {
+		// Several instances may start at once; one migrates, the others wait.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(db.d.goose, db.pools.writer, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	for _, r := range results {
+		db.pools.log.Info("applied migration", "version", r.Source.Version,
+			"file", r.Source.Path, "duration", r.Duration)
+	}
+	return nil
+}
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// Atomic runs fn in one write transaction (BEGIN IMMEDIATE on SQLite). fn must
+// use the Store it is given: on SQLite the DB's own writer is busy with the
+// transaction until fn returns. Atomic inside Atomic joins the transaction.
+func (db *DB) Atomic(ctx context.Context, fn func(twostep.Store) error) error {
+	return db.atomic(ctx, func(tx *DB) error { return fn(tx) })
+}
+
+func (db *DB) atomic(ctx context.Context, fn func(*DB) error) error {
+	if db.pools == nil {
+		return fn(db)
+	}
+	tx, err := db.pools.writer.BeginTx(ctx, db.d.txOptions)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	defer tx.Rollback() // after Commit, a no-op; on error or panic, the undo
+	if err := fn(&DB{d: db.d, read: tx, write: tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// exec runs a write.
+func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return db.write.ExecContext(ctx, db.d.bind(q), args...)
+}
+
+// execOne runs a write meant for one row and returns ErrNotFound if there was none.
+func (db *DB) execOne(ctx context.Context, op, q string, args ...any) error {
+	n, err := affected(db.exec(ctx, q, args...))
+	if err != nil {
+		return wrap(err, op)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: %s: %w", op, twostep.ErrNotFound)
+	}
+	return nil
+}
+
+// execDid runs a conditional write and reports whether it changed a row.
+func (db *DB) execDid(ctx context.Context, op, q string, args ...any) (bool, error) {
+	n, err := affected(db.exec(ctx, q, args...))
+	return n > 0, wrap(err, op)
+}
+
+func affected(r sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return r.RowsAffected()
+}
+
+// row runs a read that returns at most one row.
+func (db *DB) row(ctx context.Context, q string, args ...any) *sql.Row {
+	return db.read.QueryRowContext(ctx, db.d.bind(q), args...)
+}
+
+// writeRow runs a write that returns a row (RETURNING, FOR UPDATE).
+func (db *DB) writeRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return db.write.QueryRowContext(ctx, db.d.bind(q), args...)
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func one[T any](row *sql.Row, scan func(scanner) (*T, error), op string) (*T, error) {
+	v, err := scan(row)
+	if err != nil {
+		return nil, wrap(err, op)
+	}
+	return v, nil
+}
+
+func list[T any](ctx context.Context, db *DB, scan func(scanner) (*T, error), op, q string, args ...any) ([]*T, error) {
+	rows, err := db.read.QueryContext(ctx, db.d.bind(q), args...)
+	if err != nil {
+		return nil, wrap(err, op)
+	}
+	defer rows.Close()
+	var vs []*T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, wrap(err, op)
+		}
+		vs = append(vs, v)
+	}
+	return vs, wrap(rows.Err(), op)
+}
+
+// wrap names the operation and turns the drivers' errors into the Store's.
+func wrap(err error, op string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("store: %s: %w", op, twostep.ErrNotFound)
+	case isUnique(err):
+		return fmt.Errorf("store: %s: %w", op, twostep.ErrConflict)
+	}
+	return fmt.Errorf("store: %s: %w", op, err)
+}
+
+func isUnique(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505" // unique_violation
+}
+
+// us stores t as unix microseconds, and the zero time as NULL.
+func us(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// tm scans what us stored back into a UTC time.
+type tm struct{ t *time.Time }
+
+func (s tm) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*s.t = time.Time{}
+	case int64:
+		*s.t = time.UnixMicro(v).UTC()
+	default:
+		return fmt.Errorf("store: cannot scan %T into a time", v)
+	}
+	return nil
+}
+
+// null stores "" and empty byte slices as NULL, so that unique columns may
+// hold many of them.
+func null[T string | []byte](v T) any {
+	if len(v) == 0 {
+		return nil
+	}
+	return v
+}
+
+func join[T ~string](vs []T) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ",")
+}
+
+func split[T ~string](s string) []T {
+	if s == "" {
+		return nil
+	}
+	var vs []T
+	for v := range strings.SplitSeq(s, ",") {
+		vs = append(vs, T(v))
+	}
+	return vs
+}

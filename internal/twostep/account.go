@@ -1,0 +1,239 @@
+package twostep
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// AccountInfo is an account as its holder sees it.
+type AccountInfo struct {
+	Account           *Account
+	Org               *Org
+	Factors           []*Factor // pending and active
+	AllowedMethods    []Method
+	Required          bool
+	DefaultMethod     Method
+	RecoveryCodesLeft int
+	ConfirmedUntil    time.Time
+}
+
+// AccountInfo returns what the caller's account looks like now.
+func (s *Service) AccountInfo(ctx context.Context, c *Caller) (*AccountInfo, error) {
+	a := c.Account
+	org, err := s.store.Org(ctx, a.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	factors, err := s.store.Factors(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	codes, err := s.store.RecoveryCodes(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	info := &AccountInfo{Account: a, Org: org, Factors: factors, AllowedMethods: s.allowed(org),
+		Required: org.Policy.TwoStep == PolicyRequired, RecoveryCodesLeft: len(codes)}
+	for _, f := range factors {
+		if f.Status == FactorActive && (f.Default || info.DefaultMethod == "") {
+			info.DefaultMethod = f.Method
+		}
+	}
+	if c.Session != nil && !c.Session.Legacy && s.now().Before(c.Session.ConfirmedUntil) {
+		info.ConfirmedUntil = c.Session.ConfirmedUntil
+	}
+	return info, nil
+}
+
+// ConfirmRequest proves who the caller is again: the password, and a second-step
+// code when two-step is on.
+type ConfirmRequest struct {
+	Password string
+	Method   Method
+	Code     string
+	FactorID string
+}
+
+// ConfirmIdentity checks the password (and a second-step code when two-step is
+// on) and replaces the caller's session with a new one, confirmed for the
+// confirmation window, whose token it returns (FL-02, FL-07). The old token stops
+// working. Errors: ErrInvalidCredentials for a wrong password, *CodeError for a
+// wrong code, *ThrottledError while the account or e-mail is locked (RL-09).
+func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmRequest) (string, *Session, error) {
+	a := c.Account
+	if r.Password == "" {
+		return "", nil, invalid("password", "is required")
+	}
+	code := ""
+	if a.TwoStepEnabled() {
+		if r.Method == "" || r.Code == "" {
+			return "", nil, invalid("code", "two-step verification is on: give a method and a code as well as the password")
+		}
+		var err error
+		if code, err = checkCodeFormat(r.Method, r.Code); err != nil {
+			return "", nil, err
+		}
+	}
+	now := s.now()
+	for _, key := range []string{emailKey(a.Email), accountKey(a.ID)} {
+		t, err := s.store.Throttle(ctx, key)
+		if err != nil {
+			return "", nil, err
+		}
+		if wait, locked := t.Locked(now); locked {
+			return "", nil, throttled(ErrThrottled, wait)
+		}
+	}
+	ok, err := s.checkPassword(ctx, r.Password, a.PasswordHash)
+	if err != nil {
+		return "", nil, err
+	}
+	if !ok {
+		return "", nil, s.passwordFailed(ctx, a.Email, c)
+	}
+	amr := []string{"pwd"}
+	var token string
+	var sess *Session
+	err = s.atomically(ctx, func(tx Store) (error, error) {
+		if a.TwoStepEnabled() {
+			refusal, err := s.secondStep(ctx, tx, a, r.Method, code, r.FactorID, c, nil)
+			if errors.Is(refusal, ErrInvalidCode) {
+				t, err := tx.Throttle(ctx, accountKey(a.ID))
+				if err != nil {
+					return nil, err
+				}
+				return &CodeError{AttemptsLeft: max(0, s.limits.Account.Free-t.Failures)}, nil
+			}
+			if refusal != nil || err != nil {
+				return refusal, err
+			}
+			amr = append(amr, r.Method.AMR())
+		}
+		var err error
+		if token, sess, err = s.startSession(ctx, tx, a, amr, true, false, c); err != nil {
+			return nil, err
+		}
+		if c.Session != nil {
+			if err := tx.DeleteSession(ctx, c.Session.ID); err != nil {
+				return nil, err
+			}
+		}
+		return nil, s.audit(ctx, tx, event{typ: "identity.confirmed", account: a, caller: c, detail: map[string]any{"amr": amr}})
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	if r.Method == MethodRecoveryCode {
+		s.recoveryCodeUsed(ctx, a)
+	}
+	return token, sess, nil
+}
+
+// Settings is a change to an account's settings: nil fields stay as they are.
+type Settings struct {
+	AllowLegacyClients *bool
+	Locale             *string
+}
+
+// Locales are the languages Twostep speaks.
+var Locales = []string{"en", "fr"}
+
+// UpdateSettings changes the caller's settings. Allowing legacy clients needs a
+// recent identity confirmation, two-step on, and an organisation that permits it
+// (ErrForbidden otherwise).
+func (s *Service) UpdateSettings(ctx context.Context, c *Caller, ch Settings) (*Account, error) {
+	a := *c.Account
+	if ch.Locale != nil {
+		if !containsString(Locales, *ch.Locale) {
+			return nil, invalid("locale", "must be one of en, fr")
+		}
+		a.Locale = *ch.Locale
+	}
+	changedLegacy := ch.AllowLegacyClients != nil && *ch.AllowLegacyClients != a.AllowLegacyClients
+	if changedLegacy {
+		if err := s.requireConfirmed(c); err != nil {
+			return nil, err
+		}
+		if *ch.AllowLegacyClients {
+			if !a.TwoStepEnabled() {
+				return nil, invalid("allow_legacy_clients", "turn two-step verification on first")
+			}
+			org, err := s.store.Org(ctx, a.OrgID)
+			if err != nil {
+				return nil, err
+			}
+			if !org.Policy.AllowLegacyClients {
+				return nil, ErrForbidden
+			}
+		}
+		a.AllowLegacyClients = *ch.AllowLegacyClients
+	}
+	err := s.store.Atomic(ctx, func(tx Store) error {
+		if err := tx.UpdateAccount(ctx, &a); err != nil {
+			return err
+		}
+		if !changedLegacy {
+			return nil
+		}
+		return s.audit(ctx, tx, event{typ: "legacy_clients.changed", account: &a, caller: c,
+			detail: map[string]any{"allow_legacy_clients": a.AllowLegacyClients}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	*c.Account = a
+	if changedLegacy {
+		s.notify(ctx, &a, "legacy_clients_changed", map[string]string{"allowed": boolString(a.AllowLegacyClients)})
+	}
+	return &a, nil
+}
+
+func containsString(xs []string, x string) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}
+
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+// EndOtherSessions ends every session of the caller's account but the caller's
+// own (SU-05). It needs a recent identity confirmation.
+func (s *Service) EndOtherSessions(ctx context.Context, c *Caller) error {
+	if err := s.requireConfirmed(c); err != nil {
+		return err
+	}
+	return s.store.Atomic(ctx, func(tx Store) error {
+		if err := tx.DeleteSessions(ctx, c.Account.ID, c.Session.ID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, event{typ: "sessions.ended", account: c.Account, caller: c, detail: map[string]any{"which": "others"}})
+	})
+}
+
+// Activity returns the caller's own audit events, newest first.
+func (s *Service) Activity(ctx context.Context, c *Caller, before int64, limit int) ([]*AuditEvent, error) {
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	return s.store.Events(ctx, EventFilter{AccountID: c.Account.ID, Before: before, Limit: limit})
+}
+
+// DevMessages lists the messages the dev outbox kept, newest first.
+func (s *Service) DevMessages(ctx context.Context, limit int) ([]*DevMessage, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	return s.store.DevMessages(ctx, limit)
+}
+
+// Ready reports whether the store answers.
+func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }

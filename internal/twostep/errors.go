@@ -1,0 +1,88 @@
+package twostep
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sentinel errors returned by the Service and the Store. The web layer maps each to
+// one status and error code; anything else is an internal error.
+var (
+	ErrInvalidCredentials    = errors.New("twostep: invalid credentials")
+	ErrInvalidCode           = errors.New("twostep: invalid code")
+	ErrExpired               = errors.New("twostep: expired")
+	ErrThrottled             = errors.New("twostep: too many attempts")
+	ErrResendTooSoon         = errors.New("twostep: resend too soon")
+	ErrConfirmIdentity       = errors.New("twostep: identity confirmation required")
+	ErrClientUpgrade         = errors.New("twostep: client upgrade required")
+	ErrSSOManaged            = errors.New("twostep: account signs in through SSO")
+	ErrPolicyRequiresTwoStep = errors.New("twostep: organisation policy requires two-step verification")
+	ErrMethodNotAllowed      = errors.New("twostep: method not allowed by policy")
+	ErrNotFound              = errors.New("twostep: not found")
+	ErrForbidden             = errors.New("twostep: forbidden")
+	ErrUnauthenticated       = errors.New("twostep: unauthenticated")
+	ErrConflict              = errors.New("twostep: conflict")
+	ErrDeliveryFailed        = errors.New("twostep: delivery failed")
+	ErrUnavailable           = errors.New("twostep: unavailable")
+	// ErrBusy means too many password hashes are queued; retry shortly.
+	ErrBusy = errors.New("twostep: busy")
+)
+
+// InvalidError reports a request value that is wrong: Field names it as the caller
+// wrote it, Reason says what is wrong in words a person can act on.
+type InvalidError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InvalidError) Error() string {
+	if e.Field == "" {
+		return "twostep: invalid request: " + e.Reason
+	}
+	return fmt.Sprintf("twostep: invalid %s: %s", e.Field, e.Reason)
+}
+
+func invalid(field, reason string) error { return &InvalidError{Field: field, Reason: reason} }
+
+// ThrottledError is ErrThrottled (or ErrResendTooSoon, ErrBusy, ErrUnavailable)
+// with the time after which a retry may succeed.
+type ThrottledError struct {
+	Err        error
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string { return e.Err.Error() }
+func (e *ThrottledError) Unwrap() error { return e.Err }
+
+// CodeError is ErrInvalidCode with the number of tries left on this sign-in.
+type CodeError struct {
+	AttemptsLeft int
+}
+
+func (e *CodeError) Error() string { return ErrInvalidCode.Error() }
+func (e *CodeError) Unwrap() error { return ErrInvalidCode }
+
+// UpgradeError is ErrClientUpgrade with the first client version that may sign in.
+type UpgradeError struct {
+	MinClientVersion string
+}
+
+func (e *UpgradeError) Error() string { return ErrClientUpgrade.Error() }
+func (e *UpgradeError) Unwrap() error { return ErrClientUpgrade }
+
+// RetryAfter returns how long the caller should wait before retrying err, or 0.
+func RetryAfter(err error) time.Duration {
+	var t *ThrottledError
+	if errors.As(err, &t) {
+		return t.RetryAfter
+	}
+	return 0
+}
+
+func throttled(err error, d time.Duration) error {
+	if d < time.Second {
+		d = time.Second
+	}
+	return &ThrottledError{Err: err, RetryAfter: d.Round(time.Second)}
+}

@@ -1,0 +1,216 @@
+package twostep
+
+import "time"
+
+// Role is what a member may do in an organisation.
+type Role string
+
+// Roles, from most to least powerful.
+const (
+	RoleOwner  Role = "owner"
+	RoleAdmin  Role = "admin"
+	RoleMember Role = "member"
+)
+
+// Valid reports whether r is one of the three roles.
+func (r Role) Valid() bool { return r == RoleOwner || r == RoleAdmin || r == RoleMember }
+
+// Method is a way to prove the second step.
+type Method string
+
+// Methods. MethodRecoveryCode is offered at sign-in but is not a factor.
+const (
+	MethodTOTP         Method = "totp"
+	MethodEmail        Method = "email"
+	MethodSMS          Method = "sms"
+	MethodVoice        Method = "voice"
+	MethodRecoveryCode Method = "recovery_code"
+)
+
+// AMR returns the RFC 8176 authentication method reference a session earns by m.
+func (m Method) AMR() string {
+	switch m {
+	case MethodTOTP:
+		return "otp"
+	case MethodEmail:
+		return "mail"
+	case MethodSMS:
+		return "sms"
+	case MethodVoice:
+		return "tel"
+	case MethodRecoveryCode:
+		return "rcv"
+	}
+	return ""
+}
+
+// FactorStatus says whether a factor has been proven yet.
+type FactorStatus string
+
+// Factor statuses.
+const (
+	FactorPending FactorStatus = "pending"
+	FactorActive  FactorStatus = "active"
+)
+
+// Two-step policy values of an organisation.
+const (
+	PolicyOptional = "optional"
+	PolicyRequired = "required"
+)
+
+// Policy is an organisation's two-step policy.
+type Policy struct {
+	TwoStep            string // PolicyOptional or PolicyRequired
+	GracePeriodDays    int
+	AllowedMethods     []Method
+	MinClientVersion   string // "" for none
+	AllowLegacyClients bool
+	ChangedAt          time.Time
+}
+
+// Org is an organisation: a product's customer, holding accounts and a policy.
+type Org struct {
+	ID        string
+	Name      string
+	Slug      string
+	Policy    Policy
+	CreatedAt time.Time
+}
+
+// Account is a person who signs in. E-mail addresses are unique across the server.
+type Account struct {
+	ID                 string
+	OrgID              string
+	Email              string
+	PasswordHash       string // "" until a password is set
+	Role               Role
+	SSO                bool
+	Locale             string
+	AllowLegacyClients bool
+	TwoStepSince       time.Time // zero while two-step is off
+	CreatedAt          time.Time
+	LastSignInAt       time.Time
+}
+
+// TwoStepEnabled reports whether the account has an active second step.
+func (a *Account) TwoStepEnabled() bool { return !a.TwoStepSince.IsZero() }
+
+// Factor is one second-step method of an account. For TOTP, Secret holds the
+// sealed seed; for e-mail and phone, Address holds where codes go.
+type Factor struct {
+	ID           string
+	AccountID    string
+	Method       Method
+	Status       FactorStatus
+	Label        string
+	Secret       []byte
+	Address      string
+	LastTOTPStep int64
+	Default      bool
+	CreatedAt    time.Time
+	ConfirmedAt  time.Time
+	LastUsedAt   time.Time
+}
+
+// RecoveryCode is one stored look-up secret: an HMAC of the code with its own salt.
+type RecoveryCode struct {
+	ID        string
+	AccountID string
+	KeyID     string
+	Salt      []byte
+	Hash      []byte
+	CreatedAt time.Time
+	UsedAt    time.Time
+}
+
+// Purpose is what a challenge (a token or code held by the server) may be used for.
+type Purpose string
+
+// Challenge purposes. A token or code made for one purpose never serves another.
+const (
+	PurposeSignIn          Purpose = "sign_in"
+	PurposeEnrol           Purpose = "enrol"
+	PurposeConfirmIdentity Purpose = "confirm_identity"
+	PurposeSetup           Purpose = "setup"
+	PurposeSetPassword     Purpose = "set_password"
+)
+
+// Challenge is a single-use server-side step: a sign-in in progress, a code sent,
+// a set-password or setup link. TokenHash is the SHA-256 of the token the caller
+// holds; CodeHash that of the code sent, if any.
+type Challenge struct {
+	ID          string
+	TokenHash   []byte
+	Purpose     Purpose
+	AccountID   string // "" for setup
+	FactorID    string
+	Method      Method
+	CodeHash    []byte
+	Attempts    int
+	Sends       int
+	LastSentAt  time.Time
+	AMR         []string // what the holder has proven so far
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	ConsumedAt  time.Time
+	ClientLegacy bool
+}
+
+// Session is a signed-in browser or program. TokenHash is the SHA-256 of its token.
+type Session struct {
+	ID             string
+	TokenHash      []byte
+	AccountID      string
+	AMR            []string
+	Legacy         bool // signed in by a legacy client with the password alone
+	ConfirmedUntil time.Time
+	CreatedAt      time.Time
+	LastSeenAt     time.Time
+	IdleExpiresAt  time.Time
+	ExpiresAt      time.Time
+	IP             string
+	UserAgent      string
+}
+
+// Throttle counts failures under one key ("account:ID", "email:ADDR", "ip:ADDR").
+type Throttle struct {
+	Key          string
+	Failures     int // consecutive, reset by a success
+	HourStart    time.Time
+	HourFailures int
+	LockedUntil  time.Time
+}
+
+// AuditEvent is one append-only record of something that happened to an account
+// or organisation. Detail never holds a code, secret, password or token.
+type AuditEvent struct {
+	ID        int64
+	At        time.Time
+	Type      string
+	OrgID     string
+	ActorID   string
+	AccountID string
+	IP        string
+	UserAgent string
+	Detail    map[string]any
+}
+
+// EventFilter selects audit events, newest first. Before is an event id (0: none).
+type EventFilter struct {
+	OrgID     string
+	AccountID string
+	Type      string
+	Before    int64
+	Limit     int
+}
+
+// DevMessage is a message kept by the dev outbox instead of being sent.
+type DevMessage struct {
+	ID      string
+	Channel string // "email", "sms", "voice"
+	To      string
+	Subject string
+	Text    string
+	At      time.Time
+}

@@ -1,0 +1,274 @@
+package twostep
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"net/mail"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options are what a Service needs. Store, Sealer and Hasher are required; the
+// rest have defaults.
+type Options struct {
+	Store  Store
+	Sender Sender // nil: messages are dropped (logged)
+	Sealer *Sealer
+	Hasher *Hasher
+	Clock  func() time.Time
+	Rand   io.Reader
+	Logger *slog.Logger
+
+	Issuer           string // shown in authenticator apps; default "Twostep"
+	MinClientVersion string // server-wide; "" for none
+	// Methods this server offers, in the order they are listed; default TOTP only.
+	Methods       []Method
+	SessionIdle   time.Duration // default 1h
+	SessionMax    time.Duration // default 24h
+	ConfirmWindow time.Duration // default 10m
+	SignInTTL     time.Duration // default 10m
+	Limits        Limits        // zero: DefaultLimits
+}
+
+// Service is Twostep's use cases. It is safe for concurrent use.
+type Service struct {
+	store  Store
+	sender Sender
+	sealer *Sealer
+	hasher *Hasher
+	clock  func() time.Time
+	rand   io.Reader
+	log    *slog.Logger
+
+	issuer        string
+	minVersion    ClientVersion
+	methods       []Method
+	sessionIdle   time.Duration
+	sessionMax    time.Duration
+	confirmWindow time.Duration
+	signInTTL     time.Duration
+	limits        Limits
+
+	dummyOnce sync.Once
+	dummyHash string
+}
+
+// New returns a Service. It fails only on options that cannot work.
+func New(o Options) (*Service, error) {
+	if o.Store == nil || o.Sealer == nil || o.Hasher == nil || o.Rand == nil {
+		return nil, errors.New("twostep: Store, Sealer, Hasher and Rand are required")
+	}
+	s := &Service{
+		store: o.Store, sender: o.Sender, sealer: o.Sealer, hasher: o.Hasher, clock: o.Clock, rand: o.Rand, log: o.Logger,
+		issuer: o.Issuer, methods: o.Methods, sessionIdle: o.SessionIdle, sessionMax: o.SessionMax,
+		confirmWindow: o.ConfirmWindow, signInTTL: o.SignInTTL, limits: o.Limits,
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.issuer == "" {
+		s.issuer = "Twostep"
+	}
+	if len(s.methods) == 0 {
+		s.methods = []Method{MethodTOTP}
+	}
+	for _, m := range s.methods {
+		if m != MethodTOTP && m != MethodEmail && m != MethodSMS && m != MethodVoice {
+			return nil, errors.New("twostep: unknown method " + string(m))
+		}
+	}
+	if o.MinClientVersion != "" {
+		v, err := ParseClientVersion("min_client_version", o.MinClientVersion)
+		if err != nil {
+			return nil, err
+		}
+		s.minVersion = v
+	}
+	s.sessionIdle = orDefault(s.sessionIdle, time.Hour)
+	s.sessionMax = orDefault(s.sessionMax, 24*time.Hour)
+	s.confirmWindow = orDefault(s.confirmWindow, 10*time.Minute)
+	s.signInTTL = orDefault(s.signInTTL, 10*time.Minute)
+	if s.limits == (Limits{}) {
+		s.limits = DefaultLimits
+	}
+	return s, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// Methods returns the second-step methods this server offers.
+func (s *Service) Methods() []Method { return slices.Clone(s.methods) }
+
+// Issuer returns the name shown in authenticator apps and messages.
+func (s *Service) Issuer() string { return s.issuer }
+
+// Caller is who makes a request: the account and session a session token opened,
+// and where the request came from.
+type Caller struct {
+	Account   *Account
+	Session   *Session
+	IP        string
+	UserAgent string
+}
+
+func (s *Service) now() time.Time { return s.clock().UTC() }
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newID returns prefix_ followed by 80 random bits.
+func (s *Service) newID(prefix string) string {
+	b := make([]byte, 10)
+	s.mustRead(b)
+	return prefix + "_" + idEncoding.EncodeToString(b)
+}
+
+// newToken returns a 256-bit random token and its SHA-256 (FL-03).
+func (s *Service) newToken() (string, []byte) {
+	b := make([]byte, 32)
+	s.mustRead(b)
+	t := base64.RawURLEncoding.EncodeToString(b)
+	return t, HashToken(t)
+}
+
+func (s *Service) mustRead(b []byte) {
+	if _, err := io.ReadFull(s.rand, b); err != nil {
+		// A broken random source must stop everything rather than hand out guessable tokens.
+		panic("twostep: random source failed: " + err.Error())
+	}
+}
+
+// HashToken returns the SHA-256 of a token, the only form in which tokens are stored.
+func HashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// NormalizeEmail lower-cases and trims an address; "" if it is not a plain address.
+func NormalizeEmail(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if len(s) > 254 {
+		return ""
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" || !strings.Contains(s[strings.LastIndex(s, "@")+1:], ".") {
+		return ""
+	}
+	return s
+}
+
+func checkEmail(field, email string) (string, error) {
+	n := NormalizeEmail(email)
+	if n == "" {
+		return "", invalid(field, "must be an e-mail address such as name@example.com")
+	}
+	return n, nil
+}
+
+// event is an audit event about to be written.
+type event struct {
+	typ     string
+	account *Account
+	actorID string
+	caller  *Caller
+	detail  map[string]any
+}
+
+func (s *Service) audit(ctx context.Context, st Store, e event) error {
+	ev := &AuditEvent{At: s.now(), Type: e.typ, ActorID: e.actorID, Detail: e.detail}
+	if e.account != nil {
+		ev.AccountID, ev.OrgID = e.account.ID, e.account.OrgID
+		if ev.ActorID == "" {
+			ev.ActorID = e.account.ID
+		}
+	}
+	if e.caller != nil {
+		ev.IP, ev.UserAgent = e.caller.IP, truncate(e.caller.UserAgent, 512)
+	}
+	if ev.Detail == nil {
+		ev.Detail = map[string]any{}
+	}
+	return st.AppendEvent(ctx, ev)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// notify sends a security notice to the account's address. A notice that cannot
+// be sent is logged for the operator; it never undoes the change it reports.
+func (s *Service) notify(ctx context.Context, a *Account, template string, data map[string]string) {
+	if s.sender == nil {
+		return
+	}
+	if data == nil {
+		data = map[string]string{}
+	}
+	data["email"] = a.Email
+	data["issuer"] = s.issuer
+	m := Message{Channel: "email", To: a.Email, Locale: a.Locale, Template: template, Data: data}
+	if err := s.sender.Send(ctx, m); err != nil {
+		s.log.Error("notice not sent", "template", template, "account_id", a.ID, "err", err)
+	}
+}
+
+// requireConfirmed returns ErrConfirmIdentity unless the caller's session has a
+// recent identity confirmation (SU-01).
+func (s *Service) requireConfirmed(c *Caller) error {
+	if c.Session == nil || c.Session.Legacy || !s.now().Before(c.Session.ConfirmedUntil) {
+		return ErrConfirmIdentity
+	}
+	return nil
+}
+
+// offered reports whether this server offers m.
+func (s *Service) offered(m Method) bool { return slices.Contains(s.methods, m) }
+
+// DefaultPolicy is the policy of a new organisation on this server.
+func (s *Service) DefaultPolicy() Policy {
+	return Policy{TwoStep: PolicyOptional, AllowedMethods: s.Methods(), AllowLegacyClients: true}
+}
+
+// allowed returns the methods the organisation's policy allows among those offered.
+func (s *Service) allowed(o *Org) []Method {
+	var out []Method
+	for _, m := range s.methods {
+		if slices.Contains(o.Policy.AllowedMethods, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// atomically runs fn in one transaction. fn returns a refusal (a wrong code) or
+// an error; a refusal still commits, because the failure it counted must stay
+// counted (RL-05), and is then returned.
+func (s *Service) atomically(ctx context.Context, fn func(tx Store) (refusal error, err error)) error {
+	var refusal error
+	err := s.store.Atomic(ctx, func(tx Store) error {
+		var err error
+		refusal, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return refusal
+}

@@ -1,0 +1,578 @@
+package twostep
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+)
+
+// Sign-in outcomes.
+const (
+	StatusSignedIn           = "signed_in"
+	StatusSecondStep         = "second_step"
+	StatusEnrollmentRequired = "enrollment_required"
+)
+
+// SignInRequest is a first step: the password.
+type SignInRequest struct {
+	Email         string
+	Password      string
+	ClientVersion string
+	IP            string
+	UserAgent     string
+}
+
+// MethodOption is one way the account can prove the second step now.
+type MethodOption struct {
+	Method   Method
+	FactorID string
+	To       string // masked address, for e-mail and phone
+}
+
+// SignInResult is where a sign-in stands after a step. Exactly one of
+// SessionToken (signed in) and SignInToken (more to do) is set.
+type SignInResult struct {
+	Status        string
+	Account       *Account
+	SessionToken  string
+	Session       *Session
+	SignInToken   string
+	ExpiresAt     time.Time
+	Methods       []MethodOption
+	DefaultMethod Method
+}
+
+func emailKey(email string) string { return "email:" + email }
+func ipKey(ip string) string       { return "ip:" + ip }
+func accountKey(id string) string  { return "account:" + id }
+
+// SignIn checks an e-mail and password. It returns ErrInvalidCredentials alike
+// for an unknown e-mail and a wrong password, spending the same hashing time
+// (EN-01, EN-02); a *ThrottledError while the e-mail or the client address has
+// failed too often; ErrSSOManaged for SSO accounts; an *UpgradeError for an old
+// client on an account with two-step on.
+func (s *Service) SignIn(ctx context.Context, r SignInRequest) (*SignInResult, error) {
+	email := NormalizeEmail(r.Email)
+	if email == "" {
+		// Not counted: an address that cannot exist tells an attacker nothing.
+		return nil, invalid("email", "must be an e-mail address such as name@example.com")
+	}
+	if r.Password == "" {
+		return nil, invalid("password", "is required")
+	}
+	var version ClientVersion
+	if r.ClientVersion != "" {
+		v, err := ParseClientVersion("client_version", r.ClientVersion)
+		if err != nil {
+			return nil, err
+		}
+		version = v
+	}
+	now := s.now()
+	for _, key := range s.passwordKeys(email, r.IP) {
+		t, err := s.store.Throttle(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		if wait, locked := t.Locked(now); locked {
+			return nil, throttled(ErrThrottled, wait)
+		}
+	}
+	acct, err := s.store.AccountByEmail(ctx, email)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if acct != nil && acct.SSO {
+		return nil, ErrSSOManaged
+	}
+	hash := ""
+	if acct != nil {
+		hash = acct.PasswordHash
+	}
+	ok, err := s.checkPassword(ctx, r.Password, hash)
+	if err != nil {
+		return nil, err
+	}
+	caller := &Caller{Account: acct, IP: r.IP, UserAgent: r.UserAgent}
+	if !ok {
+		return nil, s.passwordFailed(ctx, email, caller)
+	}
+	if err := s.passwordSucceeded(ctx, email); err != nil {
+		return nil, err
+	}
+	org, err := s.store.Org(ctx, acct.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	factors, err := s.activeFactors(ctx, s.store, acct.ID)
+	if err != nil {
+		return nil, err
+	}
+	legacy := false
+	if acct.TwoStepEnabled() && version != nil {
+		if min := s.minClientVersion(org); min != nil && version.Less(min) {
+			if !acct.AllowLegacyClients || !org.Policy.AllowLegacyClients {
+				return nil, &UpgradeError{MinClientVersion: versionString(min)}
+			}
+			legacy = true
+		}
+	}
+	if len(factors) == 0 || legacy {
+		var res *SignInResult
+		err := s.store.Atomic(ctx, func(tx Store) error {
+			var err error
+			res, err = s.signedIn(ctx, tx, acct, []string{"pwd"}, legacy, caller)
+			if err != nil {
+				return err
+			}
+			detail := map[string]any{"amr": []string{"pwd"}}
+			if legacy {
+				detail["legacy_client"] = r.ClientVersion
+			}
+			return s.audit(ctx, tx, event{typ: "sign_in.succeeded", account: acct, caller: caller, detail: detail})
+		})
+		return res, err
+	}
+	token, hashTok := s.newToken()
+	c := &Challenge{
+		ID: s.newID("sgn"), TokenHash: hashTok, Purpose: PurposeSignIn, AccountID: acct.ID,
+		AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: now.Add(s.signInTTL),
+	}
+	if err := s.store.CreateChallenge(ctx, c); err != nil {
+		return nil, err
+	}
+	res := &SignInResult{Status: StatusSecondStep, Account: acct, SignInToken: token, ExpiresAt: c.ExpiresAt}
+	res.Methods, res.DefaultMethod, err = s.methodOptions(ctx, acct, factors)
+	return res, err
+}
+
+func (s *Service) passwordKeys(email, ip string) []string {
+	keys := []string{emailKey(email)}
+	if ip != "" {
+		keys = append(keys, ipKey(ip))
+	}
+	return keys
+}
+
+// checkPassword verifies password against hash, or against a dummy hash when
+// there is none, so that both cost one argon2 run.
+func (s *Service) checkPassword(ctx context.Context, password, hash string) (bool, error) {
+	if hash == "" {
+		s.dummyOnce.Do(func() {
+			s.dummyHash, _ = s.hasher.Hash(context.Background(), "dummy password for unknown accounts")
+		})
+		_, err := s.hasher.Verify(ctx, password, s.dummyHash)
+		return false, err
+	}
+	return s.hasher.Verify(ctx, password, hash)
+}
+
+// passwordFailed counts a wrong password against the e-mail and the client
+// address and returns the error to answer.
+func (s *Service) passwordFailed(ctx context.Context, email string, c *Caller) error {
+	now := s.now()
+	err := s.store.Atomic(ctx, func(tx Store) error {
+		for _, key := range s.passwordKeys(email, c.IP) {
+			t, err := tx.LockThrottle(ctx, key)
+			if err != nil {
+				return err
+			}
+			l := s.limits.Email
+			if key != emailKey(email) {
+				l = s.limits.IP
+			}
+			if err := tx.PutThrottle(ctx, l.Fail(t, now)); err != nil {
+				return err
+			}
+		}
+		if c.Account == nil {
+			return nil
+		}
+		return s.audit(ctx, tx, event{typ: "sign_in.failed", account: c.Account, caller: c, detail: map[string]any{"reason": "password"}})
+	})
+	if err != nil {
+		return err
+	}
+	return ErrInvalidCredentials
+}
+
+func (s *Service) passwordSucceeded(ctx context.Context, email string) error {
+	t, err := s.store.Throttle(ctx, emailKey(email))
+	if err != nil || t.Failures == 0 {
+		return err
+	}
+	return s.store.Atomic(ctx, func(tx Store) error {
+		t, err := tx.LockThrottle(ctx, emailKey(email))
+		if err != nil {
+			return err
+		}
+		return tx.PutThrottle(ctx, s.limits.Email.Succeed(t))
+	})
+}
+
+func (s *Service) minClientVersion(o *Org) ClientVersion {
+	min := s.minVersion
+	if o.Policy.MinClientVersion != "" {
+		if v, err := ParseClientVersion("", o.Policy.MinClientVersion); err == nil && (min == nil || min.Less(v)) {
+			min = v
+		}
+	}
+	return min
+}
+
+func versionString(v ClientVersion) string {
+	out := ""
+	for i, n := range v {
+		if i > 0 {
+			out += "."
+		}
+		out += itoa(n)
+	}
+	return out
+}
+
+func (s *Service) activeFactors(ctx context.Context, st Store, accountID string) ([]*Factor, error) {
+	all, err := st.Factors(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(f *Factor) bool { return f.Status != FactorActive }), nil
+}
+
+// methodOptions lists what the account can use at sign-in: one entry per active
+// factor, then recovery codes while some remain.
+func (s *Service) methodOptions(ctx context.Context, a *Account, factors []*Factor) ([]MethodOption, Method, error) {
+	var out []MethodOption
+	var def Method
+	for _, f := range factors {
+		out = append(out, MethodOption{Method: f.Method, FactorID: f.ID, To: MaskAddress(f.Method, f.Address)})
+		if f.Default || def == "" {
+			def = f.Method
+		}
+	}
+	codes, err := s.store.RecoveryCodes(ctx, a.ID)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(codes) > 0 {
+		out = append(out, MethodOption{Method: MethodRecoveryCode})
+	}
+	return out, def, nil
+}
+
+// signedIn starts a session for a sign-in that proved amr.
+func (s *Service) signedIn(ctx context.Context, tx Store, a *Account, amr []string, legacy bool, c *Caller) (*SignInResult, error) {
+	token, sess, err := s.startSession(ctx, tx, a, amr, !legacy, legacy, c)
+	if err != nil {
+		return nil, err
+	}
+	a.LastSignInAt = sess.CreatedAt
+	if err := tx.UpdateAccount(ctx, a); err != nil {
+		return nil, err
+	}
+	return &SignInResult{Status: StatusSignedIn, Account: a, SessionToken: token, Session: sess, ExpiresAt: sess.ExpiresAt}, nil
+}
+
+// startSession stores a new session with a fresh token (FL-02, FL-03). A session
+// that proved every factor of the account counts as a fresh identity confirmation.
+func (s *Service) startSession(ctx context.Context, tx Store, a *Account, amr []string, confirmed, legacy bool, c *Caller) (string, *Session, error) {
+	now := s.now()
+	token, hash := s.newToken()
+	sess := &Session{
+		ID: s.newID("ses"), TokenHash: hash, AccountID: a.ID, AMR: amr, Legacy: legacy,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.sessionMax),
+	}
+	sess.IdleExpiresAt = minTime(now.Add(s.sessionIdle), sess.ExpiresAt)
+	if confirmed {
+		sess.ConfirmedUntil = now.Add(s.confirmWindow)
+	}
+	if c != nil {
+		sess.IP, sess.UserAgent = c.IP, truncate(c.UserAgent, 512)
+	}
+	if err := tx.CreateSession(ctx, sess); err != nil {
+		return "", nil, err
+	}
+	return token, sess, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// VerifyRequest is a second step: a code for a sign-in token.
+type VerifyRequest struct {
+	SignInToken string
+	Method      Method
+	Code        string
+	FactorID    string
+	IP          string
+	UserAgent   string
+}
+
+// VerifySignIn checks a second-step code and, when it is right, ends the sign-in
+// with a new session. It returns ErrExpired when the sign-in token is unknown,
+// used, out of time or out of attempts; a *CodeError for a wrong code (counted
+// before the comparison, RL-05); a *ThrottledError while the account is in
+// back-off, whether or not the code is right (RL-08).
+func (s *Service) VerifySignIn(ctx context.Context, r VerifyRequest) (*SignInResult, error) {
+	c, acct, err := s.liveSignIn(ctx, r.SignInToken)
+	if err != nil {
+		return nil, err
+	}
+	code, err := checkCodeFormat(r.Method, r.Code)
+	if err != nil {
+		return nil, err
+	}
+	caller := &Caller{Account: acct, IP: r.IP, UserAgent: r.UserAgent}
+	var res *SignInResult
+	err = s.atomically(ctx, func(tx Store) (error, error) {
+		n := 0
+		refusal, err := s.secondStep(ctx, tx, acct, r.Method, code, r.FactorID, caller, func() (error, error) {
+			var err error
+			n, err = tx.CountChallengeAttempt(ctx, c.ID)
+			if errors.Is(err, ErrNotFound) || (err == nil && n > s.limits.Attempts) {
+				return ErrExpired, nil
+			}
+			return nil, err
+		})
+		if err != nil || errors.Is(refusal, ErrExpired) || errors.Is(refusal, ErrThrottled) {
+			return refusal, err
+		}
+		if refusal != nil {
+			if n >= s.limits.Attempts {
+				if _, err := tx.ConsumeChallenge(ctx, c.ID, s.now()); err != nil {
+					return nil, err
+				}
+			}
+			return &CodeError{AttemptsLeft: s.limits.Attempts - n}, nil
+		}
+		if ok, err := tx.ConsumeChallenge(ctx, c.ID, s.now()); err != nil || !ok {
+			// Lost a race with a parallel submission: undo what this one did.
+			return nil, cmpErr(err, ErrExpired)
+		}
+		amr := append(slices.Clone(c.AMR), r.Method.AMR())
+		res, err = s.signedIn(ctx, tx, acct, amr, false, caller)
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.audit(ctx, tx, event{typ: "sign_in.succeeded", account: acct, caller: caller,
+			detail: map[string]any{"amr": amr, "method": string(r.Method)}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if r.Method == MethodRecoveryCode {
+		s.recoveryCodeUsed(ctx, acct)
+	}
+	return res, nil
+}
+
+func cmpErr(err, otherwise error) error {
+	if err != nil {
+		return err
+	}
+	return otherwise
+}
+
+// liveSignIn returns the sign-in challenge a token opens, or ErrExpired.
+func (s *Service) liveSignIn(ctx context.Context, token string) (*Challenge, *Account, error) {
+	if token == "" {
+		return nil, nil, invalid("sign_in_token", "is required")
+	}
+	c, err := s.store.ChallengeByToken(ctx, HashToken(token))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, ErrExpired
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Purpose != PurposeSignIn || !c.ConsumedAt.IsZero() || !s.now().Before(c.ExpiresAt) || c.Attempts >= s.limits.Attempts {
+		return nil, nil, ErrExpired
+	}
+	acct, err := s.store.Account(ctx, c.AccountID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, acct, nil
+}
+
+// SignInMethods returns what a live sign-in token can use now, for the page that
+// asks for the second step.
+func (s *Service) SignInMethods(ctx context.Context, token string) (*SignInResult, error) {
+	c, acct, err := s.liveSignIn(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	factors, err := s.activeFactors(ctx, s.store, acct.ID)
+	if err != nil {
+		return nil, err
+	}
+	res := &SignInResult{Status: StatusSecondStep, Account: acct, SignInToken: token, ExpiresAt: c.ExpiresAt}
+	res.Methods, res.DefaultMethod, err = s.methodOptions(ctx, acct, factors)
+	return res, err
+}
+
+// checkCodeFormat returns the code in canonical form, or an *InvalidError when it
+// cannot be a code of that method at all (such a typo is not counted as a guess).
+func checkCodeFormat(m Method, code string) (string, error) {
+	code = normalizeCode(code)
+	switch m {
+	case MethodTOTP, MethodEmail, MethodSMS, MethodVoice:
+		return code, checkDigits(code, 6)
+	case MethodRecoveryCode:
+		if normalizeRecoveryCode(code) == "" {
+			return "", invalid("code", "a recovery code has 16 letters and digits, such as abcd-efgh-ijkl-mnop")
+		}
+		return code, nil
+	case "":
+		return "", invalid("method", "is required")
+	}
+	return "", invalid("method", "must be one of totp, email, sms, voice, recovery_code")
+}
+
+// secondStep checks a second-step code of an active factor inside tx, under the
+// account's throttle: locked → refusal ErrThrottled, whatever the code (RL-08);
+// otherwise count (the before hook, then a failure if wrong) and compare. A
+// wrong code is the refusal ErrInvalidCode.
+func (s *Service) secondStep(ctx context.Context, tx Store, a *Account, m Method, code, factorID string, c *Caller,
+	before func() (error, error)) (error, error) {
+	now := s.now()
+	t, err := tx.LockThrottle(ctx, accountKey(a.ID))
+	if err != nil {
+		return nil, err
+	}
+	if wait, locked := t.Locked(now); locked {
+		return throttled(ErrThrottled, wait), nil
+	}
+	if before != nil {
+		if refusal, err := before(); refusal != nil || err != nil {
+			return refusal, err
+		}
+	}
+	ok, err := s.matchSecondStep(ctx, tx, a, m, code, factorID, c)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		after := s.limits.Account.Fail(t, now)
+		if err := tx.PutThrottle(ctx, after); err != nil {
+			return nil, err
+		}
+		if err := s.audit(ctx, tx, event{typ: "second_step.failed", account: a, caller: c, detail: map[string]any{"method": string(m)}}); err != nil {
+			return nil, err
+		}
+		if wait, locked := after.Locked(now); locked {
+			if err := s.audit(ctx, tx, event{typ: "second_step.locked", account: a, caller: c,
+				detail: map[string]any{"seconds": int(wait.Seconds())}}); err != nil {
+				return nil, err
+			}
+		}
+		return ErrInvalidCode, nil
+	}
+	if t.Failures > 0 {
+		if err := tx.PutThrottle(ctx, s.limits.Account.Succeed(t)); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// matchSecondStep reports whether code proves m for the account, consuming what
+// it uses (the TOTP step, the recovery code) in the same statement that checks it.
+func (s *Service) matchSecondStep(ctx context.Context, tx Store, a *Account, m Method, code, factorID string, c *Caller) (bool, error) {
+	switch m {
+	case MethodRecoveryCode:
+		codes, err := tx.RecoveryCodes(ctx, a.ID)
+		if err != nil {
+			return false, err
+		}
+		rc := s.matchRecoveryCode(codes, code)
+		if rc == nil {
+			return false, nil
+		}
+		used, err := tx.UseRecoveryCode(ctx, rc.ID, s.now())
+		if err != nil || !used {
+			return false, err
+		}
+		return true, s.audit(ctx, tx, event{typ: "recovery_code.used", account: a, caller: c})
+	case MethodTOTP:
+		factors, err := s.activeFactors(ctx, tx, a.ID)
+		if err != nil {
+			return false, err
+		}
+		for _, f := range factors {
+			if f.Method != MethodTOTP || (factorID != "" && f.ID != factorID) {
+				continue
+			}
+			secret, err := s.sealer.Open(f.Secret, []byte(f.ID))
+			if err != nil {
+				return false, err
+			}
+			step, ok := matchTOTP(secret, code, s.now())
+			if !ok {
+				continue
+			}
+			used, err := tx.UseTOTPStep(ctx, f.ID, step, s.now())
+			if err != nil {
+				return false, err
+			}
+			if !used {
+				// OTP-10: a replay gets the generic answer, is logged and audited.
+				s.log.Warn("totp code replayed", "account_id", a.ID, "factor_id", f.ID)
+				if err := s.audit(ctx, tx, event{typ: "second_step.replayed", account: a, caller: c,
+					detail: map[string]any{"method": "totp", "factor_id": f.ID}}); err != nil {
+					return false, err
+				}
+				return false, nil
+			}
+			return true, nil
+		}
+		return false, nil
+	}
+	return false, invalid("method", "this account has no "+string(m)+" method")
+}
+
+// Authenticate returns the caller a session token belongs to, moving its idle
+// expiry forward. It returns ErrUnauthenticated for an unknown or ended session.
+func (s *Service) Authenticate(ctx context.Context, token, ip, userAgent string) (*Caller, error) {
+	if token == "" {
+		return nil, ErrUnauthenticated
+	}
+	sess, err := s.store.SessionByToken(ctx, HashToken(token))
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if !now.Before(sess.ExpiresAt) || !now.Before(sess.IdleExpiresAt) {
+		return nil, ErrUnauthenticated
+	}
+	// Touch at most once a minute: idle expiry need not be exact to the second,
+	// and a write per request would make every read a write (FL-06, FL-07).
+	if now.Sub(sess.LastSeenAt) >= time.Minute {
+		sess.LastSeenAt = now
+		sess.IdleExpiresAt = minTime(now.Add(s.sessionIdle), sess.ExpiresAt)
+		if err := s.store.TouchSession(ctx, sess.ID, sess.LastSeenAt, sess.IdleExpiresAt); err != nil {
+			return nil, err
+		}
+	}
+	acct, err := s.store.Account(ctx, sess.AccountID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Caller{Account: acct, Session: sess, IP: ip, UserAgent: userAgent}, nil
+}
+
+// SignOut ends the caller's session.
+func (s *Service) SignOut(ctx context.Context, c *Caller) error {
+	return s.store.DeleteSession(ctx, c.Session.ID)
+}

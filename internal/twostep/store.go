@@ -1,0 +1,106 @@
+package twostep
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps everything Twostep knows. Implementations return ErrNotFound when a
+// looked-up row does not exist and ErrConflict when a unique value is taken.
+// Methods that report whether they did something (Use…, Consume…) are single
+// atomic statements: of N concurrent calls for the same row at most one reports true.
+type Store interface {
+	// Atomic runs fn in one write transaction; the Store handed to fn reads and
+	// writes through it, and fn must use no other (on SQLite the one writer is
+	// busy with fn). An error from fn rolls everything back and is returned.
+	Atomic(ctx context.Context, fn func(Store) error) error
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+
+	CreateOrg(ctx context.Context, o *Org) error
+	Org(ctx context.Context, id string) (*Org, error)
+	OrgBySlug(ctx context.Context, slug string) (*Org, error)
+	UpdateOrg(ctx context.Context, o *Org) error
+	CountOrgs(ctx context.Context) (int, error)
+
+	CreateAccount(ctx context.Context, a *Account) error
+	Account(ctx context.Context, id string) (*Account, error)
+	// AccountByEmail finds an account by its e-mail, compared case-insensitively.
+	AccountByEmail(ctx context.Context, email string) (*Account, error)
+	UpdateAccount(ctx context.Context, a *Account) error
+
+	CreateFactor(ctx context.Context, f *Factor) error
+	Factor(ctx context.Context, id string) (*Factor, error)
+	// Factors lists an account's factors, oldest first.
+	Factors(ctx context.Context, accountID string) ([]*Factor, error)
+	// UpdateFactor writes every field but ID, AccountID, CreatedAt and
+	// LastTOTPStep, which only UseTOTPStep moves.
+	UpdateFactor(ctx context.Context, f *Factor) error
+	DeleteFactor(ctx context.Context, id string) error
+	DeleteFactors(ctx context.Context, accountID string) error
+	// UseTOTPStep records step as the factor's last accepted TOTP step if it is
+	// greater than the one recorded, and reports whether it did.
+	UseTOTPStep(ctx context.Context, factorID string, step int64, at time.Time) (bool, error)
+
+	// ReplaceRecoveryCodes deletes the account's codes and stores codes instead.
+	ReplaceRecoveryCodes(ctx context.Context, accountID string, codes []*RecoveryCode) error
+	// RecoveryCodes lists the account's unused codes.
+	RecoveryCodes(ctx context.Context, accountID string) ([]*RecoveryCode, error)
+	// UseRecoveryCode marks an unused code used and reports whether it did.
+	UseRecoveryCode(ctx context.Context, id string, at time.Time) (bool, error)
+	DeleteRecoveryCodes(ctx context.Context, accountID string) error
+
+	CreateChallenge(ctx context.Context, c *Challenge) error
+	Challenge(ctx context.Context, id string) (*Challenge, error)
+	ChallengeByToken(ctx context.Context, tokenHash []byte) (*Challenge, error)
+	// UpdateChallenge writes FactorID, Method, CodeHash, Sends, LastSentAt, AMR and ExpiresAt.
+	UpdateChallenge(ctx context.Context, c *Challenge) error
+	// CountChallengeAttempt adds one to the attempts of an unconsumed challenge and
+	// returns the new count; ErrNotFound if it does not exist or is consumed.
+	CountChallengeAttempt(ctx context.Context, id string) (int, error)
+	// ConsumeChallenge marks the challenge consumed if it is not yet, and reports
+	// whether this call did it.
+	ConsumeChallenge(ctx context.Context, id string, at time.Time) (bool, error)
+	// DeleteExpired removes challenges and sessions that ended before t.
+	DeleteExpired(ctx context.Context, t time.Time) error
+
+	CreateSession(ctx context.Context, s *Session) error
+	SessionByToken(ctx context.Context, tokenHash []byte) (*Session, error)
+	// TouchSession moves the session's idle expiry forward.
+	TouchSession(ctx context.Context, id string, lastSeen, idleExpires time.Time) error
+	DeleteSession(ctx context.Context, id string) error
+	// DeleteSessions ends every session of the account except the one with id except.
+	DeleteSessions(ctx context.Context, accountID, except string) error
+
+	// Throttle reads the throttle under key; a zero Throttle with that key if none.
+	Throttle(ctx context.Context, key string) (Throttle, error)
+	// LockThrottle is Throttle for use inside Atomic: it creates the row if needed
+	// and holds it so that concurrent transactions on the same key take turns.
+	LockThrottle(ctx context.Context, key string) (Throttle, error)
+	PutThrottle(ctx context.Context, t Throttle) error
+
+	// AppendEvent stores e and sets its ID, which grows with every event.
+	AppendEvent(ctx context.Context, e *AuditEvent) error
+	Events(ctx context.Context, f EventFilter) ([]*AuditEvent, error)
+
+	AddDevMessage(ctx context.Context, m *DevMessage) error
+	// DevMessages lists kept messages, newest first.
+	DevMessages(ctx context.Context, limit int) ([]*DevMessage, error)
+}
+
+// Message is something to deliver to a person: which template, in which
+// language, filled with Data. The Sender owns the words; the domain only says
+// what happened. Data never holds a password or a secret; it holds a code only
+// for the templates that deliver one.
+type Message struct {
+	Channel  string // "email", "sms" or "voice"
+	To       string
+	Locale   string
+	Template string
+	Data     map[string]string
+}
+
+// Sender delivers messages. It returns an error when delivery failed.
+type Sender interface {
+	Send(ctx context.Context, m Message) error
+}

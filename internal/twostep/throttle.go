@@ -1,0 +1,73 @@
+package twostep
+
+import "time"
+
+// Limit is a throttle rule: after Free consecutive failures the key is locked for
+// Base, doubling with each further failure up to Max (RL-01, RL-11); PerHour
+// failures within an hour lock it until the hour is over (RL-02). Failures while
+// locked change nothing (RL-10); a success clears the consecutive count (RL-07).
+type Limit struct {
+	Free    int
+	Base    time.Duration
+	Max     time.Duration
+	PerHour int
+}
+
+// Limits are the throttle rules the Service applies.
+type Limits struct {
+	Account Limit // second-step failures per account, shared by every path (RL-03)
+	Email   Limit // password failures per submitted e-mail, whether or not it has an account
+	IP      Limit // password failures per client address
+	// Attempts is how many wrong codes one sign-in or enrolment allows (RL-06).
+	Attempts int
+}
+
+// DefaultLimits: 10 free failures then 30 s doubling to 1 h, at most 100 an hour
+// per account and per e-mail; client addresses are allowed more, as many people
+// may share one.
+var DefaultLimits = Limits{
+	Account:  Limit{Free: 10, Base: 30 * time.Second, Max: time.Hour, PerHour: 100},
+	Email:    Limit{Free: 10, Base: 30 * time.Second, Max: time.Hour, PerHour: 100},
+	IP:       Limit{Free: 100, Base: 30 * time.Second, Max: 15 * time.Minute, PerHour: 1000},
+	Attempts: 5,
+}
+
+// Locked reports whether t is locked at now and for how much longer.
+func (t Throttle) Locked(now time.Time) (time.Duration, bool) {
+	if now.Before(t.LockedUntil) {
+		return t.LockedUntil.Sub(now), true
+	}
+	return 0, false
+}
+
+// Fail returns t after one more failure at now.
+func (l Limit) Fail(t Throttle, now time.Time) Throttle {
+	if _, locked := t.Locked(now); locked {
+		return t
+	}
+	t.Failures++
+	if t.HourStart.IsZero() || now.Sub(t.HourStart) >= time.Hour {
+		t.HourStart, t.HourFailures = now, 0
+	}
+	t.HourFailures++
+	if l.Free > 0 && t.Failures >= l.Free {
+		d := l.Base
+		for i := l.Free; i < t.Failures && d < l.Max; i++ {
+			d *= 2
+		}
+		t.LockedUntil = now.Add(min(d, l.Max))
+	}
+	if l.PerHour > 0 && t.HourFailures >= l.PerHour {
+		if end := t.HourStart.Add(time.Hour); end.After(t.LockedUntil) {
+			t.LockedUntil = end
+		}
+	}
+	return t
+}
+
+// Succeed returns t after a success: consecutive failures are forgiven, the hourly
+// count is kept.
+func (l Limit) Succeed(t Throttle) Throttle {
+	t.Failures = 0
+	return t
+}
