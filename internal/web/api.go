@@ -1,0 +1,476 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// decode reads one JSON object into v, refusing unknown fields, trailing data
+// and wrong types with a message that names what is wrong.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest(describeJSONError(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("the body must hold one JSON object and nothing after it")
+	}
+	return nil
+}
+
+func describeJSONError(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.Is(err, io.EOF):
+		return "the body is empty: send a JSON object"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body ends in the middle of the JSON object"
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("the body is not valid JSON (at byte %d)", syntax.Offset)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return "the body must be a JSON object"
+		}
+		return fmt.Sprintf("%s must be a %s", typ.Field, jsonKind(typ.Type.Kind().String()))
+	case errors.As(err, &tooBig):
+		return "the request body is larger than 64 KiB"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return "the body is not a valid JSON object"
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean (true or false)"
+	case "ptr":
+		return "value of another type"
+	}
+	return "number"
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// jsonTime is a time in RFC 3339 UTC, or null when zero.
+type jsonTime time.Time
+
+func (t jsonTime) MarshalJSON() ([]byte, error) {
+	if time.Time(t).IsZero() {
+		return []byte("null"), nil
+	}
+	return json.Marshal(time.Time(t).UTC().Format(time.RFC3339))
+}
+
+type signInJSON struct {
+	Status        string       `json:"status"`
+	SessionToken  string       `json:"session_token,omitempty"`
+	SignInToken   string       `json:"sign_in_token,omitempty"`
+	ExpiresAt     jsonTime     `json:"expires_at"`
+	AMR           []string     `json:"amr,omitempty"`
+	Methods       []methodJSON `json:"methods,omitempty"`
+	DefaultMethod string       `json:"default_method,omitempty"`
+}
+
+type methodJSON struct {
+	Method   string `json:"method"`
+	FactorID string `json:"factor_id,omitempty"`
+	To       string `json:"to,omitempty"`
+}
+
+func signInBody(res *twostep.SignInResult) signInJSON {
+	out := signInJSON{Status: res.Status, SessionToken: res.SessionToken, SignInToken: res.SignInToken,
+		ExpiresAt: jsonTime(res.ExpiresAt), DefaultMethod: string(res.DefaultMethod)}
+	if res.Session != nil {
+		out.AMR = res.Session.AMR
+	}
+	for _, m := range res.Methods {
+		out.Methods = append(out.Methods, methodJSON{Method: string(m.Method), FactorID: m.FactorID, To: m.To})
+	}
+	return out
+}
+
+func (s *Server) apiSignIn(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Email         string `json:"email"`
+		Password      string `json:"password"`
+		ClientVersion string `json:"client_version"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	res, err := s.svc.SignIn(r.Context(), twostep.SignInRequest{Email: body.Email, Password: body.Password,
+		ClientVersion: body.ClientVersion, IP: s.clientIP(r), UserAgent: r.UserAgent()})
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, signInBody(res))
+}
+
+func (s *Server) apiSignInVerify(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		SignInToken string `json:"sign_in_token"`
+		Method      string `json:"method"`
+		Code        string `json:"code"`
+		FactorID    string `json:"factor_id"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	res, err := s.svc.VerifySignIn(r.Context(), twostep.VerifyRequest{SignInToken: body.SignInToken,
+		Method: twostep.Method(body.Method), Code: body.Code, FactorID: body.FactorID, IP: s.clientIP(r), UserAgent: r.UserAgent()})
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, signInBody(res))
+}
+
+func (s *Server) apiSignOut(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	if err := s.svc.SignOut(r.Context(), c); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type factorJSON struct {
+	ID         string   `json:"id"`
+	Method     string   `json:"method"`
+	Status     string   `json:"status"`
+	Label      string   `json:"label"`
+	To         string   `json:"to,omitempty"`
+	Channels   []string `json:"channels,omitempty"`
+	CreatedAt  jsonTime `json:"created_at"`
+	LastUsedAt jsonTime `json:"last_used_at"`
+	Default    bool     `json:"default"`
+	// Only while a new authenticator app is pending.
+	Secret     string `json:"secret,omitempty"`
+	OTPAuthURI string `json:"otpauth_uri,omitempty"`
+	QRPNG      string `json:"qr_png,omitempty"`
+}
+
+func factorBody(f *twostep.Factor) factorJSON {
+	return factorJSON{ID: f.ID, Method: string(f.Method), Status: string(f.Status), Label: f.Label,
+		To: twostep.MaskAddress(f.Method, f.Address), CreatedAt: jsonTime(f.CreatedAt), LastUsedAt: jsonTime(f.LastUsedAt), Default: f.Default}
+}
+
+func factorsBody(fs []*twostep.Factor) []factorJSON {
+	out := make([]factorJSON, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, factorBody(f))
+	}
+	return out
+}
+
+type accountJSON struct {
+	ID                 string      `json:"id"`
+	Email              string      `json:"email"`
+	Org                orgJSON     `json:"org"`
+	Role               string      `json:"role"`
+	SSO                bool        `json:"sso"`
+	Locale             string      `json:"locale"`
+	TwoStep            twoStepJSON `json:"two_step"`
+	AllowLegacyClients bool        `json:"allow_legacy_clients"`
+	ConfirmedUntil     jsonTime    `json:"confirmed_until"`
+}
+
+type orgJSON struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Slug string `json:"slug"`
+}
+
+type twoStepJSON struct {
+	Enabled           bool         `json:"enabled"`
+	EnabledAt         jsonTime     `json:"enabled_at"`
+	Required          bool         `json:"required"`
+	AllowedMethods    []string     `json:"allowed_methods"`
+	Methods           []factorJSON `json:"methods"`
+	DefaultMethod     string       `json:"default_method,omitempty"`
+	RecoveryCodesLeft int          `json:"recovery_codes_left"`
+	RecoveryCodesLow  bool         `json:"recovery_codes_low"`
+}
+
+func accountBody(info *twostep.AccountInfo) accountJSON {
+	a := info.Account
+	allowed := make([]string, 0, len(info.AllowedMethods))
+	for _, m := range info.AllowedMethods {
+		allowed = append(allowed, string(m))
+	}
+	return accountJSON{
+		ID: a.ID, Email: a.Email, Org: orgJSON{ID: info.Org.ID, Name: info.Org.Name, Slug: info.Org.Slug},
+		Role: string(a.Role), SSO: a.SSO, Locale: a.Locale, AllowLegacyClients: a.AllowLegacyClients,
+		ConfirmedUntil: jsonTime(info.ConfirmedUntil),
+		TwoStep: twoStepJSON{Enabled: a.TwoStepEnabled(), EnabledAt: jsonTime(a.TwoStepSince), Required: info.Required,
+			AllowedMethods: allowed, Methods: factorsBody(info.Factors), DefaultMethod: string(info.DefaultMethod),
+			RecoveryCodesLeft: info.RecoveryCodesLeft,
+			RecoveryCodesLow:  a.TwoStepEnabled() && info.RecoveryCodesLeft <= twostep.RecoveryCodesLow},
+	}
+}
+
+func (s *Server) apiAccount(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	info, err := s.svc.AccountInfo(r.Context(), c)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, accountBody(info))
+}
+
+func (s *Server) apiFactors(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	fs, err := s.svc.Factors(r.Context(), c)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, factorsBody(fs))
+}
+
+func (s *Server) apiAddFactor(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	var body struct {
+		Method  string `json:"method"`
+		Label   string `json:"label"`
+		Address string `json:"address"`
+		Phone   string `json:"phone"`
+		Country string `json:"country"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	nf, err := s.svc.AddFactor(r.Context(), c, twostep.Method(body.Method), body.Label)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	out := factorBody(nf.Factor)
+	if nf.Secret != "" {
+		out.Secret, out.OTPAuthURI = nf.Secret, nf.OTPAuthURI
+		out.QRPNG = "/api/v1/account/factors/" + nf.Factor.ID + "/qr.png"
+	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+func (s *Server) apiFactorQR(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	png, err := s.svc.FactorQR(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Write(png)
+}
+
+func (s *Server) apiVerifyFactor(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	var body struct {
+		Code string `json:"code"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	f, codes, err := s.svc.VerifyFactor(r.Context(), c, r.PathValue("id"), body.Code)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Factor        factorJSON `json:"factor"`
+		RecoveryCodes []string   `json:"recovery_codes,omitempty"`
+	}{factorBody(f), codes})
+}
+
+func (s *Server) apiUpdateFactor(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	var body struct {
+		Default *bool   `json:"default"`
+		Label   *string `json:"label"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	f, err := s.svc.UpdateFactor(r.Context(), c, r.PathValue("id"), twostep.FactorChange{Default: body.Default, Label: body.Label})
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, factorBody(f))
+}
+
+func (s *Server) apiRemoveFactor(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	if err := s.svc.RemoveFactor(r.Context(), c, r.PathValue("id")); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// recoveryCodesFile is the downloadable form of a set of recovery codes.
+func recoveryCodesFile(issuer, email string, codes []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s recovery codes for %s\n\n", issuer, email)
+	for _, c := range codes {
+		b.WriteString(c + "\n")
+	}
+	b.WriteString("\nEach code works once. Keep them somewhere safe, away from your phone.\n")
+	return b.String()
+}
+
+func (s *Server) apiRecoveryCodes(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	codes, err := s.svc.RecoveryCodes(r.Context(), c)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	if strings.Contains(r.Header.Get("Accept"), "text/plain") {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="twostep-recovery-codes.txt"`)
+		io.WriteString(w, recoveryCodesFile(s.svc.Issuer(), c.Account.Email, codes))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string][]string{"recovery_codes": codes})
+}
+
+func (s *Server) apiConfirmIdentity(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	var body struct {
+		Password string `json:"password"`
+		Method   string `json:"method"`
+		Code     string `json:"code"`
+		FactorID string `json:"factor_id"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	token, sess, err := s.svc.ConfirmIdentity(r.Context(), c, twostep.ConfirmRequest{Password: body.Password,
+		Method: twostep.Method(body.Method), Code: body.Code, FactorID: body.FactorID})
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	if _, err := r.Cookie(s.sessionCookie()); err == nil && bearer(r) == "" {
+		s.setCookie(w, s.sessionCookie(), token, sess.ExpiresAt)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"confirmed_until": jsonTime(sess.ConfirmedUntil), "session_token": token,
+		"expires_at": jsonTime(sess.ExpiresAt)})
+}
+
+func (s *Server) apiSettings(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	var body struct {
+		AllowLegacyClients *bool   `json:"allow_legacy_clients"`
+		Locale             *string `json:"locale"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	if _, err := s.svc.UpdateSettings(r.Context(), c, twostep.Settings{AllowLegacyClients: body.AllowLegacyClients, Locale: body.Locale}); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	s.apiAccount(w, r, c)
+}
+
+func (s *Server) apiEndOthers(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	if err := s.svc.EndOtherSessions(r.Context(), c); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type eventJSON struct {
+	ID        int64          `json:"id"`
+	At        jsonTime       `json:"at"`
+	Type      string         `json:"type"`
+	ActorID   string         `json:"actor_id"`
+	AccountID string         `json:"account_id"`
+	IP        string         `json:"ip"`
+	UserAgent string         `json:"user_agent"`
+	Detail    map[string]any `json:"detail"`
+}
+
+func eventsBody(evs []*twostep.AuditEvent) []eventJSON {
+	out := make([]eventJSON, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, eventJSON{ID: e.ID, At: jsonTime(e.At), Type: e.Type, ActorID: e.ActorID, AccountID: e.AccountID,
+			IP: e.IP, UserAgent: e.UserAgent, Detail: e.Detail})
+	}
+	return out
+}
+
+// pageQuery reads ?before= and ?limit= with precise errors.
+func pageQuery(r *http.Request) (before int64, limit int, err error) {
+	q := r.URL.Query()
+	if v := q.Get("before"); v != "" {
+		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before <= 0 {
+			return 0, 0, &twostep.InvalidError{Field: "before", Reason: "must be an event id (a positive whole number)"}
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 200 {
+			return 0, 0, &twostep.InvalidError{Field: "limit", Reason: "must be a whole number from 1 to 200"}
+		}
+	}
+	return before, limit, nil
+}
+
+func (s *Server) apiActivity(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	before, limit, err := pageQuery(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	evs, err := s.svc.Activity(r.Context(), c, before, limit)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, eventsBody(evs))
+}
+
+func (s *Server) apiOutbox(w http.ResponseWriter, r *http.Request) {
+	msgs, err := s.svc.DevMessages(r.Context(), 100)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	type msgJSON struct {
+		ID      string   `json:"id"`
+		Channel string   `json:"channel"`
+		To      string   `json:"to"`
+		Subject string   `json:"subject"`
+		Text    string   `json:"text"`
+		At      jsonTime `json:"at"`
+	}
+	out := make([]msgJSON, 0, len(msgs))
+	for _, m := range msgs {
+		out = append(out, msgJSON{m.ID, m.Channel, m.To, m.Subject, m.Text, jsonTime(m.At)})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) {
+	s.apiError(w, r, twostep.ErrNotFound)
+}

@@ -1,0 +1,447 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/twostep/twostep/internal/store/storetest"
+	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/web"
+)
+
+type apiClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *apiClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *apiClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+type api struct {
+	t     *testing.T
+	srv   *httptest.Server
+	svc   *twostep.Service
+	clock *apiClock
+}
+
+const apiPassword = "correct horse battery"
+
+// newAPI serves the real handler over the real service and a real SQLite store,
+// with one organisation whose owner is owner@example.com.
+func newAPI(t *testing.T, dev bool) *api {
+	t.Helper()
+	db := storetest.SQLite(t)
+	line, _ := twostep.NewKeyLine("k1", rand.Reader)
+	keys, _ := twostep.ParseKeys([]byte(line))
+	sealer, err := twostep.NewSealer(keys, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &apiClock{now: time.Date(2026, 11, 23, 9, 0, 15, 0, time.UTC)}
+	svc, err := twostep.New(twostep.Options{Store: db, Sealer: sealer, Rand: rand.Reader, Clock: clock.Now,
+		Hasher: twostep.NewHasher(twostep.Argon2Params{Memory: 64, Time: 1, Threads: 1}, 4, 100, time.Second, rand.Reader)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := url.Parse("http://twostep.test")
+	h, err := web.New(web.Options{Service: svc, BaseURL: base, Dev: dev, Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	if _, _, _, err := svc.CreateOrg(context.Background(), twostep.NewOrg{Name: "Cloud Legal", OwnerEmail: "owner@example.com", Password: apiPassword}); err != nil {
+		t.Fatal(err)
+	}
+	return &api{t: t, srv: srv, svc: svc, clock: clock}
+}
+
+// call sends a JSON request and returns the status, the decoded body and the response.
+func (a *api) call(method, path, token string, body any, header ...string) (int, map[string]any, *http.Response) {
+	a.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		r = bytes.NewReader(j)
+	}
+	req, _ := http.NewRequest(method, a.srv.URL+path, r)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	json.Unmarshal(raw, &out)
+	if out == nil {
+		out = map[string]any{"_raw": string(raw)}
+	}
+	return resp.StatusCode, out, resp
+}
+
+func (a *api) want(status int, wantStatus int, body map[string]any, what string) {
+	a.t.Helper()
+	if status != wantStatus {
+		a.t.Fatalf("%s: status %d, want %d; body %v", what, status, wantStatus, body)
+	}
+}
+
+func (a *api) code(secret []byte) string {
+	return twostep.TOTPCode(secret, twostep.TOTPStep(a.clock.Now()))
+}
+
+// enrol signs the owner in, adds an authenticator app and returns its seed,
+// recovery codes and the session token.
+func (a *api) enrol() ([]byte, []string, string) {
+	a.t.Helper()
+	st, b, _ := a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "owner@example.com", "password": apiPassword})
+	a.want(st, 200, b, "sign-in")
+	if b["status"] != "signed_in" {
+		a.t.Fatalf("sign-in: %v, want signed_in", b)
+	}
+	session := b["session_token"].(string)
+	st, b, _ = a.call("POST", "/api/v1/account/factors", session, map[string]string{"method": "totp", "label": "Pixel"})
+	a.want(st, 201, b, "add factor")
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(b["secret"].(string))
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	id := b["id"].(string)
+	st, b, _ = a.call("POST", "/api/v1/account/factors/"+id+"/verify", session, map[string]string{"code": a.code(secret)})
+	a.want(st, 200, b, "verify factor")
+	var codes []string
+	for _, c := range b["recovery_codes"].([]any) {
+		codes = append(codes, c.(string))
+	}
+	a.clock.Advance(30 * time.Second)
+	return secret, codes, session
+}
+
+func TestAPIJourney(t *testing.T) { // FL-01, FL-02, OTP-12
+	a := newAPI(t, false)
+	st, b, _ := a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "owner@example.com", "password": apiPassword})
+	a.want(st, 200, b, "sign-in")
+	if diff := cmp.Diff([]any{"pwd"}, b["amr"]); diff != "" || b["status"] != "signed_in" || b["expires_at"] == nil {
+		t.Fatalf("sign-in without two-step: %v", b)
+	}
+	session := b["session_token"].(string)
+
+	st, b, _ = a.call("POST", "/api/v1/account/factors", session, map[string]string{"method": "totp"})
+	a.want(st, 201, b, "add factor")
+	id := b["id"].(string)
+	if b["status"] != "pending" || !strings.HasPrefix(b["otpauth_uri"].(string), "otpauth://totp/Twostep:owner@example.com?secret=") ||
+		b["qr_png"] != "/api/v1/account/factors/"+id+"/qr.png" {
+		t.Errorf("new factor: %v", b)
+	}
+	secret, _ := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(b["secret"].(string))
+	if len(secret) < 20 { // OTP-05
+		t.Errorf("seed of %d bytes, want 20", len(secret))
+	}
+	st, b, resp := a.call("GET", "/api/v1/account/factors/"+id+"/qr.png", session, nil)
+	if st != 200 || resp.Header.Get("Content-Type") != "image/png" || !strings.HasPrefix(b["_raw"].(string), "\x89PNG") {
+		t.Errorf("qr.png: %d %s", st, resp.Header.Get("Content-Type"))
+	}
+	st, b, _ = a.call("POST", "/api/v1/account/factors/"+id+"/verify", session, map[string]string{"code": "000000"})
+	if st != 400 || b["code"] != "invalid_code" {
+		t.Errorf("wrong first code: %d %v", st, b)
+	}
+	st, b, _ = a.call("POST", "/api/v1/account/factors/"+id+"/verify", session, map[string]string{"code": a.code(secret)})
+	a.want(st, 200, b, "verify factor")
+	if len(b["recovery_codes"].([]any)) != 10 || b["factor"].(map[string]any)["status"] != "active" {
+		t.Errorf("verify factor: %v", b)
+	}
+	a.clock.Advance(30 * time.Second)
+
+	// OTP-12: the seed is never returned after activation.
+	st, b, resp = a.call("GET", "/api/v1/account", session, nil)
+	a.want(st, 200, b, "account")
+	ts := b["two_step"].(map[string]any)
+	if ts["enabled"] != true || ts["recovery_codes_left"] != 10.0 || ts["default_method"] != "totp" {
+		t.Errorf("account two_step: %v", ts)
+	}
+	if raw, _ := json.Marshal(b); strings.Contains(string(raw), base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(secret)) {
+		t.Error("GET /api/v1/account returns the seed")
+	}
+	if st, _, _ := a.call("GET", "/api/v1/account/factors/"+id+"/qr.png", session, nil); st != 404 {
+		t.Errorf("qr.png of an active factor: %d, want 404", st)
+	}
+
+	st, _, _ = a.call("POST", "/api/v1/sign-out", session, nil)
+	a.want(st, 204, nil, "sign-out")
+	if st, b, _ := a.call("GET", "/api/v1/account", session, nil); st != 401 || b["code"] != "unauthenticated" {
+		t.Errorf("after sign-out: %d %v", st, b)
+	}
+
+	st, b, _ = a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "owner@example.com", "password": apiPassword})
+	a.want(st, 200, b, "sign-in 2")
+	if b["status"] != "second_step" || b["default_method"] != "totp" || b["session_token"] != nil {
+		t.Fatalf("second sign-in: %v", b)
+	}
+	methods := b["methods"].([]any)
+	if len(methods) != 2 || methods[0].(map[string]any)["method"] != "totp" || methods[1].(map[string]any)["method"] != "recovery_code" {
+		t.Errorf("methods: %v", methods)
+	}
+	signIn := b["sign_in_token"].(string)
+	// FL-01: the sign-in token opens nothing but the next step.
+	for _, p := range []string{"/api/v1/account", "/api/v1/account/factors", "/api/v1/account/activity"} {
+		if st, b, _ := a.call("GET", p, signIn, nil); st != 401 || b["code"] != "unauthenticated" {
+			t.Errorf("GET %s with a sign-in token: %d %v, want 401 unauthenticated", p, st, b)
+		}
+	}
+	st, b, _ = a.call("POST", "/api/v1/sign-in/verify", "", map[string]string{"sign_in_token": signIn, "method": "totp", "code": "123456"})
+	if st != 400 || b["code"] != "invalid_code" || b["attempts_left"] != 4.0 {
+		t.Errorf("wrong code: %d %v, want 400 invalid_code with 4 attempts left", st, b)
+	}
+	st, b, _ = a.call("POST", "/api/v1/sign-in/verify", "", map[string]string{"sign_in_token": signIn, "method": "totp", "code": a.code(secret)})
+	a.want(st, 200, b, "verify")
+	if diff := cmp.Diff([]any{"pwd", "otp"}, b["amr"]); diff != "" || b["status"] != "signed_in" {
+		t.Errorf("verify: %v", b)
+	}
+	if st, b, _ := a.call("POST", "/api/v1/sign-in/verify", "", map[string]string{"sign_in_token": signIn, "method": "totp", "code": a.code(secret)}); st != 410 || b["code"] != "expired" {
+		t.Errorf("used sign-in token: %d %v, want 410 expired", st, b)
+	}
+	st, b, _ = a.call("GET", "/api/v1/account/activity?limit=3", b["session_token"].(string), nil)
+	if st != 200 {
+		t.Fatalf("activity: %d %v", st, b)
+	}
+}
+
+// TestAPIEnumeration: an unknown e-mail and a wrong password get the same status
+// and the same bytes (EN-01).
+func TestAPIEnumeration(t *testing.T) { // EN-01
+	a := newAPI(t, false)
+	body := func(email string) (int, string) {
+		resp, err := http.Post(a.srv.URL+"/api/v1/sign-in", "application/json",
+			strings.NewReader(`{"email":"`+email+`","password":"not the password"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Content-Type") + "\n" + string(b)
+	}
+	s1, b1 := body("owner@example.com")
+	s2, b2 := body("nobody@example.com")
+	if s1 != 401 || s1 != s2 || b1 != b2 {
+		t.Errorf("wrong password: %d %s\nunknown e-mail: %d %s", s1, b1, s2, b2)
+	}
+}
+
+func TestAPIBadRequests(t *testing.T) {
+	a := newAPI(t, false)
+	tests := []struct {
+		path, body string
+		want       string
+	}{
+		{"/api/v1/sign-in", ``, "the body is empty: send a JSON object"},
+		{"/api/v1/sign-in", `{"email":`, "the body ends in the middle of the JSON object"},
+		{"/api/v1/sign-in", `{"email":"a@b.co",}`, "the body is not valid JSON"},
+		{"/api/v1/sign-in", `[1,2]`, "the body must be a JSON object"},
+		{"/api/v1/sign-in", `{"email":42,"password":"x"}`, "email must be a string"},
+		{"/api/v1/sign-in", `{"email":"a@b.co","password":"x","remember":true}`, `unknown field "remember"`},
+		{"/api/v1/sign-in", `{"email":"a@b.co","password":"x"} {}`, "one JSON object and nothing after it"},
+		{"/api/v1/sign-in", `{"email":"not an address","password":"x"}`, "email must be an e-mail address"},
+		{"/api/v1/sign-in", `{"email":"a@b.co"}`, "password is required"},
+		{"/api/v1/sign-in", `{"email":"a@b.co","password":"x","client_version":"3.x"}`, "client_version must be a dotted version number"},
+		{"/api/v1/sign-in/verify", `{"method":"totp","code":"123456"}`, "sign_in_token is required"},
+		{"/api/v1/sign-in", `{"email":"` + strings.Repeat("a", 70000) + `"}`, "larger than 64 KiB"},
+	}
+	for _, tc := range tests {
+		st, b, _ := a.call("POST", tc.path, "", tc.body)
+		if st != 400 || b["code"] != "invalid_request" || !strings.Contains(b["detail"].(string), tc.want) {
+			t.Errorf("%s %.40q: %d %v, want 400 invalid_request saying %q", tc.path, tc.body, st, b, tc.want)
+		}
+	}
+	// A code of the wrong shape is a clear 400, not a counted guess.
+	_, _, session := a.enrol()
+	_ = session
+	st, b, _ := a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "owner@example.com", "password": apiPassword})
+	a.want(st, 200, b, "sign-in")
+	for _, tc := range []struct{ method, code, want string }{
+		{"totp", "12345", "code must be 6 digits"},
+		{"totp", "12345a", "code must be 6 digits"},
+		{"recovery_code", "abc", "a recovery code has 16 letters and digits"},
+		{"carrier_pigeon", "123456", "method must be one of"},
+		{"", "123456", "method is required"},
+	} {
+		st, e, _ := a.call("POST", "/api/v1/sign-in/verify", "", map[string]string{"sign_in_token": b["sign_in_token"].(string), "method": tc.method, "code": tc.code})
+		if st != 400 || e["code"] != "invalid_request" || !strings.Contains(e["detail"].(string), tc.want) {
+			t.Errorf("method %q code %q: %d %v, want 400 saying %q", tc.method, tc.code, st, e, tc.want)
+		}
+	}
+	if st, e, _ := a.call("GET", "/api/v1/nothing-here", "", nil); st != 404 || e["code"] != "not_found" {
+		t.Errorf("unknown API path: %d %v", st, e)
+	}
+}
+
+// TestAPIPasswordThrottle: ten wrong passwords for one e-mail lock it, whether or
+// not an account has it, with Retry-After (RL-01, RL-08 for passwords).
+func TestAPIPasswordThrottle(t *testing.T) {
+	a := newAPI(t, false)
+	for _, email := range []string{"owner@example.com", "nobody@example.com"} {
+		for i := 0; i < 10; i++ {
+			st, b, _ := a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": email, "password": "wrong password"})
+			if st != 401 {
+				t.Fatalf("%s attempt %d: %d %v", email, i+1, st, b)
+			}
+		}
+		// Locked: even the right password gets 429.
+		st, b, resp := a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": email, "password": apiPassword})
+		if st != 429 || b["code"] != "too_many_attempts" || resp.Header.Get("Retry-After") != "30" || b["retry_after"] != 30.0 {
+			t.Errorf("%s locked: %d %v Retry-After %q", email, st, b, resp.Header.Get("Retry-After"))
+		}
+	}
+	a.clock.Advance(31 * time.Second)
+	if st, b, _ := a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "owner@example.com", "password": apiPassword}); st != 200 {
+		t.Errorf("after the lock: %d %v", st, b)
+	}
+}
+
+// TestAPIConfirmIdentity: sensitive operations need a recent confirmation
+// (SU-01, RC-06); confirming rotates the session token (FL-02).
+func TestAPIConfirmIdentity(t *testing.T) { // SU-01, RC-06, FL-02, RC-05
+	a := newAPI(t, false)
+	secret, codes, session := a.enrol()
+	a.clock.Advance(11 * time.Minute)
+	st, b, _ := a.call("POST", "/api/v1/account/recovery-codes", session, nil)
+	if st != 403 || b["code"] != "confirm_identity_required" {
+		t.Fatalf("regenerate without confirmation: %d %v", st, b)
+	}
+	st, b, _ = a.call("POST", "/api/v1/account/confirm-identity", session, map[string]string{"password": apiPassword})
+	if st != 400 || !strings.Contains(b["detail"].(string), "two-step verification is on") {
+		t.Errorf("password alone with two-step on: %d %v", st, b)
+	}
+	st, b, _ = a.call("POST", "/api/v1/account/confirm-identity", session, map[string]string{"password": "wrong password", "method": "totp", "code": a.code(secret)})
+	if st != 401 || b["code"] != "invalid_credentials" {
+		t.Errorf("wrong password: %d %v", st, b)
+	}
+	st, b, _ = a.call("POST", "/api/v1/account/confirm-identity", session, map[string]string{"password": apiPassword, "method": "totp", "code": a.code(secret)})
+	a.want(st, 200, b, "confirm identity")
+	fresh := b["session_token"].(string)
+	if fresh == session || b["confirmed_until"] == nil {
+		t.Errorf("confirm identity: %v", b)
+	}
+	if st, _, _ := a.call("GET", "/api/v1/account", session, nil); st != 401 {
+		t.Errorf("old session token after confirmation: %d, want 401", st)
+	}
+	req, _ := http.NewRequest("POST", a.srv.URL+"/api/v1/account/recovery-codes", nil)
+	req.Header.Set("Authorization", "Bearer "+fresh)
+	req.Header.Set("Accept", "text/plain")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Disposition") != `attachment; filename="twostep-recovery-codes.txt"` ||
+		strings.Count(string(file), "-") < 30 {
+		t.Errorf("recovery codes file: %d %q\n%s", resp.StatusCode, resp.Header.Get("Content-Disposition"), file)
+	}
+	// RC-05: the old set stopped working.
+	st, b, _ = a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "owner@example.com", "password": apiPassword})
+	a.want(st, 200, b, "sign-in")
+	if st, e, _ := a.call("POST", "/api/v1/sign-in/verify", "", map[string]string{"sign_in_token": b["sign_in_token"].(string), "method": "recovery_code", "code": codes[0]}); st != 400 || e["code"] != "invalid_code" {
+		t.Errorf("old recovery code: %d %v", st, e)
+	}
+}
+
+// TestAPICookieCrossOrigin: a write authenticated by the session cookie from
+// another site is refused (CS-01), and answers carry the security headers.
+func TestAPICookieCrossOrigin(t *testing.T) { // CS-01, FL-05
+	a := newAPI(t, false)
+	_, _, session := a.enrol()
+	req, _ := http.NewRequest("POST", a.srv.URL+"/api/v1/account/recovery-codes", nil)
+	req.AddCookie(&http.Cookie{Name: "twostep_session", Value: session})
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site cookie POST: %d, want 403", resp.StatusCode)
+	}
+	for h, want := range map[string]string{
+		"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
+	} {
+		if got := resp.Header.Get(h); got != want {
+			t.Errorf("%s: %q, want %q", h, got, want)
+		}
+	}
+	if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Errorf("CSP %q lacks frame-ancestors 'none'", resp.Header.Get("Content-Security-Policy"))
+	}
+	// The dev outbox does not exist with dev mode off.
+	if st, _, _ := a.call("GET", "/api/v1/dev/outbox", "", nil); st != 404 {
+		t.Errorf("dev outbox with dev off: %d", st)
+	}
+}
+
+// TestAPIFactorIDOR: one account cannot see or touch another's factors (CS-02).
+func TestAPIFactorIDOR(t *testing.T) { // CS-02
+	a := newAPI(t, false)
+	_, _, ownerSession := a.enrol()
+	st, b, _ := a.call("GET", "/api/v1/account/factors", ownerSession, nil)
+	a.want(st, 200, nil, "factors")
+	_ = b
+	var list []map[string]any
+	req, _ := http.NewRequest("GET", a.srv.URL+"/api/v1/account/factors", nil)
+	req.Header.Set("Authorization", "Bearer "+ownerSession)
+	resp, _ := http.DefaultClient.Do(req)
+	json.NewDecoder(resp.Body).Decode(&list)
+	resp.Body.Close()
+	ownerFactor := list[0]["id"].(string)
+
+	if _, _, err := a.svc.CreateAccount(context.Background(), twostep.NewAccount{Org: "cloud-legal", Email: "mallory@example.com", Password: apiPassword}); err != nil {
+		t.Fatal(err)
+	}
+	st, b, _ = a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "mallory@example.com", "password": apiPassword})
+	a.want(st, 200, b, "mallory sign-in")
+	mallory := b["session_token"].(string)
+	for _, c := range []struct{ method, path string }{
+		{"DELETE", "/api/v1/account/factors/" + ownerFactor},
+		{"PATCH", "/api/v1/account/factors/" + ownerFactor},
+		{"POST", "/api/v1/account/factors/" + ownerFactor + "/verify"},
+		{"GET", "/api/v1/account/factors/" + ownerFactor + "/qr.png"},
+	} {
+		body := map[string]any{}
+		if c.method == "POST" {
+			body["code"] = "123456"
+		}
+		if c.method == "PATCH" {
+			body["label"] = "mine now"
+		}
+		if st, e, _ := a.call(c.method, c.path, mallory, body); st != 404 {
+			t.Errorf("%s %s as another account: %d %v, want 404", c.method, c.path, st, e)
+		}
+	}
+}

@@ -1,0 +1,138 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// maxBody bounds every request body: nothing Twostep accepts is larger.
+const maxBody = 64 << 10
+
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > maxBody {
+			s.apiError(w, r, badRequest("the request body is larger than 64 KiB"))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders sets what every answer carries: a strict CSP with no framing,
+// no sniffing, and no referrer (tokens live in some page paths: FL-09).
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		if s.secure {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil && v != http.ErrAbortHandler {
+				s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+				w.WriteHeader(http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+type callerKey struct{}
+
+// callerFrom returns the caller withCaller or withPageCaller found.
+func callerFrom(ctx context.Context) *twostep.Caller {
+	c, _ := ctx.Value(callerKey{}).(*twostep.Caller)
+	return c
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// withCaller authenticates an API request by its bearer token (or, for the
+// browser, its session cookie) and answers 401 unauthenticated otherwise.
+func (s *Server) withCaller(h func(http.ResponseWriter, *http.Request, *twostep.Caller)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token := bearer(r)
+		if token == "" {
+			if c, err := r.Cookie(s.sessionCookie()); err == nil {
+				token = c.Value
+			}
+		}
+		c, err := s.svc.Authenticate(r.Context(), token, s.clientIP(r), r.UserAgent())
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		h(w, r, c)
+	}
+}
+
+// withPageCaller authenticates a page by its session cookie and sends people
+// who are not signed in to the sign-in page.
+func (s *Server) withPageCaller(h func(http.ResponseWriter, *http.Request, *twostep.Caller)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token := ""
+		if c, err := r.Cookie(s.sessionCookie()); err == nil {
+			token = c.Value
+		}
+		c, err := s.svc.Authenticate(r.Context(), token, s.clientIP(r), r.UserAgent())
+		if err != nil {
+			if token != "" {
+				s.setCookie(w, s.sessionCookie(), "", timeZero)
+			}
+			if p, internal := toProblem(err); internal || p.Status != http.StatusUnauthorized {
+				s.pageError(w, r, err)
+				return
+			}
+			http.Redirect(w, r, "/sign-in", http.StatusSeeOther)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)), c)
+	}
+}
+
+func (s *Server) devOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.dev {
+			http.NotFound(w, r)
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.svc.Ready(r.Context()); err != nil {
+		s.log.Warn("not ready", "err", err)
+		w.Header().Set("Retry-After", "5")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("database unreachable\n"))
+		return
+	}
+	w.Write([]byte("ok\n"))
+}

@@ -1,0 +1,679 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/json"
+	"html"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/twostep/twostep/internal/store"
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// clock is the time the service and the server see; tests move it.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// errorLog keeps what the server logged at error level: a page that fails to
+// render or misses a translation shows up here.
+type errorLog struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *errorLog) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelError }
+func (l *errorLog) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Message)
+	r.Attrs(func(a slog.Attr) bool { b.WriteString(" " + a.String()); return true })
+	l.mu.Lock()
+	l.msgs = append(l.msgs, b.String())
+	l.mu.Unlock()
+	return nil
+}
+func (l *errorLog) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *errorLog) WithGroup(string) slog.Handler      { return l }
+
+type env struct {
+	svc   *twostep.Service
+	db    *store.DB
+	clock *clock
+	srv   *httptest.Server
+}
+
+// newEnv runs a Server over a Service over a fresh SQLite database.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "twostep.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	line, err := twostep.NewKeyLine("k1", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := twostep.ParseKeys([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := twostep.NewSealer(keys, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasher := twostep.NewHasher(twostep.Argon2Params{Memory: 64, Time: 1, Threads: 1}, 4, 64, time.Second, rand.Reader)
+	// Real time (cookie jars judge expiry by it), on a TOTP step boundary.
+	clk := &clock{t: time.Now().UTC().Truncate(30 * time.Second)}
+	svc, err := twostep.New(twostep.Options{Store: db, Sealer: sealer, Hasher: hasher, Rand: rand.Reader, Clock: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &errorLog{}
+	s, err := New(Options{Service: svc, Logger: slog.New(logs), BaseURL: &url.URL{Scheme: "http", Host: "127.0.0.1"},
+		Dev: true, Clock: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		logs.mu.Lock()
+		defer logs.mu.Unlock()
+		for _, m := range logs.msgs {
+			t.Errorf("server logged an error: %s", m)
+		}
+	})
+	return &env{svc: svc, db: db, clock: clk, srv: srv}
+}
+
+// browser is one person's browser: a cookie jar, no automatic redirects, and
+// every page it saw, for the checks that hold on all pages.
+type browser struct {
+	t      *testing.T
+	e      *env
+	c      *http.Client
+	lang   string
+	origin string
+	seen   map[string]string
+}
+
+func (e *env) browser(t *testing.T) *browser {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &browser{t: t, e: e, c: c, seen: map[string]string{}}
+}
+
+type answer struct {
+	status   int
+	location string
+	body     string
+	header   http.Header
+}
+
+func (b *browser) do(method, path string, form url.Values) answer {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, b.e.srv.URL+path, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if b.lang != "" {
+		req.Header.Set("Accept-Language", b.lang)
+	}
+	if b.origin != "" {
+		req.Header.Set("Origin", b.origin)
+	}
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	a := answer{status: res.StatusCode, location: res.Header.Get("Location"), body: string(data), header: res.Header}
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+		b.seen[method+" "+path] = a.body
+	}
+	return a
+}
+
+func (b *browser) get(path string) answer { b.t.Helper(); return b.do("GET", path, nil) }
+func (b *browser) post(path string, form url.Values) answer {
+	b.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	return b.do("POST", path, form)
+}
+
+// want checks an answer's status, where it redirects to, and words it shows.
+func want(t *testing.T, a answer, status int, location string, contains ...string) {
+	t.Helper()
+	if a.status != status {
+		t.Fatalf("status %d, want %d; location %q; body:\n%s", a.status, status, a.location, a.body)
+	}
+	if a.location != location {
+		t.Fatalf("location %q, want %q", a.location, location)
+	}
+	text := html.UnescapeString(a.body)
+	for _, c := range contains {
+		if !strings.Contains(text, c) {
+			t.Errorf("page does not say %q; body:\n%s", c, a.body)
+		}
+	}
+}
+
+func wantNot(t *testing.T, a answer, absent ...string) {
+	t.Helper()
+	text := html.UnescapeString(a.body)
+	for _, c := range absent {
+		if strings.Contains(text, c) {
+			t.Errorf("page says %q and should not", c)
+		}
+	}
+}
+
+func find(t *testing.T, body, pattern string) string {
+	t.Helper()
+	m := regexp.MustCompile(pattern).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no %s in:\n%s", pattern, body)
+	}
+	return html.UnescapeString(m[1])
+}
+
+const (
+	orgName  = "Karbon Accounting"
+	ownerPwd = "correct horse battery"
+)
+
+var ownerEmail = "owner@karbon.example"
+
+// setUp runs the first-run page and returns the owner's browser, signed in.
+func (e *env) setUp(t *testing.T) *browser {
+	t.Helper()
+	token, err := e.svc.SetupToken(context.Background())
+	if err != nil || token == "" {
+		t.Fatalf("SetupToken = %q, %v", token, err)
+	}
+	b := e.browser(t)
+	want(t, b.get("/setup/"+token), 200, "", "Set up Twostep", "At least 8 characters")
+	a := b.post("/setup/"+token, url.Values{"name": {orgName}, "email": {ownerEmail}, "password": {ownerPwd}})
+	want(t, a, 303, "/account/security?done=welcome")
+	return b
+}
+
+// secret reads the key the authenticator page shows.
+func secret(t *testing.T, body string) []byte {
+	t.Helper()
+	key := strings.ReplaceAll(find(t, body, `id="totp-secret">([^<]+)<`), " ", "")
+	s, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(key)
+	if err != nil {
+		t.Fatalf("key %q: %v", key, err)
+	}
+	return s
+}
+
+func (e *env) code(s []byte) string { return twostep.TOTPCode(s, twostep.TOTPStep(e.clock.Now())) }
+
+func wrongCode(right string) string {
+	b := []byte(right)
+	b[0] = '0' + (b[0]-'0'+1)%10
+	return string(b)
+}
+
+// enrol adds an authenticator app from the security page and returns its key
+// and the recovery codes page.
+func (e *env) enrol(t *testing.T, b *browser) ([]byte, answer) {
+	t.Helper()
+	a := b.post("/account/security/totp", nil)
+	want(t, a, 303, a.location)
+	if !strings.HasPrefix(a.location, "/account/security/totp/fac_") {
+		t.Fatalf("adding an app goes to %q", a.location)
+	}
+	page := a.location
+	a = b.get(page)
+	want(t, a, 200, "", "Google Authenticator", "Microsoft Authenticator", "Authy", "Okta Verify",
+		"Enter the 6-digit code the app shows", `src="data:image/png;base64,`)
+	key := secret(t, a.body)
+
+	a = b.post(page, url.Values{"code": {wrongCode(e.code(key))}})
+	want(t, a, 400, "", "this code is wrong")
+	if got := secret(t, a.body); string(got) != string(key) {
+		t.Errorf("after a wrong code the key changed")
+	}
+	a = b.post(page, url.Values{"code": {e.code(key)}})
+	return key, a
+}
+
+func recoveryCodes(t *testing.T, body string) []string {
+	t.Helper()
+	list := find(t, body, `(?s)<ol id="recovery-codes"[^>]*>(.*?)</ol>`)
+	var codes []string
+	for _, m := range regexp.MustCompile(`<code>([^<]+)</code>`).FindAllStringSubmatch(list, -1) {
+		codes = append(codes, m[1])
+	}
+	return codes
+}
+
+func (b *browser) signIn(t *testing.T, email, password string) answer {
+	t.Helper()
+	return b.post("/sign-in", url.Values{"email": {email}, "password": {password}})
+}
+
+func TestSetupLandsOnSecurityPage(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+	a := b.get("/account/security?done=welcome")
+	want(t, a, 200, "", "Organisation: "+orgName, "Welcome!", "Two-step verification is off.",
+		"Add an authenticator app", "Signed in as "+ownerEmail, `<html lang="en">`, "<main")
+	wantNot(t, a, "Get new codes")
+	want(t, b.get("/"), 303, "/account/security")
+
+	// The link works once.
+	token, err := e.svc.SetupToken(context.Background())
+	if err != nil || token != "" {
+		t.Fatalf("SetupToken after setup = %q, %v; want none", token, err)
+	}
+	want(t, e.browser(t).get("/setup/used-or-unknown"), 410, "", "This link no longer works", "twostep org create")
+}
+
+func TestSetupFieldErrors(t *testing.T) {
+	e := newEnv(t)
+	token, err := e.svc.SetupToken(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, email, password string
+		field, says           string
+	}{
+		{"Karbon", "not-an-address", ownerPwd, "email", "E-mail address: enter an e-mail address such as name@example.com."},
+		{"Karbon", ownerEmail, "short", "password", "Password: use at least 8 characters."},
+		{"Karbon", ownerEmail, "password123", "password", "one of the most common passwords"},
+		{"", ownerEmail, ownerPwd, "name", "Organisation name: enter a name of 1 to 100 characters."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field+"/"+tt.password, func(t *testing.T) {
+			b := e.browser(t)
+			a := b.post("/setup/"+token, url.Values{"name": {tt.name}, "email": {tt.email}, "password": {tt.password}})
+			want(t, a, 400, "", tt.says, `id="`+tt.field+`-error" role="alert"`)
+			if !regexp.MustCompile(`<input id="` + tt.field + `"[^>]* autofocus aria-invalid="true"`).MatchString(a.body) {
+				t.Errorf("the %s field does not take the focus:\n%s", tt.field, a.body)
+			}
+			wantNot(t, a, tt.password+`"`)
+		})
+	}
+}
+
+func TestSignInWrongPassword(t *testing.T) {
+	e := newEnv(t)
+	e.setUp(t)
+	for _, email := range []string{ownerEmail, "nobody@karbon.example"} {
+		b := e.browser(t)
+		a := b.signIn(t, email, "not the password")
+		want(t, a, 401, "", "The e-mail address or the password is wrong.", `value="`+email+`"`, `role="alert"`)
+		wantNot(t, a, "not the password", "no account", "unknown")
+	}
+}
+
+func TestJourney(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+	key, a := e.enrol(t, b)
+
+	// The first method turns two-step on and shows the recovery codes once.
+	want(t, a, 200, "", "Two-step verification is on.", "Your recovery codes", "I have saved them", `href="/account/security?done=codes"`)
+	codes := recoveryCodes(t, a.body)
+	if len(codes) != 10 {
+		t.Fatalf("%d recovery codes shown, want 10: %q", len(codes), codes)
+	}
+	href := find(t, a.body, `<a[^>]*download="twostep-recovery-codes.txt"[^>]*href="([^"]+)"`)
+	b64, ok := strings.CutPrefix(href, "data:text/plain;charset=utf-8;base64,")
+	if !ok {
+		t.Fatalf("download link %q", href)
+	}
+	file, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(recoveryCodesFile("Twostep", ownerEmail, codes), string(file)); diff != "" {
+		t.Errorf("downloaded file (-want +got):\n%s", diff)
+	}
+	want(t, b.get("/account/security?done=codes"), 200, "", "Two-step verification is on.", "You have 10 recovery codes left.",
+		"Get new codes", "Authenticator app", "(default)", "Two-step verification turned on", "See all activity")
+
+	// Sign out, and in again with the app.
+	want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
+	want(t, b.get("/sign-in?done=signed_out"), 200, "", "You are signed out.")
+	want(t, b.get("/account/security"), 303, "/sign-in")
+	want(t, b.signIn(t, ownerEmail, ownerPwd), 303, "/sign-in/verify")
+	a = b.get("/sign-in/verify")
+	want(t, a, 200, "", "Open your authenticator app", `autocomplete="one-time-code"`, `inputmode="numeric"`,
+		"Use a recovery code", "Ask your organisation's administrator to reset two-step")
+	wantNot(t, a, "sgn_") // no token in the page
+	// The step used at enrolment is spent: wait for the next.
+	e.clock.Add(30 * time.Second)
+	want(t, b.post("/sign-in/verify", url.Values{"method": {"totp"}, "code": {wrongCode(e.code(key))}}), 400, "", "Wrong code. 4 tries left.")
+	want(t, b.post("/sign-in/verify", url.Values{"method": {"totp"}, "code": {e.code(key)}}), 303, "/account/security")
+	a = b.get("/account/security")
+	want(t, a, 200, "", "Two-step verification is on.", "Turned on "+e.clock.Now().Format("2006-01-02"))
+
+	// A recovery code signs in once.
+	want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
+	want(t, b.signIn(t, ownerEmail, ownerPwd), 303, "/sign-in/verify")
+	a = b.get("/sign-in/verify?method=recovery_code")
+	want(t, a, 200, "", "Enter one of the recovery codes", `autocomplete="off"`, "Use your authenticator app instead")
+	wantNot(t, a, `inputmode="numeric"`)
+	want(t, b.post("/sign-in/verify", url.Values{"method": {"recovery_code"}, "code": {codes[0]}}), 303, "/account/security")
+	want(t, b.get("/account/security"), 200, "", "You have 9 recovery codes left.", "Recovery code used")
+	want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
+	want(t, b.signIn(t, ownerEmail, ownerPwd), 303, "/sign-in/verify")
+	want(t, b.post("/sign-in/verify", url.Values{"method": {"recovery_code"}, "code": {codes[0]}}), 400, "", "Wrong code.")
+
+	// Every page seen names the field of every input.
+	for name, body := range b.seen {
+		checkLabels(t, name, body)
+	}
+}
+
+func TestVerifyWithoutSignIn(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	want(t, b.get("/sign-in/verify"), 303, "/sign-in")
+	want(t, b.post("/sign-in/verify", url.Values{"method": {"totp"}, "code": {"123456"}}), 303, "/sign-in?done=expired")
+	want(t, b.get("/sign-in?done=expired"), 200, "", "Your sign-in expired.")
+	want(t, b.get("/"), 303, "/sign-in")
+	want(t, b.get("/account/activity"), 303, "/sign-in")
+}
+
+func TestConfirmIdentity(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+	key, a := e.enrol(t, b)
+	want(t, a, 200, "", "Your recovery codes")
+	id := find(t, b.get("/account/security").body, `action="/account/security/factors/(fac_[a-z0-9]+)/remove"`)
+
+	// The confirmation from setting up has lapsed.
+	e.clock.Add(11 * time.Minute)
+	remove := "/account/security/factors/" + id + "/remove"
+	want(t, b.post(remove, nil), 303, "/account/confirm?next=%2Faccount%2Fsecurity")
+	want(t, b.post("/account/security/recovery-codes", nil), 303, "/account/confirm?next=%2Faccount%2Fsecurity")
+	a = b.get("/account/confirm?next=%2Faccount%2Fsecurity")
+	want(t, a, 200, "", "Confirm it's you", `name="password"`, `name="code"`, "Authenticator app", "Recovery code")
+
+	want(t, b.post("/account/confirm", url.Values{"next": {"/account/security"}, "password": {"wrong password"},
+		"method": {"totp"}, "code": {e.code(key)}}), 401, "", "Password: this is not your password.")
+	want(t, b.post("/account/confirm", url.Values{"next": {"/account/security"}, "password": {ownerPwd}, "method": {"totp"}}),
+		400, "", "Code: two-step verification is on, so choose a method and enter its code")
+	e.clock.Add(30 * time.Second)
+	a = b.post("/account/confirm", url.Values{"next": {"/account/security"}, "password": {ownerPwd}, "method": {"totp"}, "code": {e.code(key)}})
+	want(t, a, 303, "/account/security?done=confirmed")
+	want(t, b.get(a.location), 200, "", "you have confirmed who you are")
+
+	want(t, b.post(remove, nil), 303, "/account/security?done=disabled")
+	want(t, b.get("/account/security?done=disabled"), 200, "", "Two-step verification is off.", "Method removed.")
+	for name, body := range b.seen {
+		checkLabels(t, name, body)
+	}
+}
+
+func TestConfirmNextStaysLocal(t *testing.T) {
+	tests := []struct{ next, want string }{
+		{"/account/security", "/account/security"},
+		{"/account/activity?before=3", "/account/activity?before=3"},
+		{"//evil.example/x", ""},
+		{"/\\evil.example", ""},
+		{"https://evil.example/", ""},
+		{"account/security", ""},
+		{"", ""},
+		{"/a\nb", ""},
+	}
+	for _, tt := range tests {
+		if got := localPath(tt.next); got != tt.want {
+			t.Errorf("localPath(%q) = %q, want %q", tt.next, got, tt.want)
+		}
+	}
+}
+
+func TestNewRecoveryCodes(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+	_, a := e.enrol(t, b)
+	old := recoveryCodes(t, a.body)
+	a = b.post("/account/security/recovery-codes", nil)
+	want(t, a, 200, "", "Your recovery codes")
+	codes := recoveryCodes(t, a.body)
+	if len(codes) != 10 || codes[0] == old[0] {
+		t.Fatalf("new codes %q after %q", codes, old)
+	}
+}
+
+func TestFrench(t *testing.T) {
+	e := newEnv(t)
+	e.setUp(t)
+	b := e.browser(t)
+	b.lang = "fr-CA,fr;q=0.9,en;q=0.5"
+	want(t, b.get("/sign-in"), 200, "", `<html lang="fr">`, "Se connecter", "Adresse e-mail", "Mot de passe")
+	want(t, b.signIn(t, ownerEmail, "pas le bon"), 401, "", "L’adresse e-mail ou le mot de passe est incorrect.")
+	b.lang = "de-DE,de;q=0.9"
+	want(t, b.get("/sign-in"), 200, "", `<html lang="en">`, "Sign in")
+}
+
+func TestCrossOriginPostRefused(t *testing.T) {
+	e := newEnv(t)
+	e.setUp(t)
+	b := e.browser(t)
+	b.origin = "https://evil.example"
+	a := b.signIn(t, ownerEmail, ownerPwd)
+	if a.status != http.StatusForbidden {
+		t.Fatalf("cross-origin sign-in: status %d, want 403", a.status)
+	}
+}
+
+func TestActivity(t *testing.T) {
+	e := newEnv(t)
+	e.setUp(t)
+	b := e.browser(t)
+	for range activityPage/2 + 1 {
+		want(t, b.signIn(t, ownerEmail, "wrong password"), 401, "")
+		want(t, b.signIn(t, ownerEmail, ownerPwd), 303, "/account/security")
+	}
+	a := b.get("/account/activity")
+	want(t, a, 200, "", "Account activity", "Signed in", "Sign-in failed (wrong password)", "127.0.0.1", "Go-http-client")
+	older := find(t, a.body, `href="(/account/activity\?before=\d+)"`)
+	a = b.get(older)
+	want(t, a, 200, "", "Account created")
+	want(t, b.get("/account/activity?before=nope"), 400, "")
+}
+
+func TestSetPassword(t *testing.T) {
+	e := newEnv(t)
+	e.setUp(t)
+	acct, token, err := e.svc.CreateAccount(context.Background(), twostep.NewAccount{Org: "karbon-accounting", Email: "dave@karbon.example"})
+	if err != nil || token == "" {
+		t.Fatalf("CreateAccount = %v, %q, %v", acct, token, err)
+	}
+	b := e.browser(t)
+	path := "/set-password/" + token
+	want(t, b.get(path), 200, "", "Organisation: "+orgName, "dave@karbon.example", "At least 8 characters")
+	want(t, b.post(path, url.Values{"password": {"short"}}), 400, "", "Password: use at least 8 characters.")
+	want(t, b.post(path, url.Values{"password": {"a long enough phrase"}}), 303, "/sign-in?done=password")
+	want(t, b.get("/sign-in?done=password"), 200, "", "Your password is set")
+	want(t, b.get(path), 410, "", "This link no longer works", "administrator")
+	want(t, b.signIn(t, "dave@karbon.example", "a long enough phrase"), 303, "/account/security")
+	for name, body := range b.seen {
+		checkLabels(t, name, body)
+	}
+}
+
+func TestOutbox(t *testing.T) {
+	e := newEnv(t)
+	err := e.db.AddDevMessage(context.Background(), &twostep.DevMessage{ID: "msg_1", Channel: "email", To: "dave@karbon.example",
+		Subject: "Two-step verification is on", Text: "Hello <Dave>", At: e.clock.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := e.browser(t).get("/dev/outbox")
+	want(t, a, 200, "", "dave@karbon.example", "Two-step verification is on")
+	if !strings.Contains(a.body, "<pre>Hello &lt;Dave&gt;</pre>") {
+		t.Errorf("message text not shown escaped in <pre>:\n%s", a.body)
+	}
+}
+
+func TestErrorPage(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+	want(t, b.get("/account/security/totp/fac_notmine"), 303, "/account/security")
+	want(t, b.post("/account/security/factors/fac_notmine/default", nil), 404, "", "This page does not exist", `<main`)
+}
+
+var labelFor = regexp.MustCompile(`<label\b[^>]*\bfor="([^"]+)"`)
+var inputTag = regexp.MustCompile(`<input\b[^>]*>`)
+var attr = func(tag, name string) string {
+	m := regexp.MustCompile(`\b` + name + `="([^"]*)"`).FindStringSubmatch(tag)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+// checkLabels fails for an input a person cannot identify by a visible label.
+func checkLabels(t *testing.T, name, body string) {
+	t.Helper()
+	labels := map[string]bool{}
+	for _, m := range labelFor.FindAllStringSubmatch(body, -1) {
+		labels[m[1]] = true
+	}
+	for _, in := range inputTag.FindAllString(body, -1) {
+		switch attr(in, "type") {
+		case "hidden", "submit", "button":
+			continue
+		}
+		if id := attr(in, "id"); id == "" || !labels[id] {
+			t.Errorf("%s: %s has no <label for>", name, in)
+		}
+	}
+	if !strings.Contains(body, "<main") || !strings.Contains(body, "<html lang=") {
+		t.Errorf("%s: no <main> or <html lang>", name)
+	}
+}
+
+// TestTranslations checks that every message a template uses exists in every
+// language (loadPages already checks that the languages agree).
+func TestTranslations(t *testing.T) {
+	msgs := map[string]map[string]any{}
+	for _, tag := range languages {
+		data, err := fs.ReadFile(assets, "locales/"+tag.String()+".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]any{}
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatal(err)
+		}
+		msgs[tag.String()] = m
+	}
+	files, _ := fs.Glob(assets, "templates/*.html")
+	used := regexp.MustCompile(`\.T "([^"]+)"`)
+	var ids []string
+	for _, f := range files {
+		data, _ := fs.ReadFile(assets, f)
+		for _, m := range used.FindAllStringSubmatch(string(data), -1) {
+			ids = append(ids, m[1])
+		}
+	}
+	for _, id := range doneMessages {
+		ids = append(ids, id)
+	}
+	for _, m := range invalidMessages {
+		ids = append(ids, m.id)
+	}
+	for _, m := range errorMapping {
+		ids = append(ids, "error."+m.code)
+	}
+	for _, m := range []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice, twostep.MethodRecoveryCode} {
+		ids = append(ids, "method."+string(m))
+	}
+	for lang, m := range msgs {
+		for _, id := range ids {
+			if _, ok := m[id]; !ok {
+				t.Errorf("%s: no translation for %q", lang, id)
+			}
+		}
+	}
+}
+
+func TestVerifyLockout(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+	key, _ := e.enrol(t, b)
+	want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
+	e.clock.Add(30 * time.Second)
+	wrong := url.Values{"method": {"totp"}, "code": {wrongCode(e.code(key))}}
+	for round := range 2 {
+		want(t, b.signIn(t, ownerEmail, ownerPwd), 303, "/sign-in/verify")
+		for i := 4; i > 0; i-- {
+			want(t, b.post("/sign-in/verify", wrong), 400, "", "Wrong code.")
+		}
+		a := b.post("/sign-in/verify", wrong)
+		if round == 0 {
+			want(t, a, 400, "", "no tries are left for this sign-in", `action="/sign-in"`)
+			want(t, b.get("/sign-in/verify"), 303, "/sign-in")
+		}
+	}
+	// Ten wrong codes pause the account: even the right code gets only the wait.
+	want(t, b.signIn(t, ownerEmail, ownerPwd), 303, "/sign-in/verify")
+	a := b.post("/sign-in/verify", url.Values{"method": {"totp"}, "code": {e.code(key)}})
+	want(t, a, 429, "", "Too many attempts. Try again in")
+	wantNot(t, a, "Wrong code", "right")
+	if a.header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+}

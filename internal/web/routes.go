@@ -1,0 +1,69 @@
+package web
+
+import (
+	"io/fs"
+	"net/http"
+)
+
+// routes is every URL Twostep answers: the JSON API (API.md §3), the pages
+// (API.md §6) and operations (§3.4).
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+
+	// Signing in (§3.1).
+	mux.HandleFunc("POST /api/v1/sign-in", s.apiSignIn)
+	mux.HandleFunc("POST /api/v1/sign-in/verify", s.apiSignInVerify)
+	mux.HandleFunc("POST /api/v1/sign-out", s.withCaller(s.apiSignOut))
+
+	// The account and its methods (§3.2).
+	mux.HandleFunc("GET /api/v1/account", s.withCaller(s.apiAccount))
+	mux.HandleFunc("GET /api/v1/account/factors", s.withCaller(s.apiFactors))
+	mux.HandleFunc("POST /api/v1/account/factors", s.withCaller(s.apiAddFactor))
+	mux.HandleFunc("GET /api/v1/account/factors/{id}/qr.png", s.withCaller(s.apiFactorQR))
+	mux.HandleFunc("POST /api/v1/account/factors/{id}/verify", s.withCaller(s.apiVerifyFactor))
+	mux.HandleFunc("PATCH /api/v1/account/factors/{id}", s.withCaller(s.apiUpdateFactor))
+	mux.HandleFunc("DELETE /api/v1/account/factors/{id}", s.withCaller(s.apiRemoveFactor))
+	mux.HandleFunc("POST /api/v1/account/recovery-codes", s.withCaller(s.apiRecoveryCodes))
+	mux.HandleFunc("POST /api/v1/account/confirm-identity", s.withCaller(s.apiConfirmIdentity))
+	mux.HandleFunc("PATCH /api/v1/account/settings", s.withCaller(s.apiSettings))
+	mux.HandleFunc("POST /api/v1/account/sessions/end-others", s.withCaller(s.apiEndOthers))
+	mux.HandleFunc("GET /api/v1/account/activity", s.withCaller(s.apiActivity))
+	mux.HandleFunc("/api/", s.apiNotFound)
+
+	// Dev outbox (§5): 404 unless dev mode is on.
+	mux.HandleFunc("GET /api/v1/dev/outbox", s.devOnly(s.apiOutbox))
+	mux.HandleFunc("GET /dev/outbox", s.devOnly(s.pageOutbox))
+
+	// Operations (§3.4).
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+
+	// Pages (§6).
+	mux.HandleFunc("GET /{$}", s.pageHome)
+	mux.HandleFunc("GET /sign-in", s.pageSignIn)
+	mux.HandleFunc("POST /sign-in", s.pageSignInPost)
+	mux.HandleFunc("GET /sign-in/verify", s.pageVerify)
+	mux.HandleFunc("POST /sign-in/verify", s.pageVerifyPost)
+	mux.HandleFunc("POST /sign-out", s.pageSignOut)
+	mux.HandleFunc("GET /account/security", s.withPageCaller(s.pageSecurity))
+	mux.HandleFunc("GET /account/confirm", s.withPageCaller(s.pageConfirm))
+	mux.HandleFunc("POST /account/confirm", s.withPageCaller(s.pageConfirmPost))
+	mux.HandleFunc("POST /account/security/totp", s.withPageCaller(s.pageAddTOTP))
+	mux.HandleFunc("GET /account/security/totp/{id}", s.withPageCaller(s.pageTOTP))
+	mux.HandleFunc("POST /account/security/totp/{id}", s.withPageCaller(s.pageTOTPPost))
+	mux.HandleFunc("POST /account/security/factors/{id}/default", s.withPageCaller(s.pageMakeDefault))
+	mux.HandleFunc("POST /account/security/factors/{id}/remove", s.withPageCaller(s.pageRemoveFactor))
+	mux.HandleFunc("POST /account/security/recovery-codes", s.withPageCaller(s.pageRecoveryCodes))
+	mux.HandleFunc("GET /account/activity", s.withPageCaller(s.pageActivity))
+	mux.HandleFunc("GET /setup/{token}", s.pageSetup)
+	mux.HandleFunc("POST /setup/{token}", s.pageSetupPost)
+	mux.HandleFunc("GET /set-password/{token}", s.pageSetPassword)
+	mux.HandleFunc("POST /set-password/{token}", s.pageSetPasswordPost)
+	static, _ := fs.Sub(assets, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+
+	// Every cookie-authenticated write must pass cross-origin protection (CS-01);
+	// bearer-token clients send no Origin or Sec-Fetch-Site and pass through.
+	csrf := http.NewCrossOriginProtection()
+	return s.recoverPanics(s.securityHeaders(csrf.Handler(s.limitBody(mux))))
+}

@@ -1,0 +1,124 @@
+// Package web serves Twostep's pages and JSON API over HTTP.
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// Options configure the HTTP layer.
+type Options struct {
+	Service        *twostep.Service
+	Logger         *slog.Logger
+	BaseURL        *url.URL
+	Dev            bool           // serve the dev outbox
+	TrustedProxies []netip.Prefix // whose X-Forwarded-For is believed
+	MailFrom       string         // the sender address people are told to look for
+	Clock          func() time.Time
+}
+
+// Server is the HTTP handler of pages and API.
+type Server struct {
+	svc      *twostep.Service
+	log      *slog.Logger
+	baseURL  *url.URL
+	dev      bool
+	proxies  []netip.Prefix
+	mailFrom string
+	clock    func() time.Time
+	secure   bool // base URL is https: Secure and __Host- cookies
+	handler  http.Handler
+	pages    *pages
+}
+
+// New returns the handler. It fails only when the embedded templates or
+// translations are broken.
+func New(o Options) (*Server, error) {
+	if o.Service == nil || o.BaseURL == nil {
+		return nil, errors.New("web: Service and BaseURL are required")
+	}
+	s := &Server{svc: o.Service, log: o.Logger, baseURL: o.BaseURL, dev: o.Dev, proxies: o.TrustedProxies,
+		mailFrom: o.MailFrom, clock: o.Clock, secure: o.BaseURL.Scheme == "https"}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	p, err := loadPages()
+	if err != nil {
+		return nil, err
+	}
+	s.pages = p
+	s.handler = s.routes()
+	return s, nil
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Cookie names (API.md §3): __Host- needs https.
+func (s *Server) sessionCookie() string {
+	if s.secure {
+		return "__Host-twostep_session"
+	}
+	return "twostep_session"
+}
+
+func (s *Server) signInCookie() string {
+	if s.secure {
+		return "__Host-twostep_signin"
+	}
+	return "twostep_signin"
+}
+
+func (s *Server) setCookie(w http.ResponseWriter, name, value string, expires time.Time) {
+	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode}
+	if value == "" {
+		c.MaxAge = -1
+	} else if !expires.IsZero() {
+		c.Expires = expires
+	}
+	http.SetCookie(w, c)
+}
+
+// clientIP is the request's remote address, or the right-most address in
+// X-Forwarded-For not belonging to a trusted proxy when the peer is one.
+func (s *Server) clientIP(r *http.Request) string {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	addr := peer.Addr().Unmap()
+	if !s.trusted(addr) {
+		return addr.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		a = a.Unmap()
+		if !s.trusted(a) {
+			return a.String()
+		}
+		addr = a
+	}
+	return addr.String()
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
