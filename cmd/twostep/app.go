@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/twostep/twostep/internal/notify"
+	"github.com/twostep/twostep/internal/store"
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// app is what every command builds from the configuration.
+type app struct {
+	cfg    *Config
+	log    *slog.Logger
+	db     *store.DB
+	sealer *twostep.Sealer
+	svc    *twostep.Service
+}
+
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// openApp opens the database (migrating it), the key file (creating it when
+// missing) and builds the service.
+func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
+	a := &app{cfg: cfg, log: newLogger(cfg, stderr)}
+	if err := ensureDataDir(cfg); err != nil {
+		return nil, err
+	}
+	keys, err := loadKeys(cfg.SecretKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	if a.sealer, err = twostep.NewSealer(keys, rand.Reader); err != nil {
+		return nil, err
+	}
+	if a.db, err = store.Open(ctx, cfg.DatabaseURL, store.Options{SQLiteSync: cfg.SQLiteSync, Logger: a.log}); err != nil {
+		return nil, err
+	}
+	if err := a.db.Migrate(ctx); err != nil {
+		a.db.Close()
+		return nil, err
+	}
+	texts, err := notify.LoadTexts()
+	if err != nil {
+		a.db.Close()
+		return nil, err
+	}
+	var sender twostep.Sender
+	if cfg.Dev {
+		sender = notify.NewOutbox(a.db, texts, time.Now, rand.Reader)
+	}
+	inFlight := runtime.GOMAXPROCS(0)
+	a.svc, err = twostep.New(twostep.Options{
+		Store: a.db, Sender: sender, Sealer: a.sealer, Rand: rand.Reader, Logger: a.log,
+		Hasher:           twostep.NewHasher(twostep.DefaultArgon2, inFlight, 64*inFlight, 10*time.Second, rand.Reader),
+		Issuer:           cfg.Issuer,
+		MinClientVersion: cfg.MinClientVersion,
+		SessionIdle:      cfg.SessionIdle, SessionMax: cfg.SessionMax, ConfirmWindow: cfg.ConfirmWindow,
+	})
+	if err != nil {
+		a.db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) Close() error { return a.db.Close() }
+
+// ensureDataDir creates the data directory when a default lives in it.
+func ensureDataDir(cfg *Config) error {
+	inDir := func(p string) bool {
+		rel, err := filepath.Rel(cfg.DataDir, p)
+		return err == nil && !strings.HasPrefix(rel, "..")
+	}
+	if inDir(cfg.SecretKeyFile) || strings.HasPrefix(cfg.DatabaseURL, "sqlite:") && inDir(strings.TrimPrefix(cfg.DatabaseURL, "sqlite:")) {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return fmt.Errorf("TWOSTEP_DATA_DIR: %w", err)
+		}
+	}
+	return nil
+}
+
+// loadKeys reads the key file, creating it with one fresh key (mode 0600) when
+// it does not exist.
+func loadKeys(path string) ([]twostep.Key, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		line, err := twostep.NewKeyLine(time.Now().UTC().Format("k20060102"), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("TWOSTEP_SECRET_KEY_FILE: %w", err)
+		}
+		if _, err := f.WriteString(line + "\n"); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("TWOSTEP_SECRET_KEY_FILE: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return nil, fmt.Errorf("TWOSTEP_SECRET_KEY_FILE: %w", err)
+		}
+		b = []byte(line + "\n")
+	} else if err != nil {
+		return nil, fmt.Errorf("TWOSTEP_SECRET_KEY_FILE: %w", err)
+	}
+	keys, err := twostep.ParseKeys(b)
+	if err != nil {
+		return nil, fmt.Errorf("TWOSTEP_SECRET_KEY_FILE %s: %w", path, err)
+	}
+	return keys, nil
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"encoding/base32"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// browser starts Debian's headless chromium, skipping the test without it (and
+// failing in CI, which installs it).
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium is not installed; .ci/run installs it")
+		}
+		t.Skip("chromium is not installed (apt-get install chromium)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.UserDataDir(filepath.Join(t.TempDir(), "chromium")),
+		// This machine has no network: keep chromium from reaching out.
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	return ctx
+}
+
+// TestBrowserAuthenticatorJourney: a person sets up Twostep, adds an
+// authenticator app reading the key from the page, signs out, and signs in with
+// a code computed from that key — in a real browser against the real binary.
+func TestBrowserAuthenticatorJourney(t *testing.T) {
+	ctx := browser(t)
+	srv := serve(t, t.TempDir(), nil)
+	setup := regexp.MustCompile(`open (http://\S+/setup/\S+) `).FindStringSubmatch(srv.output())
+	if setup == nil {
+		t.Fatalf("no setup link in:\n%s", srv.output())
+	}
+	const pw = "a long and good password"
+	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+			t.Fatalf("%s: %v\npage text:\n%s", what, err, body)
+		}
+	}
+	get := func(what string, a chromedp.Action[string]) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, a)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return v
+	}
+	run("first-run setup",
+		chromedp.Navigate(setup[1]),
+		chromedp.SendKeys(chromedp.CSS("#name"), "Cloud Legal"),
+		chromedp.SendKeys(chromedp.CSS("#email"), "owner@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), pw),
+		chromedp.Submit(chromedp.CSS("#password")),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/account/security/totp"] button`)),
+	)
+	run("add an authenticator app",
+		chromedp.Click(chromedp.CSS(`form[action="/account/security/totp"] button`)),
+		chromedp.WaitVisible(chromedp.CSS("#totp-secret")),
+	)
+	secretText := get("read the key", chromedp.Text(chromedp.CSS("#totp-secret")))
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ReplaceAll(strings.TrimSpace(secretText), " ", ""))
+	if err != nil {
+		t.Fatalf("the key on the page %q is not Base32: %v", secretText, err)
+	}
+	now := time.Now()
+	run("type the first code",
+		chromedp.SendKeys(chromedp.CSS("#code"), twostep.TOTPCode(secret, twostep.TOTPStep(now))),
+		chromedp.Submit(chromedp.CSS("#code")),
+		chromedp.WaitVisible(chromedp.CSS("#recovery-codes")),
+	)
+	codes, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#recovery-codes li")].map(li => li.textContent.trim())`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(codes) != 10 {
+		t.Fatalf("recovery codes page shows %d codes, want 10: %v", len(codes), codes)
+	}
+	run("saved them, sign out, sign in",
+		chromedp.Click(chromedp.CSS(`a[href="/account/security?done=codes"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/sign-out"] button`)),
+		chromedp.Click(chromedp.CSS(`form[action="/sign-out"] button`)),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "owner@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), pw),
+		chromedp.Submit(chromedp.CSS("#password")),
+		chromedp.WaitVisible(chromedp.CSS("#code")),
+	)
+	// Each time step works once: use the next one (±1 step is accepted).
+	run("second step with the app",
+		chromedp.SendKeys(chromedp.CSS("#code"), twostep.TOTPCode(secret, twostep.TOTPStep(now)+1)),
+		chromedp.Submit(chromedp.CSS("#code")),
+		chromedp.WaitVisible(chromedp.CSS("p.state.on")),
+	)
+	state := get("read the state", chromedp.Text(chromedp.CSS("p.state.on")))
+	if !strings.Contains(state, "On") && !strings.Contains(state, "on") {
+		t.Errorf("security page says %q, want two-step on", state)
+	}
+}

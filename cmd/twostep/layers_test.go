@@ -1,0 +1,37 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestLayers keeps the dependency direction of DESIGN.md §1: cmd/twostep →
+// {web, store, notify} → twostep; adapters never import each other; the domain
+// does no I/O.
+func TestLayers(t *testing.T) {
+	const mod = "github.com/twostep/twostep/"
+	tests := []struct {
+		pkg       string
+		forbidden []string
+	}{
+		{"internal/twostep", []string{mod + "internal/store", mod + "internal/web", mod + "internal/notify", mod + "cmd/",
+			"database/sql", "net/http", "net/smtp", "os/exec"}},
+		{"internal/store", []string{mod + "internal/web", mod + "internal/notify", mod + "cmd/"}},
+		{"internal/notify", []string{mod + "internal/store", mod + "internal/web", mod + "cmd/"}},
+		{"internal/web", []string{mod + "internal/store", mod + "internal/notify", mod + "cmd/"}},
+	}
+	for _, tc := range tests {
+		out, err := exec.Command("go", "list", "-deps", "../../"+tc.pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", tc.pkg, err)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			for _, f := range tc.forbidden {
+				if dep == f || strings.HasPrefix(dep, f) && strings.HasSuffix(f, "/") || strings.HasPrefix(dep, f+"/") {
+					t.Errorf("%s depends on %s", tc.pkg, dep)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/twostep/twostep/internal/web"
+)
+
+// cmdServe runs the server until ctx ends (SIGINT, SIGTERM), then shuts down
+// gracefully: requests in flight get up to 10 seconds to finish.
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve")
+	load := configFlags(fs, getenv)
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("TWOSTEP_LISTEN=%q: %w", cfg.Listen, err)
+	}
+	defer ln.Close()
+	cfg.setBaseURL(ln.Addr().String())
+
+	a, err := openApp(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	h, err := web.New(web.Options{Service: a.svc, Logger: a.log, BaseURL: cfg.BaseURL, Dev: cfg.Dev,
+		TrustedProxies: cfg.TrustedProxies, MailFrom: cfg.MailFrom})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+
+	fmt.Fprintf(stdout, "Twostep %s is running at %s\n", version, cfg.BaseURL)
+	if cfg.Dev {
+		fmt.Fprintf(stdout, "Dev mode: messages are not sent; read them at %s/dev/outbox\n", cfg.BaseURL)
+	}
+	setup, err := a.svc.SetupToken(ctx)
+	if err != nil {
+		return err
+	}
+	if setup != "" {
+		fmt.Fprintf(stdout, "First run: open %s/setup/%s to create your organisation and its owner.\n", cfg.BaseURL, setup)
+	}
+
+	go a.housekeeping(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// housekeeping re-reads the key file on SIGHUP and every minute (so a rotation
+// done elsewhere reaches this server) and removes ended challenges and sessions.
+func (a *app) housekeeping(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		case <-tick.C:
+			if err := a.db.DeleteExpired(ctx, time.Now().Add(-time.Hour)); err != nil {
+				a.log.Warn("removing ended sessions", "err", err)
+			}
+		}
+		keys, err := loadKeys(a.cfg.SecretKeyFile)
+		if err == nil {
+			err = a.sealer.SetKeys(keys)
+		}
+		if err != nil {
+			a.log.Error("key file not reloaded; keeping the keys in use", "err", err)
+		}
+	}
+}
