@@ -1,17 +1,12 @@
 package store_test
 
 import (
-	"context"
-	"database/sql"
-	"fmt"
-	"math/rand/v2"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/twostep/twostep/internal/store"
+	"github.com/twostep/twostep/internal/store/storetest"
 )
 
 func TestSQLite(t *testing.T) {
@@ -23,55 +18,13 @@ func TestSQLite(t *testing.T) {
 
 // TestPostgres runs the contract suite in a fresh schema per test, dropped afterwards.
 func TestPostgres(t *testing.T) {
-	dsn := os.Getenv("TWOSTEP_TEST_POSTGRES_URL")
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TWOSTEP_TEST_POSTGRES_URL is not set; CI must test PostgreSQL")
-		}
-		t.Skip("set TWOSTEP_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to test PostgreSQL")
-	}
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	testStore(t, func(t *testing.T) *store.DB {
-		schema := fmt.Sprintf("twostep_test_%016x", rand.Uint64())
-		if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-				t.Error(err)
-			}
-		})
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema) // pgx sends unknown parameters as session settings
-		u.RawQuery = q.Encode()
-		return openDB(t, u.String(), store.Options{})
-	})
+	storetest.PostgresURL(t)
+	testStore(t, func(t *testing.T) *store.DB { return storetest.Postgres(t) })
 }
 
-// openDB opens and migrates the database at url, and closes it when t ends.
 func openDB(t testing.TB, url string, opts store.Options) *store.DB {
 	t.Helper()
-	db, err := store.Open(t.Context(), url, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return storetest.OpenWith(t, url, opts)
 }
 
 func TestOpenUnsupported(t *testing.T) {

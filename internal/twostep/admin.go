@@ -44,6 +44,13 @@ func (s *Service) liveToken(ctx context.Context, token string, p Purpose) (*Chal
 	return c, err
 }
 
+// HasOrg reports whether an organisation exists yet; until one does, the pages
+// point people to the setup link that serve printed.
+func (s *Service) HasOrg(ctx context.Context) (bool, error) {
+	n, err := s.store.CountOrgs(ctx)
+	return n > 0, err
+}
+
 // CheckSetupToken returns ErrExpired unless token is a live first-run token and
 // no organisation exists yet.
 func (s *Service) CheckSetupToken(ctx context.Context, token string) error {

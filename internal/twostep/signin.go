@@ -35,6 +35,7 @@ type MethodOption struct {
 type SignInResult struct {
 	Status        string
 	Account       *Account
+	Org           *Org
 	SessionToken  string
 	Session       *Session
 	SignInToken   string
@@ -142,7 +143,7 @@ func (s *Service) SignIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 	if err := s.store.CreateChallenge(ctx, c); err != nil {
 		return nil, err
 	}
-	res := &SignInResult{Status: StatusSecondStep, Account: acct, SignInToken: token, ExpiresAt: c.ExpiresAt}
+	res := &SignInResult{Status: StatusSecondStep, Account: acct, Org: org, SignInToken: token, ExpiresAt: c.ExpiresAt}
 	res.Methods, res.DefaultMethod, err = s.methodOptions(ctx, acct, factors)
 	return res, err
 }
@@ -411,7 +412,11 @@ func (s *Service) SignInMethods(ctx context.Context, token string) (*SignInResul
 	if err != nil {
 		return nil, err
 	}
-	res := &SignInResult{Status: StatusSecondStep, Account: acct, SignInToken: token, ExpiresAt: c.ExpiresAt}
+	org, err := s.store.Org(ctx, acct.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	res := &SignInResult{Status: StatusSecondStep, Account: acct, Org: org, SignInToken: token, ExpiresAt: c.ExpiresAt}
 	res.Methods, res.DefaultMethod, err = s.methodOptions(ctx, acct, factors)
 	return res, err
 }

@@ -420,8 +420,18 @@ func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	p := s.newPage(r, nil)
 	p.Focus = "email"
+	has, err := s.svc.HasOrg(r.Context())
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	// Before the first organisation exists there is no one to sign in: say
+	// where the one-time setup link is (it is never shown on a page).
+	p.Data = signInData{NoOrg: !has}
 	s.render(w, r, http.StatusOK, "sign_in", p)
 }
+
+type signInData struct{ NoOrg bool }
 
 func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
@@ -524,6 +534,7 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, p *page, s
 		s.pageError(w, r, twostep.ErrExpired)
 		return
 	}
+	p.Org = res.Org.Name
 	d := verifyData{Method: string(res.Methods[cur].Method), FactorID: res.Methods[cur].FactorID, To: res.Methods[cur].To}
 	for i, o := range res.Methods {
 		switch {

@@ -14,7 +14,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/twostep/twostep/internal/store"
+	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
 )
 
@@ -75,15 +75,7 @@ type env struct {
 // newEnv runs a Server over a Service over a fresh SQLite database.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "twostep.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.SQLite(t)
 	line, err := twostep.NewKeyLine("k1", rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -675,5 +667,20 @@ func TestVerifyLockout(t *testing.T) {
 	wantNot(t, a, "Wrong code", "right")
 	if a.header.Get("Retry-After") == "" {
 		t.Error("no Retry-After")
+	}
+}
+
+// TestSignInBeforeSetup: before the first organisation exists, the sign-in page
+// says where the setup link is, and stops saying so once it exists.
+func TestSignInBeforeSetup(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	want(t, b.get("/"), http.StatusSeeOther, "/sign-in")
+	want(t, b.get("/sign-in"), http.StatusOK, "", "Twostep is not set up yet", "twostep serve")
+	if _, _, _, err := e.svc.CreateOrg(context.Background(), twostep.NewOrg{Name: "Cloud Legal", OwnerEmail: "o@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if a := b.get("/sign-in"); strings.Contains(a.body, "not set up yet") {
+		t.Error("the sign-in page still says Twostep is not set up")
 	}
 }

@@ -74,7 +74,13 @@ func Postgres(t testing.TB) *store.DB {
 // Open opens and migrates the database at url and closes it when t ends.
 func Open(t testing.TB, url string) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), url, store.Options{})
+	return OpenWith(t, url, store.Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(t testing.TB, url string, opts store.Options) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), url, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
