@@ -140,20 +140,20 @@ const (
 // a set-password or setup link. TokenHash is the SHA-256 of the token the caller
 // holds; CodeHash that of the code sent, if any.
 type Challenge struct {
-	ID          string
-	TokenHash   []byte
-	Purpose     Purpose
-	AccountID   string // "" for setup
-	FactorID    string
-	Method      Method
-	CodeHash    []byte
-	Attempts    int
-	Sends       int
-	LastSentAt  time.Time
-	AMR         []string // what the holder has proven so far
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
-	ConsumedAt  time.Time
+	ID           string
+	TokenHash    []byte
+	Purpose      Purpose
+	AccountID    string // "" for setup
+	FactorID     string
+	Method       Method
+	CodeHash     []byte
+	Attempts     int
+	Sends        int
+	LastSentAt   time.Time
+	AMR          []string // what the holder has proven so far
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	ConsumedAt   time.Time
 	ClientLegacy bool
 }
 

@@ -467,4 +467,3 @@ func TestAccountBackoff(t *testing.T) { // RL-01, RL-03, RL-07, RL-08, RL-09, RL
 		t.Errorf("no second_step.locked event in %v", types)
 	}
 }
-

@@ -2,9 +2,9 @@ package twostep
 
 import (
 	"bytes"
-	"image/png"
 	"crypto/subtle"
 	"encoding/base32"
+	"image/png"
 	"net/url"
 	"strings"
 	"time"
