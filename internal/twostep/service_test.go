@@ -73,6 +73,11 @@ var testArgon2 = twostep.Argon2Params{Memory: 64, Time: 1, Threads: 1}
 
 func newFixture(t testing.TB, db *store.DB, limits twostep.Limits) *fixture {
 	t.Helper()
+	return newFixtureArgon(t, db, limits, testArgon2)
+}
+
+func newFixtureArgon(t testing.TB, db *store.DB, limits twostep.Limits, argon twostep.Argon2Params) *fixture {
+	t.Helper()
 	line, err := twostep.NewKeyLine("k1", rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +93,7 @@ func newFixture(t testing.TB, db *store.DB, limits twostep.Limits) *fixture {
 	f := &fixture{t: t, db: db, clock: &clock{now: time.Date(2026, 11, 23, 9, 0, 15, 0, time.UTC)}, sent: &sender{}}
 	f.svc, err = twostep.New(twostep.Options{
 		Store: db, Sender: f.sent, Sealer: sealer, Rand: rand.Reader, Clock: f.clock.Now, Limits: limits,
-		Hasher: twostep.NewHasher(testArgon2, 4, 1000, 10*time.Second, rand.Reader),
+		Hasher: twostep.NewHasher(argon, 4, 1000, 10*time.Second, rand.Reader),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -465,5 +470,33 @@ func TestAccountBackoff(t *testing.T) { // RL-01, RL-03, RL-07, RL-08, RL-09, RL
 	}
 	if types := f.eventTypes(acct.ID); !contains(types, "second_step.locked") {
 		t.Errorf("no second_step.locked event in %v", types)
+	}
+}
+
+// TestPasswordThrottlePerAddress: wrong passwords from one address lock it for
+// every e-mail, while right ones from it never count (RL-03, OOB-10's per-IP idea
+// applied to passwords).
+func TestPasswordThrottlePerAddress(t *testing.T) {
+	limits := twostep.DefaultLimits
+	limits.IP = twostep.Limit{Free: 3, Base: time.Minute, Max: time.Hour, PerHour: 100}
+	f := newFixture(t, storetest.SQLite(t), limits)
+	f.account("joe@example.com")
+	ctx := context.Background()
+	for i := 0; i < 50; i++ {
+		if _, err := f.svc.SignIn(ctx, twostep.SignInRequest{Email: "joe@example.com", Password: password, IP: "198.51.100.7"}); err != nil {
+			t.Fatalf("good sign-in %d from one address: %v", i+1, err)
+		}
+	}
+	for _, email := range []string{"a@example.com", "b@example.com", "c@example.com"} {
+		if _, err := f.svc.SignIn(ctx, twostep.SignInRequest{Email: email, Password: "wrong password", IP: "198.51.100.7"}); !errors.Is(err, twostep.ErrInvalidCredentials) {
+			t.Fatalf("%s: %v", email, err)
+		}
+	}
+	_, err := f.svc.SignIn(ctx, twostep.SignInRequest{Email: "joe@example.com", Password: password, IP: "198.51.100.7"})
+	if !errors.Is(err, twostep.ErrThrottled) || twostep.RetryAfter(err) != time.Minute {
+		t.Errorf("after 3 failures from the address: %v (retry after %v), want ErrThrottled for 1m", err, twostep.RetryAfter(err))
+	}
+	if _, err := f.svc.SignIn(ctx, twostep.SignInRequest{Email: "joe@example.com", Password: password, IP: "203.0.113.9"}); err != nil {
+		t.Errorf("from another address: %v", err)
 	}
 }
