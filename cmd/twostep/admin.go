@@ -153,6 +153,7 @@ func cmdResetTwoStep(ctx context.Context, args []string, getenv func(string) str
 	if err != nil {
 		return flagError(err)
 	}
+	a.deliverNow(ctx)
 	fmt.Fprintf(stdout, "Two-step verification of %s is reset: methods and recovery codes removed, sessions ended, holder e-mailed.\n", acct.Email)
 	return nil
 }

@@ -26,6 +26,7 @@ type app struct {
 	db     *store.DB
 	sealer *twostep.Sealer
 	svc    *twostep.Service
+	worker *notify.Worker
 }
 
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {
@@ -61,13 +62,16 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		a.db.Close()
 		return nil, err
 	}
-	var sender twostep.Sender
-	if cfg.Dev {
-		sender = notify.NewOutbox(a.db, texts, time.Now, rand.Reader)
+	transports, methods, err := transports(cfg, a.db)
+	if err != nil {
+		a.db.Close()
+		return nil, err
 	}
+	a.worker = notify.NewWorker(notify.WorkerOptions{Store: a.db, Sealer: a.sealer, Texts: texts, Transports: transports, Logger: a.log})
 	inFlight := runtime.GOMAXPROCS(0)
 	a.svc, err = twostep.New(twostep.Options{
-		Store: a.db, Sender: sender, Sealer: a.sealer, Rand: rand.Reader, Logger: a.log,
+		Store: a.db, Sealer: a.sealer, Rand: rand.Reader, Logger: a.log, Wake: a.worker.Wake,
+		BaseURL: cfg.BaseURL.String(), Methods: methods,
 		Hasher:           twostep.NewHasher(twostep.DefaultArgon2, inFlight, 64*inFlight, 10*time.Second, rand.Reader),
 		Issuer:           cfg.Issuer,
 		MinClientVersion: cfg.MinClientVersion,
@@ -81,6 +85,37 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 }
 
 func (a *app) Close() error { return a.db.Close() }
+
+// deliverNow tries once to deliver what a command queued, so that an operator
+// without a running server is not left waiting; whatever fails stays queued for
+// the workers of serve.
+func (a *app) deliverNow(ctx context.Context) {
+	if _, err := a.worker.DeliverDue(ctx); err != nil {
+		a.log.Warn("messages stay queued for the server", "err", err)
+	}
+}
+
+// transports builds the delivery of each channel from the configuration, and
+// returns the second-step methods that can be offered with them.
+func transports(cfg *Config, db *store.DB) (map[string]notify.Transport, []twostep.Method, error) {
+	ts := map[string]notify.Transport{}
+	methods := []twostep.Method{twostep.MethodTOTP}
+	if cfg.Dev {
+		dev := notify.NewDevOutbox(db, time.Now, rand.Reader)
+		ts["email"], ts["sms"], ts["voice"] = dev, dev, dev
+	}
+	if cfg.SMTPURL != "" {
+		smtp, err := notify.NewSMTP(notify.SMTPOptions{URL: cfg.SMTPURL, From: cfg.MailFrom, FromName: cfg.Issuer})
+		if err != nil {
+			return nil, nil, fmt.Errorf("TWOSTEP_SMTP_URL: %w", err)
+		}
+		ts["email"] = smtp
+	}
+	if ts["email"] != nil {
+		methods = append(methods, twostep.MethodEmail)
+	}
+	return ts, methods, nil
+}
 
 // ensureDataDir creates the data directory when a default lives in it.
 func ensureDataDir(cfg *Config) error {

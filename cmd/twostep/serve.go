@@ -61,6 +61,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	go a.housekeeping(ctx)
+	go a.worker.Run(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

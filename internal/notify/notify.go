@@ -1,22 +1,31 @@
-// Package notify delivers Twostep's messages: it words them per locale and hands
-// them to the dev outbox (and, later, SMTP and SMS providers).
+// Package notify words Twostep's messages per locale and delivers the outbox
+// through SMTP or, in dev mode, keeps them for the outbox page.
 package notify
 
 import (
 	"bytes"
-	"context"
 	"embed"
 	"fmt"
-	"io"
+	htmltemplate "html/template"
 	"strings"
 	"text/template"
-	"time"
 
 	"github.com/twostep/twostep/internal/twostep"
 )
 
 //go:embed messages
 var messageFS embed.FS
+
+// Rendered is a message in words, ready for a Transport. HTML is empty for
+// channels that carry only text.
+type Rendered struct {
+	Channel string // "email", "sms" or "voice"
+	To      string
+	Locale  string
+	Subject string
+	Text    string
+	HTML    string
+}
 
 // Texts words messages from the templates in messages/LOCALE/TEMPLATE.tmpl, each
 // defining "subject" and "text". Each file is a template set of its own, so the
@@ -26,7 +35,7 @@ type Texts struct {
 }
 
 // LoadTexts parses the embedded message templates and checks that every template
-// exists in every locale and renders.
+// exists in every locale and renders with every key it uses.
 func LoadTexts() (*Texts, error) {
 	t := &Texts{sets: map[string]map[string]*template.Template{}}
 	for _, loc := range twostep.Locales {
@@ -45,9 +54,12 @@ func LoadTexts() (*Texts, error) {
 			t.sets[loc][name] = tm
 		}
 	}
-	for name := range t.sets["en"] {
-		for _, loc := range twostep.Locales {
-			if _, _, err := t.Render(twostep.Message{Locale: loc, Template: name, Data: sampleData}); err != nil {
+	for _, loc := range twostep.Locales {
+		for name := range t.sets["en"] {
+			if _, ok := t.sets[loc][name]; !ok {
+				return nil, fmt.Errorf("notify: message template %q is missing in %s", name, loc)
+			}
+			if _, err := t.Render(twostep.Message{Locale: loc, Template: name, Data: sampleData}); err != nil {
 				return nil, err
 			}
 		}
@@ -55,19 +67,23 @@ func LoadTexts() (*Texts, error) {
 	return t, nil
 }
 
-var sampleData = map[string]string{"email": "a@example.com", "issuer": "Twostep", "method": "totp", "label": "Phone",
-	"left": "3", "allowed": "true", "code": "123456", "minutes": "10"}
+// sampleData holds every key a template may use, so that LoadTexts catches a
+// misspelt key (missingkey=error) at start-up rather than at the first send.
+var sampleData = map[string]string{"email": "a@example.com", "new_email": "b@example.com", "issuer": "Twostep",
+	"method": "totp", "label": "Phone", "left": "3", "allowed": "true", "code": "123456", "minutes": "10",
+	"link": "https://twostep.example/reset-password/token"}
 
-// Render returns the subject and plain text of m in its locale (English when the
-// locale is unknown).
-func (t *Texts) Render(m twostep.Message) (subject, text string, err error) {
+// Render words m in its locale (English when the locale is unknown): the
+// subject, the plain text, and an HTML version of the text. It fails when the
+// template does not exist or m.Data lacks a key the template uses.
+func (t *Texts) Render(m twostep.Message) (Rendered, error) {
 	set, ok := t.sets[m.Locale]
 	if !ok {
 		set = t.sets["en"]
 	}
 	tm, ok := set[m.Template]
 	if !ok {
-		return "", "", fmt.Errorf("notify: no message template %q in %s", m.Template, m.Locale)
+		return Rendered{}, fmt.Errorf("notify: no message template %q in %s", m.Template, m.Locale)
 	}
 	part := func(name string) (string, error) {
 		var b bytes.Buffer
@@ -76,37 +92,56 @@ func (t *Texts) Render(m twostep.Message) (subject, text string, err error) {
 		}
 		return strings.TrimSpace(b.String()), nil
 	}
-	if subject, err = part("subject"); err != nil {
-		return "", "", err
+	r := Rendered{Channel: m.Channel, To: m.To, Locale: m.Locale}
+	var err error
+	if r.Subject, err = part("subject"); err != nil {
+		return Rendered{}, err
 	}
-	text, err = part("text")
-	return subject, text, err
+	if r.Text, err = part("text"); err != nil {
+		return Rendered{}, err
+	}
+	if r.HTML, err = toHTML(r, m.Data["code"], m.Data["link"]); err != nil {
+		return Rendered{}, fmt.Errorf("notify: %s/%s: %w", m.Locale, m.Template, err)
+	}
+	return r, nil
 }
 
-// Outbox is the dev-mode Sender: it keeps every message in the store, to be read
-// at /dev/outbox, and sends nothing.
-type Outbox struct {
-	store twostep.Store
-	texts *Texts
-	clock func() time.Time
-	rand  io.Reader
+// paragraph is one block of the text; Kind "code" or "link" when the block is
+// exactly the code or the link, which the HTML version then emphasises.
+type paragraph struct {
+	Kind  string
+	Lines []string
 }
 
-// NewOutbox returns the dev outbox over store.
-func NewOutbox(store twostep.Store, texts *Texts, clock func() time.Time, rand io.Reader) *Outbox {
-	return &Outbox{store: store, texts: texts, clock: clock, rand: rand}
-}
+// htmlBody is the HTML version of a text: html/template escapes every line and
+// refuses a link that is not http(s).
+var htmlBody = htmltemplate.Must(htmltemplate.New("html").Parse(`<!DOCTYPE html>
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><title>{{.Subject}}</title></head>
+<body style="font-family: sans-serif; line-height: 1.5">
+{{range .Paragraphs}}{{if eq .Kind "code"}}<p style="font-size: 1.6em; letter-spacing: 0.2em"><strong>{{index .Lines 0}}</strong></p>
+{{else if eq .Kind "link"}}<p><a href="{{index .Lines 0}}"><strong>{{index .Lines 0}}</strong></a></p>
+{{else}}<p>{{range $i, $l := .Lines}}{{if $i}}<br>{{end}}{{$l}}{{end}}</p>
+{{end}}{{end}}</body></html>
+`))
 
-// Send words m and keeps it.
-func (o *Outbox) Send(ctx context.Context, m twostep.Message) error {
-	subject, text, err := o.texts.Render(m)
-	if err != nil {
-		return err
+// toHTML writes the text as escaped paragraphs, so that the HTML part always says
+// exactly what the text part says.
+func toHTML(r Rendered, code, link string) (string, error) {
+	var ps []paragraph
+	for _, block := range strings.Split(r.Text, "\n\n") {
+		block = strings.TrimSpace(block)
+		p := paragraph{Lines: strings.Split(block, "\n")}
+		switch {
+		case block == "":
+			continue
+		case code != "" && block == code:
+			p.Kind = "code"
+		case link != "" && block == link:
+			p.Kind = "link"
+		}
+		ps = append(ps, p)
 	}
-	id := make([]byte, 8)
-	if _, err := io.ReadFull(o.rand, id); err != nil {
-		return err
-	}
-	return o.store.AddDevMessage(ctx, &twostep.DevMessage{ID: fmt.Sprintf("msg_%x", id), Channel: m.Channel, To: m.To,
-		Subject: subject, Text: text, At: o.clock().UTC()})
+	var b bytes.Buffer
+	err := htmlBody.Execute(&b, map[string]any{"Lang": r.Locale, "Subject": r.Subject, "Paragraphs": ps})
+	return b.String(), err
 }

@@ -3,66 +3,179 @@ package notify_test
 import (
 	"context"
 	"crypto/rand"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/twostep/twostep/internal/notify"
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
 )
 
-// TestNotices: every notice exists in every language, says what happened and
-// what to do if it was not the reader, and carries no code or secret (NT-03).
-func TestNotices(t *testing.T) { // NT-03
+// Templates that deliver a code, a link, or only tell what happened.
+var (
+	codeTemplates = []string{"code_sign_in", "code_enrol", "code_confirm_identity", "code_email_change"}
+	notices       = []string{"two_step_enabled", "two_step_disabled", "factor_added", "factor_removed",
+		"recovery_codes_generated", "recovery_code_used", "legacy_clients_changed", "two_step_reset",
+		"password_changed", "email_changed", "password_reset_done", "totp_replayed"}
+)
+
+func loadTexts(t testing.TB) *notify.Texts {
+	t.Helper()
 	texts, err := notify.LoadTexts()
 	if err != nil {
 		t.Fatal(err)
 	}
-	notices := []string{"two_step_enabled", "two_step_disabled", "factor_added", "factor_removed",
-		"recovery_codes_generated", "recovery_code_used", "legacy_clients_changed", "two_step_reset"}
+	return texts
+}
+
+// TestCodeMessages: a code message says who sends it, the code once, how long
+// it lasts and what to do if the reader did not ask; the HTML part says the
+// same with the code emphasised.
+func TestCodeMessages(t *testing.T) {
+	texts := loadTexts(t)
+	data := map[string]string{"code": "493817", "minutes": "10", "issuer": "Cloud Legal", "email": "joe@example.com"}
+	didNotAsk := map[string]string{"en": "If you did not", "fr": "Si vous n'avez"}
+	for _, loc := range twostep.Locales {
+		for _, name := range codeTemplates {
+			r, err := texts.Render(twostep.Message{Channel: "email", To: "joe@example.com", Locale: loc, Template: name, Data: data})
+			if err != nil {
+				t.Errorf("%s/%s: %v", loc, name, err)
+				continue
+			}
+			if r.Subject == "" || strings.Contains(r.Subject, "493817") || strings.Count(r.Text, "493817") != 1 ||
+				!strings.Contains(r.Text, "Cloud Legal") || !strings.Contains(r.Text, "10 minutes") ||
+				!strings.Contains(r.Text, "joe@example.com") || !strings.Contains(r.Text, didNotAsk[loc]) {
+				t.Errorf("%s/%s: subject %q, text:\n%s", loc, name, r.Subject, r.Text)
+			}
+			if !strings.Contains(r.HTML, "<strong>493817</strong>") || strings.Count(r.HTML, "493817") != 1 {
+				t.Errorf("%s/%s: html:\n%s", loc, name, r.HTML)
+			}
+		}
+	}
+}
+
+func TestPasswordResetMessage(t *testing.T) {
+	texts := loadTexts(t)
+	link := "https://id.example.com/reset-password/tok_Zq8"
+	data := map[string]string{"link": link, "minutes": "60", "issuer": "Cloud Legal", "email": "joe@example.com"}
+	for _, loc := range twostep.Locales {
+		r, err := texts.Render(twostep.Message{Locale: loc, Template: "password_reset", Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Count(r.Text, link) != 1 || !strings.Contains(r.Text, "60 minutes") || !strings.Contains(r.Text, "Cloud Legal") {
+			t.Errorf("%s: text:\n%s", loc, r.Text)
+		}
+		if !strings.Contains(r.HTML, `<a href="`+link+`">`) {
+			t.Errorf("%s: html:\n%s", loc, r.HTML)
+		}
+	}
+}
+
+// TestNotices: every notice exists in every language, says what happened and
+// what to do if it was not the reader, and carries no code or secret (NT-03).
+func TestNotices(t *testing.T) { // NT-03
+	texts := loadTexts(t)
 	repudiation := map[string]string{"en": "If this was not you", "fr": "Si ce n'était pas vous"}
-	data := map[string]string{"email": "joe@example.com", "issuer": "Cloud Legal", "method": "totp", "label": "Pixel", "left": "3", "allowed": "true"}
+	// The data holds a code and a link that no notice may show, should a caller
+	// ever pass them by mistake.
+	data := map[string]string{"email": "joe@example.com", "new_email": "joe@new.example", "issuer": "Cloud Legal",
+		"method": "totp", "label": "Pixel", "left": "3", "allowed": "true",
+		"code": "493817", "link": "https://id.example.com/reset-password/tok_Zq8"}
 	for _, loc := range twostep.Locales {
 		for _, n := range notices {
-			subject, text, err := texts.Render(twostep.Message{Locale: loc, Template: n, Data: data})
+			r, err := texts.Render(twostep.Message{Locale: loc, Template: n, Data: data})
 			if err != nil {
 				t.Errorf("%s/%s: %v", loc, n, err)
 				continue
 			}
-			if subject == "" || !strings.Contains(text, repudiation[loc]) || !strings.Contains(text, "joe@example.com") || !strings.Contains(text, "Cloud Legal") {
-				t.Errorf("%s/%s: subject %q, text:\n%s", loc, n, subject, text)
+			all := r.Subject + r.Text + r.HTML
+			if r.Subject == "" || !strings.Contains(r.Text, repudiation[loc]) || !strings.Contains(r.Text, "joe@example.com") ||
+				!strings.Contains(r.Text, "Cloud Legal") || strings.Contains(all, "493817") || strings.Contains(all, "tok_Zq8") {
+				t.Errorf("%s/%s: subject %q, text:\n%s", loc, n, r.Subject, r.Text)
 			}
 		}
 	}
-	if _, _, err := texts.Render(twostep.Message{Locale: "en", Template: "no_such_notice"}); err == nil {
-		t.Error("an unknown template rendered")
-	}
-	// An unknown locale falls back to English.
-	if subject, _, _ := texts.Render(twostep.Message{Locale: "xx", Template: "two_step_enabled", Data: data}); subject != "Two-step verification is on" {
-		t.Errorf("fallback subject %q", subject)
+	r, err := texts.Render(twostep.Message{Locale: "fr", Template: "email_changed", Data: data})
+	if err != nil || !strings.Contains(r.Text, "joe@new.example") {
+		t.Errorf("email_changed does not name the new address: %v\n%s", err, r.Text)
 	}
 }
 
-func TestOutboxKeepsMessages(t *testing.T) {
-	db := storetest.SQLite(t)
-	texts, err := notify.LoadTexts()
+func TestRender(t *testing.T) {
+	texts := loadTexts(t)
+	data := map[string]string{"email": "joe@example.com", "issuer": "Smith & <Sons>"}
+	if _, err := texts.Render(twostep.Message{Locale: "en", Template: "no_such_notice"}); err == nil {
+		t.Error("an unknown template rendered")
+	}
+	if _, err := texts.Render(twostep.Message{Locale: "en", Template: "code_sign_in", Data: data}); err == nil {
+		t.Error("a code message rendered without its code")
+	}
+	// An unknown locale falls back to English.
+	r, err := texts.Render(twostep.Message{Channel: "email", To: "joe@example.com", Locale: "xx", Template: "two_step_enabled", Data: data})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if r.Subject != "Two-step verification is on" || r.Channel != "email" || r.To != "joe@example.com" {
+		t.Errorf("rendered %+v", r)
+	}
+	// The HTML part is escaped text, paragraph by paragraph.
+	if !strings.Contains(r.HTML, "Smith &amp; &lt;Sons&gt;") || strings.Contains(r.HTML, "<Sons>") || strings.Count(r.HTML, "<p>") < 3 {
+		t.Errorf("html:\n%s", r.HTML)
+	}
+}
+
+// TestEveryTemplateInEveryLocale: the two languages have the same templates,
+// and all of them render from the data the domain sends.
+func TestEveryTemplateInEveryLocale(t *testing.T) {
+	texts := loadTexts(t)
+	data := map[string]string{"email": "joe@example.com", "new_email": "joe@new.example", "issuer": "Twostep",
+		"method": "totp", "label": "Pixel", "left": "3", "allowed": "false",
+		"code": "493817", "minutes": "10", "link": "https://id.example.com/reset-password/tok"}
+	all := append(append([]string{"password_reset"}, codeTemplates...), notices...)
+	for _, loc := range twostep.Locales {
+		for _, name := range all {
+			r, err := texts.Render(twostep.Message{Locale: loc, Template: name, Data: data})
+			if err != nil || r.Subject == "" || r.Text == "" || r.HTML == "" {
+				t.Errorf("%s/%s: %v %+v", loc, name, err, r)
+			}
+		}
+		// Every template is in a list above, so the checks of its kind apply.
+		entries, err := os.ReadDir(filepath.Join("messages", loc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var files []string
+		for _, e := range entries {
+			files = append(files, strings.TrimSuffix(e.Name(), ".tmpl"))
+		}
+		if diff := cmp.Diff(all, files, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+			t.Errorf("%s: templates (-tested +present):\n%s", loc, diff)
+		}
+	}
+}
+
+func TestDevOutboxKeepsMessages(t *testing.T) {
+	db := storetest.SQLite(t)
 	at := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	o := notify.NewOutbox(db, texts, func() time.Time { return at }, rand.Reader)
-	m := twostep.Message{Channel: "email", To: "joe@example.com", Locale: "fr", Template: "two_step_enabled",
-		Data: map[string]string{"email": "joe@example.com", "issuer": "Twostep"}}
-	if err := o.Send(context.Background(), m); err != nil {
+	o := notify.NewDevOutbox(db, func() time.Time { return at }, rand.Reader)
+	r := notify.Rendered{Channel: "sms", To: "+33612345678", Locale: "fr", Subject: "Code", Text: "493817"}
+	id, err := o.Deliver(context.Background(), r)
+	if err != nil {
 		t.Fatal(err)
 	}
 	msgs, err := db.DevMessages(context.Background(), 10)
-	if err != nil || len(msgs) != 1 {
-		t.Fatalf("kept %d messages, %v", len(msgs), err)
+	if err != nil {
+		t.Fatal(err)
 	}
-	got := msgs[0]
-	if got.Channel != "email" || got.To != "joe@example.com" || got.Subject != "La validation en deux étapes est activée" || !got.At.Equal(at) {
-		t.Errorf("kept %+v", got)
+	want := []*twostep.DevMessage{{ID: id, Channel: "sms", To: "+33612345678", Subject: "Code", Text: "493817", At: at}}
+	if diff := cmp.Diff(want, msgs, cmpopts.EquateApproxTime(0)); diff != "" {
+		t.Errorf("kept (-want +got):\n%s", diff)
 	}
 }

@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // ExecForTest runs q on the writer, for what the Store itself never does (such as
 // deleting an account to see the cascade).
@@ -19,3 +22,28 @@ func (db *DB) ValueForTest(ctx context.Context, reader bool, q string) (string, 
 	err := p.QueryRowContext(ctx, q).Scan(&v)
 	return v, err
 }
+
+// MigrateToForTest migrates up or down to version.
+func (db *DB) MigrateToForTest(ctx context.Context, version int64) error {
+	p, err := db.migrator()
+	if err != nil {
+		return err
+	}
+	now, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case version > now:
+		_, err = p.UpTo(ctx, version)
+	case version < now:
+		_, err = p.DownTo(ctx, version)
+	}
+	if err != nil {
+		return fmt.Errorf("migrate from %d to %d: %w", now, version, err)
+	}
+	return nil
+}
+
+// DialectForTest returns "sqlite" or "postgres".
+func (db *DB) DialectForTest() string { return db.d.name }

@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -228,16 +230,17 @@ func (db *DB) DeleteRecoveryCodes(ctx context.Context, accountID string) error {
 
 // Challenges.
 
-const challengeCols = `id, token_hash, purpose, account_id, factor_id, method, code_hash,
-	attempts, sends, last_sent_at, amr, created_at, expires_at, consumed_at, client_legacy`
+const challengeCols = `id, token_hash, purpose, account_id, session_id, factor_id, method, address,
+	code_hash, code_expires_at, attempts, sends, last_sent_at, last_channel, amr, created_at,
+	expires_at, consumed_at`
 
 func scanChallenge(s scanner) (*twostep.Challenge, error) {
 	var c twostep.Challenge
 	var account sql.NullString
 	var amr string
-	err := s.Scan(&c.ID, &c.TokenHash, &c.Purpose, &account, &c.FactorID, &c.Method, &c.CodeHash,
-		&c.Attempts, &c.Sends, tm{&c.LastSentAt}, &amr, tm{&c.CreatedAt}, tm{&c.ExpiresAt},
-		tm{&c.ConsumedAt}, &c.ClientLegacy)
+	err := s.Scan(&c.ID, &c.TokenHash, &c.Purpose, &account, &c.SessionID, &c.FactorID, &c.Method, &c.Address,
+		&c.CodeHash, tm{&c.CodeExpiresAt}, &c.Attempts, &c.Sends, tm{&c.LastSentAt}, &c.LastChannel, &amr,
+		tm{&c.CreatedAt}, tm{&c.ExpiresAt}, tm{&c.ConsumedAt})
 	c.AccountID = account.String
 	c.AMR = split[string](amr)
 	return &c, err
@@ -246,10 +249,10 @@ func scanChallenge(s scanner) (*twostep.Challenge, error) {
 // CreateChallenge stores c; ErrConflict if its id or token hash is taken.
 func (db *DB) CreateChallenge(ctx context.Context, c *twostep.Challenge) error {
 	_, err := db.exec(ctx, `INSERT INTO challenges (`+challengeCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, null(c.TokenHash), c.Purpose, null(c.AccountID), c.FactorID, c.Method, null(c.CodeHash),
-		c.Attempts, c.Sends, us(c.LastSentAt), join(c.AMR), us(c.CreatedAt), us(c.ExpiresAt),
-		us(c.ConsumedAt), c.ClientLegacy)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, null(c.TokenHash), c.Purpose, null(c.AccountID), c.SessionID, c.FactorID, c.Method, c.Address,
+		null(c.CodeHash), us(c.CodeExpiresAt), c.Attempts, c.Sends, us(c.LastSentAt), c.LastChannel, join(c.AMR),
+		us(c.CreatedAt), us(c.ExpiresAt), us(c.ConsumedAt))
 	return wrap(err, "create challenge")
 }
 
@@ -265,13 +268,24 @@ func (db *DB) ChallengeByToken(ctx context.Context, tokenHash []byte) (*twostep.
 		scanChallenge, "challenge by token")
 }
 
-// UpdateChallenge writes FactorID, Method, CodeHash, Sends, LastSentAt, AMR and
-// ExpiresAt; ErrNotFound if c does not exist.
+// LatestChallenge returns the newest (last created) unconsumed challenge of the
+// account with purpose p, expired or not; ErrNotFound if none.
+func (db *DB) LatestChallenge(ctx context.Context, accountID string, p twostep.Purpose) (*twostep.Challenge, error) {
+	return one(db.row(ctx, `SELECT `+challengeCols+` FROM challenges
+		WHERE account_id = ? AND purpose = ? AND consumed_at IS NULL
+		ORDER BY created_at DESC, seq DESC LIMIT 1`, accountID, p),
+		scanChallenge, "latest challenge")
+}
+
+// UpdateChallenge writes SessionID, FactorID, Method, Address, CodeHash,
+// CodeExpiresAt, Sends, LastSentAt, LastChannel, AMR and ExpiresAt; ErrNotFound
+// if c does not exist.
 func (db *DB) UpdateChallenge(ctx context.Context, c *twostep.Challenge) error {
-	return db.execOne(ctx, "update challenge", `UPDATE challenges SET factor_id = ?, method = ?,
-		code_hash = ?, sends = ?, last_sent_at = ?, amr = ?, expires_at = ? WHERE id = ?`,
-		c.FactorID, c.Method, null(c.CodeHash), c.Sends, us(c.LastSentAt), join(c.AMR),
-		us(c.ExpiresAt), c.ID)
+	return db.execOne(ctx, "update challenge", `UPDATE challenges SET session_id = ?, factor_id = ?,
+		method = ?, address = ?, code_hash = ?, code_expires_at = ?, sends = ?, last_sent_at = ?,
+		last_channel = ?, amr = ?, expires_at = ? WHERE id = ?`,
+		c.SessionID, c.FactorID, c.Method, c.Address, null(c.CodeHash), us(c.CodeExpiresAt), c.Sends,
+		us(c.LastSentAt), c.LastChannel, join(c.AMR), us(c.ExpiresAt), c.ID)
 }
 
 // CountChallengeAttempt adds one to the attempts of an unconsumed challenge and
@@ -294,7 +308,7 @@ func (db *DB) ConsumeChallenge(ctx context.Context, id string, at time.Time) (bo
 }
 
 // DeleteExpired removes challenges and sessions that ended before t. A zero
-// expiry never ends.
+// expiry never ends. Outbox messages stay: they outlive their challenge.
 func (db *DB) DeleteExpired(ctx context.Context, t time.Time) error {
 	return db.atomic(ctx, func(tx *DB) error {
 		if _, err := tx.exec(ctx, `DELETE FROM challenges WHERE expires_at < ?`, us(t)); err != nil {
@@ -456,6 +470,132 @@ func (db *DB) Events(ctx context.Context, f twostep.EventFilter) ([]*twostep.Aud
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
 	return list(ctx, db, scanEvent, "events", q, append(args, min(limit, maxEvents))...)
+}
+
+// Outbox.
+
+const outboxCols = `id, channel, to_addr, locale, template, payload, challenge_id, status, attempts,
+	next_attempt_at, lease_until, expires_at, error, permanent, provider_id, created_at, sent_at`
+
+func scanMessage(s scanner) (*twostep.OutboxMessage, error) { return scanMessageAfter(s) }
+
+// scanMessageAfter scans into before, then the message.
+func scanMessageAfter(s scanner, before ...any) (*twostep.OutboxMessage, error) {
+	var m twostep.OutboxMessage
+	var challenge sql.NullString
+	err := s.Scan(append(before, &m.ID, &m.Channel, &m.To, &m.Locale, &m.Template, &m.Payload, &challenge, &m.Status,
+		&m.Attempts, tm{&m.NextAttemptAt}, tm{&m.LeaseUntil}, tm{&m.ExpiresAt}, &m.Error, &m.Permanent,
+		&m.ProviderID, tm{&m.CreatedAt}, tm{&m.SentAt})...)
+	m.ChallengeID = challenge.String
+	return &m, err
+}
+
+// usDue stores a due time as unix microseconds, never NULL, so that due times
+// compare and sort alike in both dialects: the zero time, due at once, is the
+// least of them and tm scans it back to the zero time.
+func usDue(t time.Time) int64 { return t.UnixMicro() }
+
+// EnqueueMessage stores m as a pending message, due at its NextAttemptAt (the
+// zero time: at once), and sets its Status; ErrConflict if its id is taken.
+func (db *DB) EnqueueMessage(ctx context.Context, m *twostep.OutboxMessage) error {
+	if m.Status != "" && m.Status != twostep.MessagePending {
+		return fmt.Errorf("store: enqueue message: status %q, want %q", m.Status, twostep.MessagePending)
+	}
+	_, err := db.exec(ctx, `INSERT INTO outbox (`+outboxCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.Channel, m.To, m.Locale, m.Template, null(m.Payload), null(m.ChallengeID),
+		twostep.MessagePending, m.Attempts, usDue(m.NextAttemptAt), us(m.LeaseUntil), us(m.ExpiresAt),
+		m.Error, m.Permanent, m.ProviderID, us(m.CreatedAt), us(m.SentAt))
+	if err != nil {
+		return wrap(err, "enqueue message")
+	}
+	m.Status = twostep.MessagePending
+	return nil
+}
+
+// claimed is a claimed message with its insertion order, to sort by.
+type claimed struct {
+	m   *twostep.OutboxMessage
+	seq int64
+}
+
+// ClaimMessages leases up to limit pending messages due at now and not leased
+// (or whose lease ran out by now) until leaseUntil, adds one to their attempts
+// and returns them, the longest due first. It is one statement: outside Atomic it
+// commits at once; inside, the messages stay held until the transaction ends.
+// On PostgreSQL concurrent claims pass over each other's rows (SKIP LOCKED); on
+// SQLite the one writer runs them one after the other. Either way no message is
+// handed to two claims whose leases overlap.
+func (db *DB) ClaimMessages(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*twostep.OutboxMessage, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	// status = 'pending' is spelled out, not bound, so that the partial index
+	// outbox_due serves it.
+	cs, err := writeList(ctx, db, func(s scanner) (*claimed, error) {
+		var c claimed
+		var err error
+		c.m, err = scanMessageAfter(s, &c.seq)
+		return &c, err
+	}, "claim messages", `UPDATE outbox SET lease_until = ?, attempts = attempts + 1
+		WHERE seq IN (SELECT seq FROM outbox
+			WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+			ORDER BY next_attempt_at, created_at, seq LIMIT ?`+db.d.skipLocked+`)
+		RETURNING seq, `+outboxCols,
+		us(leaseUntil), usDue(now), usDue(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING comes in no promised order.
+	slices.SortFunc(cs, func(a, b *claimed) int {
+		return cmp.Or(a.m.NextAttemptAt.Compare(b.m.NextAttemptAt), a.m.CreatedAt.Compare(b.m.CreatedAt),
+			cmp.Compare(a.seq, b.seq))
+	})
+	ms := make([]*twostep.OutboxMessage, len(cs))
+	for i, c := range cs {
+		ms[i] = c.m
+	}
+	return ms, nil
+}
+
+// FinishMessage records the outcome of an attempt: it writes Status,
+// NextAttemptAt, Error, Permanent, ProviderID and SentAt, clears the lease and,
+// once the message is sent or failed, the payload (the code it may hold must not
+// stay at rest); it clears them in m too. ErrNotFound if m does not exist.
+func (db *DB) FinishMessage(ctx context.Context, m *twostep.OutboxMessage) error {
+	wipe := ""
+	switch m.Status {
+	case twostep.MessagePending:
+	case twostep.MessageSent, twostep.MessageFailed:
+		wipe = ", payload = NULL"
+	default:
+		return fmt.Errorf("store: finish message: unknown status %q", m.Status)
+	}
+	err := db.execOne(ctx, "finish message", `UPDATE outbox SET status = ?, next_attempt_at = ?, error = ?,
+		permanent = ?, provider_id = ?, sent_at = ?, lease_until = NULL`+wipe+` WHERE id = ?`,
+		m.Status, usDue(m.NextAttemptAt), m.Error, m.Permanent, m.ProviderID, us(m.SentAt), m.ID)
+	if err != nil {
+		return err
+	}
+	m.LeaseUntil = time.Time{}
+	if wipe != "" {
+		m.Payload = nil
+	}
+	return nil
+}
+
+// LastMessage returns the newest (last created) message of a challenge;
+// ErrNotFound if none.
+func (db *DB) LastMessage(ctx context.Context, challengeID string) (*twostep.OutboxMessage, error) {
+	return one(db.row(ctx, `SELECT `+outboxCols+` FROM outbox WHERE challenge_id = ?
+		ORDER BY created_at DESC, seq DESC LIMIT 1`, challengeID), scanMessage, "last message")
+}
+
+// PendingMessages counts messages not yet sent nor given up, leased or not.
+func (db *DB) PendingMessages(ctx context.Context) (int, error) {
+	var n int
+	err := db.row(ctx, `SELECT count(*) FROM outbox WHERE status = 'pending'`).Scan(&n)
+	return n, wrap(err, "pending messages")
 }
 
 // Dev messages.

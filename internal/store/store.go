@@ -67,7 +67,11 @@ type dialect struct {
 	goose     goose.Dialect
 	dollar    bool   // placeholders are $1, $2, …
 	forUpdate string // appended to a SELECT to hold the rows it reads
-	txOptions *sql.TxOptions
+	// skipLocked is appended to a SELECT that picks rows for this worker to take
+	// over: it holds them and passes over those another transaction holds. On
+	// SQLite the one writer already makes such a statement run alone.
+	skipLocked string
+	txOptions  *sql.TxOptions
 }
 
 var (
@@ -75,7 +79,7 @@ var (
 	// Read committed plus explicit row locks (FOR UPDATE, conditional UPDATEs)
 	// is all the store needs; it never fails a transaction for serialization.
 	postgresDialect = &dialect{name: "postgres", goose: goose.DialectPostgres, dollar: true,
-		forUpdate: " FOR UPDATE", txOptions: &sql.TxOptions{Isolation: sql.LevelReadCommitted}}
+		forUpdate: " FOR UPDATE", skipLocked: " FOR UPDATE SKIP LOCKED", txOptions: &sql.TxOptions{Isolation: sql.LevelReadCommitted}}
 )
 
 func (d *dialect) bind(q string) string {
@@ -194,25 +198,9 @@ func (db *DB) Close() error {
 
 // Migrate brings the schema up to date with the migrations built into the binary.
 func (db *DB) Migrate(ctx context.Context) error {
-	if db.pools == nil {
-		return errors.New("store: migrate inside Atomic")
-	}
-	fsys, err := fs.Sub(migrations, "migrations/"+db.d.name)
+	p, err := db.migrator()
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
-	if db.d == postgresDialect {
-		// Several instances may start at once; one migrates, the others wait.
-		locker, err := lock.NewPostgresSessionLocker()
-		if err != nil {
-			return fmt.Errorf("store: %w", err)
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	p, err := goose.NewProvider(db.d.goose, db.pools.writer, fsys, opts...)
-	if err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
+		return err
 	}
 	results, err := p.Up(ctx)
 	if err != nil {
@@ -223,6 +211,30 @@ func (db *DB) Migrate(ctx context.Context) error {
 			"file", r.Source.Path, "duration", r.Duration)
 	}
 	return nil
+}
+
+func (db *DB) migrator() (*goose.Provider, error) {
+	if db.pools == nil {
+		return nil, errors.New("store: migrate inside Atomic")
+	}
+	fsys, err := fs.Sub(migrations, "migrations/"+db.d.name)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	if db.d == postgresDialect {
+		// Several instances may start at once; one migrates, the others wait.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(db.d.goose, db.pools.writer, fsys, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("store: migrate: %w", err)
+	}
+	return p, nil
 }
 
 // Ping reports whether the database answers.
@@ -310,7 +322,16 @@ func one[T any](row *sql.Row, scan func(scanner) (*T, error), op string) (*T, er
 }
 
 func list[T any](ctx context.Context, db *DB, scan func(scanner) (*T, error), op, q string, args ...any) ([]*T, error) {
-	rows, err := db.read.QueryContext(ctx, db.d.bind(q), args...)
+	return query(ctx, db.read, db.d, scan, op, q, args...)
+}
+
+// writeList runs a write that returns rows (UPDATE … RETURNING).
+func writeList[T any](ctx context.Context, db *DB, scan func(scanner) (*T, error), op, q string, args ...any) ([]*T, error) {
+	return query(ctx, db.write, db.d, scan, op, q, args...)
+}
+
+func query[T any](ctx context.Context, on querier, d *dialect, scan func(scanner) (*T, error), op, q string, args ...any) ([]*T, error) {
+	rows, err := on.QueryContext(ctx, d.bind(q), args...)
 	if err != nil {
 		return nil, wrap(err, op)
 	}

@@ -4,9 +4,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/store/storetest"
+	"github.com/twostep/twostep/internal/twostep"
 )
 
 func TestSQLite(t *testing.T) {
@@ -87,5 +89,51 @@ func TestOpenSQLite(t *testing.T) {
 				t.Errorf("%s: PRAGMA %s (reader %v) = %q, want %q", tt.url, p.pragma, p.reader, got, p.want)
 			}
 		}
+	}
+}
+
+// TestMigrateOutbox moves a database holding challenges from version 1 to 2,
+// back down and up again.
+func TestMigrateOutbox(t *testing.T) {
+	backends := map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "twostep.db") },
+		"postgres": func(t *testing.T) string { return storetest.PostgresSchemaURL(t) },
+	}
+	for name, url := range backends {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			db, err := store.Open(ctx, url(t), store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			ok(t, db.MigrateToForTest(ctx, 1))
+			ok(t, db.ExecForTest(ctx, `INSERT INTO orgs (id, name, slug, two_step) VALUES ('o1', 'Acme', 'acme', 'optional')`))
+			ok(t, db.ExecForTest(ctx, `INSERT INTO accounts (id, org_id, email, email_key, role)
+				VALUES ('a1', 'o1', 'ann@example.com', 'ann@example.com', 'member')`))
+			// Created in the same microsecond: b, inserted last, is the newer.
+			for _, id := range []string{"b", "a"} {
+				ok(t, db.ExecForTest(ctx, `INSERT INTO challenges (id, token_hash, purpose, account_id, code_hash,
+					attempts, sends, amr, client_legacy, created_at, expires_at)
+					VALUES (?, ?, 'sign_in', 'a1', ?, 2, 1, 'pwd', TRUE, ?, ?)`,
+					id, []byte("tok-"+id), []byte("code"), t0.UnixMicro(), t0.Add(time.Hour).UnixMicro()))
+			}
+			want := &twostep.Challenge{ID: "a", TokenHash: []byte("tok-a"), Purpose: twostep.PurposeSignIn,
+				AccountID: "a1", CodeHash: []byte("code"), Attempts: 2, Sends: 1, AMR: []string{"pwd"},
+				CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+
+			for range 2 {
+				ok(t, db.Migrate(ctx))
+				same(t, "Challenge after migrating", want, get[*twostep.Challenge](t)(db.Challenge(ctx, "a")))
+				same(t, "LatestChallenge after migrating", "a",
+					get[*twostep.Challenge](t)(db.LatestChallenge(ctx, "a1", twostep.PurposeSignIn)).ID)
+				ok(t, db.EnqueueMessage(ctx, &twostep.OutboxMessage{ID: "m", Channel: "email", To: "ann@example.com",
+					Template: "code", ChallengeID: "a"}))
+				ok(t, db.MigrateToForTest(ctx, 1))
+				n, err := db.ValueForTest(ctx, false, "SELECT count(*) FROM challenges")
+				ok(t, err)
+				same(t, "challenges after migrating down", "2", n)
+			}
+		})
 	}
 }

@@ -97,7 +97,28 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 	var sess *Session
 	err = s.atomically(ctx, func(tx Store) (error, error) {
 		if a.TwoStepEnabled() {
-			refusal, err := s.secondStep(ctx, tx, a, r.Method, code, r.FactorID, c, nil)
+			var ch *Challenge
+			if r.Method.delivers() {
+				// The code must be one sent to confirm identity for this session (OOB-04, SU-04).
+				var err error
+				ch, err = tx.LatestChallenge(ctx, a.ID, PurposeConfirmIdentity)
+				if err != nil && !errors.Is(err, ErrNotFound) {
+					return nil, err
+				}
+				if ch != nil && (ch.SessionID != c.Session.ID || !ch.ConsumedAt.IsZero()) {
+					ch = nil
+				}
+			}
+			refusal, err := s.secondStep(ctx, tx, a, r.Method, code, r.FactorID, ch, c, func() (error, error) {
+				if ch == nil {
+					return nil, nil
+				}
+				n, err := tx.CountChallengeAttempt(ctx, ch.ID)
+				if errors.Is(err, ErrNotFound) || err == nil && n > s.limits.Attempts {
+					return ErrExpired, nil
+				}
+				return nil, err
+			})
 			if errors.Is(refusal, ErrInvalidCode) {
 				t, err := tx.Throttle(ctx, accountKey(a.ID))
 				if err != nil {
@@ -107,6 +128,11 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 			}
 			if refusal != nil || err != nil {
 				return refusal, err
+			}
+			if ch != nil {
+				if ok, err := tx.ConsumeChallenge(ctx, ch.ID, s.now()); err != nil || !ok {
+					return nil, cmpErr(err, ErrExpired)
+				}
 			}
 			amr = append(amr, r.Method.AMR())
 		}
@@ -124,9 +150,7 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 	if err != nil {
 		return "", nil, err
 	}
-	if r.Method == MethodRecoveryCode {
-		s.recoveryCodeUsed(ctx, a)
-	}
+	s.wake()
 	return token, sess, nil
 }
 
@@ -176,16 +200,17 @@ func (s *Service) UpdateSettings(ctx context.Context, c *Caller, ch Settings) (*
 		if !changedLegacy {
 			return nil
 		}
-		return s.audit(ctx, tx, event{typ: "legacy_clients.changed", account: &a, caller: c,
-			detail: map[string]any{"allow_legacy_clients": a.AllowLegacyClients}})
+		if err := s.audit(ctx, tx, event{typ: "legacy_clients.changed", account: &a, caller: c,
+			detail: map[string]any{"allow_legacy_clients": a.AllowLegacyClients}}); err != nil {
+			return err
+		}
+		return s.notice(ctx, tx, &a, "legacy_clients_changed", map[string]string{"allowed": boolString(a.AllowLegacyClients)})
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.wake()
 	*c.Account = a
-	if changedLegacy {
-		s.notify(ctx, &a, "legacy_clients_changed", map[string]string{"allowed": boolString(a.AllowLegacyClients)})
-	}
 	return &a, nil
 }
 

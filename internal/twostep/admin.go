@@ -316,12 +316,15 @@ func (s *Service) ResetTwoStep(ctx context.Context, email, actorID string, c *Ca
 		if err := tx.DeleteSessions(ctx, a.ID, ""); err != nil {
 			return err
 		}
-		return s.turnOff(ctx, tx, a, event{typ: "two_step.reset_by_admin", account: a, actorID: actorID, caller: c})
+		if err := s.turnOff(ctx, tx, a, event{typ: "two_step.reset_by_admin", account: a, actorID: actorID, caller: c}); err != nil {
+			return err
+		}
+		return s.notice(ctx, tx, a, "two_step_reset", nil)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.notify(ctx, a, "two_step_reset", nil)
+	s.wake()
 	return a, nil
 }
 

@@ -1,6 +1,7 @@
 package twostep
 
 import (
+	"errors"
 	"context"
 	"strings"
 	"time"
@@ -9,29 +10,71 @@ import (
 
 // NewFactor is a factor just added, with what the person needs to finish
 // enrolment. For TOTP, Secret (Base32) and OTPAuthURI are given only while the
-// factor is pending (OTP-12).
+// factor is pending (OTP-12); for methods that deliver codes, CodeSent says
+// where the first code went.
 type NewFactor struct {
 	Factor     *Factor
 	Secret     string
 	OTPAuthURI string
+	CodeSent   *CodeSent
+}
+
+// FactorRequest is a method to add: Address for e-mail (default: the
+// account's), Phone and Country for SMS and voice.
+type FactorRequest struct {
+	Method  Method
+	Label   string
+	Address string
+	Phone   string
+	Country string
 }
 
 // AddFactor starts enrolment of a method. It needs a recent identity
-// confirmation (SU-01, SU-03). TOTP only for now; a method this server does not
-// offer is an *InvalidError, one the organisation does not allow ErrMethodNotAllowed.
-func (s *Service) AddFactor(ctx context.Context, c *Caller, m Method, label string) (*NewFactor, error) {
+// confirmation (SU-01, SU-03). A method this server does not offer is an
+// *InvalidError, one the organisation does not allow ErrMethodNotAllowed. A
+// method that delivers codes sends the first one at once; it becomes active
+// when that code comes back (VerifyFactor).
+func (s *Service) AddFactor(ctx context.Context, c *Caller, r FactorRequest) (*NewFactor, error) {
 	a := c.Account
 	if a.SSO {
 		return nil, ErrSSOManaged
 	}
-	if m == "" {
+	if r.Method == "" {
 		return nil, invalid("method", "is required")
 	}
-	if !s.offered(m) || m != MethodTOTP {
+	if !s.offered(r.Method) || r.Method == MethodSMS || r.Method == MethodVoice {
 		return nil, invalid("method", "this server offers "+joinMethods(s.methods))
 	}
-	if utf8.RuneCountInString(label) > 64 {
+	if utf8.RuneCountInString(r.Label) > 64 {
 		return nil, invalid("label", "must be at most 64 characters")
+	}
+	f := &Factor{ID: s.newID("fac"), AccountID: a.ID, Method: r.Method, Status: FactorPending,
+		Label: strings.TrimSpace(r.Label), CreatedAt: s.now()}
+	nf := &NewFactor{Factor: f}
+	switch r.Method {
+	case MethodTOTP:
+		if f.Label == "" {
+			f.Label = "Authenticator app"
+		}
+		secret := make([]byte, totpSecretSize)
+		s.mustRead(secret)
+		var err error
+		if f.Secret, err = s.sealer.Seal(secret, []byte(f.ID)); err != nil {
+			return nil, err
+		}
+		nf.Secret, nf.OTPAuthURI = b32.EncodeToString(secret), OTPAuthURI(s.issuer, a.Email, secret)
+	case MethodEmail:
+		f.Address = a.Email
+		if r.Address != "" {
+			addr, err := checkEmail("address", r.Address)
+			if err != nil {
+				return nil, err
+			}
+			f.Address = addr
+		}
+		if f.Label == "" {
+			f.Label = MaskAddress(MethodEmail, f.Address)
+		}
 	}
 	if err := s.requireConfirmed(c); err != nil {
 		return nil, err
@@ -40,38 +83,85 @@ func (s *Service) AddFactor(ctx context.Context, c *Caller, m Method, label stri
 	if err != nil {
 		return nil, err
 	}
-	if !containsMethod(s.allowed(org), m) {
+	if !containsMethod(s.allowed(org), r.Method) {
 		return nil, ErrMethodNotAllowed
 	}
-	if strings.TrimSpace(label) == "" {
-		label = "Authenticator app"
-	}
-	secret := make([]byte, totpSecretSize)
-	s.mustRead(secret)
-	f := &Factor{ID: s.newID("fac"), AccountID: a.ID, Method: MethodTOTP, Status: FactorPending,
-		Label: strings.TrimSpace(label), CreatedAt: s.now()}
-	if f.Secret, err = s.sealer.Seal(secret, []byte(f.ID)); err != nil {
-		return nil, err
-	}
 	err = s.store.Atomic(ctx, func(tx Store) error {
-		// One pending app at a time: starting over replaces an unfinished one.
+		// One pending factor per method: starting over replaces an unfinished one.
 		all, err := tx.Factors(ctx, a.ID)
 		if err != nil {
 			return err
 		}
 		for _, old := range all {
-			if old.Status == FactorPending && old.Method == MethodTOTP {
+			if old.Status == FactorPending && old.Method == r.Method {
 				if err := tx.DeleteFactor(ctx, old.ID); err != nil {
 					return err
 				}
 			}
 		}
-		return tx.CreateFactor(ctx, f)
+		if err := tx.CreateFactor(ctx, f); err != nil {
+			return err
+		}
+		if !r.Method.delivers() {
+			return nil
+		}
+		ch, err := s.enrolChallenge(ctx, tx, c, f)
+		if err != nil {
+			return err
+		}
+		nf.CodeSent, err = s.sendCode(ctx, tx, a, ch, f.Method, f.ID, f.Address)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &NewFactor{Factor: f, Secret: b32.EncodeToString(secret), OTPAuthURI: OTPAuthURI(s.issuer, a.Email, secret)}, nil
+	s.wake()
+	return nf, nil
+}
+
+// enrolChallenge returns the live enrolment challenge of a pending factor,
+// making one when there is none or the last is spent.
+func (s *Service) enrolChallenge(ctx context.Context, tx Store, c *Caller, f *Factor) (*Challenge, error) {
+	now := s.now()
+	ch, err := tx.LatestChallenge(ctx, f.AccountID, PurposeEnrol)
+	if err == nil && ch.FactorID == f.ID && now.Before(ch.ExpiresAt) && ch.Attempts < s.limits.Attempts {
+		return ch, nil
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	ch = &Challenge{ID: s.newID("enr"), Purpose: PurposeEnrol, AccountID: f.AccountID, FactorID: f.ID,
+		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if c.Session != nil {
+		ch.SessionID = c.Session.ID
+	}
+	return ch, tx.CreateChallenge(ctx, ch)
+}
+
+// ResendFactorCode sends a new enrolment code for a pending factor that
+// delivers codes; the new code replaces the earlier one.
+func (s *Service) ResendFactorCode(ctx context.Context, c *Caller, id string) (*CodeSent, error) {
+	f, err := s.ownFactor(ctx, s.store, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if f.Status != FactorPending || !f.Method.delivers() {
+		return nil, invalid("id", "only a pending e-mail, SMS or voice method has a code to resend")
+	}
+	var cs *CodeSent
+	err = s.store.Atomic(ctx, func(tx Store) error {
+		ch, err := s.enrolChallenge(ctx, tx, c, f)
+		if err != nil {
+			return err
+		}
+		cs, err = s.sendCode(ctx, tx, c.Account, ch, f.Method, f.ID, f.Address)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.wake()
+	return cs, nil
 }
 
 func containsMethod(ms []Method, m Method) bool {
@@ -152,7 +242,6 @@ func (s *Service) VerifyFactor(ctx context.Context, c *Caller, id, code string) 
 	}
 	a := c.Account
 	var codes []string
-	enabled := false
 	key := "factor:" + f.ID
 	err = s.atomically(ctx, func(tx Store) (error, error) {
 		now := s.now()
@@ -167,15 +256,9 @@ func (s *Service) VerifyFactor(ctx context.Context, c *Caller, id, code string) 
 		if err != nil {
 			return nil, err
 		}
-		secret, err := s.sealer.Open(f.Secret, []byte(f.ID))
-		if err != nil {
-			return nil, err
-		}
-		step, ok := matchTOTP(secret, code, now)
-		if ok {
-			if ok, err = tx.UseTOTPStep(ctx, f.ID, step, now); err != nil {
-				return nil, err
-			}
+		ok, refusal, err := s.matchEnrolment(ctx, tx, f, code, now)
+		if refusal != nil || err != nil {
+			return refusal, err
 		}
 		if !ok {
 			after := s.limits.Account.Fail(t, now)
@@ -183,6 +266,13 @@ func (s *Service) VerifyFactor(ctx context.Context, c *Caller, id, code string) 
 				return nil, err
 			}
 			left := max(0, s.limits.Account.Free-after.Failures)
+			if f.Method.delivers() {
+				ch, err := tx.LatestChallenge(ctx, f.AccountID, PurposeEnrol)
+				if err != nil {
+					return nil, err
+				}
+				left = max(0, s.limits.Attempts-ch.Attempts)
+			}
 			return &CodeError{AttemptsLeft: left}, nil
 		}
 		if f.Status == FactorActive {
@@ -192,7 +282,7 @@ func (s *Service) VerifyFactor(ctx context.Context, c *Caller, id, code string) 
 		if err != nil {
 			return nil, err
 		}
-		f.Status, f.ConfirmedAt, f.LastUsedAt, f.LastTOTPStep = FactorActive, now, now, step
+		f.Status, f.ConfirmedAt, f.LastUsedAt = FactorActive, now, now
 		f.Default = len(active) == 0
 		if err := tx.UpdateFactor(ctx, f); err != nil {
 			return nil, err
@@ -202,9 +292,8 @@ func (s *Service) VerifyFactor(ctx context.Context, c *Caller, id, code string) 
 			return nil, err
 		}
 		if a.TwoStepEnabled() {
-			return nil, nil
+			return nil, s.notice(ctx, tx, a, "factor_added", map[string]string{"method": string(f.Method), "label": f.Label})
 		}
-		enabled = true
 		a.TwoStepSince = now
 		if err := tx.UpdateAccount(ctx, a); err != nil {
 			return nil, err
@@ -213,18 +302,57 @@ func (s *Service) VerifyFactor(ctx context.Context, c *Caller, id, code string) 
 			detail: map[string]any{"method": string(f.Method)}}); err != nil {
 			return nil, err
 		}
-		codes, err = s.newRecoveryCodes(ctx, tx, c)
-		return nil, err
+		if codes, err = s.newRecoveryCodes(ctx, tx, c); err != nil {
+			return nil, err
+		}
+		return nil, s.notice(ctx, tx, a, "two_step_enabled", map[string]string{"method": string(f.Method)})
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	if enabled {
-		s.notify(ctx, a, "two_step_enabled", map[string]string{"method": string(f.Method)})
-	} else {
-		s.notify(ctx, a, "factor_added", map[string]string{"method": string(f.Method), "label": f.Label})
-	}
+	s.wake()
 	return f, codes, nil
+}
+
+// matchEnrolment checks the first code of a pending factor: a TOTP code of its
+// new seed, or the code sent for its enrolment (counted on that challenge, which
+// it consumes when right). It returns a refusal when the enrolment code is spent.
+func (s *Service) matchEnrolment(ctx context.Context, tx Store, f *Factor, code string, now time.Time) (bool, error, error) {
+	if f.Method == MethodTOTP {
+		secret, err := s.sealer.Open(f.Secret, []byte(f.ID))
+		if err != nil {
+			return false, nil, err
+		}
+		step, ok := matchTOTP(secret, code, now)
+		if !ok {
+			return false, nil, nil
+		}
+		ok, err = tx.UseTOTPStep(ctx, f.ID, step, now)
+		return ok, nil, err
+	}
+	ch, err := tx.LatestChallenge(ctx, f.AccountID, PurposeEnrol)
+	if errors.Is(err, ErrNotFound) || err == nil && ch.FactorID != f.ID {
+		return false, ErrExpired, nil
+	}
+	if err != nil {
+		return false, nil, err
+	}
+	n, err := tx.CountChallengeAttempt(ctx, ch.ID)
+	if errors.Is(err, ErrNotFound) || err == nil && n > s.limits.Attempts {
+		return false, ErrExpired, nil
+	}
+	if err != nil {
+		return false, nil, err
+	}
+	ch.Attempts = n
+	if !s.matchCode(ch, f.Method, f.ID, code) {
+		return false, nil, nil
+	}
+	ok, err := tx.ConsumeChallenge(ctx, ch.ID, now)
+	if err == nil && !ok {
+		return false, ErrExpired, nil
+	}
+	return ok, nil, err
 }
 
 // FactorChange is a change to a factor: nil fields stay as they are.
@@ -294,7 +422,6 @@ func (s *Service) RemoveFactor(ctx context.Context, c *Caller, id string) error 
 	if err != nil {
 		return err
 	}
-	disabled := false
 	err = s.store.Atomic(ctx, func(tx Store) error {
 		active, err := s.activeFactors(ctx, tx, a.ID)
 		if err != nil {
@@ -319,21 +446,21 @@ func (s *Service) RemoveFactor(ctx context.Context, c *Caller, id string) error 
 		if len(rest) > 0 {
 			if f.Default {
 				rest[0].Default = true
-				return tx.UpdateFactor(ctx, rest[0])
+				if err := tx.UpdateFactor(ctx, rest[0]); err != nil {
+					return err
+				}
 			}
-			return nil
+			return s.notice(ctx, tx, a, "factor_removed", map[string]string{"method": string(f.Method), "label": f.Label})
 		}
-		disabled = true
-		return s.turnOff(ctx, tx, a, event{typ: "two_step.disabled", account: a, caller: c})
+		if err := s.turnOff(ctx, tx, a, event{typ: "two_step.disabled", account: a, caller: c}); err != nil {
+			return err
+		}
+		return s.notice(ctx, tx, a, "two_step_disabled", nil)
 	})
 	if err != nil {
 		return err
 	}
-	if disabled {
-		s.notify(ctx, a, "two_step_disabled", nil)
-	} else {
-		s.notify(ctx, a, "factor_removed", map[string]string{"method": string(f.Method), "label": f.Label})
-	}
+	s.wake()
 	return nil
 }
 
@@ -362,13 +489,15 @@ func (s *Service) RecoveryCodes(ctx context.Context, c *Caller) ([]string, error
 	var codes []string
 	err := s.store.Atomic(ctx, func(tx Store) error {
 		var err error
-		codes, err = s.newRecoveryCodes(ctx, tx, c)
-		return err
+		if codes, err = s.newRecoveryCodes(ctx, tx, c); err != nil {
+			return err
+		}
+		return s.notice(ctx, tx, c.Account, "recovery_codes_generated", nil)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.notify(ctx, c.Account, "recovery_codes_generated", nil)
+	s.wake()
 	return codes, nil
 }
 
@@ -393,14 +522,6 @@ func (s *Service) newRecoveryCodes(ctx context.Context, tx Store, c *Caller) ([]
 		return nil, err
 	}
 	return codes, s.audit(ctx, tx, event{typ: "recovery_codes.generated", account: c.Account, caller: c})
-}
-
-func (s *Service) recoveryCodeUsed(ctx context.Context, a *Account) {
-	left, err := s.store.RecoveryCodes(ctx, a.ID)
-	if err != nil {
-		s.log.Error("counting recovery codes", "err", err)
-	}
-	s.notify(ctx, a, "recovery_code_used", map[string]string{"left": itoa(len(left))})
 }
 
 // MaskAddress shows enough of an e-mail address or phone number for a person to

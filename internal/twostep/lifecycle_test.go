@@ -90,7 +90,7 @@ func TestRemoveLastFactor(t *testing.T) { // NT-01
 		t.Errorf("sign-in after two-step went off: %s", got.Status)
 	}
 	want := []string{"two_step_enabled", "legacy_clients_changed", "two_step_disabled"}
-	if diff := cmp.Diff(want, f.sent.templates()); diff != "" {
+	if diff := cmp.Diff(want, f.templates()); diff != "" {
 		t.Errorf("notices (-want +got):\n%s", diff)
 	}
 	if types := f.eventTypes(acct.ID); !contains(types, "two_step.disabled") || !contains(types, "identity.confirmed") {
@@ -122,7 +122,7 @@ func TestResetTwoStep(t *testing.T) { // ADM-01, ADM-02
 	if len(evs) != 1 || evs[0].ActorID != twostep.OperatorActor {
 		t.Errorf("reset events %+v, want one by the operator", evs)
 	}
-	if got := f.sent.templates(); got[len(got)-1] != "two_step_reset" {
+	if got := f.templates(); got[len(got)-1] != "two_step_reset" {
 		t.Errorf("last notice %v, want two_step_reset", got)
 	}
 }

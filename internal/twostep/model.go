@@ -27,6 +27,10 @@ const (
 	MethodRecoveryCode Method = "recovery_code"
 )
 
+// delivers reports whether m's codes are sent by Twostep (rather than made by an
+// app or printed beforehand).
+func (m Method) delivers() bool { return m == MethodEmail || m == MethodSMS || m == MethodVoice }
+
 // AMR returns the RFC 8176 authentication method reference a session earns by m.
 func (m Method) AMR() string {
 	switch m {
@@ -134,27 +138,33 @@ const (
 	PurposeConfirmIdentity Purpose = "confirm_identity"
 	PurposeSetup           Purpose = "setup"
 	PurposeSetPassword     Purpose = "set_password"
+	PurposeEmailChange     Purpose = "email_change"
+	PurposePasswordReset   Purpose = "password_reset"
 )
 
 // Challenge is a single-use server-side step: a sign-in in progress, a code sent,
 // a set-password or setup link. TokenHash is the SHA-256 of the token the caller
 // holds; CodeHash that of the code sent, if any.
 type Challenge struct {
-	ID           string
-	TokenHash    []byte
-	Purpose      Purpose
-	AccountID    string // "" for setup
-	FactorID     string
-	Method       Method
-	CodeHash     []byte
-	Attempts     int
-	Sends        int
-	LastSentAt   time.Time
-	AMR          []string // what the holder has proven so far
-	CreatedAt    time.Time
-	ExpiresAt    time.Time
-	ConsumedAt   time.Time
-	ClientLegacy bool
+	ID        string
+	TokenHash []byte
+	Purpose   Purpose
+	AccountID string // "" for setup
+	SessionID string // the session a confirm_identity or email_change code belongs to
+	FactorID  string // the factor the live code was sent for
+	Method    Method // the method of the live code
+	// Address is where the live code went (for email_change, the new address).
+	Address       string
+	CodeHash      []byte // HMAC of the live code; a new code replaces it (OOB-06)
+	CodeExpiresAt time.Time
+	Attempts      int
+	Sends         int
+	LastSentAt    time.Time
+	LastChannel   string   // the channel of the last send, for the per-channel cooldown
+	AMR           []string // what the holder has proven so far
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	ConsumedAt    time.Time
 }
 
 // Session is a signed-in browser or program. TokenHash is the SHA-256 of its token.
@@ -213,4 +223,34 @@ type DevMessage struct {
 	Subject string
 	Text    string
 	At      time.Time
+}
+
+// Outbox message states.
+const (
+	MessagePending = "pending"
+	MessageSent    = "sent"
+	MessageFailed  = "failed"
+)
+
+// OutboxMessage is a message written in the same transaction as what it tells,
+// then delivered by a worker with retries. Payload is the sealed JSON of the
+// template data (it may hold a code), bound to ID; it is wiped once sent.
+type OutboxMessage struct {
+	ID            string
+	Channel       string // "email", "sms" or "voice"
+	To            string
+	Locale        string
+	Template      string
+	Payload       []byte
+	ChallengeID   string // the challenge whose code it delivers, if any
+	Status        string // MessagePending, MessageSent or MessageFailed
+	Attempts      int
+	NextAttemptAt time.Time
+	LeaseUntil    time.Time // a worker holds it until then
+	ExpiresAt     time.Time // delivering after this is pointless (the code expired)
+	Error         string    // the last delivery error, for the operator; never the code
+	Permanent     bool      // the provider refused it for good
+	ProviderID    string
+	CreatedAt     time.Time
+	SentAt        time.Time
 }

@@ -19,12 +19,17 @@ import (
 // rest have defaults.
 type Options struct {
 	Store  Store
-	Sender Sender // nil: messages are dropped (logged)
 	Sealer *Sealer
 	Hasher *Hasher
 	Clock  func() time.Time
 	Rand   io.Reader
 	Logger *slog.Logger
+	// Wake, if set, is called after a change that queued messages has
+	// committed, so that the delivery worker need not wait for its next poll.
+	Wake func()
+	// BaseURL is where people reach the pages; links in messages start with it
+	// (never with a request's Host header: FL-09).
+	BaseURL string
 
 	Issuer           string // shown in authenticator apps; default "Twostep"
 	MinClientVersion string // server-wide; "" for none
@@ -40,13 +45,14 @@ type Options struct {
 // Service is Twostep's use cases. It is safe for concurrent use.
 type Service struct {
 	store  Store
-	sender Sender
 	sealer *Sealer
+	wakeFn func()
 	hasher *Hasher
 	clock  func() time.Time
 	rand   io.Reader
 	log    *slog.Logger
 
+	baseURL       string
 	issuer        string
 	minVersion    ClientVersion
 	methods       []Method
@@ -66,7 +72,7 @@ func New(o Options) (*Service, error) {
 		return nil, errors.New("twostep: Store, Sealer, Hasher and Rand are required")
 	}
 	s := &Service{
-		store: o.Store, sender: o.Sender, sealer: o.Sealer, hasher: o.Hasher, clock: o.Clock, rand: o.Rand, log: o.Logger,
+		store: o.Store, wakeFn: o.Wake, baseURL: o.BaseURL, sealer: o.Sealer, hasher: o.Hasher, clock: o.Clock, rand: o.Rand, log: o.Logger,
 		issuer: o.Issuer, methods: o.Methods, sessionIdle: o.SessionIdle, sessionMax: o.SessionMax,
 		confirmWindow: o.ConfirmWindow, signInTTL: o.SignInTTL, limits: o.Limits,
 	}
@@ -210,23 +216,6 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
-}
-
-// notify sends a security notice to the account's address. A notice that cannot
-// be sent is logged for the operator; it never undoes the change it reports.
-func (s *Service) notify(ctx context.Context, a *Account, template string, data map[string]string) {
-	if s.sender == nil {
-		return
-	}
-	if data == nil {
-		data = map[string]string{}
-	}
-	data["email"] = a.Email
-	data["issuer"] = s.issuer
-	m := Message{Channel: "email", To: a.Email, Locale: a.Locale, Template: template, Data: data}
-	if err := s.sender.Send(ctx, m); err != nil {
-		s.log.Error("notice not sent", "template", template, "account_id", a.ID, "err", err)
-	}
 }
 
 // requireConfirmed returns ErrConfirmIdentity unless the caller's session has a

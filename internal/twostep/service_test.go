@@ -1,6 +1,7 @@
 package twostep_test
 
 import (
+	"encoding/json"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -34,39 +35,59 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// sender records the messages the service asks to send.
-type sender struct {
-	mu   sync.Mutex
-	msgs []twostep.Message
+type fixture struct {
+	t      testing.TB
+	db     *store.DB
+	svc    *twostep.Service
+	sealer *twostep.Sealer
+	clock  *clock
+	org    string
+	sent   []twostep.Message // every message taken from the outbox so far
 }
 
-func (s *sender) Send(_ context.Context, m twostep.Message) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.msgs = append(s.msgs, m)
-	return nil
+// outbox takes the messages queued since the last call, as the delivery worker
+// would, and returns them with their data (codes included).
+func (f *fixture) outbox() []twostep.Message {
+	f.t.Helper()
+	ctx := context.Background()
+	now := f.clock.Now()
+	claimed, err := f.db.ClaimMessages(ctx, now, now.Add(time.Minute), 1000)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var out []twostep.Message
+	for _, m := range claimed {
+		raw, err := f.sealer.Open(m.Payload, []byte(m.ID))
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		var data map[string]string
+		if err := json.Unmarshal(raw, &data); err != nil {
+			f.t.Fatal(err)
+		}
+		out = append(out, twostep.Message{Channel: m.Channel, To: m.To, Locale: m.Locale, Template: m.Template, Data: data})
+		m.Status, m.SentAt = twostep.MessageSent, now
+		if err := f.db.FinishMessage(ctx, m); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	f.sent = append(f.sent, out...)
+	return out
 }
 
-func (s *sender) templates() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// templates lists the templates of every message queued so far, oldest first.
+func (f *fixture) templates() []string {
+	f.outbox()
 	var out []string
-	for _, m := range s.msgs {
+	for _, m := range f.sent {
 		out = append(out, m.Template)
 	}
 	return out
 }
 
-type fixture struct {
-	t     testing.TB
-	db    *store.DB
-	svc   *twostep.Service
-	clock *clock
-	sent  *sender
-	org   string
-}
-
 const password = "correct horse battery"
+
+var randReader = rand.Reader
 
 // cheap argon2 parameters keep tests fast; the cost parameters live in each hash.
 var testArgon2 = twostep.Argon2Params{Memory: 64, Time: 1, Threads: 1}
@@ -90,9 +111,9 @@ func newFixtureArgon(t testing.TB, db *store.DB, limits twostep.Limits, argon tw
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, db: db, clock: &clock{now: time.Date(2026, 11, 23, 9, 0, 15, 0, time.UTC)}, sent: &sender{}}
+	f := &fixture{t: t, db: db, sealer: sealer, clock: &clock{now: time.Date(2026, 11, 23, 9, 0, 15, 0, time.UTC)}}
 	f.svc, err = twostep.New(twostep.Options{
-		Store: db, Sender: f.sent, Sealer: sealer, Rand: rand.Reader, Clock: f.clock.Now, Limits: limits,
+		Store: db, Sealer: sealer, Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail}, BaseURL: "https://auth.example.com", Rand: rand.Reader, Clock: f.clock.Now, Limits: limits,
 		Hasher: twostep.NewHasher(argon, 4, 1000, 10*time.Second, rand.Reader),
 	})
 	if err != nil {
@@ -150,7 +171,7 @@ func (f *fixture) enrol(email string) (secret []byte, codes []string) {
 		f.t.Fatalf("status %s, want signed_in", res.Status)
 	}
 	c := f.caller(res.SessionToken)
-	nf, err := f.svc.AddFactor(ctx, c, twostep.MethodTOTP, "")
+	nf, err := f.svc.AddFactor(ctx, c, twostep.FactorRequest{Method: twostep.MethodTOTP})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -264,7 +285,7 @@ func TestSecondStepJourney(t *testing.T) { // FL-02, OTP-12
 	if diff := cmp.Diff(want, f.eventTypes(acct.ID)); diff != "" {
 		t.Errorf("audit events (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"two_step_enabled"}, f.sent.templates()); diff != "" {
+	if diff := cmp.Diff([]string{"two_step_enabled"}, f.templates()); diff != "" {
 		t.Errorf("notices (-want +got):\n%s", diff)
 	}
 }

@@ -42,6 +42,9 @@ type SignInResult struct {
 	ExpiresAt     time.Time
 	Methods       []MethodOption
 	DefaultMethod Method
+	// CodeSent is set when the default method delivers a code and one was
+	// queued (not when a sending cap stopped it: the sign-in goes on without).
+	CodeSent *CodeSent
 }
 
 func emailKey(email string) string { return "email:" + email }
@@ -140,12 +143,41 @@ func (s *Service) SignIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 		ID: s.newID("sgn"), TokenHash: hashTok, Purpose: PurposeSignIn, AccountID: acct.ID,
 		AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: now.Add(s.signInTTL),
 	}
-	if err := s.store.CreateChallenge(ctx, c); err != nil {
+	res := &SignInResult{Status: StatusSecondStep, Account: acct, Org: org, SignInToken: token, ExpiresAt: c.ExpiresAt}
+	if res.Methods, res.DefaultMethod, err = s.methodOptions(ctx, acct, factors); err != nil {
 		return nil, err
 	}
-	res := &SignInResult{Status: StatusSecondStep, Account: acct, Org: org, SignInToken: token, ExpiresAt: c.ExpiresAt}
-	res.Methods, res.DefaultMethod, err = s.methodOptions(ctx, acct, factors)
-	return res, err
+	err = s.store.Atomic(ctx, func(tx Store) error {
+		if err := tx.CreateChallenge(ctx, c); err != nil {
+			return err
+		}
+		def := defaultFactor(factors)
+		if !def.Method.delivers() {
+			return nil
+		}
+		cs, err := s.sendCode(ctx, tx, acct, c, def.Method, def.ID, def.Address)
+		if errors.Is(err, ErrThrottled) {
+			// A sending cap never fails the sign-in: it comes without code_sent.
+			return nil
+		}
+		res.CodeSent = cs
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.wake()
+	return res, nil
+}
+
+// defaultFactor returns the account's default active factor, else the first.
+func defaultFactor(factors []*Factor) *Factor {
+	for _, f := range factors {
+		if f.Default {
+			return f
+		}
+	}
+	return factors[0]
 }
 
 func (s *Service) passwordKeys(email, ip string) []string {
@@ -332,7 +364,7 @@ func (s *Service) VerifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 	var res *SignInResult
 	err = s.atomically(ctx, func(tx Store) (error, error) {
 		n := 0
-		refusal, err := s.secondStep(ctx, tx, acct, r.Method, code, r.FactorID, caller, func() (error, error) {
+		refusal, err := s.secondStep(ctx, tx, acct, r.Method, code, r.FactorID, c, caller, func() (error, error) {
 			var err error
 			n, err = tx.CountChallengeAttempt(ctx, c.ID)
 			if errors.Is(err, ErrNotFound) || (err == nil && n > s.limits.Attempts) {
@@ -366,9 +398,7 @@ func (s *Service) VerifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 	if err != nil {
 		return nil, err
 	}
-	if r.Method == MethodRecoveryCode {
-		s.recoveryCodeUsed(ctx, acct)
-	}
+	s.wake()
 	return res, nil
 }
 
@@ -443,7 +473,7 @@ func checkCodeFormat(m Method, code string) (string, error) {
 // account's throttle: locked → refusal ErrThrottled, whatever the code (RL-08);
 // otherwise count (the before hook, then a failure if wrong) and compare. A
 // wrong code is the refusal ErrInvalidCode.
-func (s *Service) secondStep(ctx context.Context, tx Store, a *Account, m Method, code, factorID string, c *Caller,
+func (s *Service) secondStep(ctx context.Context, tx Store, a *Account, m Method, code, factorID string, ch *Challenge, c *Caller,
 	before func() (error, error)) (error, error) {
 	now := s.now()
 	t, err := tx.LockThrottle(ctx, accountKey(a.ID))
@@ -458,7 +488,7 @@ func (s *Service) secondStep(ctx context.Context, tx Store, a *Account, m Method
 			return refusal, err
 		}
 	}
-	ok, err := s.matchSecondStep(ctx, tx, a, m, code, factorID, c)
+	ok, err := s.matchSecondStep(ctx, tx, a, m, code, factorID, ch, c)
 	if err != nil {
 		return nil, err
 	}
@@ -487,9 +517,23 @@ func (s *Service) secondStep(ctx context.Context, tx Store, a *Account, m Method
 }
 
 // matchSecondStep reports whether code proves m for the account, consuming what
-// it uses (the TOTP step, the recovery code) in the same statement that checks it.
-func (s *Service) matchSecondStep(ctx context.Context, tx Store, a *Account, m Method, code, factorID string, c *Caller) (bool, error) {
+// it uses (the TOTP step, the recovery code) in the same statement that checks
+// it. A delivered code is the live code of ch, which the caller consumes.
+func (s *Service) matchSecondStep(ctx context.Context, tx Store, a *Account, m Method, code, factorID string, ch *Challenge, c *Caller) (bool, error) {
 	switch m {
+	case MethodEmail, MethodSMS, MethodVoice:
+		if !s.matchCode(ch, m, factorID, code) {
+			return false, nil
+		}
+		f, err := tx.Factor(ctx, ch.FactorID)
+		if errors.Is(err, ErrNotFound) || err == nil && (f.AccountID != a.ID || f.Status != FactorActive) {
+			return false, nil // the factor went away since the code was sent
+		}
+		if err != nil {
+			return false, err
+		}
+		f.LastUsedAt = s.now()
+		return true, tx.UpdateFactor(ctx, f)
 	case MethodRecoveryCode:
 		codes, err := tx.RecoveryCodes(ctx, a.ID)
 		if err != nil {
@@ -503,7 +547,10 @@ func (s *Service) matchSecondStep(ctx context.Context, tx Store, a *Account, m M
 		if err != nil || !used {
 			return false, err
 		}
-		return true, s.audit(ctx, tx, event{typ: "recovery_code.used", account: a, caller: c})
+		if err := s.audit(ctx, tx, event{typ: "recovery_code.used", account: a, caller: c}); err != nil {
+			return false, err
+		}
+		return true, s.notice(ctx, tx, a, "recovery_code_used", map[string]string{"left": itoa(len(codes) - 1)})
 	case MethodTOTP:
 		factors, err := s.activeFactors(ctx, tx, a.ID)
 		if err != nil {
@@ -532,7 +579,7 @@ func (s *Service) matchSecondStep(ctx context.Context, tx Store, a *Account, m M
 					detail: map[string]any{"method": "totp", "factor_id": f.ID}}); err != nil {
 					return false, err
 				}
-				return false, nil
+				return false, s.notice(ctx, tx, a, "totp_replayed", nil)
 			}
 			return true, nil
 		}

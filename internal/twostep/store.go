@@ -53,7 +53,8 @@ type Store interface {
 	CreateChallenge(ctx context.Context, c *Challenge) error
 	Challenge(ctx context.Context, id string) (*Challenge, error)
 	ChallengeByToken(ctx context.Context, tokenHash []byte) (*Challenge, error)
-	// UpdateChallenge writes FactorID, Method, CodeHash, Sends, LastSentAt, AMR and ExpiresAt.
+	// UpdateChallenge writes SessionID, FactorID, Method, Address, CodeHash,
+	// CodeExpiresAt, Sends, LastSentAt, LastChannel, AMR and ExpiresAt.
 	UpdateChallenge(ctx context.Context, c *Challenge) error
 	// CountChallengeAttempt adds one to the attempts of an unconsumed challenge and
 	// returns the new count; ErrNotFound if it does not exist or is consumed.
@@ -83,24 +84,39 @@ type Store interface {
 	AppendEvent(ctx context.Context, e *AuditEvent) error
 	Events(ctx context.Context, f EventFilter) ([]*AuditEvent, error)
 
+	// LatestChallenge returns the newest unconsumed challenge of the account with
+	// purpose p; ErrNotFound if none.
+	LatestChallenge(ctx context.Context, accountID string, p Purpose) (*Challenge, error)
+
+	// EnqueueMessage stores a pending message, due at NextAttemptAt.
+	EnqueueMessage(ctx context.Context, m *OutboxMessage) error
+	// ClaimMessages leases up to limit pending messages due at now, none that
+	// another worker holds (FOR UPDATE SKIP LOCKED on PostgreSQL), until
+	// leaseUntil; it adds one to their attempts and returns them. A message whose
+	// lease ran out (its worker died) is due again.
+	ClaimMessages(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*OutboxMessage, error)
+	// FinishMessage records the outcome of an attempt: Status, NextAttemptAt,
+	// Error, Permanent, ProviderID and SentAt; it clears the lease, and the
+	// payload once the message is sent or failed.
+	FinishMessage(ctx context.Context, m *OutboxMessage) error
+	// LastMessage returns the newest message of a challenge; ErrNotFound if none.
+	LastMessage(ctx context.Context, challengeID string) (*OutboxMessage, error)
+	// PendingMessages counts messages not yet sent nor given up.
+	PendingMessages(ctx context.Context) (int, error)
+
 	AddDevMessage(ctx context.Context, m *DevMessage) error
 	// DevMessages lists kept messages, newest first.
 	DevMessages(ctx context.Context, limit int) ([]*DevMessage, error)
 }
 
-// Message is something to deliver to a person: which template, in which
-// language, filled with Data. The Sender owns the words; the domain only says
-// what happened. Data never holds a password or a secret; it holds a code only
-// for the templates that deliver one.
+// Message is something to tell a person: which template, in which language,
+// filled with Data. The notify package owns the words; the domain only says
+// what happened. Data never holds a password or a secret; it holds a code or a
+// link only for the templates that deliver one.
 type Message struct {
 	Channel  string // "email", "sms" or "voice"
 	To       string
 	Locale   string
 	Template string
 	Data     map[string]string
-}
-
-// Sender delivers messages. It returns an error when delivery failed.
-type Sender interface {
-	Send(ctx context.Context, m Message) error
 }

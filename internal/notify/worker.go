@@ -1,0 +1,195 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// WorkerOptions configure a Worker. Store, Sealer, Texts and Transports are
+// required.
+type WorkerOptions struct {
+	Store  twostep.Store
+	Sealer *twostep.Sealer
+	Texts  *Texts
+	// Transports by channel: "email", "sms", "voice".
+	Transports map[string]Transport
+	Logger     *slog.Logger     // default: discard
+	Clock      func() time.Time // default: time.Now
+	// Lease is how long a claimed message is held before another worker may
+	// take it; it should exceed a transport's timeout. Default 30s.
+	Lease time.Duration
+	// Poll is how often Run looks for due messages when not woken. Default 1s.
+	Poll time.Duration
+	// Batch is how many messages one pass claims, and delivers at once. Default 16.
+	Batch int
+}
+
+// Worker delivers the outbox: it claims due messages, words them and hands them
+// to the transport of their channel, retrying temporary failures with backoff
+// until the message expires. Any number of workers, in any number of
+// processes, may share a store.
+type Worker struct {
+	store      twostep.Store
+	sealer     *twostep.Sealer
+	texts      *Texts
+	transports map[string]Transport
+	log        *slog.Logger
+	clock      func() time.Time
+	lease      time.Duration
+	poll       time.Duration
+	batch      int
+	wake       chan struct{}
+}
+
+// NewWorker returns a Worker; it does nothing until Run or DeliverDue.
+func NewWorker(o WorkerOptions) *Worker {
+	w := &Worker{store: o.Store, sealer: o.Sealer, texts: o.Texts, transports: o.Transports, log: o.Logger,
+		clock: o.Clock, lease: o.Lease, poll: o.Poll, batch: o.Batch, wake: make(chan struct{}, 1)}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	if w.clock == nil {
+		w.clock = time.Now
+	}
+	if w.lease <= 0 {
+		w.lease = 30 * time.Second
+	}
+	if w.poll <= 0 {
+		w.poll = time.Second
+	}
+	if w.batch <= 0 {
+		w.batch = 16
+	}
+	return w
+}
+
+// Wake makes Run look for messages now rather than at its next poll. It never
+// blocks.
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers due messages until ctx ends. Store errors are logged and the
+// next poll tries again.
+func (w *Worker) Run(ctx context.Context) {
+	for ctx.Err() == nil {
+		n, err := w.DeliverDue(ctx)
+		if err != nil && ctx.Err() == nil {
+			w.log.Error("notify: delivery pass failed", "error", err)
+		}
+		if err == nil && n == w.batch {
+			continue // a full batch: more may be due
+		}
+		select {
+		case <-ctx.Done():
+		case <-w.wake:
+		case <-time.After(w.poll):
+		}
+	}
+}
+
+// DeliverDue claims the messages due now (at most Batch), delivers them at the
+// same time, records each outcome, and returns how many it handled. Its error
+// is about the store; delivery failures are recorded on the messages.
+func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
+	now := w.clock()
+	leaseUntil := now.Add(w.lease)
+	msgs, err := w.store.ClaimMessages(ctx, now, leaseUntil, w.batch)
+	if err != nil {
+		return 0, fmt.Errorf("notify: claim messages: %w", err)
+	}
+	errs := make([]error, len(msgs))
+	var wg sync.WaitGroup
+	for i, m := range msgs {
+		wg.Go(func() { errs[i] = w.handle(ctx, m, leaseUntil) })
+	}
+	wg.Wait()
+	return len(msgs), errors.Join(errs...)
+}
+
+var errExpired = errors.New("notify: expired before it could be delivered")
+
+// handle delivers one message claimed until leaseUntil and records the outcome.
+func (w *Worker) handle(ctx context.Context, m *twostep.OutboxMessage, leaseUntil time.Time) error {
+	var providerID string
+	err := errExpired
+	if now := w.clock(); now.Before(m.ExpiresAt) {
+		// A delivery must not outlive the lease, or another worker could send
+		// the same message again.
+		dctx, cancel := context.WithTimeout(ctx, leaseUntil.Sub(now))
+		providerID, err = w.deliver(dctx, m)
+		cancel()
+	}
+	now := w.clock()
+	// Each outcome sets its own fields; those of an earlier attempt go.
+	m.NextAttemptAt, m.Error, m.Permanent, m.ProviderID, m.SentAt = time.Time{}, "", false, "", time.Time{}
+	log := w.log.With("id", m.ID, "channel", m.Channel, "template", m.Template, "attempt", m.Attempts)
+	switch retryAt := now.Add(backoff(m.Attempts)); {
+	case err == nil:
+		m.Status, m.SentAt, m.ProviderID = twostep.MessageSent, now, providerID
+		log.Debug("notify: message sent", "provider_id", providerID)
+	case IsPermanent(err):
+		m.Status, m.Permanent, m.Error = twostep.MessageFailed, true, err.Error()
+		log.Error("notify: message refused, not retrying", "error", err)
+	case retryAt.Before(m.ExpiresAt):
+		m.Status, m.NextAttemptAt, m.Error = twostep.MessagePending, retryAt, err.Error()
+		log.Warn("notify: delivery failed, will retry", "error", err, "retry_at", retryAt)
+	default:
+		m.Status, m.Error = twostep.MessageFailed, err.Error()
+		log.Error("notify: delivery failed, message expired", "error", err)
+	}
+	// The outcome must be recorded even when ctx ends (shutdown): otherwise a
+	// sent message would be sent again once its lease runs out.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := w.store.FinishMessage(fctx, m); err != nil {
+		return fmt.Errorf("notify: finish message %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// deliver opens, words and hands over m. What cannot get better by retrying —
+// no transport for the channel, a payload that does not open, a template that
+// does not render — is Permanent.
+func (w *Worker) deliver(ctx context.Context, m *twostep.OutboxMessage) (string, error) {
+	t, ok := w.transports[m.Channel]
+	if !ok {
+		return "", Permanent(fmt.Errorf("notify: no transport for channel %q", m.Channel))
+	}
+	plain, err := w.sealer.Open(m.Payload, []byte(m.ID))
+	if err != nil {
+		return "", Permanent(fmt.Errorf("notify: payload: %w", err))
+	}
+	var data map[string]string
+	if err := json.Unmarshal(plain, &data); err != nil {
+		// json's error may quote the payload, which may hold a code: not wrapped.
+		return "", Permanent(errors.New("notify: payload is not a JSON object of strings"))
+	}
+	r, err := w.texts.Render(twostep.Message{Channel: m.Channel, To: m.To, Locale: m.Locale, Template: m.Template, Data: data})
+	if err != nil {
+		return "", Permanent(err)
+	}
+	return t.Deliver(ctx, r)
+}
+
+// backoff is the wait after the given failed attempt: 2s, 4s, 8s, … (API.md §4),
+// at most an hour so that long-lived notices are still tried regularly.
+func backoff(attempt int) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	if attempt > 12 {
+		return time.Hour
+	}
+	return min(2*time.Second<<(attempt-1), time.Hour)
+}

@@ -1,0 +1,391 @@
+package twostep
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// PasswordResetTTL is how long a password-reset link works.
+const PasswordResetTTL = time.Hour
+
+// SendRequest asks for a (new) code for a sign-in in progress.
+type SendRequest struct {
+	SignInToken string
+	Method      Method
+	FactorID    string
+	IP          string
+	UserAgent   string
+}
+
+// SendSignInCode sends a new code for a sign-in by method, to factorID or else
+// the default (else the newest) factor of that method; the new code replaces
+// any earlier one of this sign-in. It returns ErrResendTooSoon within the
+// channel's cooldown, a *ThrottledError when a sending cap is reached, and
+// ErrDeliveryFailed when the last delivery of this sign-in failed for good.
+func (s *Service) SendSignInCode(ctx context.Context, r SendRequest) (*CodeSent, error) {
+	c, acct, err := s.liveSignIn(ctx, r.SignInToken)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.deliveryFactor(ctx, acct, r.Method, r.FactorID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.lastDeliveryFailed(ctx, c.ID); err != nil {
+		return nil, err
+	}
+	var cs *CodeSent
+	err = s.store.Atomic(ctx, func(tx Store) error {
+		var err error
+		cs, err = s.sendCode(ctx, tx, acct, c, r.Method, f.ID, f.Address)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.wake()
+	return cs, nil
+}
+
+// lastDeliveryFailed returns ErrDeliveryFailed when the provider refused the
+// last message of the challenge for good (a resend would meet the same fate).
+func (s *Service) lastDeliveryFailed(ctx context.Context, challengeID string) error {
+	m, err := s.store.LastMessage(ctx, challengeID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if m.Status == MessageFailed && m.Permanent {
+		return ErrDeliveryFailed
+	}
+	return nil
+}
+
+// deliveryFactor picks the active factor of the account that takes method m:
+// factorID if given, else the default, else the newest.
+func (s *Service) deliveryFactor(ctx context.Context, a *Account, m Method, factorID string) (*Factor, error) {
+	if m == "" {
+		return nil, invalid("method", "is required")
+	}
+	if !m.delivers() {
+		return nil, invalid("method", "must be email, sms or voice: only those methods send codes")
+	}
+	factors, err := s.activeFactors(ctx, s.store, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	var pick *Factor
+	for _, f := range factors {
+		if f.Method != m {
+			continue
+		}
+		if factorID != "" {
+			if f.ID == factorID {
+				return f, nil
+			}
+			continue
+		}
+		if pick == nil || f.Default || !pick.Default && f.CreatedAt.After(pick.CreatedAt) {
+			pick = f
+		}
+	}
+	if pick == nil {
+		if factorID != "" {
+			return nil, invalid("factor_id", "is not an active "+string(m)+" method of this account")
+		}
+		return nil, invalid("method", "this account has no active "+string(m)+" method")
+	}
+	return pick, nil
+}
+
+// ConfirmIdentitySend sends a code to confirm the caller's identity by a method
+// that delivers codes. The code works only for ConfirmIdentity in this session.
+func (s *Service) ConfirmIdentitySend(ctx context.Context, c *Caller, m Method, factorID string) (*CodeSent, error) {
+	if c.Session == nil {
+		return nil, ErrUnauthenticated
+	}
+	f, err := s.deliveryFactor(ctx, c.Account, m, factorID)
+	if err != nil {
+		return nil, err
+	}
+	var cs *CodeSent
+	err = s.store.Atomic(ctx, func(tx Store) error {
+		ch, err := s.sessionChallenge(ctx, tx, c, PurposeConfirmIdentity)
+		if err != nil {
+			return err
+		}
+		cs, err = s.sendCode(ctx, tx, c.Account, ch, m, f.ID, f.Address)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.wake()
+	return cs, nil
+}
+
+// sessionChallenge returns the live challenge of purpose p for the caller's
+// session, making one when there is none (so that resends keep one live code
+// and one attempt count: RL-04).
+func (s *Service) sessionChallenge(ctx context.Context, tx Store, c *Caller, p Purpose) (*Challenge, error) {
+	now := s.now()
+	ch, err := tx.LatestChallenge(ctx, c.Account.ID, p)
+	if err == nil && ch.SessionID == c.Session.ID && now.Before(ch.ExpiresAt) && ch.Attempts < s.limits.Attempts {
+		return ch, nil
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	ch = &Challenge{ID: s.newID("chl"), Purpose: p, AccountID: c.Account.ID, SessionID: c.Session.ID,
+		CreatedAt: now, ExpiresAt: now.Add(CodeTTL)}
+	return ch, tx.CreateChallenge(ctx, ch)
+}
+
+// ChangeEmail starts a change of the caller's e-mail address: a code goes to
+// the new address, and VerifyEmailChange finishes it. It needs a recent
+// identity confirmation; ErrConflict when another account has the address.
+func (s *Service) ChangeEmail(ctx context.Context, c *Caller, email string) (*CodeSent, error) {
+	email, err := checkEmail("email", email)
+	if err != nil {
+		return nil, err
+	}
+	if email == c.Account.Email {
+		return nil, invalid("email", "is already the address of this account")
+	}
+	if err := s.requireConfirmed(c); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.AccountByEmail(ctx, email); err == nil {
+		return nil, ErrConflict
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	var cs *CodeSent
+	err = s.store.Atomic(ctx, func(tx Store) error {
+		ch, err := s.sessionChallenge(ctx, tx, c, PurposeEmailChange)
+		if err != nil {
+			return err
+		}
+		if ch.Address != "" && ch.Address != email {
+			ch.LastChannel = "" // a new address is a new send, not a resend
+		}
+		cs, err = s.sendCode(ctx, tx, c.Account, ch, MethodEmail, "", email)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.wake()
+	return cs, nil
+}
+
+// VerifyEmailChange finishes an e-mail change with the code sent to the new
+// address; a notice goes to the old one (NT-02). A wrong code is a *CodeError.
+func (s *Service) VerifyEmailChange(ctx context.Context, c *Caller, code string) (*Account, error) {
+	code, err := checkCodeFormat(MethodEmail, code)
+	if err != nil {
+		return nil, err
+	}
+	a := *c.Account
+	old := a.Email
+	err = s.atomically(ctx, func(tx Store) (error, error) {
+		ch, err := tx.LatestChallenge(ctx, a.ID, PurposeEmailChange)
+		if errors.Is(err, ErrNotFound) || err == nil && ch.SessionID != c.Session.ID {
+			return nil, invalid("code", "no e-mail change is waiting: ask for a code with PUT /api/v1/account/email first")
+		}
+		if err != nil {
+			return nil, err
+		}
+		n, err := tx.CountChallengeAttempt(ctx, ch.ID)
+		if errors.Is(err, ErrNotFound) || err == nil && n > s.limits.Attempts {
+			return ErrExpired, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !s.matchCode(ch, MethodEmail, "", code) {
+			return &CodeError{AttemptsLeft: s.limits.Attempts - n}, nil
+		}
+		if ok, err := tx.ConsumeChallenge(ctx, ch.ID, s.now()); err != nil || !ok {
+			return nil, cmpErr(err, ErrExpired)
+		}
+		a.Email = ch.Address
+		if err := tx.UpdateAccount(ctx, &a); err != nil {
+			return nil, err
+		}
+		if err := s.audit(ctx, tx, event{typ: "email.changed", account: &a, caller: c,
+			detail: map[string]any{"from": old, "to": a.Email}}); err != nil {
+			return nil, err
+		}
+		return nil, s.noticeTo(ctx, tx, &a, old, "email_changed", map[string]string{"new_email": a.Email})
+	})
+	if errors.Is(err, ErrConflict) {
+		return nil, ErrConflict
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.wake()
+	*c.Account = a
+	return &a, nil
+}
+
+// ChangePassword replaces the caller's password, given the current one (SU-02),
+// ends every other session and tells the holder. It needs a recent identity
+// confirmation.
+func (s *Service) ChangePassword(ctx context.Context, c *Caller, current, password string) error {
+	if current == "" {
+		return invalid("current_password", "is required")
+	}
+	if err := CheckPassword("password", password); err != nil {
+		return err
+	}
+	if err := s.requireConfirmed(c); err != nil {
+		return err
+	}
+	a := c.Account
+	t, err := s.store.Throttle(ctx, emailKey(a.Email))
+	if err != nil {
+		return err
+	}
+	if wait, locked := t.Locked(s.now()); locked {
+		return throttled(ErrThrottled, wait)
+	}
+	ok, err := s.checkPassword(ctx, current, a.PasswordHash)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := s.passwordFailed(ctx, a.Email, c); err != nil && !errors.Is(err, ErrInvalidCredentials) {
+			return err
+		}
+		return invalid("current_password", "is not your current password")
+	}
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	err = s.store.Atomic(ctx, func(tx Store) error {
+		a.PasswordHash = hash
+		if err := tx.UpdateAccount(ctx, a); err != nil {
+			return err
+		}
+		if err := tx.DeleteSessions(ctx, a.ID, c.Session.ID); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, event{typ: "password.changed", account: a, caller: c}); err != nil {
+			return err
+		}
+		return s.notice(ctx, tx, a, "password_changed", nil)
+	})
+	if err != nil {
+		return err
+	}
+	s.wake()
+	return nil
+}
+
+// RequestPasswordReset e-mails a one-time link to reset the password of the
+// account with that address, if there is one. Its answer is the same either
+// way (EN-01); only a malformed address is an error.
+func (s *Service) RequestPasswordReset(ctx context.Context, email string, c *Caller) error {
+	email, err := checkEmail("email", email)
+	if err != nil {
+		return err
+	}
+	a, err := s.store.AccountByEmail(ctx, email)
+	if errors.Is(err, ErrNotFound) || err == nil && a.SSO {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	err = s.store.Atomic(ctx, func(tx Store) error {
+		// At most a few links an hour, silently: the answer must not change.
+		key := "send:reset:" + a.ID
+		t, err := tx.LockThrottle(ctx, key)
+		if err != nil {
+			return err
+		}
+		if _, locked := t.Locked(now); locked {
+			return nil
+		}
+		if err := tx.PutThrottle(ctx, Limit{PerHour: 5}.Fail(t, now)); err != nil {
+			return err
+		}
+		token, hash := s.newToken()
+		ch := &Challenge{ID: s.newID("rst"), TokenHash: hash, Purpose: PurposePasswordReset, AccountID: a.ID,
+			CreatedAt: now, ExpiresAt: now.Add(PasswordResetTTL)}
+		if err := tx.CreateChallenge(ctx, ch); err != nil {
+			return err
+		}
+		data := map[string]string{"link": s.baseURL + "/reset-password/" + token, "minutes": itoa(int(PasswordResetTTL.Minutes())),
+			"issuer": s.issuer, "email": a.Email}
+		return s.enqueue(ctx, tx, Message{Channel: "email", To: a.Email, Locale: a.Locale, Template: "password_reset", Data: data}, ch.ID, ch.ExpiresAt)
+	})
+	if err != nil {
+		return err
+	}
+	s.wake()
+	return nil
+}
+
+// PasswordResetAccount returns the account a live reset link is for, or ErrExpired.
+func (s *Service) PasswordResetAccount(ctx context.Context, token string) (*Account, *Org, error) {
+	ch, err := s.liveToken(ctx, token, PurposePasswordReset)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := s.store.Account(ctx, ch.AccountID)
+	if err != nil {
+		return nil, nil, err
+	}
+	org, err := s.store.Org(ctx, a.OrgID)
+	return a, org, err
+}
+
+// ResetPassword sets a new password with a reset link. It never signs anyone
+// in and never touches two-step verification (FL-08); every session ends and
+// the holder is told.
+func (s *Service) ResetPassword(ctx context.Context, token, password string, c *Caller) error {
+	ch, err := s.liveToken(ctx, token, PurposePasswordReset)
+	if err != nil {
+		return err
+	}
+	if err := CheckPassword("password", password); err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	err = s.store.Atomic(ctx, func(tx Store) error {
+		if ok, err := tx.ConsumeChallenge(ctx, ch.ID, s.now()); err != nil || !ok {
+			return cmpErr(err, ErrExpired)
+		}
+		a, err := tx.Account(ctx, ch.AccountID)
+		if err != nil {
+			return err
+		}
+		a.PasswordHash = hash
+		if err := tx.UpdateAccount(ctx, a); err != nil {
+			return err
+		}
+		if err := tx.DeleteSessions(ctx, a.ID, ""); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, event{typ: "password.reset", account: a, caller: c}); err != nil {
+			return err
+		}
+		return s.notice(ctx, tx, a, "password_reset_done", nil)
+	})
+	if err != nil {
+		return err
+	}
+	s.wake()
+	return nil
+}

@@ -1,0 +1,149 @@
+package twostep
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Code rules for e-mail, SMS and voice (OOB-01, OOB-02, OOB-06): 6 digits from
+// the random source, valid 10 minutes, one live code per challenge, a new send
+// on the same channel no sooner than 30 s after the last.
+const (
+	CodeTTL        = 10 * time.Minute
+	ResendCooldown = 30 * time.Second
+	// noticeTTL is how long a notice is retried before it is given up.
+	noticeTTL = 24 * time.Hour
+)
+
+// enqueue seals m's data (it may hold a code or a link) bound to the new row and
+// stores the message in tx, so it is sent if and only if tx commits.
+func (s *Service) enqueue(ctx context.Context, tx Store, m Message, challengeID string, expires time.Time) error {
+	now := s.now()
+	payload, err := json.Marshal(m.Data)
+	if err != nil {
+		return err
+	}
+	om := &OutboxMessage{ID: s.newID("msg"), Channel: m.Channel, To: m.To, Locale: m.Locale, Template: m.Template,
+		ChallengeID: challengeID, Status: MessagePending, NextAttemptAt: now, ExpiresAt: expires, CreatedAt: now}
+	if om.Payload, err = s.sealer.Seal(payload, []byte(om.ID)); err != nil {
+		return err
+	}
+	return tx.EnqueueMessage(ctx, om)
+}
+
+// notice enqueues a security notice to the account's address (NT-01) in tx.
+func (s *Service) notice(ctx context.Context, tx Store, a *Account, template string, data map[string]string) error {
+	return s.noticeTo(ctx, tx, a, a.Email, template, data)
+}
+
+func (s *Service) noticeTo(ctx context.Context, tx Store, a *Account, to, template string, data map[string]string) error {
+	if data == nil {
+		data = map[string]string{}
+	}
+	data["email"] = to
+	data["issuer"] = s.issuer
+	return s.enqueue(ctx, tx, Message{Channel: "email", To: to, Locale: a.Locale, Template: template, Data: data}, "", s.now().Add(noticeTTL))
+}
+
+// wake tells the delivery worker that messages may be waiting; call it once the
+// transaction that wrote them has committed.
+func (s *Service) wake() {
+	if s.wakeFn != nil {
+		s.wakeFn()
+	}
+}
+
+// newCode returns a 6-digit code; the bias of a 64-bit draw modulo 10⁶ is
+// below 10⁻¹³.
+func (s *Service) newCode() string {
+	b := make([]byte, 8)
+	s.mustRead(b)
+	return fmt.Sprintf("%06d", binary.BigEndian.Uint64(b)%1_000_000)
+}
+
+// codeHash is "KEYID:" and the keyed hash of a code, bound to its challenge
+// (OOB-05): a database alone does not reveal codes, even by trying all 10⁶.
+func (s *Service) codeHash(keyID, challengeID, code string) ([]byte, error) {
+	h, err := s.sealer.mac(keyID, "code", []byte(challengeID), []byte{0}, []byte(code))
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(keyID+":"), h...), nil
+}
+
+// codeTemplates names the message that carries a code for each purpose.
+var codeTemplates = map[Purpose]string{
+	PurposeSignIn:          "code_sign_in",
+	PurposeEnrol:           "code_enrol",
+	PurposeConfirmIdentity: "code_confirm_identity",
+	PurposeEmailChange:     "code_email_change",
+}
+
+// CodeSent says where a code went and when the next may be asked for.
+type CodeSent struct {
+	Method      Method
+	FactorID    string
+	To          string // masked
+	ExpiresIn   time.Duration
+	ResendAfter time.Duration
+}
+
+// sendLimit is the hourly cap of code messages per account and channel
+// ("at most 10 code e-mails an hour per account"; notices do not count).
+var sendLimit = Limit{PerHour: 10}
+
+// sendCode makes a new code for challenge c, to address by method m (the
+// factor f, if any), replacing any earlier code (OOB-06), and enqueues it in
+// tx. It returns ErrResendTooSoon inside the cooldown of that channel and a
+// *ThrottledError when the account's hourly cap is reached.
+func (s *Service) sendCode(ctx context.Context, tx Store, a *Account, c *Challenge, m Method, factorID, address string) (*CodeSent, error) {
+	now := s.now()
+	channel := string(m)
+	if c.LastChannel == channel && now.Before(c.LastSentAt.Add(ResendCooldown)) {
+		return nil, throttled(ErrResendTooSoon, c.LastSentAt.Add(ResendCooldown).Sub(now))
+	}
+	key := "send:" + channel + ":" + a.ID
+	t, err := tx.LockThrottle(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if wait, locked := t.Locked(now); locked {
+		return nil, throttled(ErrThrottled, wait)
+	}
+	if err := tx.PutThrottle(ctx, sendLimit.Fail(t, now)); err != nil {
+		return nil, err
+	}
+	code := s.newCode()
+	if c.CodeHash, err = s.codeHash(s.sealer.ActiveKeyID(), c.ID, code); err != nil {
+		return nil, err
+	}
+	c.Method, c.FactorID, c.Address = m, factorID, address
+	c.CodeExpiresAt = minTime(now.Add(CodeTTL), c.ExpiresAt)
+	c.Sends++
+	c.LastSentAt, c.LastChannel = now, channel
+	if err := tx.UpdateChallenge(ctx, c); err != nil {
+		return nil, err
+	}
+	data := map[string]string{"code": code, "minutes": itoa(int(CodeTTL.Minutes())), "issuer": s.issuer, "email": address}
+	msg := Message{Channel: channel, To: address, Locale: a.Locale, Template: codeTemplates[c.Purpose], Data: data}
+	if err := s.enqueue(ctx, tx, msg, c.ID, c.CodeExpiresAt); err != nil {
+		return nil, err
+	}
+	return &CodeSent{Method: m, FactorID: factorID, To: MaskAddress(m, address), ExpiresIn: c.CodeExpiresAt.Sub(now), ResendAfter: ResendCooldown}, nil
+}
+
+// matchCode reports whether code is the live code of c for method m (and
+// factor, when given), in constant time.
+func (s *Service) matchCode(c *Challenge, m Method, factorID, code string) bool {
+	if c == nil || len(c.CodeHash) == 0 || c.Method != m || (factorID != "" && factorID != c.FactorID) || !s.now().Before(c.CodeExpiresAt) {
+		return false
+	}
+	keyID, _, _ := bytes.Cut(c.CodeHash, []byte(":"))
+	h, err := s.codeHash(string(keyID), c.ID, code)
+	return err == nil && hmac.Equal(h, c.CodeHash)
+}
