@@ -1,8 +1,8 @@
 package twostep
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"strings"
 	"time"
 	"unicode/utf8"

@@ -1,10 +1,10 @@
 package twostep_test
 
 import (
-	"encoding/json"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
