@@ -430,3 +430,59 @@ func storetestBackends(t *testing.T, fn func(t *testing.T, f *fixture)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, newFixture(t, storetest.SQLite(t), twostep.Limits{})) })
 	t.Run("postgres", func(t *testing.T) { fn(t, newFixture(t, storetest.Postgres(t), twostep.Limits{})) })
 }
+
+// TestNoticesForEveryChange walks through every security change and checks
+// that each queued its notice, to the right address (NT-01, NT-02, RC-05).
+func TestNoticesForEveryChange(t *testing.T) { // NT-01, NT-02, RC-05
+	f := newFixture(t, storetest.SQLite(t), twostep.Limits{})
+	f.account("joe@example.com")
+	ctx := context.Background()
+	secret, _ := f.enrol("joe@example.com") // two_step_enabled
+	c := f.caller(mustVerifyTOTP(t, f, secret))
+	nf, err := f.svc.AddFactor(ctx, c, twostep.FactorRequest{Method: twostep.MethodEmail})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ := f.lastCode("code_enrol")
+	if _, _, err := f.svc.VerifyFactor(ctx, c, nf.Factor.ID, code); err != nil { // factor_added
+		t.Fatal(err)
+	}
+	if _, err := f.svc.RecoveryCodes(ctx, c); err != nil { // recovery_codes_generated
+		t.Fatal(err)
+	}
+	if _, err := f.svc.UpdateSettings(ctx, c, twostep.Settings{AllowLegacyClients: ptr(true)}); err != nil { // legacy_clients_changed
+		t.Fatal(err)
+	}
+	if err := f.svc.RemoveFactor(ctx, c, nf.Factor.ID); err != nil { // factor_removed
+		t.Fatal(err)
+	}
+	if _, err := f.svc.ChangeEmail(ctx, c, "new@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	code, _ = f.lastCode("code_email_change")
+	if _, err := f.svc.VerifyEmailChange(ctx, c, code); err != nil { // email_changed, to the old address
+		t.Fatal(err)
+	}
+	if err := f.svc.ChangePassword(ctx, c, password, "another good password"); err != nil { // password_changed
+		t.Fatal(err)
+	}
+	factors, _ := f.svc.Factors(ctx, c)
+	if err := f.svc.RemoveFactor(ctx, c, factors[0].ID); err != nil { // two_step_disabled
+		t.Fatal(err)
+	}
+	f.outbox()
+	var got []string
+	for _, m := range f.sent {
+		if !strings.HasPrefix(m.Template, "code_") {
+			got = append(got, m.Template+" → "+m.To)
+		}
+	}
+	want := []string{
+		"two_step_enabled → joe@example.com", "factor_added → joe@example.com", "recovery_codes_generated → joe@example.com",
+		"legacy_clients_changed → joe@example.com", "factor_removed → joe@example.com", "email_changed → joe@example.com",
+		"password_changed → new@example.com", "two_step_disabled → new@example.com",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("notices (-want +got):\n%s", diff)
+	}
+}
