@@ -389,8 +389,41 @@ func testDeleteExpired(t *testing.T, db *store.DB) {
 		ok(t, db.CreateSession(ctx, &twostep.Session{ID: id, TokenHash: []byte(id), AccountID: acc.ID,
 			IdleExpiresAt: exp[0], ExpiresAt: exp[1]}))
 	}
+	day := 24 * time.Hour
+	messages := map[string][2]any{ // status, created
+		"sent-old": {twostep.MessageSent, now.Add(-8 * day)}, "sent-recent": {twostep.MessageSent, now.Add(-6 * day)},
+		"failed-old": {twostep.MessageFailed, now.Add(-8 * day)}, "pending-old": {twostep.MessagePending, now.Add(-8 * day)},
+	}
+	for id, m := range messages {
+		om := &twostep.OutboxMessage{ID: id, Channel: "email", To: "a@example.com", Template: "x", Payload: []byte("p"),
+			ChallengeID: "c-" + id, CreatedAt: m[1].(time.Time), NextAttemptAt: now}
+		ok(t, db.EnqueueMessage(ctx, om))
+		if st := m[0].(string); st != twostep.MessagePending {
+			om.Status = st
+			ok(t, db.FinishMessage(ctx, om))
+		}
+	}
+	throttles := map[string]twostep.Throttle{
+		"idle":   {Failures: 3, HourStart: now.Add(-8 * day)},
+		"recent": {Failures: 3, HourStart: now.Add(-time.Hour)},
+		"locked": {Failures: 30, HourStart: now.Add(-8 * day), LockedUntil: now.Add(time.Hour)},
+	}
+	for key, th := range throttles {
+		th.Key = key
+		ok(t, db.PutThrottle(ctx, th))
+	}
 	ok(t, db.DeleteExpired(ctx, now))
 	var kept []string
+	for id := range messages {
+		if _, err := db.LastMessage(ctx, "c-"+id); err == nil {
+			kept = append(kept, "message "+id)
+		}
+	}
+	for key := range throttles {
+		if th, _ := db.Throttle(ctx, key); th.Failures > 0 {
+			kept = append(kept, "throttle "+key)
+		}
+	}
 	for id := range challenges {
 		if _, err := db.Challenge(ctx, id); err == nil {
 			kept = append(kept, "challenge "+id)
@@ -402,7 +435,8 @@ func testDeleteExpired(t *testing.T, db *store.DB) {
 		}
 	}
 	slices.Sort(kept)
-	same(t, "kept", []string{"challenge forever", "challenge live", "session forever", "session live"}, kept)
+	same(t, "kept", []string{"challenge forever", "challenge live", "message pending-old", "message sent-recent",
+		"session forever", "session live", "throttle locked", "throttle recent"}, kept)
 }
 
 func testThrottles(t *testing.T, db *store.DB) {

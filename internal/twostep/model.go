@@ -225,6 +225,10 @@ type DevMessage struct {
 	At      time.Time
 }
 
+// KeepFinished is how long sent or failed messages, and throttles with no
+// recent failure, are kept before DeleteExpired removes them.
+const KeepFinished = 7 * 24 * time.Hour
+
 // Outbox message states.
 const (
 	MessagePending = "pending"

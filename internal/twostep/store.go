@@ -62,7 +62,8 @@ type Store interface {
 	// ConsumeChallenge marks the challenge consumed if it is not yet, and reports
 	// whether this call did it.
 	ConsumeChallenge(ctx context.Context, id string, at time.Time) (bool, error)
-	// DeleteExpired removes challenges and sessions that ended before t.
+	// DeleteExpired removes challenges and sessions that ended before t, and
+	// outbox messages finished and throttles idle for KeepFinished before t.
 	DeleteExpired(ctx context.Context, t time.Time) error
 
 	CreateSession(ctx context.Context, s *Session) error
