@@ -80,13 +80,14 @@ func (t jsonTime) MarshalJSON() ([]byte, error) {
 }
 
 type signInJSON struct {
-	Status        string       `json:"status"`
-	SessionToken  string       `json:"session_token,omitempty"`
-	SignInToken   string       `json:"sign_in_token,omitempty"`
-	ExpiresAt     jsonTime     `json:"expires_at"`
-	AMR           []string     `json:"amr,omitempty"`
-	Methods       []methodJSON `json:"methods,omitempty"`
-	DefaultMethod string       `json:"default_method,omitempty"`
+	Status        string        `json:"status"`
+	SessionToken  string        `json:"session_token,omitempty"`
+	SignInToken   string        `json:"sign_in_token,omitempty"`
+	ExpiresAt     jsonTime      `json:"expires_at"`
+	AMR           []string      `json:"amr,omitempty"`
+	Methods       []methodJSON  `json:"methods,omitempty"`
+	DefaultMethod string        `json:"default_method,omitempty"`
+	CodeSent      *codeSentJSON `json:"code_sent,omitempty"`
 }
 
 type methodJSON struct {
@@ -103,6 +104,10 @@ func signInBody(res *twostep.SignInResult) signInJSON {
 	}
 	for _, m := range res.Methods {
 		out.Methods = append(out.Methods, methodJSON{Method: string(m.Method), FactorID: m.FactorID, To: m.To})
+	}
+	if res.CodeSent != nil {
+		cs := codeSentBody(res.CodeSent)
+		out.CodeSent = &cs
 	}
 	return out
 }
@@ -168,6 +173,21 @@ type factorJSON struct {
 	Secret     string `json:"secret,omitempty"`
 	OTPAuthURI string `json:"otpauth_uri,omitempty"`
 	QRPNG      string `json:"qr_png,omitempty"`
+	// Only while a new e-mail or phone method waits for its first code.
+	CodeSent *codeSentJSON `json:"code_sent,omitempty"`
+}
+
+type codeSentJSON struct {
+	Method      string `json:"method"`
+	FactorID    string `json:"factor_id,omitempty"`
+	To          string `json:"to"`
+	ExpiresIn   int    `json:"expires_in"`
+	ResendAfter int    `json:"resend_after"`
+}
+
+func codeSentBody(cs *twostep.CodeSent) codeSentJSON {
+	return codeSentJSON{Method: string(cs.Method), FactorID: cs.FactorID, To: cs.To,
+		ExpiresIn: int(cs.ExpiresIn.Round(time.Second).Seconds()), ResendAfter: int(cs.ResendAfter.Seconds())}
 }
 
 func factorBody(f *twostep.Factor) factorJSON {
@@ -259,12 +279,17 @@ func (s *Server) apiAddFactor(w http.ResponseWriter, r *http.Request, c *twostep
 		s.apiError(w, r, err)
 		return
 	}
-	nf, err := s.svc.AddFactor(r.Context(), c, twostep.Method(body.Method), body.Label)
+	nf, err := s.svc.AddFactor(r.Context(), c, twostep.FactorRequest{Method: twostep.Method(body.Method), Label: body.Label,
+		Address: body.Address, Phone: body.Phone, Country: body.Country})
 	if err != nil {
 		s.apiError(w, r, err)
 		return
 	}
 	out := factorBody(nf.Factor)
+	if nf.CodeSent != nil {
+		cs := codeSentBody(nf.CodeSent)
+		out.CodeSent = &cs
+	}
 	if nf.Secret != "" {
 		out.Secret, out.OTPAuthURI = nf.Secret, nf.OTPAuthURI
 		out.QRPNG = "/api/v1/account/factors/" + nf.Factor.ID + "/qr.png"
@@ -473,4 +498,121 @@ func (s *Server) apiOutbox(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) {
 	s.apiError(w, r, twostep.ErrNotFound)
+}
+
+// decodeInto decodes the request body into v, answering the error itself; it
+// reports whether the handler may go on.
+func (s *Server) decodeInto(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := decode(r, v); err != nil {
+		s.apiError(w, r, err)
+		return false
+	}
+	return true
+}
+
+// answer writes v with status, or err as a problem.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, status int, v any, err error) {
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	if v == nil {
+		w.WriteHeader(status)
+		return
+	}
+	writeJSON(w, status, v)
+}
+
+func (s *Server) apiSignInSend(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		SignInToken string `json:"sign_in_token"`
+		Method      string `json:"method"`
+		FactorID    string `json:"factor_id"`
+	}
+	if !s.decodeInto(w, r, &body) {
+		return
+	}
+	cs, err := s.svc.SendSignInCode(r.Context(), twostep.SendRequest{SignInToken: body.SignInToken, Method: twostep.Method(body.Method),
+		FactorID: body.FactorID, IP: s.clientIP(r), UserAgent: r.UserAgent()})
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, codeSentBody(cs))
+}
+
+func (s *Server) apiResendFactor(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	cs, err := s.svc.ResendFactorCode(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, codeSentBody(cs))
+}
+
+func (s *Server) apiConfirmIdentitySend(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	var body struct {
+		Method   string `json:"method"`
+		FactorID string `json:"factor_id"`
+	}
+	if !s.decodeInto(w, r, &body) {
+		return
+	}
+	cs, err := s.svc.ConfirmIdentitySend(r.Context(), c, twostep.Method(body.Method), body.FactorID)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, codeSentBody(cs))
+}
+
+func (s *Server) apiChangeEmail(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	var body struct {
+		Email string `json:"email"`
+	}
+	if !s.decodeInto(w, r, &body) {
+		return
+	}
+	cs, err := s.svc.ChangeEmail(r.Context(), c, body.Email)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, codeSentBody(cs))
+}
+
+func (s *Server) apiVerifyEmail(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	var body struct {
+		Code string `json:"code"`
+	}
+	if !s.decodeInto(w, r, &body) {
+		return
+	}
+	if _, err := s.svc.VerifyEmailChange(r.Context(), c, body.Code); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	s.apiAccount(w, r, c)
+}
+
+func (s *Server) apiChangePassword(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	var body struct {
+		CurrentPassword string `json:"current_password"`
+		Password        string `json:"password"`
+	}
+	if !s.decodeInto(w, r, &body) {
+		return
+	}
+	s.answer(w, r, http.StatusNoContent, nil, s.svc.ChangePassword(r.Context(), c, body.CurrentPassword, body.Password))
+}
+
+func (s *Server) apiPasswordReset(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Email string `json:"email"`
+	}
+	if !s.decodeInto(w, r, &body) {
+		return
+	}
+	err := s.svc.RequestPasswordReset(r.Context(), body.Email, &twostep.Caller{IP: s.clientIP(r), UserAgent: r.UserAgent()})
+	s.answer(w, r, http.StatusAccepted, nil, err)
 }

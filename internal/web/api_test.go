@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
 	"github.com/twostep/twostep/internal/web"
@@ -35,10 +36,12 @@ func (c *apiClock) Advance(d time.Duration) {
 }
 
 type api struct {
-	t     *testing.T
-	srv   *httptest.Server
-	svc   *twostep.Service
-	clock *apiClock
+	t      *testing.T
+	srv    *httptest.Server
+	svc    *twostep.Service
+	clock  *apiClock
+	db     *store.DB
+	sealer *twostep.Sealer
 }
 
 const apiPassword = "correct horse battery"
@@ -56,6 +59,7 @@ func newAPI(t *testing.T, dev bool) *api {
 	}
 	clock := &apiClock{now: time.Date(2026, 11, 23, 9, 0, 15, 0, time.UTC)}
 	svc, err := twostep.New(twostep.Options{Store: db, Sealer: sealer, Rand: rand.Reader, Clock: clock.Now,
+		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail}, BaseURL: "http://twostep.test",
 		Hasher: twostep.NewHasher(twostep.Argon2Params{Memory: 64, Time: 1, Threads: 1}, 4, 100, time.Second, rand.Reader)})
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +74,7 @@ func newAPI(t *testing.T, dev bool) *api {
 	if _, _, _, err := svc.CreateOrg(context.Background(), twostep.NewOrg{Name: "Cloud Legal", OwnerEmail: "owner@example.com", Password: apiPassword}); err != nil {
 		t.Fatal(err)
 	}
-	return &api{t: t, srv: srv, svc: svc, clock: clock}
+	return &api{t: t, srv: srv, svc: svc, clock: clock, db: db, sealer: sealer}
 }
 
 // call sends a JSON request and returns the status, the decoded body and the response.
@@ -443,5 +447,110 @@ func TestAPIFactorIDOR(t *testing.T) { // CS-02
 		if st, e, _ := a.call(c.method, c.path, mallory, body); st != 404 {
 			t.Errorf("%s %s as another account: %d %v, want 404", c.method, c.path, st, e)
 		}
+	}
+}
+
+// sent takes the queued messages, as the delivery worker would, and returns
+// the data of the newest with template tmpl.
+func (a *api) sent(tmpl string) map[string]string {
+	a.t.Helper()
+	ctx := context.Background()
+	now := a.clock.Now()
+	msgs, err := a.db.ClaimMessages(ctx, now, now.Add(time.Minute), 100)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	var found map[string]string
+	for _, m := range msgs {
+		raw, err := a.sealer.Open(m.Payload, []byte(m.ID))
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		var data map[string]string
+		json.Unmarshal(raw, &data)
+		if m.Template == tmpl {
+			found = data
+		}
+		m.Status, m.SentAt = twostep.MessageSent, now
+		if err := a.db.FinishMessage(ctx, m); err != nil {
+			a.t.Fatal(err)
+		}
+	}
+	if found == nil {
+		a.t.Fatalf("no %s message queued", tmpl)
+	}
+	return found
+}
+
+func TestAPIEmailJourney(t *testing.T) {
+	a := newAPI(t, false)
+	st, b, _ := a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "owner@example.com", "password": apiPassword})
+	a.want(st, 200, b, "sign-in")
+	session := b["session_token"].(string)
+	st, b, _ = a.call("POST", "/api/v1/account/factors", session, map[string]string{"method": "email"})
+	a.want(st, 201, b, "add e-mail")
+	id := b["id"].(string)
+	if diff := cmp.Diff(map[string]any{"method": "email", "factor_id": id, "to": "o•••@example.com", "expires_in": 600.0, "resend_after": 30.0}, b["code_sent"]); diff != "" {
+		t.Errorf("code_sent (-want +got):\n%s", diff)
+	}
+	st, b, resp := a.call("POST", "/api/v1/account/factors/"+id+"/resend", session, nil)
+	if st != 429 || b["code"] != "resend_too_soon" || resp.Header.Get("Retry-After") != "30" {
+		t.Errorf("resend at once: %d %v Retry-After %q", st, b, resp.Header.Get("Retry-After"))
+	}
+	code := a.sent("code_enrol")["code"]
+	st, b, _ = a.call("POST", "/api/v1/account/factors/"+id+"/verify", session, map[string]string{"code": code})
+	a.want(st, 200, b, "verify e-mail")
+
+	st, b, _ = a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "owner@example.com", "password": apiPassword})
+	a.want(st, 200, b, "sign-in")
+	cs, _ := b["code_sent"].(map[string]any)
+	if b["default_method"] != "email" || cs["method"] != "email" || cs["to"] != "o•••@example.com" {
+		t.Fatalf("sign-in with e-mail default: %v", b)
+	}
+	signIn := b["sign_in_token"].(string)
+	first := a.sent("code_sign_in")["code"]
+	a.clock.Advance(31 * time.Second)
+	st, b, _ = a.call("POST", "/api/v1/sign-in/send", "", map[string]string{"sign_in_token": signIn, "method": "email"})
+	if st != 202 || b["to"] != "o•••@example.com" || b["resend_after"] != 30.0 {
+		t.Errorf("sign-in/send: %d %v", st, b)
+	}
+	second := a.sent("code_sign_in")["code"]
+	if first != second {
+		st, b, _ = a.call("POST", "/api/v1/sign-in/verify", "", map[string]string{"sign_in_token": signIn, "method": "email", "code": first})
+		if st != 400 || b["code"] != "invalid_code" {
+			t.Errorf("replaced code: %d %v, want 400 invalid_code", st, b)
+		}
+	}
+	st, b, _ = a.call("POST", "/api/v1/sign-in/verify", "", map[string]string{"sign_in_token": signIn, "method": "email", "code": second})
+	a.want(st, 200, b, "verify")
+	if diff := cmp.Diff([]any{"pwd", "mail"}, b["amr"]); diff != "" {
+		t.Errorf("amr (-want +got):\n%s", diff)
+	}
+	session = b["session_token"].(string)
+
+	st, b, _ = a.call("PUT", "/api/v1/account/password", session, map[string]string{"current_password": "nope nope nope", "password": "a new long password"})
+	if st != 400 || b["field"] != "current_password" {
+		t.Errorf("wrong current password: %d %v", st, b)
+	}
+	st, _, _ = a.call("PUT", "/api/v1/account/password", session, map[string]string{"current_password": apiPassword, "password": "a new long password"})
+	a.want(st, 204, nil, "change password")
+	a.sent("password_changed")
+}
+
+func TestAPIPasswordResetSameAnswer(t *testing.T) { // EN-01, FL-08
+	a := newAPI(t, false)
+	for _, email := range []string{"owner@example.com", "nobody@example.com"} {
+		st, b, _ := a.call("POST", "/api/v1/password-reset", "", map[string]string{"email": email})
+		if st != 202 || b["_raw"] != "" {
+			t.Errorf("%s: %d %v, want 202 with no body", email, st, b)
+		}
+	}
+	link := a.sent("password_reset")["link"]
+	if !strings.HasPrefix(link, "http://twostep.test/reset-password/") {
+		t.Errorf("link %q is not built from the base URL", link)
+	}
+	st, b, _ := a.call("POST", "/api/v1/password-reset", "", map[string]string{"email": "nonsense"})
+	if st != 400 || b["field"] != "email" {
+		t.Errorf("malformed address: %d %v", st, b)
 	}
 }

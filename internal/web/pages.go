@@ -70,7 +70,10 @@ func loadPages() (*pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	funcs := template.FuncMap{"field": func(p *page, name string) fieldRef { return fieldRef{p, name} }}
+	funcs := template.FuncMap{
+		"field": func(p *page, name string) fieldRef { return fieldRef{p, name} },
+		"sub":   func(p *page, d any) subRef { return subRef{p, d} },
+	}
 	for _, f := range files {
 		if f == "templates/base.html" {
 			continue
@@ -96,13 +99,20 @@ type page struct {
 	Form  url.Values
 	Data  any
 
-	loc *i18n.Localizer
-	log *slog.Logger
+	loc    *i18n.Localizer
+	log    *slog.Logger
+	labels map[string]string // field names this page labels otherwise than field.*
 }
 
 type fieldRef struct {
 	P    *page
 	Name string
+}
+
+// subRef hands a partial template the page (for T) and its own data.
+type subRef struct {
+	P *page
+	D any
 }
 
 // T translates id; kv are pairs of template data names and values, and a
@@ -178,6 +188,14 @@ var doneMessages = map[string]string{
 	"signed_out": "done.signed_out",
 	"password":   "done.password",
 	"expired":    "done.expired",
+	// E-mail, password and settings.
+	"email":          "done.email",
+	"password_new":   "done.password_new",
+	"reset":          "done.reset",
+	"reset_two_step": "done.reset_two_step",
+	"legacy_on":      "done.legacy_on",
+	"legacy_off":     "done.legacy_off",
+	"language":       "done.language",
 }
 
 // lang is the signed-in account's locale, else the best match of
@@ -321,6 +339,122 @@ func waitText(p *page, d time.Duration) string {
 	return p.T("time.minutes", "Count", int((d+time.Minute-1)/time.Minute))
 }
 
+// sending marks err as the answer to a request for a code, so that a throttle
+// reads as the cap on codes sent rather than on tries.
+type sending struct{ error }
+
+func (e sending) Unwrap() error { return e.error }
+
+func sendFailed(err error) error {
+	if err == nil {
+		return nil
+	}
+	return sending{err}
+}
+
+// sendError puts a refused request for a code on p as a page-level error: too
+// soon (with the seconds left), the hourly cap (with when to try again), or a
+// delivery the provider refused. Anything else goes to formError. It returns
+// the status to answer with, or 0.
+func (s *Server) sendError(w http.ResponseWriter, p *page, err error) int {
+	wait := twostep.RetryAfter(err)
+	switch {
+	case errors.Is(err, twostep.ErrResendTooSoon):
+		if wait <= 0 {
+			wait = twostep.ResendCooldown
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
+		p.Field, p.Error = "", p.T("send.too_soon", "Wait", waitText(p, wait))
+		return http.StatusTooManyRequests
+	case errors.Is(err, twostep.ErrThrottled) && errors.As(err, new(sending)):
+		if wait <= 0 {
+			wait = time.Hour
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
+		p.Field, p.Error = "", p.T("send.cap", "Wait", waitText(p, wait), "At", s.clock().Add(wait).UTC().Format("15:04"))
+		return http.StatusTooManyRequests
+	case errors.Is(err, twostep.ErrDeliveryFailed):
+		p.Field, p.Error = "", p.T("send.failed")
+		return http.StatusBadGateway
+	}
+	return s.formError(w, p, err)
+}
+
+// sentBefore is when the code that err says was sent moments ago went out, so
+// that the page counts down the same wait: now less the cooldown already run.
+func (s *Server) sentBefore(err error) time.Time {
+	wait := min(twostep.RetryAfter(err), twostep.ResendCooldown)
+	return s.clock().Add(wait - twostep.ResendCooldown)
+}
+
+// delivers reports whether Twostep sends the codes of m (rather than an app
+// making them or the person having printed them).
+func delivers(m twostep.Method) bool {
+	return m == twostep.MethodEmail || m == twostep.MethodSMS || m == twostep.MethodVoice
+}
+
+// sentParam is the ?sent= a page gets after a code went out: the Unix time of
+// the send, from which it counts down the resend cooldown. It is only ever
+// used to say "we sent a code" and to time a button, never trusted for more.
+func sentParam(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
+
+func parseSent(v string) time.Time {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return timeZero
+	}
+	return time.Unix(n, 0)
+}
+
+// resendWait is how many whole seconds are left of the cooldown that started at sent.
+func (s *Server) resendWait(sent time.Time) int {
+	if sent.IsZero() {
+		return 0
+	}
+	left := min(sent.Add(twostep.ResendCooldown).Sub(s.clock()), twostep.ResendCooldown)
+	if left <= 0 {
+		return 0
+	}
+	return int((left + time.Second - 1) / time.Second)
+}
+
+type hiddenField struct{ Name, Value string }
+
+// resendForm is a button that asks for a (new) code. While Wait seconds of the
+// cooldown remain, the page says so; app.js also disables the button and counts
+// down, with One and Other (where {n} is the number of seconds).
+type resendForm struct {
+	ID       string
+	Action   string
+	Fields   []hiddenField
+	Label    string
+	Primary  bool
+	Wait     int
+	WaitText string
+	One      string
+	Other    string
+}
+
+// resend builds a resendForm; kv are hidden field names and values.
+func (p *page) resend(id, action, labelID string, wait int, kv ...string) *resendForm {
+	f := &resendForm{ID: id, Action: action, Label: p.T(labelID), Wait: wait}
+	for i := 0; i+1 < len(kv); i += 2 {
+		f.Fields = append(f.Fields, hiddenField{kv[i], kv[i+1]})
+	}
+	if wait > 0 {
+		f.WaitText = p.T("send.wait", "Count", wait, "N", wait)
+		f.One = p.T("send.wait", "Count", 1, "N", "{n}")
+		f.Other = p.T("send.wait", "Count", 2, "N", "{n}")
+	}
+	return f
+}
+
+// mailHelp is what the "Didn't get the e-mail?" list needs.
+type mailHelp struct {
+	To   string // the address shown, masked or not
+	From string // the sender to allow; "" when not configured
+}
+
 // invalidMessages translate the domain's reasons, by their start, into words
 // that name the field and say how to fix it.
 var invalidMessages = []struct{ reason, id string }{
@@ -336,12 +470,19 @@ var invalidMessages = []struct{ reason, id string }{
 	{"must be 1 to 100 characters", "invalid.org_name"},
 	{"must be 1 to 63", "invalid.slug"},
 	{"an organisation with the slug", "invalid.slug_taken"},
+	{"is already the address of this account", "invalid.email_same"},
+	{"is not your current password", "invalid.current_password"},
+	{"no e-mail change is waiting", "invalid.no_email_change"},
+	{"turn two-step verification on first", "invalid.legacy_needs_two_step"},
+	{"must be one of en, fr", "invalid.locale"},
 }
 
 func (s *Server) invalidMessage(p *page, inv *twostep.InvalidError) string {
-	label, ok := p.tr("field." + inv.Field)
+	label, ok := p.labels[inv.Field]
 	if !ok {
-		label = inv.Field
+		if label, ok = p.tr("field." + inv.Field); !ok {
+			label = inv.Field
+		}
 	}
 	for _, m := range invalidMessages {
 		if strings.HasPrefix(inv.Reason, m.reason) {
@@ -454,6 +595,10 @@ func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/account/security")
 	case twostep.StatusSecondStep:
 		s.setCookie(w, s.signInCookie(), res.SignInToken, res.ExpiresAt)
+		if cs := res.CodeSent; cs != nil {
+			redirect(w, r, sentHref(cs.Method, cs.FactorID, s.clock()))
+			return
+		}
 		redirect(w, r, "/sign-in/verify")
 	default:
 		// Enrolment at sign-in comes with the policy pages.
@@ -467,18 +612,34 @@ type methodLink struct {
 }
 
 type verifyData struct {
-	Method   string
-	FactorID string
-	To       string
-	Others   []methodLink // the other methods, recovery codes apart
-	Recovery string       // link to use a recovery code, when offered and not in use
-	Back     string       // link back to the default method while using a recovery code
+	Method    string
+	FactorID  string
+	To        string
+	Delivers  bool         // the method's codes are sent to To
+	Sent      bool         // and one was sent for this sign-in
+	SentAt    string       // the ?sent= to keep across the code form
+	Minutes   int          // how long a sent code works
+	Resend    *resendForm  // ask for a (new) code, for methods that deliver
+	Help      *mailHelp    // "Didn't get the e-mail?", once one was sent
+	Others    []methodLink // the other methods, recovery codes apart
+	Recovery  string       // link to use a recovery code, when offered and not in use
+	Back      string       // link back to the default method while using a recovery code
+	BackLabel string
 }
 
 func methodHref(o twostep.MethodOption) string {
 	q := url.Values{"method": {string(o.Method)}}
 	if o.FactorID != "" {
 		q.Set("factor", o.FactorID)
+	}
+	return "/sign-in/verify?" + q.Encode()
+}
+
+// sentHref is the second-step page right after a code went out by method.
+func sentHref(m twostep.Method, factorID string, at time.Time) string {
+	q := url.Values{"method": {string(m)}, "sent": {sentParam(at)}}
+	if factorID != "" {
+		q.Set("factor", factorID)
 	}
 	return "/sign-in/verify?" + q.Encode()
 }
@@ -494,12 +655,15 @@ func (p *page) methodLabel(o twostep.MethodOption) string {
 func (s *Server) pageVerify(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, nil)
 	p.Focus = "code"
-	s.renderVerify(w, r, p, http.StatusOK, r.URL.Query().Get("method"), r.URL.Query().Get("factor"))
+	q := r.URL.Query()
+	s.renderVerify(w, r, p, http.StatusOK, q.Get("method"), q.Get("factor"), parseSent(q.Get("sent")))
 }
 
 // renderVerify shows the second step of the sign-in in the cookie with method
-// (and factor) in use, or sends the person back to the first step.
-func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, p *page, status int, method, factor string) {
+// (and factor) in use, or sends the person back to the first step. For a method
+// that delivers codes, sent is when the last one went out (zero: none yet, so
+// the page offers to send one rather than asking for it).
+func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, p *page, status int, method, factor string, sent time.Time) {
 	ck, err := r.Cookie(s.signInCookie())
 	if err != nil {
 		redirect(w, r, "/sign-in")
@@ -535,24 +699,83 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, p *page, s
 		return
 	}
 	p.Org = res.Org.Name
-	d := verifyData{Method: string(res.Methods[cur].Method), FactorID: res.Methods[cur].FactorID, To: res.Methods[cur].To}
-	for i, o := range res.Methods {
+	o := res.Methods[cur]
+	if o.Method != twostep.Method(method) {
+		sent = timeZero // the code was for another method
+	}
+	d := verifyData{Method: string(o.Method), FactorID: o.FactorID, To: o.To}
+	if delivers(o.Method) {
+		d.Delivers, d.Sent, d.Minutes = true, !sent.IsZero(), int(twostep.CodeTTL.Minutes())
+		label := "send.first"
+		if d.Sent {
+			d.SentAt, label = sentParam(sent), "send.again"
+			if o.Method == twostep.MethodEmail {
+				d.Help = &mailHelp{To: o.To, From: s.mailFrom}
+			}
+		}
+		d.Resend = p.resend("resend", "/sign-in/verify/send", label, s.resendWait(sent),
+			"method", d.Method, "factor_id", d.FactorID, "sent", d.SentAt)
+		d.Resend.Primary = !d.Sent
+		if !d.Sent && p.Field == "code" {
+			p.Field = "" // no code field to hang the error on
+		}
+	}
+	for i, m := range res.Methods {
 		switch {
-		case o.Method == twostep.MethodRecoveryCode:
+		case m.Method == twostep.MethodRecoveryCode:
 			if i != cur {
-				d.Recovery = methodHref(o)
+				d.Recovery = methodHref(m)
 			}
 		case i == cur:
 		default:
 			if d.Method == string(twostep.MethodRecoveryCode) && d.Back == "" {
-				d.Back = methodHref(o)
+				d.Back = methodHref(m)
+				if m.Method == twostep.MethodTOTP {
+					d.BackLabel = p.T("verify.back")
+				} else {
+					d.BackLabel = p.T("verify.back_to", "Method", p.methodLabel(m))
+				}
 				continue
 			}
-			d.Others = append(d.Others, methodLink{methodHref(o), p.methodLabel(o)})
+			d.Others = append(d.Others, methodLink{methodHref(m), p.methodLabel(m)})
 		}
 	}
 	p.Data = d
 	s.render(w, r, status, "verify", p)
+}
+
+// pageVerifySend sends a (new) code for the sign-in in the cookie.
+func (s *Server) pageVerifySend(w http.ResponseWriter, r *http.Request) {
+	ck, err := r.Cookie(s.signInCookie())
+	if err != nil {
+		redirect(w, r, "/sign-in?done=expired")
+		return
+	}
+	method, factor := r.PostFormValue("method"), r.PostFormValue("factor_id")
+	cs, err := s.svc.SendSignInCode(r.Context(), twostep.SendRequest{SignInToken: ck.Value, Method: twostep.Method(method),
+		FactorID: factor, IP: s.clientIP(r), UserAgent: r.UserAgent()})
+	err = sendFailed(err)
+	if err == nil {
+		redirect(w, r, sentHref(cs.Method, cs.FactorID, s.clock()))
+		return
+	}
+	if errors.Is(err, twostep.ErrExpired) {
+		s.setCookie(w, s.signInCookie(), "", timeZero)
+		redirect(w, r, "/sign-in?done=expired")
+		return
+	}
+	p := s.newPage(r, nil)
+	status := s.sendError(w, p, err)
+	if status == 0 {
+		s.pageError(w, r, err)
+		return
+	}
+	p.Field = ""
+	sent := parseSent(r.PostFormValue("sent"))
+	if errors.Is(err, twostep.ErrResendTooSoon) {
+		sent = s.sentBefore(err) // a code did go out moments ago
+	}
+	s.renderVerify(w, r, p, status, method, factor, sent)
 }
 
 func (s *Server) pageVerifyPost(w http.ResponseWriter, r *http.Request) {
@@ -592,8 +815,16 @@ func (s *Server) pageVerifyPost(w http.ResponseWriter, r *http.Request) {
 	if p.Field != "code" {
 		p.Field = ""
 	}
-	s.renderVerify(w, r, p, status, method, factor)
+	sent := parseSent(r.PostFormValue("sent"))
+	if sent.IsZero() && delivers(twostep.Method(method)) {
+		sent = sentLongAgo // a code came back, so one was sent
+	}
+	s.renderVerify(w, r, p, status, method, factor, sent)
 }
+
+// sentLongAgo stands for a code sent at a time the page does not know: it says
+// a code was sent, with no cooldown left to count.
+var sentLongAgo = time.Unix(1, 0)
 
 func (s *Server) pageSignOut(w http.ResponseWriter, r *http.Request) {
 	if ck, err := r.Cookie(s.sessionCookie()); err == nil {
@@ -615,9 +846,11 @@ func (s *Server) pageSignOut(w http.ResponseWriter, r *http.Request) {
 
 type methodRow struct {
 	ID       string
+	Method   string
 	Name     string
 	LastUsed string
 	Default  bool
+	Finish   string // where a pending method's setup goes on
 }
 
 type eventRow struct {
@@ -628,16 +861,44 @@ type eventRow struct {
 }
 
 type securityData struct {
-	On         bool
-	Since      string
-	Required   bool
-	SSO        bool
-	Methods    []methodRow
-	Pending    []methodRow
-	CanAddTOTP bool
-	CodesLeft  int
-	CodesLow   bool
-	Events     []eventRow
+	On          bool
+	Since       string
+	Required    bool
+	SSO         bool
+	Methods     []methodRow
+	Pending     []methodRow
+	CanAddTOTP  bool
+	CanAddEmail bool
+	CodesLeft   int
+	CodesLow    bool
+	Legacy      bool // older app versions may sign in with the password alone
+	OrgLegacy   bool // the organisation lets members allow them
+	Events      []eventRow
+	Email       string
+	Locale      string
+	Locales     []localeOption
+}
+
+type localeOption struct {
+	Value, Name string
+	Selected    bool
+}
+
+// localeNames are the languages offered, each named in itself.
+var localeNames = []localeOption{{Value: "en", Name: "English"}, {Value: "fr", Name: "Français"}}
+
+// factorName is how a method is named on the security page: its kind, where
+// its codes go (masked), and the label the person gave it, if any.
+func (p *page) factorName(f *twostep.Factor) string {
+	name := p.T("method." + string(f.Method))
+	masked := twostep.MaskAddress(f.Method, f.Address)
+	if masked != "" {
+		name += " (" + masked + ")"
+	}
+	if f.Label != "" && f.Label != "Authenticator app" && f.Label != masked {
+		name += " — " + f.Label
+	}
+	return name
 }
 
 // recentEvents is how many events the security page shows.
@@ -654,31 +915,48 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 		s.pageError(w, r, ierr)
 		return
 	}
-	if err != nil {
+	p.labels = map[string]string{"locale": p.T("security.language")}
+	switch {
+	case err == nil:
+	case errors.Is(err, twostep.ErrForbidden):
+		// Only the older-app-versions setting is refused this way here.
+		p.Error, status = p.T("security.legacy_forbidden"), http.StatusForbidden
+	default:
 		if status = s.formError(w, p, err); status == 0 {
 			s.pageError(w, r, err)
 			return
 		}
+		if p.Field != "locale" {
+			p.Field = "" // the only field of this page; say anything else at the top
+		}
 	}
 	a := info.Account
-	d := securityData{On: a.TwoStepEnabled(), Required: info.Required, SSO: a.SSO, CodesLeft: info.RecoveryCodesLeft}
+	d := securityData{On: a.TwoStepEnabled(), Required: info.Required, SSO: a.SSO, CodesLeft: info.RecoveryCodesLeft,
+		Legacy: a.AllowLegacyClients, OrgLegacy: info.Org.Policy.AllowLegacyClients, Email: a.Email, Locale: p.Lang}
+	for _, l := range localeNames {
+		l.Selected = l.Value == d.Locale
+		d.Locales = append(d.Locales, l)
+	}
 	if d.On {
 		d.Since = formatDate(a.TwoStepSince)
 		d.CodesLow = info.RecoveryCodesLeft <= twostep.RecoveryCodesLow
 	}
 	for _, f := range info.Factors {
-		name := p.T("method." + string(f.Method))
-		if f.Label != "" && f.Label != "Authenticator app" {
-			name += " — " + f.Label
-		}
-		row := methodRow{ID: f.ID, Name: name, LastUsed: formatTime(f.LastUsedAt), Default: f.Default}
+		row := methodRow{ID: f.ID, Method: string(f.Method), Name: p.factorName(f), LastUsed: formatTime(f.LastUsedAt), Default: f.Default}
 		if f.Status == twostep.FactorActive {
 			d.Methods = append(d.Methods, row)
-		} else {
-			d.Pending = append(d.Pending, row)
+			continue
 		}
+		switch f.Method {
+		case twostep.MethodTOTP:
+			row.Finish = "/account/security/totp/" + url.PathEscape(f.ID)
+		case twostep.MethodEmail:
+			row.Finish = "/account/security/email/" + url.PathEscape(f.ID)
+		}
+		d.Pending = append(d.Pending, row)
 	}
 	d.CanAddTOTP = !a.SSO && slices.Contains(info.AllowedMethods, twostep.MethodTOTP)
+	d.CanAddEmail = !a.SSO && slices.Contains(info.AllowedMethods, twostep.MethodEmail)
 	evs, err := s.svc.Activity(r.Context(), c, 0, recentEvents)
 	if err != nil {
 		s.pageError(w, r, err)
@@ -741,6 +1019,7 @@ type confirmData struct {
 	Next    string
 	TwoStep bool
 	Methods []confirmMethod
+	Mail    *confirmMail // when an e-mail method can confirm
 }
 
 type confirmMethod struct {
@@ -749,11 +1028,49 @@ type confirmMethod struct {
 	Checked bool
 }
 
-func (s *Server) pageConfirm(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
-	s.renderConfirm(w, r, c, nil, http.StatusOK, "")
+// confirmMail is the "Send me a code" step of confirming by e-mail.
+type confirmMail struct {
+	Sent   bool
+	SentAt string
+	To     string
+	Resend *resendForm
+	Help   *mailHelp
 }
 
-func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twostep.Caller, err error, status int, method string) {
+func (s *Server) pageConfirm(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	q := r.URL.Query()
+	method := q.Get("method")
+	var sent time.Time
+	if method == string(twostep.MethodEmail) {
+		sent = parseSent(q.Get("sent"))
+	}
+	s.renderConfirm(w, r, c, nil, http.StatusOK, method, sent)
+}
+
+// confirmNext is where the confirmation page returns to.
+func confirmNext(r *http.Request) string {
+	if next := localPath(r.FormValue("next")); next != "" {
+		return next
+	}
+	return "/account/security"
+}
+
+// mailFactor is the e-mail factor a code goes to when none is named: the
+// default, else the newest (as the service picks it).
+func mailFactor(factors []*twostep.Factor) *twostep.Factor {
+	var pick *twostep.Factor
+	for _, f := range factors {
+		if f.Status != twostep.FactorActive || f.Method != twostep.MethodEmail {
+			continue
+		}
+		if pick == nil || f.Default || !pick.Default && f.CreatedAt.After(pick.CreatedAt) {
+			pick = f
+		}
+	}
+	return pick
+}
+
+func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twostep.Caller, err error, status int, method string, sent time.Time) {
 	p, info, ierr := s.accountPage(r, c)
 	if ierr != nil {
 		s.pageError(w, r, ierr)
@@ -763,7 +1080,7 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twoste
 	if err != nil {
 		if errors.Is(err, twostep.ErrInvalidCredentials) {
 			p.Field, p.Error, status = "password", p.T("confirm.wrong_password"), http.StatusUnauthorized
-		} else if status = s.formError(w, p, err); status == 0 {
+		} else if status = s.sendError(w, p, err); status == 0 {
 			s.pageError(w, r, err)
 			return
 		}
@@ -771,10 +1088,7 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twoste
 			p.Field = "code"
 		}
 	}
-	next := localPath(r.FormValue("next"))
-	if next == "" {
-		next = "/account/security"
-	}
+	next := confirmNext(r)
 	d := confirmData{Next: next, TwoStep: info.Account.TwoStepEnabled()}
 	if method == "" {
 		method = string(info.DefaultMethod)
@@ -788,11 +1102,44 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twoste
 	if info.RecoveryCodesLeft > 0 {
 		seen = append(seen, twostep.MethodRecoveryCode)
 	}
+	mf := mailFactor(info.Factors)
 	for _, m := range seen {
-		d.Methods = append(d.Methods, confirmMethod{Value: string(m), Label: p.T("method." + string(m)), Checked: string(m) == method})
+		label := p.T("method." + string(m))
+		if m == twostep.MethodEmail && mf != nil {
+			label += " (" + twostep.MaskAddress(m, mf.Address) + ")"
+		}
+		d.Methods = append(d.Methods, confirmMethod{Value: string(m), Label: label, Checked: string(m) == method})
+	}
+	if d.TwoStep && mf != nil {
+		to := twostep.MaskAddress(twostep.MethodEmail, mf.Address)
+		cm := &confirmMail{Sent: !sent.IsZero(), To: to}
+		label, sentAt := "confirm.send", ""
+		if cm.Sent {
+			label, sentAt = "send.again", sentParam(sent)
+			cm.SentAt, cm.Help = sentAt, &mailHelp{To: to, From: s.mailFrom}
+		}
+		cm.Resend = p.resend("confirm-send", "/account/confirm/send", label, s.resendWait(sent),
+			"next", next, "factor_id", mf.ID, "sent", sentAt)
+		d.Mail = cm
 	}
 	p.Data = d
 	s.render(w, r, status, "confirm", p)
+}
+
+// pageConfirmSend e-mails a code to confirm who the caller is.
+func (s *Server) pageConfirmSend(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	_, err := s.svc.ConfirmIdentitySend(r.Context(), c, twostep.MethodEmail, r.PostFormValue("factor_id"))
+	err = sendFailed(err)
+	if err == nil {
+		q := url.Values{"next": {confirmNext(r)}, "method": {string(twostep.MethodEmail)}, "sent": {sentParam(s.clock())}}
+		redirect(w, r, "/account/confirm?"+q.Encode())
+		return
+	}
+	sent := parseSent(r.PostFormValue("sent"))
+	if errors.Is(err, twostep.ErrResendTooSoon) {
+		sent = s.sentBefore(err)
+	}
+	s.renderConfirm(w, r, c, err, 0, string(twostep.MethodEmail), sent)
 }
 
 func (s *Server) pageConfirmPost(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
@@ -800,21 +1147,28 @@ func (s *Server) pageConfirmPost(w http.ResponseWriter, r *http.Request, c *twos
 	token, sess, err := s.svc.ConfirmIdentity(r.Context(), c, twostep.ConfirmRequest{Password: r.PostFormValue("password"),
 		Method: twostep.Method(method), Code: r.PostFormValue("code")})
 	if err != nil {
-		s.renderConfirm(w, r, c, err, 0, method)
+		s.renderConfirm(w, r, c, err, 0, method, parseSent(r.PostFormValue("sent")))
 		return
 	}
 	s.setCookie(w, s.sessionCookie(), token, sess.ExpiresAt)
-	next := localPath(r.PostFormValue("next"))
-	if next == "" {
-		next = "/account/security"
+	redirect(w, r, withDone(confirmNext(r), "confirmed"))
+}
+
+// needsConfirm sends the caller to confirm who they are before a form whose
+// change needs it, so that nothing they type there is lost; it reports
+// whether it did.
+func (s *Server) needsConfirm(w http.ResponseWriter, r *http.Request, info *twostep.AccountInfo) bool {
+	if !info.ConfirmedUntil.IsZero() {
+		return false
 	}
-	redirect(w, r, withDone(next, "confirmed"))
+	confirmFirst(w, r, r.URL.Path)
+	return true
 }
 
 // ---- Authenticator app and recovery codes ----
 
 func (s *Server) pageAddTOTP(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
-	nf, err := s.svc.AddFactor(r.Context(), c, twostep.MethodTOTP, "")
+	nf, err := s.svc.AddFactor(r.Context(), c, twostep.FactorRequest{Method: twostep.MethodTOTP})
 	if err != nil {
 		s.securityError(w, r, c, err)
 		return
@@ -925,6 +1279,413 @@ func (s *Server) pageRecoveryCodes(w http.ResponseWriter, r *http.Request, c *tw
 		return
 	}
 	s.renderCodes(w, r, c, codes, false)
+}
+
+// ---- E-mail method ----
+
+type addEmailData struct {
+	Address string
+}
+
+// pageAddEmail asks for the address an e-mail method sends its codes to.
+func (s *Server) pageAddEmail(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	p, info, err := s.accountPage(r, c)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	if s.needsConfirm(w, r, info) {
+		return
+	}
+	p.Focus = "address"
+	p.Form = url.Values{"address": {c.Account.Email}}
+	s.render(w, r, http.StatusOK, "add_email", p)
+}
+
+func (s *Server) pageAddEmailPost(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	address := strings.TrimSpace(r.PostFormValue("address"))
+	nf, err := s.svc.AddFactor(r.Context(), c, twostep.FactorRequest{Method: twostep.MethodEmail, Address: address})
+	err = sendFailed(err)
+	if err == nil {
+		redirect(w, r, "/account/security/email/"+url.PathEscape(nf.Factor.ID)+"?sent="+sentParam(s.clock()))
+		return
+	}
+	if errors.Is(err, twostep.ErrConfirmIdentity) {
+		confirmFirst(w, r, "/account/security/email")
+		return
+	}
+	p, _, ierr := s.accountPage(r, c)
+	if ierr != nil {
+		s.pageError(w, r, ierr)
+		return
+	}
+	p.Form, p.Focus = url.Values{"address": {address}}, "address"
+	status := s.sendError(w, p, err)
+	if status == 0 {
+		s.pageError(w, r, err)
+		return
+	}
+	if p.Field != "address" {
+		p.Field = ""
+	}
+	s.render(w, r, status, "add_email", p)
+}
+
+type emailCodeData struct {
+	Action   string // where the code goes
+	Fields   []hiddenField
+	To       string
+	Minutes  int
+	Resend   *resendForm
+	Help     *mailHelp
+	Another  string // where to start again with another address
+	Finished string // where "Cancel" goes
+}
+
+// pageEmailFactor asks for the code sent to a pending e-mail method.
+func (s *Server) pageEmailFactor(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	s.renderEmailFactor(w, r, c, nil, http.StatusOK, parseSent(r.URL.Query().Get("sent")))
+}
+
+func (s *Server) renderEmailFactor(w http.ResponseWriter, r *http.Request, c *twostep.Caller, err error, status int, sent time.Time) {
+	p, info, ierr := s.accountPage(r, c)
+	if ierr != nil {
+		s.pageError(w, r, ierr)
+		return
+	}
+	var f *twostep.Factor
+	for _, x := range info.Factors {
+		if x.ID == r.PathValue("id") && x.Method == twostep.MethodEmail && x.Status == twostep.FactorPending {
+			f = x
+		}
+	}
+	if f == nil {
+		// Already verified, replaced or removed: the security page says how things stand.
+		redirect(w, r, "/account/security")
+		return
+	}
+	p.Focus = "code"
+	if err != nil {
+		if status = s.codeError(w, p, err); status == 0 {
+			s.pageError(w, r, err)
+			return
+		}
+	}
+	id := url.PathEscape(f.ID)
+	sentAt := ""
+	if !sent.IsZero() {
+		sentAt = sentParam(sent)
+	}
+	p.Data = emailCodeData{Action: "/account/security/email/" + id, Fields: []hiddenField{{"sent", sentAt}}, To: f.Address,
+		Minutes: int(twostep.CodeTTL.Minutes()), Help: &mailHelp{To: f.Address, From: s.mailFrom},
+		Resend:  p.resend("resend", "/account/security/email/"+id+"/resend", "send.again", s.resendWait(sent)),
+		Another: "/account/security/email", Finished: "/account/security"}
+	s.render(w, r, status, "email_code", p)
+}
+
+// codeError is formError for a code sent to confirm an address: when no try is
+// left, or the code is out of time, the way on is a new code, not a new sign-in.
+func (s *Server) codeError(w http.ResponseWriter, p *page, err error) int {
+	var ce *twostep.CodeError
+	switch {
+	case errors.As(err, &ce) && ce.AttemptsLeft <= 0, errors.Is(err, twostep.ErrExpired):
+		p.Field, p.Error = "code", p.T("code.spent")
+		return http.StatusBadRequest
+	}
+	status := s.sendError(w, p, err)
+	if p.Field != "code" {
+		p.Field = ""
+	}
+	return status
+}
+
+func (s *Server) pageEmailFactorPost(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	_, codes, err := s.svc.VerifyFactor(r.Context(), c, r.PathValue("id"), r.PostFormValue("code"))
+	switch {
+	case errors.Is(err, twostep.ErrNotFound), errors.Is(err, twostep.ErrConflict):
+		redirect(w, r, "/account/security")
+	case err != nil:
+		s.renderEmailFactor(w, r, c, err, 0, parseSent(r.PostFormValue("sent")))
+	case len(codes) > 0:
+		s.renderCodes(w, r, c, codes, true)
+	default:
+		redirect(w, r, "/account/security?done=added")
+	}
+}
+
+func (s *Server) pageEmailFactorResend(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	page := "/account/security/email/" + url.PathEscape(r.PathValue("id"))
+	_, err := s.svc.ResendFactorCode(r.Context(), c, r.PathValue("id"))
+	err = sendFailed(err)
+	switch {
+	case err == nil:
+		redirect(w, r, page+"?sent="+sentParam(s.clock()))
+	case errors.Is(err, twostep.ErrNotFound), errors.As(err, new(*twostep.InvalidError)):
+		// Gone, or active already: nothing to resend.
+		redirect(w, r, "/account/security")
+	case errors.Is(err, twostep.ErrResendTooSoon):
+		s.renderEmailFactor(w, r, c, err, 0, s.sentBefore(err))
+	default:
+		s.renderEmailFactor(w, r, c, err, 0, timeZero)
+	}
+}
+
+// ---- Settings: older app versions, language ----
+
+func (s *Server) pageLegacy(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	allow := r.PostFormValue("allow") == "true"
+	if _, err := s.svc.UpdateSettings(r.Context(), c, twostep.Settings{AllowLegacyClients: &allow}); err != nil {
+		s.securityError(w, r, c, err)
+		return
+	}
+	if allow {
+		redirect(w, r, "/account/security?done=legacy_on")
+		return
+	}
+	redirect(w, r, "/account/security?done=legacy_off")
+}
+
+func (s *Server) pageLanguage(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	locale := r.PostFormValue("locale")
+	if _, err := s.svc.UpdateSettings(r.Context(), c, twostep.Settings{Locale: &locale}); err != nil {
+		s.securityError(w, r, c, err)
+		return
+	}
+	redirect(w, r, "/account/security?done=language")
+}
+
+// ---- E-mail address ----
+
+// changeEmailData is the change of address: the form (Code nil), then the code
+// sent to the new address.
+type changeEmailData struct {
+	Current string
+	Code    *emailCodeData
+}
+
+func (s *Server) pageChangeEmail(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	p, info, err := s.accountPage(r, c)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	if s.needsConfirm(w, r, info) {
+		return
+	}
+	p.Focus = "email"
+	p.Data = changeEmailData{Current: c.Account.Email}
+	s.render(w, r, http.StatusOK, "change_email", p)
+}
+
+// pageChangeEmailPost sends a code to the new address (again, when it comes
+// from the code step's "Send a new code") and asks for it. The page is the
+// answer itself rather than a redirect, so that the new address never travels
+// in a URL.
+func (s *Server) pageChangeEmailPost(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	_, err := s.svc.ChangeEmail(r.Context(), c, email)
+	err = sendFailed(err)
+	switch {
+	case err == nil:
+		s.renderChangeEmail(w, r, c, nil, http.StatusOK, email, s.clock())
+	case errors.Is(err, twostep.ErrConfirmIdentity):
+		confirmFirst(w, r, "/account/email")
+	case errors.Is(err, twostep.ErrResendTooSoon):
+		s.renderChangeEmail(w, r, c, err, 0, email, s.sentBefore(err))
+	default:
+		s.renderChangeEmail(w, r, c, err, 0, email, timeZero)
+	}
+}
+
+func (s *Server) pageVerifyEmailPost(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	_, err := s.svc.VerifyEmailChange(r.Context(), c, r.PostFormValue("code"))
+	if err == nil {
+		redirect(w, r, "/account/security?done=email")
+		return
+	}
+	s.renderChangeEmail(w, r, c, err, 0, email, parseSent(r.PostFormValue("sent")))
+}
+
+// renderChangeEmail shows the code step for email, sent at sent; or the form
+// again when err is about the address (or no change is waiting any more).
+func (s *Server) renderChangeEmail(w http.ResponseWriter, r *http.Request, c *twostep.Caller, err error, status int, email string, sent time.Time) {
+	p, _, ierr := s.accountPage(r, c)
+	if ierr != nil {
+		s.pageError(w, r, ierr)
+		return
+	}
+	p.labels = map[string]string{"email": p.T("email.new")}
+	d := changeEmailData{Current: c.Account.Email}
+	// Errors about the address (or no change waiting any more) go back to the
+	// form; errors about the code stay on the code step.
+	var inv *twostep.InvalidError
+	form := errors.Is(err, twostep.ErrConflict) || errors.Is(err, twostep.ErrThrottled) ||
+		errors.As(err, &inv) && (inv.Field != "code" || strings.HasPrefix(inv.Reason, "no e-mail change is waiting"))
+	switch {
+	case err == nil:
+	case errors.Is(err, twostep.ErrConflict):
+		p.Field, p.Error, status = "email", p.T("invalid.email_taken", "Field", p.labels["email"]), http.StatusConflict
+	case form:
+		if status = s.sendError(w, p, err); status == 0 {
+			s.pageError(w, r, err)
+			return
+		}
+		if p.Field != "" {
+			p.Field = "email"
+		}
+	default:
+		if status = s.codeError(w, p, err); status == 0 {
+			s.pageError(w, r, err)
+			return
+		}
+	}
+	if form {
+		p.Form, p.Focus = url.Values{"email": {email}}, "email"
+		p.Data = d
+		s.render(w, r, status, "change_email", p)
+		return
+	}
+	p.Focus = "code"
+	sentAt := ""
+	if !sent.IsZero() {
+		sentAt = sentParam(sent)
+	}
+	d.Code = &emailCodeData{Action: "/account/email/verify", Fields: []hiddenField{{"email", email}, {"sent", sentAt}}, To: email,
+		Minutes: int(twostep.CodeTTL.Minutes()), Help: &mailHelp{To: email, From: s.mailFrom},
+		Resend:  p.resend("resend", "/account/email", "send.again", s.resendWait(sent), "email", email),
+		Another: "/account/email", Finished: "/account/security"}
+	p.Data = d
+	if status == 0 {
+		status = http.StatusOK
+	}
+	s.render(w, r, status, "change_email", p)
+}
+
+// ---- Password ----
+
+func (s *Server) pageChangePassword(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	p, info, err := s.accountPage(r, c)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	if s.needsConfirm(w, r, info) {
+		return
+	}
+	p.Focus = "current_password"
+	s.render(w, r, http.StatusOK, "change_password", p)
+}
+
+func (s *Server) pageChangePasswordPost(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	err := s.svc.ChangePassword(r.Context(), c, r.PostFormValue("current_password"), r.PostFormValue("password"))
+	if err == nil {
+		redirect(w, r, "/account/security?done=password_new")
+		return
+	}
+	if errors.Is(err, twostep.ErrConfirmIdentity) {
+		confirmFirst(w, r, "/account/password")
+		return
+	}
+	p, _, ierr := s.accountPage(r, c)
+	if ierr != nil {
+		s.pageError(w, r, ierr)
+		return
+	}
+	p.labels = map[string]string{"password": p.T("password.new")}
+	p.Focus = "current_password"
+	status := s.formError(w, p, err)
+	if status == 0 {
+		s.pageError(w, r, err)
+		return
+	}
+	s.render(w, r, status, "change_password", p)
+}
+
+// ---- Password reset ----
+
+func (s *Server) pageResetRequest(w http.ResponseWriter, r *http.Request) {
+	p := s.newPage(r, nil)
+	p.Focus = "email"
+	p.Data = resetRequestData{}
+	s.render(w, r, http.StatusOK, "reset_request", p)
+}
+
+type resetRequestData struct {
+	Sent  bool
+	Email string
+	Hours int
+	From  string // the sender to look for
+}
+
+// pageResetRequestPost asks for a reset link. The answer is the same whether or
+// not an account has the address (EN-01).
+func (s *Server) pageResetRequestPost(w http.ResponseWriter, r *http.Request) {
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	err := s.svc.RequestPasswordReset(r.Context(), email, s.caller(r))
+	p := s.newPage(r, nil)
+	if err != nil {
+		p.Form, p.Focus = url.Values{"email": {email}}, "email"
+		status := s.formError(w, p, err)
+		if status == 0 {
+			s.pageError(w, r, err)
+			return
+		}
+		p.Data = resetRequestData{}
+		s.render(w, r, status, "reset_request", p)
+		return
+	}
+	p.Data = resetRequestData{Sent: true, Email: email, Hours: int(twostep.PasswordResetTTL.Hours()), From: s.mailFrom}
+	s.render(w, r, http.StatusOK, "reset_request", p)
+}
+
+func (s *Server) pageReset(w http.ResponseWriter, r *http.Request) {
+	s.renderReset(w, r, nil)
+}
+
+func (s *Server) renderReset(w http.ResponseWriter, r *http.Request, err error) {
+	a, org, lerr := s.svc.PasswordResetAccount(r.Context(), r.PathValue("token"))
+	if errors.Is(lerr, twostep.ErrExpired) {
+		s.linkExpired(w, r, "reset")
+		return
+	}
+	if lerr != nil {
+		s.pageError(w, r, lerr)
+		return
+	}
+	p := s.newPage(r, &twostep.Caller{Account: a})
+	p.Email, p.Org, p.Focus = "", org.Name, "password"
+	p.labels = map[string]string{"password": p.T("password.new")}
+	status := http.StatusOK
+	if err != nil {
+		if status = s.formError(w, p, err); status == 0 {
+			s.pageError(w, r, err)
+			return
+		}
+	}
+	p.Data = struct {
+		Email   string
+		TwoStep bool
+	}{a.Email, a.TwoStepEnabled()}
+	s.render(w, r, status, "reset_password", p)
+}
+
+func (s *Server) pageResetPost(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	a, _, err := s.svc.PasswordResetAccount(r.Context(), token)
+	if err == nil {
+		err = s.svc.ResetPassword(r.Context(), token, r.PostFormValue("password"), s.caller(r))
+	}
+	switch {
+	case errors.Is(err, twostep.ErrExpired):
+		s.linkExpired(w, r, "reset")
+	case err != nil:
+		s.renderReset(w, r, err)
+	case a.TwoStepEnabled():
+		redirect(w, r, "/sign-in?done=reset_two_step")
+	default:
+		redirect(w, r, "/sign-in?done=reset")
+	}
 }
 
 // ---- Activity ----

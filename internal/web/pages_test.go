@@ -14,6 +14,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -66,11 +67,16 @@ func (l *errorLog) WithAttrs([]slog.Attr) slog.Handler { return l }
 func (l *errorLog) WithGroup(string) slog.Handler      { return l }
 
 type env struct {
-	svc   *twostep.Service
-	db    *store.DB
-	clock *clock
-	srv   *httptest.Server
+	svc    *twostep.Service
+	db     *store.DB
+	sealer *twostep.Sealer
+	clock  *clock
+	srv    *httptest.Server
+	inbox  []mail // every message delivered so far, oldest first
 }
+
+// mailFrom is the sender address the pages tell people to look for.
+const mailFrom = "no-reply@karbon.example"
 
 // newEnv runs a Server over a Service over a fresh SQLite database.
 func newEnv(t *testing.T) *env {
@@ -91,13 +97,14 @@ func newEnv(t *testing.T) *env {
 	hasher := twostep.NewHasher(twostep.Argon2Params{Memory: 64, Time: 1, Threads: 1}, 4, 64, time.Second, rand.Reader)
 	// Real time (cookie jars judge expiry by it), on a TOTP step boundary.
 	clk := &clock{t: time.Now().UTC().Truncate(30 * time.Second)}
-	svc, err := twostep.New(twostep.Options{Store: db, Sealer: sealer, Hasher: hasher, Rand: rand.Reader, Clock: clk.Now})
+	svc, err := twostep.New(twostep.Options{Store: db, Sealer: sealer, Hasher: hasher, Rand: rand.Reader, Clock: clk.Now,
+		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail}, BaseURL: "http://127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &errorLog{}
 	s, err := New(Options{Service: svc, Logger: slog.New(logs), BaseURL: &url.URL{Scheme: "http", Host: "127.0.0.1"},
-		Dev: true, Clock: clk.Now})
+		Dev: true, Clock: clk.Now, MailFrom: mailFrom})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +117,59 @@ func newEnv(t *testing.T) *env {
 			t.Errorf("server logged an error: %s", m)
 		}
 	})
-	return &env{svc: svc, db: db, clock: clk, srv: srv}
+	return &env{svc: svc, db: db, sealer: sealer, clock: clk, srv: srv}
+}
+
+// mail is a message the outbox delivered, with its data opened.
+type mail struct {
+	To, Template string
+	Data         map[string]string
+}
+
+// deliver does what the delivery worker does with every message due now:
+// opens its sealed data, keeps it in the inbox and records it sent. With
+// fail, the provider refuses each for good instead.
+func (e *env) deliver(t *testing.T, fail bool) {
+	t.Helper()
+	ctx := context.Background()
+	now := e.clock.Now()
+	msgs, err := e.db.ClaimMessages(ctx, now, now.Add(time.Minute), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		plain, err := e.sealer.Open(m.Payload, []byte(m.ID))
+		if err != nil {
+			t.Fatalf("message %s: %v", m.ID, err)
+		}
+		var data map[string]string
+		if err := json.Unmarshal(plain, &data); err != nil {
+			t.Fatalf("message %s: %v", m.ID, err)
+		}
+		m.Status, m.SentAt = twostep.MessageSent, now
+		if fail {
+			m.Status, m.SentAt, m.Permanent, m.Error = twostep.MessageFailed, time.Time{}, true, "550 mailbox unavailable"
+		} else {
+			e.inbox = append(e.inbox, mail{To: m.To, Template: m.Template, Data: data})
+		}
+		if err := e.db.FinishMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// mailed delivers what is due and returns the data of the newest message with
+// template to address; key "code" holds a code, "link" a link.
+func (e *env) mailed(t *testing.T, to, template string) map[string]string {
+	t.Helper()
+	e.deliver(t, false)
+	for i := len(e.inbox) - 1; i >= 0; i-- {
+		if m := e.inbox[i]; m.To == to && m.Template == template {
+			return m.Data
+		}
+	}
+	t.Fatalf("no %s message to %s in %+v", template, to, e.inbox)
+	return nil
 }
 
 // browser is one person's browser: a cookie jar, no automatic redirects, and
@@ -169,7 +228,7 @@ func (b *browser) do(method, path string, form url.Values) answer {
 		b.t.Fatal(err)
 	}
 	a := answer{status: res.StatusCode, location: res.Header.Get("Location"), body: string(data), header: res.Header}
-	if strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") && a.location == "" {
 		b.seen[method+" "+path] = a.body
 	}
 	return a
@@ -624,6 +683,22 @@ func TestTranslations(t *testing.T) {
 	for _, id := range doneMessages {
 		ids = append(ids, id)
 	}
+	// Message ids the Go code names: every literal that looks like one of a
+	// group the translations have.
+	groups := map[string]bool{}
+	for id := range msgs[languages[0].String()] {
+		g, _, _ := strings.Cut(id, ".")
+		groups[g] = true
+	}
+	src, err := os.ReadFile("pages.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`"([a-z]+)\.([a-z_.]*[a-z_])"`).FindAllStringSubmatch(string(src), -1) {
+		if groups[m[1]] {
+			ids = append(ids, m[1]+"."+m[2])
+		}
+	}
 	for _, m := range invalidMessages {
 		ids = append(ids, m.id)
 	}
@@ -683,4 +758,377 @@ func TestSignInBeforeSetup(t *testing.T) {
 	if a := b.get("/sign-in"); strings.Contains(a.body, "not set up yet") {
 		t.Error("the sign-in page still says Twostep is not set up")
 	}
+}
+
+const maskedOwner = "o•••@karbon.example"
+
+// addEmail adds an e-mail method from the security page, checking the code
+// page on the way, and returns the answer to the right code.
+func (e *env) addEmail(t *testing.T, b *browser, address string) answer {
+	t.Helper()
+	a := b.get("/account/security")
+	want(t, a, 200, "", `href="/account/security/email"`, "Add e-mail")
+	a = b.get("/account/security/email")
+	want(t, a, 200, "", "Add e-mail", `value="`+ownerEmail+`"`, "E-mail address for codes")
+	a = b.post("/account/security/email", url.Values{"address": {address}})
+	want(t, a, 303, a.location)
+	page, _, _ := strings.Cut(a.location, "?")
+	if !strings.HasPrefix(page, "/account/security/email/fac_") || !strings.Contains(a.location, "sent=") {
+		t.Fatalf("adding e-mail goes to %q", a.location)
+	}
+	a = b.get(a.location)
+	want(t, a, 200, "", "We sent a code to "+address, "Didn't get the e-mail?", "spam", mailFrom,
+		`autocomplete="one-time-code"`, "You can ask for a new code in 30 seconds.", `data-countdown="30"`,
+		`data-singular="You can ask for a new code in {n} second."`, `data-plural="You can ask for a new code in {n} seconds."`)
+	code := e.mailed(t, address, "code_enrol")["code"]
+	want(t, b.post(page, url.Values{"code": {wrongCode(code)}}), 400, "", "Wrong code. 4 tries left.", `aria-invalid="true"`)
+	return b.post(page, url.Values{"code": {code}})
+}
+
+// TestEmailMethod: the e-mail method from enrolment to sign-in, through the
+// pages alone (UX.md "Adding a method: E-mail", "Second step", CLIP STUDIO).
+func TestEmailMethod(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+
+	// The first method turns two-step on and shows the recovery codes.
+	a := e.addEmail(t, b, ownerEmail)
+	want(t, a, 200, "", "Two-step verification is on.", "Your recovery codes")
+	if n := len(recoveryCodes(t, a.body)); n != 10 {
+		t.Fatalf("%d recovery codes", n)
+	}
+	a = b.get("/account/security?done=codes")
+	want(t, a, 200, "", "E-mail ("+maskedOwner+")", "(default)", "Sign-in from older app versions", "Not allowed.")
+	wantNot(t, a, "Finish setting it up")
+
+	// Sign in again: the code goes out with the password.
+	want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
+	a = b.signIn(t, ownerEmail, ownerPwd)
+	if a.status != 303 || !strings.HasPrefix(a.location, "/sign-in/verify?") || !strings.Contains(a.location, "method=email") {
+		t.Fatalf("sign-in: %d to %q", a.status, a.location)
+	}
+	verify := a.location
+	a = b.get(verify)
+	want(t, a, 200, "", "Method: E-mail", "We sent a code to "+maskedOwner+".", "It works for 10 minutes.",
+		"Didn't get the e-mail?", "Check the address: the code went to "+maskedOwner, "spam or junk folder", mailFrom,
+		`inputmode="numeric"`, `autocomplete="one-time-code"`, "Send a new code", "You can ask for a new code in 30 seconds.",
+		"Use a recovery code")
+	wantNot(t, a, ownerEmail)
+	factor := find(t, a.body, `name="factor_id" value="(fac_[a-z0-9]+)"`)
+
+	// Asking again at once: the page says how many seconds remain.
+	e.clock.Add(10 * time.Second)
+	a = b.post("/sign-in/verify/send", url.Values{"method": {"email"}, "factor_id": {factor}})
+	want(t, a, 429, "", "A code was sent moments ago. You can ask for a new code in 20 seconds", `data-countdown="20"`,
+		`name="code"`, "We sent a code to "+maskedOwner)
+	if got := a.header.Get("Retry-After"); got != "20" {
+		t.Errorf("Retry-After %q, want 20", got)
+	}
+
+	code := e.mailed(t, ownerEmail, "code_sign_in")["code"]
+	want(t, b.post("/sign-in/verify", url.Values{"method": {"email"}, "factor_id": {factor}, "code": {wrongCode(code)}}),
+		400, "", "Wrong code. 4 tries left.", "We sent a code to "+maskedOwner)
+	// After the cooldown a new code replaces the old one.
+	e.clock.Add(21 * time.Second)
+	a = b.post("/sign-in/verify/send", url.Values{"method": {"email"}, "factor_id": {factor}})
+	want(t, a, 303, a.location)
+	a = b.get(a.location)
+	want(t, a, 200, "", "We sent a code to "+maskedOwner, "You can ask for a new code in 30 seconds.")
+	fresh := e.mailed(t, ownerEmail, "code_sign_in")["code"]
+	sent := find(t, a.body, `name="sent" value="(\d+)"`)
+	if fresh != code {
+		want(t, b.post("/sign-in/verify", url.Values{"method": {"email"}, "factor_id": {factor}, "sent": {sent}, "code": {code}}),
+			400, "", "Wrong code. 3 tries left.", `data-countdown="`)
+	}
+	want(t, b.post("/sign-in/verify", url.Values{"method": {"email"}, "factor_id": {factor}, "sent": {sent}, "code": {fresh}}), 303, "/account/security")
+	want(t, b.get("/account/security"), 200, "", "Signed in as "+ownerEmail)
+
+	for name, body := range b.seen {
+		checkLabels(t, name, body)
+	}
+}
+
+// TestEmailVerifyFrench: the e-mail second step in French.
+func TestEmailVerifyFrench(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+	want(t, e.addEmail(t, b, ownerEmail), 200, "", "Your recovery codes")
+	fr := e.browser(t)
+	fr.lang = "fr-FR,fr;q=0.9"
+	a := fr.signIn(t, ownerEmail, ownerPwd)
+	want(t, a, 303, a.location)
+	a = fr.get(a.location)
+	want(t, a, 200, "", `<html lang="fr">`, "Méthode : E-mail", "Nous avons envoyé un code à "+maskedOwner+".",
+		"Il est valable 10 minutes.", "Vous n’avez pas reçu l’e-mail ?", "courrier indésirable", mailFrom,
+		"Envoyer un nouveau code", "Vous pourrez demander un nouveau code dans 30 secondes.", "Vérifier")
+	wantNot(t, a, "We sent", "Didn't get")
+}
+
+// TestEmailNotDefault: when the default method is the app, choosing e-mail
+// offers to send a code rather than assuming one went; a refused delivery and
+// the hourly cap say what to do.
+func TestEmailNotDefault(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+	_, a := e.enrol(t, b)
+	want(t, a, 200, "", "Your recovery codes")
+	want(t, e.addEmail(t, b, ownerEmail), 303, "/account/security?done=added")
+	want(t, b.get("/account/security?done=added"), 200, "", "Method added.", "Authenticator app", "E-mail ("+maskedOwner+")")
+
+	want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
+	want(t, b.signIn(t, ownerEmail, ownerPwd), 303, "/sign-in/verify")
+	a = b.get("/sign-in/verify")
+	want(t, a, 200, "", "Open your authenticator app", "E-mail ("+maskedOwner+")")
+	href := find(t, a.body, `href="(/sign-in/verify\?factor=fac_[a-z0-9]+&amp;method=email)"`)
+	a = b.get(href)
+	want(t, a, 200, "", "We can send a code to "+maskedOwner, "Send me a code", `action="/sign-in/verify/send"`,
+		">Authenticator app</a>")
+	wantNot(t, a, `name="code"`, "We sent a code", "Didn't get the e-mail?")
+	factor := find(t, a.body, `name="factor_id" value="(fac_[a-z0-9]+)"`)
+	send := url.Values{"method": {"email"}, "factor_id": {factor}}
+
+	a = b.post("/sign-in/verify/send", send)
+	want(t, a, 303, a.location)
+	want(t, b.get(a.location), 200, "", "We sent a code to "+maskedOwner, `name="code"`, "Didn't get the e-mail?")
+
+	// The provider refuses the address for good: another try would meet the same fate.
+	e.deliver(t, true)
+	e.clock.Add(31 * time.Second)
+	a = b.post("/sign-in/verify/send", send)
+	want(t, a, 502, "", "We could not deliver the code", "Use another method or a recovery code", "administrator")
+
+	// The hourly cap of codes.
+	b2 := e.browser(t)
+	want(t, b2.signIn(t, ownerEmail, ownerPwd), 303, "/sign-in/verify")
+	var last answer
+	for range 10 {
+		e.clock.Add(31 * time.Second)
+		last = b2.post("/sign-in/verify/send", send)
+		e.deliver(t, false)
+		if last.status != 303 {
+			break
+		}
+	}
+	want(t, last, 429, "", "You have asked for too many codes. You can ask again in", "UTC", "another method")
+	if last.header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	for name, body := range b.seen {
+		checkLabels(t, name, body)
+	}
+}
+
+// TestLegacySetting: "Sign-in from older app versions" (CLIP STUDIO), behind
+// an identity confirmation by e-mail code.
+func TestLegacySetting(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+	a := b.get("/account/security")
+	wantNot(t, a, "Sign-in from older app versions") // only with two-step on
+	want(t, e.addEmail(t, b, ownerEmail), 200, "", "Your recovery codes")
+	a = b.get("/account/security")
+	want(t, a, 200, "", "Sign-in from older app versions", "Not allowed.",
+		"lets those older versions sign in with your password alone", "switches off by itself when two-step verification is turned off",
+		"Allow older app versions")
+
+	// The confirmation from setting up has lapsed: confirm with a code by e-mail.
+	e.clock.Add(11 * time.Minute)
+	want(t, b.post("/account/security/legacy", url.Values{"allow": {"true"}}), 303, "/account/confirm?next=%2Faccount%2Fsecurity")
+	a = b.get("/account/confirm?next=%2Faccount%2Fsecurity")
+	want(t, a, 200, "", "Confirm with a code by e-mail", "Send me a code", `action="/account/confirm/send"`, "E-mail ("+maskedOwner+")")
+	factor := find(t, a.body, `name="factor_id" value="(fac_[a-z0-9]+)"`)
+	a = b.post("/account/confirm/send", url.Values{"next": {"/account/security"}, "factor_id": {factor}})
+	want(t, a, 303, a.location)
+	if !strings.HasPrefix(a.location, "/account/confirm?") || !strings.Contains(a.location, "method=email") {
+		t.Fatalf("after sending: %q", a.location)
+	}
+	a = b.get(a.location)
+	want(t, a, 200, "", "We sent a code to "+maskedOwner, "Send a new code", "You can ask for a new code in 30 seconds.",
+		`id="method-email" name="method" value="email" checked`, "Didn't get the e-mail?")
+	want(t, b.post("/account/confirm/send", url.Values{"next": {"/account/security"}, "factor_id": {factor}}), 429, "",
+		"You can ask for a new code in 30 seconds")
+	code := e.mailed(t, ownerEmail, "code_confirm_identity")["code"]
+	a = b.post("/account/confirm", url.Values{"next": {"/account/security"}, "password": {ownerPwd}, "method": {"email"}, "code": {code}})
+	want(t, a, 303, "/account/security?done=confirmed")
+
+	want(t, b.post("/account/security/legacy", url.Values{"allow": {"true"}}), 303, "/account/security?done=legacy_on")
+	want(t, b.get("/account/security?done=legacy_on"), 200, "", "Older app versions can now sign in", "Allowed.", "Refuse older app versions")
+	want(t, b.post("/account/security/legacy", url.Values{"allow": {"false"}}), 303, "/account/security?done=legacy_off")
+	want(t, b.get("/account/security?done=legacy_off"), 200, "", "Older app versions can no longer sign in", "Not allowed.")
+
+	// The organisation forbids it.
+	ctx := context.Background()
+	org, err := e.db.OrgBySlug(ctx, "karbon-accounting")
+	if err != nil {
+		t.Fatal(err)
+	}
+	org.Policy.AllowLegacyClients = false
+	if err := e.db.UpdateOrg(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	a = b.get("/account/security")
+	want(t, a, 200, "", "Your organisation does not allow older app versions")
+	wantNot(t, a, "Allow older app versions")
+	want(t, b.post("/account/security/legacy", url.Values{"allow": {"true"}}), 403, "",
+		"Your organisation does not allow older app versions", `role="alert"`)
+	for name, body := range b.seen {
+		checkLabels(t, name, body)
+	}
+}
+
+func TestChangePassword(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+	other := e.browser(t)
+	want(t, other.signIn(t, ownerEmail, ownerPwd), 303, "/account/security")
+
+	a := b.get("/account/security")
+	want(t, a, 200, "", `href="/account/password"`, "Change password", "Account")
+	want(t, b.get("/account/password"), 200, "", "Change your password", "Current password", "New password", "At least 8 characters")
+	want(t, b.post("/account/password", url.Values{"current_password": {"not it"}, "password": {"a brand new phrase"}}), 400, "",
+		"Current password: this is not your current password.", `id="current_password-error"`)
+	want(t, b.post("/account/password", url.Values{"current_password": {ownerPwd}, "password": {"short"}}), 400, "",
+		"New password: use at least 8 characters.", `id="password-error"`)
+	want(t, b.post("/account/password", url.Values{"current_password": {ownerPwd}, "password": {"a brand new phrase"}}), 303,
+		"/account/security?done=password_new")
+	want(t, b.get("/account/security?done=password_new"), 200, "", "Your password is changed. You are signed out everywhere else.")
+
+	// The other session ended; the new password signs in.
+	want(t, other.get("/account/security"), 303, "/sign-in")
+	want(t, other.signIn(t, ownerEmail, ownerPwd), 401, "")
+	want(t, other.signIn(t, ownerEmail, "a brand new phrase"), 303, "/account/security")
+
+	// Later, the form first asks to confirm who you are.
+	e.clock.Add(11 * time.Minute)
+	want(t, b.get("/account/password"), 303, "/account/confirm?next=%2Faccount%2Fpassword")
+	for name, body := range b.seen {
+		checkLabels(t, name, body)
+	}
+}
+
+func TestChangeEmail(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+	if _, _, err := e.svc.CreateAccount(context.Background(), twostep.NewAccount{Org: "karbon-accounting", Email: "dave@karbon.example"}); err != nil {
+		t.Fatal(err)
+	}
+	const newEmail = "owner@new.example"
+	want(t, b.get("/account/security"), 200, "", "Your e-mail address is "+ownerEmail, `href="/account/email"`)
+	want(t, b.get("/account/email"), 200, "", "Change your e-mail address", "Your address now: "+ownerEmail, "New e-mail address")
+	want(t, b.post("/account/email", url.Values{"email": {"dave@karbon.example"}}), 409, "",
+		"New e-mail address: an account with this e-mail address exists already.", `value="dave@karbon.example"`)
+	want(t, b.post("/account/email", url.Values{"email": {ownerEmail}}), 400, "", "New e-mail address: this is already your address.")
+	want(t, b.post("/account/email", url.Values{"email": {"nope"}}), 400, "", "New e-mail address: enter an e-mail address")
+
+	a := b.post("/account/email", url.Values{"email": {newEmail}})
+	want(t, a, 200, "", "We sent a code to "+newEmail+".", "Your address changes once you enter the code.", mailFrom,
+		"spam", "You can ask for a new code in 30 seconds.", `action="/account/email/verify"`)
+	want(t, b.post("/account/email", url.Values{"email": {newEmail}}), 429, "", "You can ask for a new code in 30 seconds")
+	code := e.mailed(t, newEmail, "code_email_change")["code"]
+	sent := find(t, a.body, `name="sent" value="(\d+)"`)
+	want(t, b.post("/account/email/verify", url.Values{"email": {newEmail}, "sent": {sent}, "code": {wrongCode(code)}}), 400, "",
+		"Wrong code. 4 tries left.", "We sent a code to "+newEmail)
+	want(t, b.post("/account/email/verify", url.Values{"email": {newEmail}, "sent": {sent}, "code": {code}}), 303, "/account/security?done=email")
+	want(t, b.get("/account/security?done=email"), 200, "", "Your e-mail address is changed. We sent a notice to your old address.",
+		"Signed in as "+newEmail, "Your e-mail address is "+newEmail, "E-mail address changed")
+	if m := e.mailed(t, ownerEmail, "email_changed"); m["new_email"] != newEmail {
+		t.Errorf("notice to the old address: %v", m)
+	}
+	for name, body := range b.seen {
+		checkLabels(t, name, body)
+	}
+}
+
+func TestResetPassword(t *testing.T) {
+	e := newEnv(t)
+	owner := e.setUp(t)
+	_, a := e.enrol(t, owner)
+	want(t, a, 200, "", "Your recovery codes")
+
+	b := e.browser(t)
+	want(t, b.get("/sign-in"), 200, "", `href="/reset-password"`, "Forgot your password?")
+	a = b.get("/reset-password")
+	want(t, a, 200, "", "Reset your password", "E-mail address", "Send link")
+	if got := a.header.Get("Referrer-Policy"); got != "no-referrer" {
+		t.Errorf("Referrer-Policy %q", got)
+	}
+	want(t, b.post("/reset-password", url.Values{"email": {"not an address"}}), 400, "", "E-mail address: enter an e-mail address")
+
+	// The same answer whether or not an account uses the address (EN-01).
+	unknown := b.post("/reset-password", url.Values{"email": {"nobody@karbon.example"}})
+	known := b.post("/reset-password", url.Values{"email": {ownerEmail}})
+	want(t, known, 200, "", "If an account uses "+ownerEmail+", we sent a link to it. The link works once, for 1 hour.",
+		"does not turn two-step verification off", "The e-mail comes from "+mailFrom)
+	if strings.ReplaceAll(unknown.body, "nobody@karbon.example", ownerEmail) != known.body || unknown.status != known.status {
+		t.Errorf("the answers differ:\n%s\n---\n%s", unknown.body, known.body)
+	}
+	e.deliver(t, false)
+	for _, m := range e.inbox {
+		if m.To == "nobody@karbon.example" {
+			t.Errorf("a message went to an unknown address: %+v", m)
+		}
+	}
+	link := e.mailed(t, ownerEmail, "password_reset")["link"]
+	path, ok := strings.CutPrefix(link, "http://127.0.0.1")
+	if !ok || !strings.HasPrefix(path, "/reset-password/") {
+		t.Fatalf("link %q", link)
+	}
+
+	a = b.get(path)
+	want(t, a, 200, "", "Choose a new password", "For the account "+ownerEmail, "Two-step verification stays on", "Organisation: "+orgName)
+	if got := a.header.Get("Referrer-Policy"); got != "no-referrer" {
+		t.Errorf("Referrer-Policy %q on the reset page", got)
+	}
+	want(t, b.post(path, url.Values{"password": {"short"}}), 400, "", "New password: use at least 8 characters.")
+	want(t, b.post(path, url.Values{"password": {"a brand new phrase"}}), 303, "/sign-in?done=reset_two_step")
+	want(t, b.get("/sign-in?done=reset_two_step"), 200, "", "Your password is reset. Sign in — two-step verification is still on")
+
+	// Every session ended, the link is spent, and two-step still stands.
+	want(t, owner.get("/account/security"), 303, "/sign-in")
+	want(t, b.get(path), 410, "", "This link no longer works", "Ask for a new one", `href="/reset-password"`)
+	want(t, b.signIn(t, ownerEmail, "a brand new phrase"), 303, "/sign-in/verify")
+	for name, body := range b.seen {
+		checkLabels(t, name, body)
+	}
+}
+
+func TestLanguageSetting(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+	a := b.get("/account/security")
+	want(t, a, 200, "", `<label for="locale">Language</label>`, `<option value="fr" lang="fr">Français</option>`)
+	want(t, b.post("/account/security/language", url.Values{"locale": {"fr"}}), 303, "/account/security?done=language")
+	want(t, b.get("/account/security?done=language"), 200, "", `<html lang="fr">`, "Langue enregistrée.", "Paramètres de sécurité",
+		`<option value="fr" lang="fr" selected>Français</option>`)
+	want(t, b.post("/account/security/language", url.Values{"locale": {"de"}}), 400, "", "Langue : choisissez l’une des langues")
+}
+
+// TestEmailCodeSpent: after too many wrong codes an enrolment code stops
+// working; the page says to ask for a new one, and the new one works.
+func TestEmailCodeSpent(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+	a := b.post("/account/security/email", url.Values{"address": {"me@elsewhere.example"}})
+	want(t, a, 303, a.location)
+	page, _, _ := strings.Cut(a.location, "?")
+	code := e.mailed(t, "me@elsewhere.example", "code_enrol")["code"]
+	for i := 4; i > 0; i-- {
+		want(t, b.post(page, url.Values{"code": {wrongCode(code)}}), 400, "", "Wrong code.")
+	}
+	want(t, b.post(page, url.Values{"code": {wrongCode(code)}}), 400, "", "this code no longer works", "Send a new code")
+	want(t, b.post(page, url.Values{"code": {code}}), 400, "", "this code no longer works")
+	a = b.get("/account/security")
+	want(t, a, 200, "", "E-mail (m•••@elsewhere.example): setup not finished.", `href="`+page+`"`)
+
+	// A spent code is replaced at once; a second new code must wait.
+	e.clock.Add(5 * time.Second)
+	a = b.post(page+"/resend", nil)
+	want(t, a, 303, a.location)
+	want(t, b.get(a.location), 200, "", "We sent a code to me@elsewhere.example", "You can ask for a new code in 30 seconds.")
+	want(t, b.post(page+"/resend", nil), 429, "", "A code was sent moments ago. You can ask for a new code in 30 seconds",
+		`data-countdown="30"`)
+	code = e.mailed(t, "me@elsewhere.example", "code_enrol")["code"]
+	want(t, b.post(page, url.Values{"code": {code}}), 200, "", "Your recovery codes")
+	want(t, b.get("/account/security"), 200, "", "E-mail (m•••@elsewhere.example)", "(default)")
+	want(t, b.get(page), 303, "/account/security")
 }

@@ -17,3 +17,22 @@ document.querySelectorAll("[data-print]").forEach(function (button) {
   button.hidden = false;
   button.addEventListener("click", function () { window.print(); });
 });
+// Resend cooldown: the page already says how long to wait; here the button
+// stays disabled and the sentence counts down until a new code may be asked for.
+document.querySelectorAll("[data-countdown]").forEach(function (note) {
+  var left = parseInt(note.dataset.countdown, 10);
+  var button = document.getElementById(note.dataset.button);
+  if (!button || !(left > 0)) return;
+  button.disabled = true;
+  var timer = window.setInterval(function () {
+    left -= 1;
+    if (left <= 0) {
+      window.clearInterval(timer);
+      note.hidden = true;
+      button.disabled = false;
+      button.removeAttribute("aria-describedby");
+      return;
+    }
+    note.textContent = (left === 1 ? note.dataset.singular : note.dataset.plural).replace("{n}", String(left));
+  }, 1000);
+});
