@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/twostep/twostep/internal/notify/smtptest"
 	"github.com/twostep/twostep/internal/twostep"
 )
 
@@ -117,4 +118,90 @@ func TestBrowserAuthenticatorJourney(t *testing.T) {
 	if !strings.Contains(state, "On") && !strings.Contains(state, "on") {
 		t.Errorf("security page says %q, want two-step on", state)
 	}
+}
+
+// lastCode waits until the SMTP server has n messages and returns the code of
+// the newest one that holds a 6-digit code (notices hold none).
+func lastCode(t *testing.T, ms *smtptest.Server, n int) (string, smtptest.Parsed) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		got := ms.Received()
+		if len(got) < n {
+			continue
+		}
+		for i := len(got) - 1; i >= 0; i-- {
+			p := smtptest.Parse(t, got[i].Data)
+			if m := regexp.MustCompile(`\b\d{6}\b`).FindString(p.Text); m != "" {
+				return m, p
+			}
+		}
+		t.Fatal("no message holds a code")
+	}
+	t.Fatalf("the SMTP server got %d messages, want %d", len(ms.Received()), n)
+	return "", smtptest.Parsed{}
+}
+
+// TestBrowserEmailJourney: with a real SMTP server, a person turns on e-mail
+// codes and signs in with a code read from the mail that arrived.
+func TestBrowserEmailJourney(t *testing.T) {
+	ctx := browser(t)
+	ms := smtptest.NewServer(t, smtptest.Options{Mode: "plain"})
+	srv := serve(t, t.TempDir(), []string{"TWOSTEP_SMTP_URL=smtp+insecure://" + ms.Addr, "TWOSTEP_MAIL_FROM=no-reply@cloud-legal.example"})
+	setup := regexp.MustCompile(`open (http://\S+/setup/\S+) `).FindStringSubmatch(srv.output())
+	if setup == nil {
+		t.Fatalf("no setup link in:\n%s", srv.output())
+	}
+	const pw = "a long and good password"
+	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+			t.Fatalf("%s: %v\npage text:\n%s", what, err, body)
+		}
+	}
+	run("setup, then add an e-mail method",
+		chromedp.Navigate(setup[1]),
+		chromedp.SendKeys(chromedp.CSS("#name"), "Cloud Legal"),
+		chromedp.SendKeys(chromedp.CSS("#email"), "owner@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), pw),
+		chromedp.Submit(chromedp.CSS("#password")),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/account/security/email"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="/account/security/email"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#address")),
+		chromedp.Submit(chromedp.CSS("#address")),
+		chromedp.WaitVisible(chromedp.CSS("#code")),
+	)
+	code, mail := lastCode(t, ms, 1)
+	if mail.To != "owner@example.com" || mail.FromAddr != "no-reply@cloud-legal.example" {
+		t.Errorf("enrolment mail from %s to %s", mail.FromAddr, mail.To)
+	}
+	run("type the code from the e-mail, save the recovery codes, sign out and in",
+		chromedp.SendKeys(chromedp.CSS("#code"), code),
+		chromedp.Submit(chromedp.CSS("#code")),
+		chromedp.WaitVisible(chromedp.CSS("#recovery-codes")),
+		chromedp.Click(chromedp.CSS(`a[href="/account/security?done=codes"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/sign-out"] button`)),
+		chromedp.Click(chromedp.CSS(`form[action="/sign-out"] button`)),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "owner@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), pw),
+		chromedp.Submit(chromedp.CSS("#password")),
+		chromedp.WaitVisible(chromedp.CSS("#code")),
+	)
+	page, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"o•••@example.com", "no-reply@cloud-legal.example", "spam"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the second-step page does not show %q:\n%s", want, page)
+		}
+	}
+	// Two enrolment messages: the code, then the notice that two-step is on.
+	code, _ = lastCode(t, ms, 3)
+	run("second step with the e-mailed code",
+		chromedp.SendKeys(chromedp.CSS("#code"), code),
+		chromedp.Submit(chromedp.CSS("#code")),
+		chromedp.WaitVisible(chromedp.CSS("p.state.on")),
+	)
 }

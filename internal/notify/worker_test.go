@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/twostep/twostep/internal/notify"
+	"github.com/twostep/twostep/internal/notify/smtptest"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
@@ -92,7 +93,7 @@ func outcomeOf(m *twostep.OutboxMessage) outcome {
 type fixture struct {
 	db     *store.DB
 	sealer *twostep.Sealer
-	mail   *mailServer
+	mail   *smtptest.Server
 	now    time.Time
 	log    bytes.Buffer
 	w      *notify.Worker
@@ -105,7 +106,7 @@ func newFixture(t *testing.T) *fixture {
 
 func newFixtureOn(t *testing.T, db *store.DB) *fixture {
 	t.Helper()
-	f := &fixture{db: db, sealer: newSealer(t), mail: newMailServer(t, serverOptions{mode: "plain"}), now: t0}
+	f := &fixture{db: db, sealer: newSealer(t), mail: smtptest.NewServer(t, smtptest.Options{Mode: "plain"}), now: t0}
 	f.w = f.worker(t, f.db)
 	return f
 }
@@ -139,7 +140,7 @@ func TestRetryWithBackoff(t *testing.T) { storetest.Backends(t, testRetryWithBac
 func testRetryWithBackoff(t *testing.T, db *store.DB) {
 	f := newFixtureOn(t, db)
 	enqueue(t, f.db, f.sealer, "msg_a", "code_sign_in", codeData("493817"), t0)
-	f.mail.failRcpt(451, 451)
+	f.mail.FailRcpt(451, 451)
 
 	steps := []struct {
 		at      time.Duration
@@ -159,7 +160,7 @@ func testRetryWithBackoff(t *testing.T, db *store.DB) {
 			t.Errorf("at +%v (-want +got):\n%s", s.at, diff)
 		}
 	}
-	if got := f.mail.received(); len(got) != 1 || strings.Count(parseMail(t, got[0].Data).Text, "493817") != 1 {
+	if got := f.mail.Received(); len(got) != 1 || strings.Count(smtptest.Parse(t, got[0].Data).Text, "493817") != 1 {
 		t.Errorf("received %d messages", len(got))
 	}
 	if sent := message(t, f.db, "msg_a"); !sent.SentAt.Equal(t0.Add(6 * time.Second)) {
@@ -172,7 +173,7 @@ func testRetryWithBackoff(t *testing.T, db *store.DB) {
 func TestRetryUntilExpiry(t *testing.T) {
 	f := newFixture(t)
 	m := enqueue(t, f.db, f.sealer, "msg_a", "code_sign_in", codeData("493817"), t0)
-	f.mail.failRcpt(451, 451, 451, 451, 451, 451, 451, 451, 451, 451)
+	f.mail.FailRcpt(451, 451, 451, 451, 451, 451, 451, 451, 451, 451)
 	// 2+4+8+16+32+64+128+256 = 510 s of backoff fit in 10 minutes; the next 512 s do not.
 	for attempt := 1; ; attempt++ {
 		f.pass(t, f.w, 1)
@@ -188,7 +189,7 @@ func TestRetryUntilExpiry(t *testing.T) {
 		}
 		f.now = got.NextAttemptAt
 	}
-	if _, rcpts := f.mail.counts(); rcpts != 9 {
+	if _, rcpts := f.mail.Counts(); rcpts != 9 {
 		t.Errorf("%d RCPT commands, want 9", rcpts)
 	}
 }
@@ -197,7 +198,7 @@ func TestRetryUntilExpiry(t *testing.T) {
 func TestPermanentFailure(t *testing.T) {
 	f := newFixture(t)
 	enqueue(t, f.db, f.sealer, "msg_a", "code_sign_in", codeData("493817"), t0)
-	f.mail.failRcpt(550)
+	f.mail.FailRcpt(550)
 	f.pass(t, f.w, 1)
 	got := message(t, f.db, "msg_a")
 	if diff := cmp.Diff(outcome{Status: twostep.MessageFailed, Attempts: 1, Permanent: true}, outcomeOf(got)); diff != "" {
@@ -208,7 +209,7 @@ func TestPermanentFailure(t *testing.T) {
 	}
 	f.now = t0.Add(time.Minute)
 	f.pass(t, f.w, 0)
-	if _, rcpts := f.mail.counts(); rcpts != 1 {
+	if _, rcpts := f.mail.Counts(); rcpts != 1 {
 		t.Errorf("%d RCPT commands, want 1", rcpts)
 	}
 }
@@ -227,7 +228,7 @@ func TestExpiredNotSent(t *testing.T) {
 	if !strings.Contains(got.Error, "expired") {
 		t.Errorf("Error %q", got.Error)
 	}
-	if sessions, _ := f.mail.counts(); sessions != 0 {
+	if sessions, _ := f.mail.Counts(); sessions != 0 {
 		t.Errorf("%d SMTP sessions, want 0", sessions)
 	}
 }
@@ -256,7 +257,7 @@ func TestUndeliverable(t *testing.T) {
 			t.Errorf("%s: %s permanent=%v error %q, want failed permanently with %q", id, got.Status, got.Permanent, got.Error, want)
 		}
 	}
-	if got := f.mail.received(); len(got) != 2 {
+	if got := f.mail.Received(); len(got) != 2 {
 		t.Errorf("received %d messages, want 2", len(got))
 	}
 }
@@ -274,7 +275,7 @@ func TestRestartStillDelivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	enqueue(t, db1, f.sealer, "msg_a", "code_sign_in", codeData("493817"), t0)
-	f.mail.failRcpt(451)
+	f.mail.FailRcpt(451)
 	f.pass(t, f.worker(t, db1), 1)
 	if err := db1.Close(); err != nil {
 		t.Fatal(err)
@@ -289,7 +290,7 @@ func TestRestartStillDelivers(t *testing.T) {
 	if got := outcomeOf(message(t, db2, "msg_a")); got.Status != twostep.MessageSent || got.Attempts != 2 {
 		t.Errorf("after restart: %+v", got)
 	}
-	if got := f.mail.received(); len(got) != 1 {
+	if got := f.mail.Received(); len(got) != 1 {
 		t.Errorf("received %d messages, want 1", len(got))
 	}
 }
@@ -312,7 +313,7 @@ func testLeaseOfDeadWorker(t *testing.T, db *store.DB) {
 	if got := outcomeOf(message(t, f.db, "msg_a")); got.Status != twostep.MessageSent || got.Attempts != 2 {
 		t.Errorf("%+v", got)
 	}
-	if got := f.mail.received(); len(got) != 1 {
+	if got := f.mail.Received(); len(got) != 1 {
 		t.Errorf("received %d messages, want 1", len(got))
 	}
 }
@@ -330,9 +331,9 @@ func TestLogHoldsNoSecrets(t *testing.T) { // AU-02
 	if err := f.db.EnqueueMessage(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
-	f.mail.failRcpt(451, 451)
+	f.mail.FailRcpt(451, 451)
 	f.pass(t, f.w, 4)
-	f.mail.failRcpt(550)
+	f.mail.FailRcpt(550)
 	f.now = t0.Add(2 * time.Second)
 	f.pass(t, f.w, 2)
 

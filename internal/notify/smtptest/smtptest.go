@@ -1,0 +1,264 @@
+// Package smtptest runs a real SMTP server in tests and reads what it receives
+// as a mail client would.
+package smtptest
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"io"
+	"math/big"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/mail"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	smtp "github.com/emersion/go-smtp"
+)
+
+// Server is a real SMTP server on 127.0.0.1 that keeps what it receives.
+type Server struct {
+	Addr string
+	TLS  *tls.Config // for clients: trusts the server's certificate
+
+	mu       sync.Mutex
+	user     string // "" accepts mail without AUTH
+	pass     string
+	rcptErrs []error // answers to the next RCPT commands, then 250
+	sessions int
+	rcpts    int
+	got      []Received
+}
+
+// Received is one message as the server got it.
+type Received struct {
+	From string
+	To   []string
+	Data []byte
+}
+
+// Options say how the server listens and whom it lets in.
+type Options struct {
+	Mode       string // "plain", "starttls" or "implicit"
+	User, Pass string
+}
+
+// NewServer starts a server, closed when t ends.
+func NewServer(t testing.TB, o Options) *Server {
+	t.Helper()
+	ms := &Server{user: o.User, pass: o.Pass}
+	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+		ms.mu.Lock()
+		defer ms.mu.Unlock()
+		ms.sessions++
+		return &session{ms: ms}, nil
+	}))
+	s.Domain = "localhost"
+	s.ReadTimeout, s.WriteTimeout = 10*time.Second, 10*time.Second
+	var l net.Listener
+	var err error
+	switch o.Mode {
+	case "plain":
+		s.AllowInsecureAuth = true
+		l, err = net.Listen("tcp", "127.0.0.1:0")
+	case "starttls":
+		s.TLSConfig, ms.TLS = selfSigned(t)
+		l, err = net.Listen("tcp", "127.0.0.1:0")
+	case "implicit":
+		s.TLSConfig, ms.TLS = selfSigned(t)
+		l, err = tls.Listen("tcp", "127.0.0.1:0", s.TLSConfig)
+	default:
+		t.Fatalf("mode %q", o.Mode)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms.Addr = l.Addr().String()
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	return ms
+}
+
+// FailRcpt makes the next RCPT commands answer with these codes, in turn.
+func (ms *Server) FailRcpt(codes ...int) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	for _, c := range codes {
+		ms.rcptErrs = append(ms.rcptErrs, &smtp.SMTPError{Code: c, EnhancedCode: smtp.EnhancedCode{c / 100, 1, 1},
+			Message: map[bool]string{true: "Try again later", false: "No such mailbox"}[c < 500]})
+	}
+}
+
+// Received returns what the server got so far.
+func (ms *Server) Received() []Received {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return append([]Received(nil), ms.got...)
+}
+
+// Counts returns how many sessions and RCPT commands the server saw.
+func (ms *Server) Counts() (sessions, rcpts int) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return ms.sessions, ms.rcpts
+}
+
+type session struct {
+	ms     *Server
+	authed bool
+	cur    Received
+}
+
+func (s *session) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (s *session) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if user != s.ms.user || pass != s.ms.pass {
+			return smtp.ErrAuthFailed
+		}
+		s.authed = true
+		return nil
+	}), nil
+}
+
+func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	if s.ms.user != "" && !s.authed {
+		return smtp.ErrAuthRequired
+	}
+	s.cur = Received{From: from}
+	return nil
+}
+
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.ms.mu.Lock()
+	defer s.ms.mu.Unlock()
+	s.ms.rcpts++
+	if len(s.ms.rcptErrs) > 0 {
+		err := s.ms.rcptErrs[0]
+		s.ms.rcptErrs = s.ms.rcptErrs[1:]
+		return err
+	}
+	s.cur.To = append(s.cur.To, to)
+	return nil
+}
+
+func (s *session) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.cur.Data = b
+	s.ms.mu.Lock()
+	defer s.ms.mu.Unlock()
+	s.ms.got = append(s.ms.got, s.cur)
+	return nil
+}
+
+func (s *session) Reset()        { s.cur = Received{} }
+func (s *session) Logout() error { return nil }
+
+// selfSigned returns a server configuration with a fresh certificate for
+// 127.0.0.1 and localhost, and a client configuration that trusts it.
+func selfSigned(t testing.TB) (server, client *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
+		&tls.Config{RootCAs: roots}
+}
+
+// Parsed is what a mail reader sees of a received message.
+type Parsed struct {
+	FromName, FromAddr, To, Subject string
+	Text, HTML                      string
+	MessageID                       string
+}
+
+// Parse reads a received message as a mail client would, failing t when it
+// is not a multipart/alternative message with UTF-8 text and HTML parts.
+func Parse(t testing.TB, data []byte) Parsed {
+	t.Helper()
+	m, err := mail.ReadMessage(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p Parsed
+	from, err := mail.ParseAddress(m.Header.Get("From"))
+	if err != nil {
+		t.Fatalf("From %q: %v", m.Header.Get("From"), err)
+	}
+	p.FromName, p.FromAddr = from.Name, from.Address
+	to, err := mail.ParseAddress(m.Header.Get("To"))
+	if err != nil {
+		t.Fatalf("To %q: %v", m.Header.Get("To"), err)
+	}
+	p.To = to.Address
+	if p.Subject, err = new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Header.Date(); err != nil {
+		t.Errorf("Date: %v", err)
+	}
+	p.MessageID = m.Header.Get("Message-Id")
+	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/alternative" {
+		t.Fatalf("Content-Type %q: %v", m.Header.Get("Content-Type"), err)
+	}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	for {
+		part, err := mr.NextPart() // undoes quoted-printable
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pt, pp, err := mime.ParseMediaType(part.Header.Get("Content-Type"))
+		if err != nil || !strings.EqualFold(pp["charset"], "utf-8") {
+			t.Errorf("part Content-Type %q: %v", part.Header.Get("Content-Type"), err)
+		}
+		switch pt {
+		case "text/plain":
+			p.Text = string(body)
+		case "text/html":
+			p.HTML = string(body)
+		default:
+			t.Errorf("unexpected part %s", pt)
+		}
+	}
+	return p
+}
+
