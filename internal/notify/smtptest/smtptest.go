@@ -261,4 +261,3 @@ func Parse(t testing.TB, data []byte) Parsed {
 	}
 	return p
 }
-
