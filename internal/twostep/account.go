@@ -16,6 +16,9 @@ type AccountInfo struct {
 	DefaultMethod     Method
 	RecoveryCodesLeft int
 	ConfirmedUntil    time.Time
+	// MinClientVersion is the first app version that may sign in once two-step
+	// is on (the server's, raised by the organisation's policy); "" for none.
+	MinClientVersion string
 }
 
 // AccountInfo returns what the caller's account looks like now.
@@ -35,6 +38,9 @@ func (s *Service) AccountInfo(ctx context.Context, c *Caller) (*AccountInfo, err
 	}
 	info := &AccountInfo{Account: a, Org: org, Factors: factors, AllowedMethods: s.allowed(org),
 		Required: org.Policy.TwoStep == PolicyRequired, RecoveryCodesLeft: len(codes)}
+	if min := s.minClientVersion(org); min != nil {
+		info.MinClientVersion = versionString(min)
+	}
 	for _, f := range factors {
 		if f.Status == FactorActive && (f.Default || info.DefaultMethod == "") {
 			info.DefaultMethod = f.Method

@@ -448,6 +448,11 @@ func (s *Service) SignInMethods(ctx context.Context, token string) (*SignInResul
 	}
 	res := &SignInResult{Status: StatusSecondStep, Account: acct, Org: org, SignInToken: token, ExpiresAt: c.ExpiresAt}
 	res.Methods, res.DefaultMethod, err = s.methodOptions(ctx, acct, factors)
+	if now := s.now(); len(c.CodeHash) > 0 && now.Before(c.CodeExpiresAt) {
+		// The live code of this sign-in, so that a page can say where it went.
+		res.CodeSent = &CodeSent{Method: c.Method, FactorID: c.FactorID, To: MaskAddress(c.Method, c.Address),
+			ExpiresIn: c.CodeExpiresAt.Sub(now), ResendAfter: max(0, c.LastSentAt.Add(ResendCooldown).Sub(now))}
+	}
 	return res, err
 }
 

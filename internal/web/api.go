@@ -212,6 +212,7 @@ type accountJSON struct {
 	Locale             string      `json:"locale"`
 	TwoStep            twoStepJSON `json:"two_step"`
 	AllowLegacyClients bool        `json:"allow_legacy_clients"`
+	MinClientVersion   *string     `json:"min_client_version"`
 	ConfirmedUntil     jsonTime    `json:"confirmed_until"`
 }
 
@@ -241,12 +242,20 @@ func accountBody(info *twostep.AccountInfo) accountJSON {
 	return accountJSON{
 		ID: a.ID, Email: a.Email, Org: orgJSON{ID: info.Org.ID, Name: info.Org.Name, Slug: info.Org.Slug},
 		Role: string(a.Role), SSO: a.SSO, Locale: a.Locale, AllowLegacyClients: a.AllowLegacyClients,
-		ConfirmedUntil: jsonTime(info.ConfirmedUntil),
+		ConfirmedUntil: jsonTime(info.ConfirmedUntil), MinClientVersion: nullString(info.MinClientVersion),
 		TwoStep: twoStepJSON{Enabled: a.TwoStepEnabled(), EnabledAt: jsonTime(a.TwoStepSince), Required: info.Required,
 			AllowedMethods: allowed, Methods: factorsBody(info.Factors), DefaultMethod: string(info.DefaultMethod),
 			RecoveryCodesLeft: info.RecoveryCodesLeft,
 			RecoveryCodesLow:  a.TwoStepEnabled() && info.RecoveryCodesLeft <= twostep.RecoveryCodesLow},
 	}
+}
+
+// nullString is s, or null when empty.
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func (s *Server) apiAccount(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
