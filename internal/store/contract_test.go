@@ -209,7 +209,7 @@ func testFactors(t *testing.T, db *store.DB) {
 	email := &twostep.Factor{ID: "f0", AccountID: acc.ID, Method: twostep.MethodEmail, Status: twostep.FactorPending,
 		Address: "ann@example.com", CreatedAt: t0}
 	older := &twostep.Factor{ID: "f2", AccountID: acc.ID, Method: twostep.MethodSMS, Status: twostep.FactorActive,
-		Address: "+33600000000", CreatedAt: t0.Add(-time.Hour)}
+		Address: "+33600000000", Channels: []twostep.Method{twostep.MethodSMS, twostep.MethodVoice}, CreatedAt: t0.Add(-time.Hour)}
 	for _, f := range []*twostep.Factor{totp, email, older} {
 		ok(t, db.CreateFactor(ctx, f))
 	}
@@ -219,6 +219,7 @@ func testFactors(t *testing.T, db *store.DB) {
 	same(t, "Factors", []*twostep.Factor{older, totp, email}, get[[]*twostep.Factor](t)(db.Factors(ctx, acc.ID)))
 
 	email.Status, email.Label, email.Default, email.ConfirmedAt, email.LastUsedAt = twostep.FactorActive, "work", true, t0, t0
+	email.Channels = []twostep.Method{twostep.MethodVoice}
 	email.LastTOTPStep = 99 // not written: only UseTOTPStep moves it
 	ok(t, db.UpdateFactor(ctx, email))
 	email.LastTOTPStep = 0

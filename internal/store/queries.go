@@ -121,20 +121,22 @@ func (db *DB) UpdateAccount(ctx context.Context, a *twostep.Account) error {
 // Factors.
 
 const factorCols = `id, account_id, method, status, label, secret, address,
-	last_totp_step, is_default, created_at, confirmed_at, last_used_at`
+	last_totp_step, is_default, created_at, confirmed_at, last_used_at, channels`
 
 func scanFactor(s scanner) (*twostep.Factor, error) {
 	var f twostep.Factor
+	var channels string
 	err := s.Scan(&f.ID, &f.AccountID, &f.Method, &f.Status, &f.Label, &f.Secret, &f.Address,
-		&f.LastTOTPStep, &f.Default, tm{&f.CreatedAt}, tm{&f.ConfirmedAt}, tm{&f.LastUsedAt})
+		&f.LastTOTPStep, &f.Default, tm{&f.CreatedAt}, tm{&f.ConfirmedAt}, tm{&f.LastUsedAt}, &channels)
+	f.Channels = split[twostep.Method](channels)
 	return &f, err
 }
 
 // CreateFactor stores f; ErrConflict if its id is taken.
 func (db *DB) CreateFactor(ctx context.Context, f *twostep.Factor) error {
-	_, err := db.exec(ctx, `INSERT INTO factors (`+factorCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.exec(ctx, `INSERT INTO factors (`+factorCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.ID, f.AccountID, f.Method, f.Status, f.Label, null(f.Secret), f.Address,
-		f.LastTOTPStep, f.Default, us(f.CreatedAt), us(f.ConfirmedAt), us(f.LastUsedAt))
+		f.LastTOTPStep, f.Default, us(f.CreatedAt), us(f.ConfirmedAt), us(f.LastUsedAt), join(f.Channels))
 	return wrap(err, "create factor")
 }
 
@@ -149,14 +151,14 @@ func (db *DB) Factors(ctx context.Context, accountID string) ([]*twostep.Factor,
 		WHERE account_id = ? ORDER BY created_at, seq`, accountID)
 }
 
-// UpdateFactor writes Method, Status, Label, Secret, Address, Default,
-// ConfirmedAt and LastUsedAt; ErrNotFound if f does not exist. It leaves
+// UpdateFactor writes Method, Status, Label, Secret, Address, Channels,
+// Default, ConfirmedAt and LastUsedAt; ErrNotFound if f does not exist. It leaves
 // LastTOTPStep alone: only UseTOTPStep moves it, so that a stale copy of f cannot
 // move it back and let a used code in again.
 func (db *DB) UpdateFactor(ctx context.Context, f *twostep.Factor) error {
 	return db.execOne(ctx, "update factor", `UPDATE factors SET method = ?, status = ?, label = ?,
-		secret = ?, address = ?, is_default = ?, confirmed_at = ?, last_used_at = ? WHERE id = ?`,
-		f.Method, f.Status, f.Label, null(f.Secret), f.Address, f.Default,
+		secret = ?, address = ?, channels = ?, is_default = ?, confirmed_at = ?, last_used_at = ? WHERE id = ?`,
+		f.Method, f.Status, f.Label, null(f.Secret), f.Address, join(f.Channels), f.Default,
 		us(f.ConfirmedAt), us(f.LastUsedAt), f.ID)
 }
 

@@ -3,6 +3,7 @@ package twostep
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -35,14 +36,15 @@ func (s *Service) SendSignInCode(ctx context.Context, r SendRequest) (*CodeSent,
 	if err := s.lastDeliveryFailed(ctx, c.ID); err != nil {
 		return nil, err
 	}
+	caller := &Caller{Account: acct, IP: r.IP, UserAgent: r.UserAgent}
 	var cs *CodeSent
 	err = s.store.Atomic(ctx, func(tx Store) error {
 		var err error
-		cs, err = s.sendCode(ctx, tx, acct, c, r.Method, f.ID, f.Address)
+		cs, err = s.sendCode(ctx, tx, acct, c, r.Method, f.ID, f.Address, caller)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, s.recordCap(ctx, err, acct, caller)
 	}
 	s.wake()
 	return cs, nil
@@ -79,7 +81,7 @@ func (s *Service) deliveryFactor(ctx context.Context, a *Account, m Method, fact
 	}
 	var pick *Factor
 	for _, f := range factors {
-		if f.Method != m {
+		if f.Method != m && !(isPhone(f.Method) && slices.Contains(f.Channels, m)) {
 			continue
 		}
 		if factorID != "" {
@@ -117,11 +119,11 @@ func (s *Service) ConfirmIdentitySend(ctx context.Context, c *Caller, m Method, 
 		if err != nil {
 			return err
 		}
-		cs, err = s.sendCode(ctx, tx, c.Account, ch, m, f.ID, f.Address)
+		cs, err = s.sendCode(ctx, tx, c.Account, ch, m, f.ID, f.Address, c)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, s.recordCap(ctx, err, c.Account, c)
 	}
 	s.wake()
 	return cs, nil
@@ -172,7 +174,7 @@ func (s *Service) ChangeEmail(ctx context.Context, c *Caller, email string) (*Co
 		if ch.Address != "" && ch.Address != email {
 			ch.LastChannel = "" // a new address is a new send, not a resend
 		}
-		cs, err = s.sendCode(ctx, tx, c.Account, ch, MethodEmail, "", email)
+		cs, err = s.sendCode(ctx, tx, c.Account, ch, MethodEmail, "", email, c)
 		return err
 	})
 	if err != nil {

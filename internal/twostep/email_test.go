@@ -385,7 +385,7 @@ func mustVerifyTOTP(t *testing.T, f *fixture, secret []byte) string {
 
 func TestLegacyClients(t *testing.T) {
 	f := newFixture(t, storetest.SQLite(t), twostep.Limits{})
-	f.svc = mustService(t, f, "3.1.0")
+	f.rebuild(func(o *twostep.Options) { o.MinClientVersion = "3.1.0" })
 	f.account("joe@example.com")
 	ctx := context.Background()
 	old := twostep.SignInRequest{Email: "joe@example.com", Password: password, ClientVersion: "3.0.9"}
@@ -416,18 +416,6 @@ func TestLegacyClients(t *testing.T) {
 	if _, err := f.svc.RecoveryCodes(ctx, f.caller(res.SessionToken)); !errors.Is(err, twostep.ErrConfirmIdentity) {
 		t.Errorf("legacy session regenerating codes: %v, want ErrConfirmIdentity", err)
 	}
-}
-
-// mustService rebuilds the fixture's service with a minimum client version.
-func mustService(t *testing.T, f *fixture, min string) *twostep.Service {
-	t.Helper()
-	svc, err := twostep.New(twostep.Options{Store: f.db, Sealer: f.sealer, Rand: randReader, Clock: f.clock.Now,
-		Hasher: twostep.NewHasher(testArgon2, 4, 1000, 10*time.Second, randReader), MinClientVersion: min,
-		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail}, BaseURL: "https://auth.example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svc
 }
 
 func storetestBackends(t *testing.T, fn func(t *testing.T, f *fixture)) {

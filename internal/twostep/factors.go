@@ -42,7 +42,7 @@ func (s *Service) AddFactor(ctx context.Context, c *Caller, r FactorRequest) (*N
 	if r.Method == "" {
 		return nil, invalid("method", "is required")
 	}
-	if !s.offered(r.Method) || r.Method == MethodSMS || r.Method == MethodVoice {
+	if !s.offered(r.Method) {
 		return nil, invalid("method", "this server offers "+joinMethods(s.methods))
 	}
 	if utf8.RuneCountInString(r.Label) > 64 {
@@ -75,6 +75,16 @@ func (s *Service) AddFactor(ctx context.Context, c *Caller, r FactorRequest) (*N
 		if f.Label == "" {
 			f.Label = MaskAddress(MethodEmail, f.Address)
 		}
+	case MethodSMS, MethodVoice:
+		// Nothing is sent to a number that cannot or must not take codes.
+		p, err := ParsePhone(r.Phone, r.Country, r.Method, s.smsCountries)
+		if err != nil {
+			return nil, err
+		}
+		f.Address, f.Channels = p.E164, p.Channels
+		if f.Label == "" {
+			f.Label = MaskAddress(r.Method, f.Address)
+		}
 	}
 	if err := s.requireConfirmed(c); err != nil {
 		return nil, err
@@ -87,13 +97,13 @@ func (s *Service) AddFactor(ctx context.Context, c *Caller, r FactorRequest) (*N
 		return nil, ErrMethodNotAllowed
 	}
 	err = s.store.Atomic(ctx, func(tx Store) error {
-		// One pending factor per method: starting over replaces an unfinished one.
+		// One pending factor per kind: starting over replaces an unfinished one.
 		all, err := tx.Factors(ctx, a.ID)
 		if err != nil {
 			return err
 		}
 		for _, old := range all {
-			if old.Status == FactorPending && old.Method == r.Method {
+			if old.Status == FactorPending && (old.Method == r.Method || isPhone(old.Method) && isPhone(r.Method)) {
 				if err := tx.DeleteFactor(ctx, old.ID); err != nil {
 					return err
 				}
@@ -109,11 +119,11 @@ func (s *Service) AddFactor(ctx context.Context, c *Caller, r FactorRequest) (*N
 		if err != nil {
 			return err
 		}
-		nf.CodeSent, err = s.sendCode(ctx, tx, a, ch, f.Method, f.ID, f.Address)
+		nf.CodeSent, err = s.sendCode(ctx, tx, a, ch, f.Method, f.ID, f.Address, c)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, s.recordCap(ctx, err, a, c)
 	}
 	s.wake()
 	return nf, nil
@@ -154,11 +164,11 @@ func (s *Service) ResendFactorCode(ctx context.Context, c *Caller, id string) (*
 		if err != nil {
 			return err
 		}
-		cs, err = s.sendCode(ctx, tx, c.Account, ch, f.Method, f.ID, f.Address)
+		cs, err = s.sendCode(ctx, tx, c.Account, ch, f.Method, f.ID, f.Address, c)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, s.recordCap(ctx, err, c.Account, c)
 	}
 	s.wake()
 	return cs, nil
@@ -539,11 +549,7 @@ func MaskAddress(m Method, addr string) string {
 		r, _ := utf8.DecodeRuneInString(local)
 		return string(r) + "•••@" + domain
 	case MethodSMS, MethodVoice:
-		digits := []rune(addr)
-		if len(digits) <= 4 {
-			return addr
-		}
-		return string(digits[:3]) + strings.Repeat("•", len(digits)-5) + string(digits[len(digits)-2:])
+		return maskPhone(addr)
 	}
 	return addr
 }

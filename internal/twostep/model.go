@@ -110,6 +110,7 @@ type Factor struct {
 	Label        string
 	Secret       []byte
 	Address      string
+	Channels     []Method // for a phone: every channel the number takes (MethodSMS, MethodVoice)
 	LastTOTPStep int64
 	Default      bool
 	CreatedAt    time.Time

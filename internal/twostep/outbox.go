@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -93,32 +94,90 @@ type CodeSent struct {
 	ResendAfter time.Duration
 }
 
-// sendLimit is the hourly cap of code messages per account and channel
-// ("at most 10 code e-mails an hour per account"; notices do not count).
-var sendLimit = Limit{PerHour: 10}
+// accountCap is the cap of code messages per account and channel ("at most 10
+// code e-mails an hour per account"; notices do not count).
+var accountCap = Cap{Max: 10, Window: time.Hour}
+
+// PhoneLimits are the toll-fraud guards on SMS and calls (OOB-10), kept in the
+// store so that they hold across instances.
+type PhoneLimits struct {
+	PerNumber  Cap // default 5 an hour
+	PerIP      Cap // default 20 an hour per client address
+	PerCountry Cap // per country calling code; default 200 a day
+	Daily      int // SMS + calls a day for the whole server; default 1000
+}
+
+// DefaultPhoneLimits are the guards when Options leave them out.
+var DefaultPhoneLimits = PhoneLimits{
+	PerNumber:  Cap{Max: 5, Window: time.Hour},
+	PerIP:      Cap{Max: 20, Window: time.Hour},
+	PerCountry: Cap{Max: 200, Window: 24 * time.Hour},
+	Daily:      1000,
+}
+
+// capError is a send refused by a cap: which one, for the audit trail.
+type capError struct {
+	*ThrottledError
+	cap     string
+	channel string
+}
+
+func (e *capError) Unwrap() error { return e.ThrottledError }
+
+// caps lists the quotas one send by channel to address takes, by name and key.
+func (s *Service) caps(a *Account, channel, address string, c *Caller) []struct {
+	name, key string
+	cap       Cap
+} {
+	type capKey = struct {
+		name, key string
+		cap       Cap
+	}
+	out := []capKey{{"account", "send:" + channel + ":" + a.ID, accountCap}}
+	if channel != string(MethodSMS) && channel != string(MethodVoice) {
+		return out
+	}
+	out = append(out, capKey{"number", "send:number:" + address, s.phoneLimits.PerNumber})
+	if c != nil && c.IP != "" {
+		out = append(out, capKey{"ip", "send:ip:" + c.IP, s.phoneLimits.PerIP})
+	}
+	if cc := callingCode(address); cc != "" {
+		out = append(out, capKey{"country", "send:country:" + cc, s.phoneLimits.PerCountry})
+	}
+	return append(out, capKey{"global", "send:phone:all", Cap{Max: s.phoneLimits.Daily, Window: 24 * time.Hour}})
+}
 
 // sendCode makes a new code for challenge c, to address by method m (the
 // factor f, if any), replacing any earlier code (OOB-06), and enqueues it in
 // tx. It returns ErrResendTooSoon inside the cooldown of that channel and a
 // *ThrottledError when the account's hourly cap is reached.
-func (s *Service) sendCode(ctx context.Context, tx Store, a *Account, c *Challenge, m Method, factorID, address string) (*CodeSent, error) {
+func (s *Service) sendCode(ctx context.Context, tx Store, a *Account, c *Challenge, m Method, factorID, address string, caller *Caller) (*CodeSent, error) {
 	now := s.now()
 	channel := string(m)
 	if c.LastChannel == channel && now.Before(c.LastSentAt.Add(ResendCooldown)) {
 		return nil, throttled(ErrResendTooSoon, c.LastSentAt.Add(ResendCooldown).Sub(now))
 	}
-	key := "send:" + channel + ":" + a.ID
-	t, err := tx.LockThrottle(ctx, key)
-	if err != nil {
-		return nil, err
+	// Every quota must have room before any is taken: a refused send costs nothing.
+	caps := s.caps(a, channel, address, caller)
+	taken := make([]Throttle, len(caps))
+	for i, q := range caps {
+		t, err := tx.LockThrottle(ctx, q.key)
+		if err != nil {
+			return nil, err
+		}
+		after, wait, ok := q.cap.Take(t, now)
+		if !ok {
+			return nil, &capError{ThrottledError: throttled(ErrThrottled, wait).(*ThrottledError), cap: q.name, channel: channel}
+		}
+		taken[i] = after
 	}
-	if wait, locked := t.Locked(now); locked {
-		return nil, throttled(ErrThrottled, wait)
-	}
-	if err := tx.PutThrottle(ctx, sendLimit.Fail(t, now)); err != nil {
-		return nil, err
+	for _, t := range taken {
+		if err := tx.PutThrottle(ctx, t); err != nil {
+			return nil, err
+		}
 	}
 	code := s.newCode()
+	var err error
 	if c.CodeHash, err = s.codeHash(s.sealer.ActiveKeyID(), c.ID, code); err != nil {
 		return nil, err
 	}
@@ -129,7 +188,10 @@ func (s *Service) sendCode(ctx context.Context, tx Store, a *Account, c *Challen
 	if err := tx.UpdateChallenge(ctx, c); err != nil {
 		return nil, err
 	}
-	data := map[string]string{"code": code, "minutes": itoa(int(CodeTTL.Minutes())), "issuer": s.issuer, "email": address}
+	data := map[string]string{"code": code, "minutes": itoa(int(CodeTTL.Minutes())), "issuer": s.issuer, "host": s.host}
+	if m == MethodEmail {
+		data["email"] = address
+	}
 	msg := Message{Channel: channel, To: address, Locale: a.Locale, Template: codeTemplates[c.Purpose], Data: data}
 	if err := s.enqueue(ctx, tx, msg, c.ID, c.CodeExpiresAt); err != nil {
 		return nil, err
@@ -138,12 +200,31 @@ func (s *Service) sendCode(ctx context.Context, tx Store, a *Account, c *Challen
 }
 
 // matchCode reports whether code is the live code of c for method m (and
-// factor, when given), in constant time.
+// factor, when given), in constant time. A phone code counts for either channel
+// of its number: the newest code, by SMS or by call, replaces the earlier one.
 func (s *Service) matchCode(c *Challenge, m Method, factorID, code string) bool {
-	if c == nil || len(c.CodeHash) == 0 || c.Method != m || (factorID != "" && factorID != c.FactorID) || !s.now().Before(c.CodeExpiresAt) {
+	sameMethod := c != nil && (c.Method == m || isPhone(c.Method) && isPhone(m))
+	if !sameMethod || len(c.CodeHash) == 0 || (factorID != "" && factorID != c.FactorID) || !s.now().Before(c.CodeExpiresAt) {
 		return false
 	}
 	keyID, _, _ := bytes.Cut(c.CodeHash, []byte(":"))
 	h, err := s.codeHash(string(keyID), c.ID, code)
 	return err == nil && hmac.Equal(h, c.CodeHash)
+}
+
+func isPhone(m Method) bool { return m == MethodSMS || m == MethodVoice }
+
+// recordCap writes an audit event when err is a send refused by a cap, so that
+// the operator sees toll-fraud guards at work (OOB-10). It returns err.
+func (s *Service) recordCap(ctx context.Context, err error, a *Account, c *Caller) error {
+	var ce *capError
+	if !errors.As(err, &ce) || a == nil {
+		return err
+	}
+	s.log.Warn("code not sent: cap reached", "cap", ce.cap, "channel", ce.channel, "account_id", a.ID)
+	if aerr := s.audit(ctx, s.store, event{typ: "delivery.capped", account: a, caller: c,
+		detail: map[string]any{"cap": ce.cap, "channel": ce.channel}}); aerr != nil {
+		s.log.Error("audit", "err", aerr)
+	}
+	return err
 }

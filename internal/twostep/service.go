@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/mail"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -40,6 +41,10 @@ type Options struct {
 	ConfirmWindow time.Duration // default 10m
 	SignInTTL     time.Duration // default 10m
 	Limits        Limits        // zero: DefaultLimits
+	// SMSCountries are the ISO 3166 regions whose numbers may take SMS and
+	// calls; all when empty.
+	SMSCountries []string
+	PhoneLimits  PhoneLimits // zero: DefaultPhoneLimits (Daily from TWOSTEP_SMS_DAILY_LIMIT)
 }
 
 // Service is Twostep's use cases. It is safe for concurrent use.
@@ -61,6 +66,9 @@ type Service struct {
 	confirmWindow time.Duration
 	signInTTL     time.Duration
 	limits        Limits
+	smsCountries  []string
+	phoneLimits   PhoneLimits
+	host          string // of the base URL, for the WebOTP line of SMS
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -74,7 +82,14 @@ func New(o Options) (*Service, error) {
 	s := &Service{
 		store: o.Store, wakeFn: o.Wake, baseURL: o.BaseURL, sealer: o.Sealer, hasher: o.Hasher, clock: o.Clock, rand: o.Rand, log: o.Logger,
 		issuer: o.Issuer, methods: o.Methods, sessionIdle: o.SessionIdle, sessionMax: o.SessionMax,
-		confirmWindow: o.ConfirmWindow, signInTTL: o.SignInTTL, limits: o.Limits,
+		confirmWindow: o.ConfirmWindow, signInTTL: o.SignInTTL, limits: o.Limits, smsCountries: o.SMSCountries,
+		phoneLimits: o.PhoneLimits,
+	}
+	if u, err := url.Parse(o.BaseURL); err == nil {
+		s.host = u.Hostname()
+	}
+	if s.phoneLimits == (PhoneLimits{}) {
+		s.phoneLimits = DefaultPhoneLimits
 	}
 	if s.clock == nil {
 		s.clock = time.Now

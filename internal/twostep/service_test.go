@@ -42,6 +42,7 @@ type fixture struct {
 	sealer *twostep.Sealer
 	clock  *clock
 	org    string
+	opts   twostep.Options
 	sent   []twostep.Message // every message taken from the outbox so far
 }
 
@@ -87,8 +88,6 @@ func (f *fixture) templates() []string {
 
 const password = "correct horse battery"
 
-var randReader = rand.Reader
-
 // cheap argon2 parameters keep tests fast; the cost parameters live in each hash.
 var testArgon2 = twostep.Argon2Params{Memory: 64, Time: 1, Threads: 1}
 
@@ -112,14 +111,25 @@ func newFixtureArgon(t testing.TB, db *store.DB, limits twostep.Limits, argon tw
 		t.Fatal(err)
 	}
 	f := &fixture{t: t, db: db, sealer: sealer, clock: &clock{now: time.Date(2026, 11, 23, 9, 0, 15, 0, time.UTC)}}
-	f.svc, err = twostep.New(twostep.Options{
-		Store: db, Sealer: sealer, Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail}, BaseURL: "https://auth.example.com", Rand: rand.Reader, Clock: f.clock.Now, Limits: limits,
-		Hasher: twostep.NewHasher(argon, 4, 1000, 10*time.Second, rand.Reader),
-	})
-	if err != nil {
-		t.Fatal(err)
+	f.opts = twostep.Options{
+		Store: db, Sealer: sealer, Rand: rand.Reader, Clock: f.clock.Now, Limits: limits, BaseURL: "https://auth.example.com",
+		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice},
+		Hasher:  twostep.NewHasher(argon, 4, 1000, 10*time.Second, rand.Reader),
 	}
+	f.rebuild(func(*twostep.Options) {})
 	return f
+}
+
+// rebuild makes the fixture's service anew with changed options, over the same
+// store and clock.
+func (f *fixture) rebuild(change func(*twostep.Options)) {
+	f.t.Helper()
+	change(&f.opts)
+	svc, err := twostep.New(f.opts)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.svc = svc
 }
 
 // account creates an account with the test password (the first one creates the organisation).

@@ -147,6 +147,7 @@ func (s *Service) SignIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 	if res.Methods, res.DefaultMethod, err = s.methodOptions(ctx, acct, factors); err != nil {
 		return nil, err
 	}
+	var capped error
 	err = s.store.Atomic(ctx, func(tx Store) error {
 		if err := tx.CreateChallenge(ctx, c); err != nil {
 			return err
@@ -155,9 +156,10 @@ func (s *Service) SignIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 		if !def.Method.delivers() {
 			return nil
 		}
-		cs, err := s.sendCode(ctx, tx, acct, c, def.Method, def.ID, def.Address)
+		cs, err := s.sendCode(ctx, tx, acct, c, def.Method, def.ID, def.Address, caller)
 		if errors.Is(err, ErrThrottled) {
 			// A sending cap never fails the sign-in: it comes without code_sent.
+			capped = err
 			return nil
 		}
 		res.CodeSent = cs
@@ -166,6 +168,7 @@ func (s *Service) SignIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 	if err != nil {
 		return nil, err
 	}
+	s.recordCap(ctx, capped, acct, caller)
 	s.wake()
 	return res, nil
 }
@@ -279,7 +282,14 @@ func (s *Service) methodOptions(ctx context.Context, a *Account, factors []*Fact
 	var out []MethodOption
 	var def Method
 	for _, f := range factors {
-		out = append(out, MethodOption{Method: f.Method, FactorID: f.ID, To: MaskAddress(f.Method, f.Address)})
+		if isPhone(f.Method) {
+			// One entry per number and channel: "call me instead" on the same number.
+			for _, ch := range f.Channels {
+				out = append(out, MethodOption{Method: ch, FactorID: f.ID, To: MaskAddress(ch, f.Address)})
+			}
+		} else {
+			out = append(out, MethodOption{Method: f.Method, FactorID: f.ID, To: MaskAddress(f.Method, f.Address)})
+		}
 		if f.Default || def == "" {
 			def = f.Method
 		}
@@ -370,7 +380,16 @@ func (s *Service) VerifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 			if errors.Is(err, ErrNotFound) || (err == nil && n > s.limits.Attempts) {
 				return ErrExpired, nil
 			}
-			return nil, err
+			if err != nil {
+				return nil, err
+			}
+			// The live code as of now, not as of the lookup: a resend in between replaced it.
+			fresh, err := tx.Challenge(ctx, c.ID)
+			if err != nil {
+				return nil, err
+			}
+			*c = *fresh
+			return nil, nil
 		})
 		if err != nil || errors.Is(refusal, ErrExpired) || errors.Is(refusal, ErrThrottled) {
 			return refusal, err
@@ -387,7 +406,11 @@ func (s *Service) VerifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 			// Lost a race with a parallel submission: undo what this one did.
 			return nil, cmpErr(err, ErrExpired)
 		}
-		amr := append(slices.Clone(c.AMR), r.Method.AMR())
+		used := r.Method
+		if used.delivers() {
+			used = c.Method // amr follows the channel the code came by
+		}
+		amr := append(slices.Clone(c.AMR), used.AMR())
 		res, err = s.signedIn(ctx, tx, acct, amr, false, caller)
 		if err != nil {
 			return nil, err

@@ -71,3 +71,26 @@ func (l Limit) Succeed(t Throttle) Throttle {
 	t.Failures = 0
 	return t
 }
+
+// Cap allows at most Max events per fixed Window, counted in a Throttle's
+// window fields: a sending quota rather than a failure count.
+type Cap struct {
+	Max    int
+	Window time.Duration
+}
+
+// Take returns t with one more event at now, or ok false and how long until the
+// window frees a place when the cap is reached. A zero Max never trips.
+func (c Cap) Take(t Throttle, now time.Time) (after Throttle, wait time.Duration, ok bool) {
+	if c.Max <= 0 {
+		return t, 0, true
+	}
+	if t.HourStart.IsZero() || now.Sub(t.HourStart) >= c.Window {
+		t.HourStart, t.HourFailures = now, 0
+	}
+	if t.HourFailures >= c.Max {
+		return t, t.HourStart.Add(c.Window).Sub(now), false
+	}
+	t.HourFailures++
+	return t, 0, true
+}

@@ -191,8 +191,12 @@ func codeSentBody(cs *twostep.CodeSent) codeSentJSON {
 }
 
 func factorBody(f *twostep.Factor) factorJSON {
-	return factorJSON{ID: f.ID, Method: string(f.Method), Status: string(f.Status), Label: f.Label,
+	out := factorJSON{ID: f.ID, Method: string(f.Method), Status: string(f.Status), Label: f.Label,
 		To: twostep.MaskAddress(f.Method, f.Address), CreatedAt: jsonTime(f.CreatedAt), LastUsedAt: jsonTime(f.LastUsedAt), Default: f.Default}
+	for _, c := range f.Channels {
+		out.Channels = append(out.Channels, string(c))
+	}
+	return out
 }
 
 func factorsBody(fs []*twostep.Factor) []factorJSON {
@@ -295,6 +299,9 @@ func (s *Server) apiAddFactor(w http.ResponseWriter, r *http.Request, c *twostep
 		return
 	}
 	out := factorBody(nf.Factor)
+	if len(nf.Factor.Channels) > 0 {
+		out.To = nf.Factor.Address // the number as understood, so the person can check it
+	}
 	if nf.CodeSent != nil {
 		cs := codeSentBody(nf.CodeSent)
 		out.CodeSent = &cs

@@ -59,7 +59,7 @@ func newAPI(t *testing.T, dev bool) *api {
 	}
 	clock := &apiClock{now: time.Date(2026, 11, 23, 9, 0, 15, 0, time.UTC)}
 	svc, err := twostep.New(twostep.Options{Store: db, Sealer: sealer, Rand: rand.Reader, Clock: clock.Now,
-		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail}, BaseURL: "http://twostep.test",
+		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice}, BaseURL: "http://twostep.test",
 		Hasher: twostep.NewHasher(twostep.Argon2Params{Memory: 64, Time: 1, Threads: 1}, 4, 100, time.Second, rand.Reader)})
 	if err != nil {
 		t.Fatal(err)
@@ -552,5 +552,61 @@ func TestAPIPasswordResetSameAnswer(t *testing.T) { // EN-01, FL-08
 	st, b, _ := a.call("POST", "/api/v1/password-reset", "", map[string]string{"email": "nonsense"})
 	if st != 400 || b["field"] != "email" {
 		t.Errorf("malformed address: %d %v", st, b)
+	}
+}
+
+func TestAPIPhoneJourney(t *testing.T) { // OOB-09
+	a := newAPI(t, false)
+	st, b, _ := a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "owner@example.com", "password": apiPassword})
+	a.want(st, 200, b, "sign-in")
+	session := b["session_token"].(string)
+	for _, tc := range []struct {
+		body map[string]string
+		want string
+	}{
+		{map[string]string{"method": "sms", "phone": "01 23 45 67 89", "country": "FR"}, "fixed line, which cannot receive text messages"},
+		{map[string]string{"method": "voice", "phone": "08 99 12 34 56", "country": "FR"}, "premium-rate"},
+		{map[string]string{"method": "sms", "phone": "06 12 34 56 78"}, "country is required"},
+		{map[string]string{"method": "sms", "phone": "06 12", "country": "FR"}, "not a valid number in FR"},
+	} {
+		st, e, _ := a.call("POST", "/api/v1/account/factors", session, tc.body)
+		if st != 400 || e["code"] != "invalid_request" || !strings.Contains(e["detail"].(string), tc.want) {
+			t.Errorf("%v: %d %v, want 400 saying %q", tc.body, st, e, tc.want)
+		}
+	}
+	st, b, _ = a.call("POST", "/api/v1/account/factors", session, map[string]string{"method": "sms", "phone": "06 12 34 56 78", "country": "FR"})
+	a.want(st, 201, b, "add phone")
+	id := b["id"].(string)
+	if b["to"] != "+33612345678" || !cmp.Equal(b["channels"], []any{"sms", "voice"}) || b["code_sent"].(map[string]any)["to"] != "+33 6 •• •• •• 78" {
+		t.Errorf("new phone factor: %v", b)
+	}
+	code := a.sent("code_enrol")["code"]
+	st, b, _ = a.call("POST", "/api/v1/account/factors/"+id+"/verify", session, map[string]string{"code": code})
+	a.want(st, 200, b, "verify phone")
+
+	st, b, _ = a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "owner@example.com", "password": apiPassword})
+	a.want(st, 200, b, "sign-in")
+	wantMethods := []any{
+		map[string]any{"method": "sms", "factor_id": id, "to": "+33 6 •• •• •• 78"},
+		map[string]any{"method": "voice", "factor_id": id, "to": "+33 6 •• •• •• 78"},
+		map[string]any{"method": "recovery_code"},
+	}
+	if diff := cmp.Diff(wantMethods, b["methods"]); diff != "" || b["default_method"] != "sms" {
+		t.Errorf("methods (-want +got):\n%s default %v", diff, b["default_method"])
+	}
+	signIn := b["sign_in_token"].(string)
+	a.sent("code_sign_in")
+	st, b, _ = a.call("POST", "/api/v1/sign-in/send", "", map[string]string{"sign_in_token": signIn, "method": "voice"})
+	if st != 202 || b["method"] != "voice" {
+		t.Fatalf("call me instead: %d %v", st, b)
+	}
+	if st, e, _ := a.call("POST", "/api/v1/sign-in/send", "", map[string]string{"sign_in_token": signIn, "method": "voice"}); st != 429 || e["code"] != "resend_too_soon" {
+		t.Errorf("second call at once: %d %v", st, e)
+	}
+	code = a.sent("code_sign_in")["code"]
+	st, b, _ = a.call("POST", "/api/v1/sign-in/verify", "", map[string]string{"sign_in_token": signIn, "method": "voice", "code": code})
+	a.want(st, 200, b, "verify by call")
+	if diff := cmp.Diff([]any{"pwd", "tel"}, b["amr"]); diff != "" {
+		t.Errorf("amr (-want +got):\n%s", diff)
 	}
 }

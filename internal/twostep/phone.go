@@ -1,0 +1,111 @@
+package twostep
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Phone is a number that can receive codes, as parsed from what a person typed.
+type Phone struct {
+	E164     string   // +33612345678
+	Region   string   // FR
+	Channels []Method // MethodSMS and/or MethodVoice, in that order
+}
+
+// ParsePhone reads a phone number typed nationally with its country ("06 12 34
+// 56 78", "FR") or internationally ("+33 6 12 34 56 78"), and checks that it can
+// receive codes by m: a valid number, of a type that takes that channel (a
+// fixed line takes calls only), not premium-rate, in an allowed country (all
+// when allowed is empty). Every refusal is an *InvalidError saying which.
+func ParsePhone(phone, country string, m Method, allowed []string) (*Phone, error) {
+	phone = strings.TrimSpace(phone)
+	country = strings.ToUpper(strings.TrimSpace(country))
+	if phone == "" {
+		return nil, invalid("phone", "is required")
+	}
+	if len(phone) > 32 {
+		return nil, invalid("phone", "is too long to be a phone number")
+	}
+	if !strings.HasPrefix(phone, "+") && country == "" {
+		return nil, invalid("country", "is required for a national number such as 06 12 34 56 78 (or write it with +, such as +33 6 12 34 56 78)")
+	}
+	if country != "" && phonenumbers.GetCountryCodeForRegion(country) == 0 {
+		return nil, invalid("country", "must be a two-letter country code such as FR, JP or US")
+	}
+	num, err := phonenumbers.Parse(phone, country)
+	if err != nil {
+		return nil, invalid("phone", "is not a phone number")
+	}
+	region := phonenumbers.GetRegionCodeForNumber(num)
+	if !phonenumbers.IsValidNumber(num) {
+		where := country
+		if where == "" {
+			where = "its country"
+		}
+		return nil, invalid("phone", "is not a valid number in "+where+" (check the digits, or the country)")
+	}
+	if len(allowed) > 0 && !slices.Contains(allowed, region) {
+		return nil, invalid("phone", "numbers in "+region+" cannot receive codes from this server (allowed: "+strings.Join(allowed, ", ")+")")
+	}
+	p := &Phone{E164: phonenumbers.Format(num, phonenumbers.E164), Region: region}
+	switch phonenumbers.GetNumberType(num) {
+	case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE:
+		p.Channels = []Method{MethodSMS, MethodVoice}
+	case phonenumbers.FIXED_LINE, phonenumbers.VOIP:
+		p.Channels = []Method{MethodVoice}
+	case phonenumbers.PREMIUM_RATE:
+		return nil, invalid("phone", "is a premium-rate number, which cannot receive codes")
+	default:
+		return nil, invalid("phone", "is not a mobile or fixed line (toll-free, shared-cost, pager and personal numbers cannot receive codes)")
+	}
+	if m == MethodSMS && !slices.Contains(p.Channels, MethodSMS) {
+		return nil, invalid("phone", "is a fixed line, which cannot receive text messages; choose a phone call instead")
+	}
+	return p, nil
+}
+
+// maskPhone shows the country code, the first national digit and the last two:
+// "+33 6 •• •• •• 78".
+func maskPhone(e164 string) string {
+	num, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return "•••"
+	}
+	intl := phonenumbers.Format(num, phonenumbers.INTERNATIONAL)
+	cc, national, ok := strings.Cut(intl, " ")
+	if !ok {
+		return "•••"
+	}
+	digits := 0
+	for _, r := range national {
+		if r >= '0' && r <= '9' {
+			digits++
+		}
+	}
+	var b strings.Builder
+	seen := 0
+	for _, r := range national {
+		if r < '0' || r > '9' {
+			b.WriteRune(r)
+			continue
+		}
+		seen++
+		if seen == 1 || seen > digits-2 {
+			b.WriteRune(r)
+		} else {
+			b.WriteRune('•')
+		}
+	}
+	return cc + " " + b.String()
+}
+
+// callingCode returns the country calling code of an E.164 number ("33"), or "".
+func callingCode(e164 string) string {
+	num, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return ""
+	}
+	return itoa(int(num.GetCountryCode()))
+}
