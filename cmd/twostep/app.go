@@ -71,7 +71,8 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 	inFlight := runtime.GOMAXPROCS(0)
 	a.svc, err = twostep.New(twostep.Options{
 		Store: a.db, Sealer: a.sealer, Rand: rand.Reader, Logger: a.log, Wake: a.worker.Wake,
-		BaseURL: cfg.BaseURL.String(), Methods: methods,
+		BaseURL: cfg.BaseURL.String(), Methods: methods, SMSCountries: cfg.SMSCountries,
+		PhoneLimits: phoneLimits(cfg),
 		Hasher:           twostep.NewHasher(twostep.DefaultArgon2, inFlight, 64*inFlight, 10*time.Second, rand.Reader),
 		Issuer:           cfg.Issuer,
 		MinClientVersion: cfg.MinClientVersion,
@@ -95,6 +96,13 @@ func (a *app) deliverNow(ctx context.Context) {
 	}
 }
 
+// phoneLimits are the default toll-fraud guards with the configured daily cap.
+func phoneLimits(cfg *Config) twostep.PhoneLimits {
+	l := twostep.DefaultPhoneLimits
+	l.Daily = cfg.SMSDailyLimit
+	return l
+}
+
 // transports builds the delivery of each channel from the configuration, and
 // returns the second-step methods that can be offered with them.
 func transports(cfg *Config, db *store.DB) (map[string]notify.Transport, []twostep.Method, error) {
@@ -113,6 +121,29 @@ func transports(cfg *Config, db *store.DB) (map[string]notify.Transport, []twost
 	}
 	if ts["email"] != nil {
 		methods = append(methods, twostep.MethodEmail)
+	}
+	switch cfg.SMSProvider {
+	case "twilio":
+		tw, err := notify.NewTwilio(notify.TwilioOptions{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken,
+			From: cfg.TwilioFrom, BaseURL: cfg.TwilioBaseURL})
+		if err != nil {
+			return nil, nil, fmt.Errorf("TWOSTEP_TWILIO_*: %w", err)
+		}
+		ts["sms"], ts["voice"] = tw, tw
+	case "webhook":
+		wh, err := notify.NewWebhook(notify.WebhookOptions{URL: cfg.SMSWebhookURL, Secret: cfg.SMSWebhookSecret})
+		if err != nil {
+			return nil, nil, fmt.Errorf("TWOSTEP_SMS_WEBHOOK_URL: %w", err)
+		}
+		ts["sms"], ts["voice"] = wh, wh
+	case "outbox":
+		if ts["sms"] == nil {
+			dev := notify.NewDevOutbox(db, time.Now, rand.Reader)
+			ts["sms"], ts["voice"] = dev, dev
+		}
+	}
+	if ts["sms"] != nil {
+		methods = append(methods, twostep.MethodSMS, twostep.MethodVoice)
 	}
 	return ts, methods, nil
 }

@@ -264,8 +264,8 @@ func parseConfig(raw map[string]source) (*Config, error) {
 		}
 	}
 	v, from = get("sms_daily_limit", "1000")
-	if c.SMSDailyLimit, err = strconv.Atoi(v); err != nil || c.SMSDailyLimit < 0 {
-		return nil, bad(from, v, "must be a whole number, 0 or more")
+	if c.SMSDailyLimit, err = strconv.Atoi(v); err != nil || c.SMSDailyLimit < 1 {
+		return nil, bad(from, v, "must be a whole number, 1 or more (the most SMS and calls a day)")
 	}
 	c.MinClientVersion, from = get("min_client_version", "")
 	if c.MinClientVersion != "" {

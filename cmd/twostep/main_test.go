@@ -106,6 +106,10 @@ func TestConfigErrors(t *testing.T) {
 		{"idle over max", []string{"TWOSTEP_SESSION_IDLE=2h", "TWOSTEP_SESSION_MAX=1h"}, nil, "must not be longer than TWOSTEP_SESSION_MAX"},
 		{"twilio", []string{"TWOSTEP_SMS_PROVIDER=twilio"}, nil, "TWOSTEP_SMS_PROVIDER=twilio needs TWOSTEP_TWILIO_ACCOUNT_SID"},
 		{"dev", []string{"TWOSTEP_DEV=maybe"}, nil, `TWOSTEP_DEV="maybe": must be true or false`},
+		{"daily limit", []string{"TWOSTEP_SMS_DAILY_LIMIT=0"}, nil, `TWOSTEP_SMS_DAILY_LIMIT="0": must be a whole number, 1 or more`},
+		{"webhook", []string{"TWOSTEP_SMS_PROVIDER=webhook", "TWOSTEP_SMS_WEBHOOK_URL=https://sms.example.com"}, nil, "TWOSTEP_SMS_PROVIDER=webhook needs TWOSTEP_SMS_WEBHOOK_URL and TWOSTEP_SMS_WEBHOOK_SECRET"},
+		{"provider", []string{"TWOSTEP_SMS_PROVIDER=carrier-pigeon"}, nil, `TWOSTEP_SMS_PROVIDER="carrier-pigeon": must be twilio, webhook or outbox`},
+		{"smtp", []string{"TWOSTEP_SMTP_URL=mailto:x@example.com"}, nil, "TWOSTEP_SMTP_URL: must be smtp://host:port"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,5 +1,6 @@
-// Package notify words Twostep's messages per locale and delivers the outbox
-// through SMTP or, in dev mode, keeps them for the outbox page.
+// Package notify words Twostep's messages per locale and delivers the outbox:
+// e-mail through SMTP, SMS and voice calls through Twilio or a signed webhook,
+// or, in dev mode, keeps them for the outbox page.
 package notify
 
 import (
@@ -7,6 +8,7 @@ import (
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
+	"slices"
 	"strings"
 	"text/template"
 
@@ -28,14 +30,30 @@ type Rendered struct {
 }
 
 // Texts words messages from the templates in messages/LOCALE/TEMPLATE.tmpl, each
-// defining "subject" and "text". Each file is a template set of its own, so the
-// same part names can be used in every file.
+// defining "subject" and "text" (the e-mail) and, for a message that may go to
+// a phone, "sms" and "voice". Each file is a template set of its own, so the
+// same part names can be used in every file. The function digits spells a
+// code for text-to-speech: "1, 2, 3".
 type Texts struct {
 	sets map[string]map[string]*template.Template // locale → template name → set
 }
 
-// LoadTexts parses the embedded message templates and checks that every template
-// exists in every locale and renders with every key it uses.
+// phoneChannels are the channels worded by a part of their own name; "email"
+// is worded by "subject" and "text".
+var phoneChannels = []string{"sms", "voice"}
+
+var funcs = template.FuncMap{"digits": digits}
+
+// digits spells s one character at a time, "123" as "1, 2, 3", so that
+// text-to-speech reads each digit rather than a number.
+func digits(s string) string {
+	return strings.Join(strings.Split(s, ""), ", ")
+}
+
+// LoadTexts parses the embedded message templates and checks that every
+// template exists in every locale, with the same channels, and renders with
+// every key it uses; a phone wording must not need "email" and must end with
+// the WebOTP line.
 func LoadTexts() (*Texts, error) {
 	t := &Texts{sets: map[string]map[string]*template.Template{}}
 	for _, loc := range twostep.Locales {
@@ -47,20 +65,43 @@ func LoadTexts() (*Texts, error) {
 		t.sets[loc] = map[string]*template.Template{}
 		for _, e := range entries {
 			name := strings.TrimSuffix(e.Name(), ".tmpl")
-			tm, err := template.New(name).Option("missingkey=error").ParseFS(messageFS, dir+"/"+e.Name())
+			tm, err := template.New(name).Funcs(funcs).Option("missingkey=error").ParseFS(messageFS, dir+"/"+e.Name())
 			if err != nil {
 				return nil, fmt.Errorf("notify: %w", err)
 			}
 			t.sets[loc][name] = tm
 		}
 	}
+	phoneData := map[string]string{}
+	for k, v := range sampleData {
+		if k != "email" {
+			phoneData[k] = v
+		}
+	}
+	webOTP := "\n@" + sampleData["host"] + " #" + sampleData["code"]
 	for _, loc := range twostep.Locales {
-		for name := range t.sets["en"] {
-			if _, ok := t.sets[loc][name]; !ok {
+		for name, en := range t.sets["en"] {
+			tm, ok := t.sets[loc][name]
+			if !ok {
 				return nil, fmt.Errorf("notify: message template %q is missing in %s", name, loc)
 			}
-			if _, err := t.Render(twostep.Message{Locale: loc, Template: name, Data: sampleData}); err != nil {
+			if _, err := t.Render(twostep.Message{Channel: "email", Locale: loc, Template: name, Data: sampleData}); err != nil {
 				return nil, err
+			}
+			for _, ch := range phoneChannels {
+				if (en.Lookup(ch) == nil) != (tm.Lookup(ch) == nil) {
+					return nil, fmt.Errorf("notify: message template %q: %s wording in en or %s, not both", name, ch, loc)
+				}
+				if tm.Lookup(ch) == nil {
+					continue
+				}
+				r, err := t.Render(twostep.Message{Channel: ch, Locale: loc, Template: name, Data: phoneData})
+				if err != nil {
+					return nil, err
+				}
+				if ch == "sms" && !strings.HasSuffix(r.Text, webOTP) {
+					return nil, fmt.Errorf("notify: %s/%s: the SMS does not end with the WebOTP line \"@{{.host}} #{{.code}}\"", loc, name)
+				}
 			}
 		}
 	}
@@ -71,11 +112,14 @@ func LoadTexts() (*Texts, error) {
 // misspelt key (missingkey=error) at start-up rather than at the first send.
 var sampleData = map[string]string{"email": "a@example.com", "new_email": "b@example.com", "issuer": "Twostep",
 	"method": "totp", "label": "Phone", "left": "3", "allowed": "true", "code": "123456", "minutes": "10",
-	"link": "https://twostep.example/reset-password/token"}
+	"link": "https://twostep.example/reset-password/token", "host": "twostep.example"}
 
-// Render words m in its locale (English when the locale is unknown): the
-// subject, the plain text, and an HTML version of the text. It fails when the
-// template does not exist or m.Data lacks a key the template uses.
+// Render words m in its locale (English when the locale is unknown). For an
+// e-mail (Channel "email" or empty) that is the subject, the plain text, and
+// an HTML version of the text; for "sms" and "voice" it is only Text, from the
+// part of that name: the SMS, or the script a call reads. It fails when the
+// template does not exist, has no wording for the channel, or m.Data lacks a
+// key the template uses.
 func (t *Texts) Render(m twostep.Message) (Rendered, error) {
 	set, ok := t.sets[m.Locale]
 	if !ok {
@@ -94,6 +138,15 @@ func (t *Texts) Render(m twostep.Message) (Rendered, error) {
 	}
 	r := Rendered{Channel: m.Channel, To: m.To, Locale: m.Locale}
 	var err error
+	if slices.Contains(phoneChannels, m.Channel) {
+		if tm.Lookup(m.Channel) == nil {
+			return Rendered{}, fmt.Errorf("notify: message template %q has no %s wording", m.Template, m.Channel)
+		}
+		if r.Text, err = part(m.Channel); err != nil {
+			return Rendered{}, err
+		}
+		return r, nil
+	}
 	if r.Subject, err = part("subject"); err != nil {
 		return Rendered{}, err
 	}

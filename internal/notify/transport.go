@@ -38,8 +38,31 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
+type operatorError struct{ err error }
+
+func (e *operatorError) Error() string { return e.err.Error() }
+func (e *operatorError) Unwrap() error { return e.err }
+
+// Operator marks err as a failure the operator must fix, such as credentials
+// the provider refuses; the worker logs it as an error whether or not it is
+// also Permanent. Operator(nil) is nil.
+func Operator(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &operatorError{err}
+}
+
+// IsOperator reports whether err, or an error it wraps, was marked by Operator.
+func IsOperator(err error) bool {
+	var o *operatorError
+	return errors.As(err, &o)
+}
+
 // DevOutbox is the dev-mode Transport for every channel: it keeps each message
-// in the store, to be read at /dev/outbox, and sends nothing.
+// in the store, to be read at /dev/outbox, and sends nothing. An SMS or a call
+// is kept with an empty Subject and its text (the SMS, or the call's script)
+// in Text.
 type DevOutbox struct {
 	store twostep.Store
 	clock func() time.Time

@@ -143,7 +143,11 @@ func (w *Worker) handle(ctx context.Context, m *twostep.OutboxMessage, leaseUnti
 		log.Error("notify: message refused, not retrying", "error", err)
 	case retryAt.Before(m.ExpiresAt):
 		m.Status, m.NextAttemptAt, m.Error = twostep.MessagePending, retryAt, err.Error()
-		log.Warn("notify: delivery failed, will retry", "error", err, "retry_at", retryAt)
+		if IsOperator(err) {
+			log.Error("notify: delivery failed, the operator must act; will retry", "error", err, "retry_at", retryAt)
+		} else {
+			log.Warn("notify: delivery failed, will retry", "error", err, "retry_at", retryAt)
+		}
 	default:
 		m.Status, m.Error = twostep.MessageFailed, err.Error()
 		log.Error("notify: delivery failed, message expired", "error", err)

@@ -49,13 +49,20 @@ func codeData(code string) map[string]string {
 // 10 minutes later. Its ChallengeID is "ch_"+id, to read it back with LastMessage.
 func enqueue(t testing.TB, db twostep.Store, sealer *twostep.Sealer, id, template string, data map[string]string, now time.Time) *twostep.OutboxMessage {
 	t.Helper()
+	return enqueueMessage(t, db, sealer, &twostep.OutboxMessage{ID: id, Channel: "email", To: "joe@example.com", Locale: "en",
+		Template: template}, data, now)
+}
+
+// enqueueMessage stores m (ID, Channel, To, Locale and Template set) as
+// enqueue does, with data sealed in its payload.
+func enqueueMessage(t testing.TB, db twostep.Store, sealer *twostep.Sealer, m *twostep.OutboxMessage, data map[string]string, now time.Time) *twostep.OutboxMessage {
+	t.Helper()
 	plain, err := json.Marshal(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &twostep.OutboxMessage{ID: id, Channel: "email", To: "joe@example.com", Locale: "en", Template: template,
-		ChallengeID: "ch_" + id, Status: twostep.MessagePending, NextAttemptAt: now, ExpiresAt: now.Add(10 * time.Minute), CreatedAt: now}
-	if m.Payload, err = sealer.Seal(plain, []byte(id)); err != nil {
+	m.ChallengeID, m.Status, m.NextAttemptAt, m.ExpiresAt, m.CreatedAt = "ch_"+m.ID, twostep.MessagePending, now, now.Add(10*time.Minute), now
+	if m.Payload, err = sealer.Seal(plain, []byte(m.ID)); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.EnqueueMessage(context.Background(), m); err != nil {
