@@ -72,7 +72,7 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 	a.svc, err = twostep.New(twostep.Options{
 		Store: a.db, Sealer: a.sealer, Rand: rand.Reader, Logger: a.log, Wake: a.worker.Wake,
 		BaseURL: cfg.BaseURL.String(), Methods: methods, SMSCountries: cfg.SMSCountries,
-		PhoneLimits: phoneLimits(cfg),
+		PhoneLimits:      phoneLimits(cfg),
 		Hasher:           twostep.NewHasher(twostep.DefaultArgon2, inFlight, 64*inFlight, 10*time.Second, rand.Reader),
 		Issuer:           cfg.Issuer,
 		MinClientVersion: cfg.MinClientVersion,
