@@ -112,7 +112,8 @@ func LoadTexts() (*Texts, error) {
 // misspelt key (missingkey=error) at start-up rather than at the first send.
 var sampleData = map[string]string{"email": "a@example.com", "new_email": "b@example.com", "issuer": "Twostep",
 	"method": "totp", "label": "Phone", "left": "3", "allowed": "true", "code": "123456", "minutes": "10",
-	"link": "https://twostep.example/reset-password/token", "host": "twostep.example"}
+	"link": "https://twostep.example/reset-password/token", "host": "twostep.example",
+	"org": "Cloud Legal", "until": "2026-12-01", "inviter": "owner@example.com", "days": "7"}
 
 // Render words m in its locale (English when the locale is unknown). For an
 // e-mail (Channel "email" or empty) that is the subject, the plain text, and

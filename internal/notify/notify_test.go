@@ -23,6 +23,8 @@ var (
 	notices       = []string{"two_step_enabled", "two_step_disabled", "factor_added", "factor_removed",
 		"recovery_codes_generated", "recovery_code_used", "legacy_clients_changed", "two_step_reset",
 		"password_changed", "email_changed", "password_reset_done", "totp_replayed"}
+	// Messages from an organisation to its members.
+	orgMessages = []string{"invitation", "two_step_required"}
 )
 
 func loadTexts(t testing.TB) *notify.Texts {
@@ -137,8 +139,9 @@ func TestEveryTemplateInEveryLocale(t *testing.T) {
 	texts := loadTexts(t)
 	data := map[string]string{"email": "joe@example.com", "new_email": "joe@new.example", "issuer": "Twostep",
 		"method": "totp", "label": "Pixel", "left": "3", "allowed": "false",
-		"code": "493817", "minutes": "10", "link": "https://id.example.com/reset-password/tok"}
-	all := append(append([]string{"password_reset"}, codeTemplates...), notices...)
+		"code": "493817", "minutes": "10", "link": "https://id.example.com/reset-password/tok",
+		"org": "Cloud Legal", "until": "2026-12-01", "inviter": "owner@example.com", "days": "7"}
+	all := append(append(append([]string{"password_reset"}, codeTemplates...), notices...), orgMessages...)
 	for _, loc := range twostep.Locales {
 		for _, name := range all {
 			r, err := texts.Render(twostep.Message{Locale: loc, Template: name, Data: data})

@@ -178,6 +178,12 @@ func testAccounts(t *testing.T, db *store.DB) {
 	_, err = db.Account(ctx, "nope")
 	wantErr(t, "Account", err, twostep.ErrNotFound)
 	wantErr(t, "UpdateAccount", db.UpdateAccount(ctx, &twostep.Account{ID: "nope", Email: "x@y"}), twostep.ErrNotFound)
+
+	other := newOrg(t, db, "other")
+	newAccount(t, db, other.ID, "zed@example.com")
+	b.Email = "bob@example.com" // the update was refused
+	same(t, "Accounts", []*twostep.Account{a, b}, get[[]*twostep.Account](t)(db.Accounts(ctx, org.ID)))
+	same(t, "Accounts of an empty org", []*twostep.Account(nil), get[[]*twostep.Account](t)(db.Accounts(ctx, "none")))
 }
 
 // testTimes checks that the zero time stays zero and others come back in UTC,

@@ -108,6 +108,11 @@ func (db *DB) AccountByEmail(ctx context.Context, email string) (*twostep.Accoun
 		scanAccount, "account by email")
 }
 
+// Accounts lists the accounts of an organisation by e-mail.
+func (db *DB) Accounts(ctx context.Context, orgID string) ([]*twostep.Account, error) {
+	return list(ctx, db, scanAccount, "accounts", `SELECT `+accountCols+` FROM accounts WHERE org_id = ? ORDER BY email_key`, orgID)
+}
+
 // UpdateAccount writes everything of a but its creation time; ErrNotFound if it
 // does not exist, ErrConflict if its new e-mail is taken.
 func (db *DB) UpdateAccount(ctx context.Context, a *twostep.Account) error {

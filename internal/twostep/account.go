@@ -49,6 +49,9 @@ func (s *Service) AccountInfo(ctx context.Context, c *Caller) (*AccountInfo, err
 	if c.Session != nil && !c.Session.Legacy && s.now().Before(c.Session.ConfirmedUntil) {
 		info.ConfirmedUntil = c.Session.ConfirmedUntil
 	}
+	if c.SignIn != nil {
+		info.ConfirmedUntil = c.SignIn.ExpiresAt
+	}
 	return info, nil
 }
 

@@ -3,6 +3,7 @@ package twostep
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -34,11 +35,11 @@ func (s *Service) SetupToken(ctx context.Context) (string, error) {
 	return token, s.store.CreateChallenge(ctx, c)
 }
 
-// liveToken returns the unconsumed, unexpired challenge of purpose p a link token
-// opens, or ErrExpired.
-func (s *Service) liveToken(ctx context.Context, token string, p Purpose) (*Challenge, error) {
+// liveToken returns the unconsumed, unexpired challenge of one of purposes ps
+// a link token opens, or ErrExpired.
+func (s *Service) liveToken(ctx context.Context, token string, ps ...Purpose) (*Challenge, error) {
 	c, err := s.store.ChallengeByToken(ctx, HashToken(token))
-	if errors.Is(err, ErrNotFound) || (err == nil && (c.Purpose != p || !c.ConsumedAt.IsZero() || !s.now().Before(c.ExpiresAt))) {
+	if errors.Is(err, ErrNotFound) || (err == nil && (!slices.Contains(ps, c.Purpose) || !c.ConsumedAt.IsZero() || !s.now().Before(c.ExpiresAt))) {
 		return nil, ErrExpired
 	}
 	return c, err
@@ -247,9 +248,10 @@ func (s *Service) findOrg(ctx context.Context, idOrSlug string) (*Org, error) {
 	return org, err
 }
 
-// SetPasswordAccount returns the account a live set-password token is for, or ErrExpired.
+// SetPasswordAccount returns the account a live set-password or invitation
+// token is for, or ErrExpired.
 func (s *Service) SetPasswordAccount(ctx context.Context, token string) (*Account, *Org, error) {
-	c, err := s.liveToken(ctx, token, PurposeSetPassword)
+	c, err := s.liveToken(ctx, token, PurposeSetPassword, PurposeInvite)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -264,7 +266,7 @@ func (s *Service) SetPasswordAccount(ctx context.Context, token string) (*Accoun
 // SetPassword sets an account's password with a one-time link token. It never
 // signs anyone in; every session of the account ends.
 func (s *Service) SetPassword(ctx context.Context, token, password string, c *Caller) error {
-	ch, err := s.liveToken(ctx, token, PurposeSetPassword)
+	ch, err := s.liveToken(ctx, token, PurposeSetPassword, PurposeInvite)
 	if err != nil {
 		return err
 	}
@@ -309,7 +311,11 @@ func (s *Service) ResetTwoStep(ctx context.Context, email, actorID string, c *Ca
 	if err != nil {
 		return nil, err
 	}
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	return a, s.resetTwoStep(ctx, a, actorID, c)
+}
+
+func (s *Service) resetTwoStep(ctx context.Context, a *Account, actorID string, c *Caller) error {
+	err := s.store.Atomic(ctx, func(tx Store) error {
 		if err := tx.DeleteFactors(ctx, a.ID); err != nil {
 			return err
 		}
@@ -321,11 +327,10 @@ func (s *Service) ResetTwoStep(ctx context.Context, email, actorID string, c *Ca
 		}
 		return s.notice(ctx, tx, a, "two_step_reset", nil)
 	})
-	if err != nil {
-		return nil, err
+	if err == nil {
+		s.wake()
 	}
-	s.wake()
-	return a, nil
+	return err
 }
 
 // Slugify turns a name into a slug: lower-case ASCII letters and digits, words

@@ -301,6 +301,13 @@ func (s *Service) VerifyFactor(ctx context.Context, c *Caller, id, code string) 
 			detail: map[string]any{"factor_id": f.ID, "method": string(f.Method)}}); err != nil {
 			return nil, err
 		}
+		if c.SignIn != nil {
+			// The sign-in that had to enrol has now proven this method too.
+			c.SignIn.AMR = append(c.SignIn.AMR, f.Method.AMR())
+			if err := tx.UpdateChallenge(ctx, c.SignIn); err != nil {
+				return nil, err
+			}
+		}
 		if a.TwoStepEnabled() {
 			return nil, s.notice(ctx, tx, a, "factor_added", map[string]string{"method": string(f.Method), "label": f.Label})
 		}
@@ -423,6 +430,9 @@ func (s *Service) RemoveFactor(ctx context.Context, c *Caller, id string) error 
 	}
 	if f.Status == FactorPending {
 		return s.store.DeleteFactor(ctx, f.ID)
+	}
+	if c.SignIn != nil {
+		return ErrForbidden // a sign-in that must enrol removes nothing active
 	}
 	if err := s.requireConfirmed(c); err != nil {
 		return err

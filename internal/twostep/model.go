@@ -141,6 +141,10 @@ const (
 	PurposeSetPassword     Purpose = "set_password"
 	PurposeEmailChange     Purpose = "email_change"
 	PurposePasswordReset   Purpose = "password_reset"
+	PurposeInvite          Purpose = "invite"
+	// PurposeEnrolSignIn is a sign-in whose holder must first set up a method
+	// the organisation requires; its token only enrols.
+	PurposeEnrolSignIn Purpose = "enrol_sign_in"
 )
 
 // Challenge is a single-use server-side step: a sign-in in progress, a code sent,

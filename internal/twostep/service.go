@@ -141,8 +141,11 @@ func (s *Service) Issuer() string { return s.issuer }
 // Caller is who makes a request: the account and session a session token opened,
 // and where the request came from.
 type Caller struct {
-	Account   *Account
-	Session   *Session
+	Account *Account
+	Session *Session
+	// SignIn is set instead of Session for the holder of a sign-in token from
+	// enrollment_required: it may only set up a method, then complete.
+	SignIn    *Challenge
 	IP        string
 	UserAgent string
 }
@@ -203,6 +206,7 @@ func checkEmail(field, email string) (string, error) {
 // event is an audit event about to be written.
 type event struct {
 	typ     string
+	orgID   string // when the event is about the organisation, not an account
 	account *Account
 	actorID string
 	caller  *Caller
@@ -210,7 +214,7 @@ type event struct {
 }
 
 func (s *Service) audit(ctx context.Context, st Store, e event) error {
-	ev := &AuditEvent{At: s.now(), Type: e.typ, ActorID: e.actorID, Detail: e.detail}
+	ev := &AuditEvent{At: s.now(), Type: e.typ, ActorID: e.actorID, OrgID: e.orgID, Detail: e.detail}
 	if e.account != nil {
 		ev.AccountID, ev.OrgID = e.account.ID, e.account.OrgID
 		if ev.ActorID == "" {
@@ -236,6 +240,9 @@ func truncate(s string, n int) string {
 // requireConfirmed returns ErrConfirmIdentity unless the caller's session has a
 // recent identity confirmation (SU-01).
 func (s *Service) requireConfirmed(c *Caller) error {
+	if c.SignIn != nil && s.now().Before(c.SignIn.ExpiresAt) {
+		return nil // the password was just proven, and the token only enrols
+	}
 	if c.Session == nil || c.Session.Legacy || !s.now().Before(c.Session.ConfirmedUntil) {
 		return ErrConfirmIdentity
 	}

@@ -45,6 +45,10 @@ type SignInResult struct {
 	// CodeSent is set when the default method delivers a code and one was
 	// queued (not when a sending cap stopped it: the sign-in goes on without).
 	CodeSent *CodeSent
+	// AllowedMethods and GraceUntil are set with StatusEnrollmentRequired (and
+	// GraceUntil also when a grace period let the sign-in through).
+	AllowedMethods []Method
+	GraceUntil     time.Time
 }
 
 func emailKey(email string) string { return "email:" + email }
@@ -112,6 +116,14 @@ func (s *Service) SignIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 	factors, err := s.activeFactors(ctx, s.store, acct.ID)
 	if err != nil {
 		return nil, err
+	}
+	if usable := s.usable(org, factors); len(usable) < len(factors) || len(factors) == 0 {
+		// Methods the organisation no longer allows are not offered; a member left
+		// with none, or without any under a required policy, must enrol first.
+		if len(usable) == 0 && (len(factors) > 0 || org.Policy.TwoStep == PolicyRequired) {
+			return s.enrolmentRequired(ctx, acct, org)
+		}
+		factors = usable
 	}
 	legacy := false
 	if acct.TwoStepEnabled() && version != nil {
@@ -655,4 +667,98 @@ func (s *Service) Authenticate(ctx context.Context, token, ip, userAgent string)
 // SignOut ends the caller's session.
 func (s *Service) SignOut(ctx context.Context, c *Caller) error {
 	return s.store.DeleteSession(ctx, c.Session.ID)
+}
+
+// enrolmentRequired starts a sign-in whose token may only set up a method the
+// organisation allows, then complete (ORG-01).
+func (s *Service) enrolmentRequired(ctx context.Context, a *Account, org *Org) (*SignInResult, error) {
+	now := s.now()
+	token, hash := s.newToken()
+	c := &Challenge{ID: s.newID("sge"), TokenHash: hash, Purpose: PurposeEnrolSignIn, AccountID: a.ID,
+		AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: now.Add(s.signInTTL)}
+	if err := s.store.CreateChallenge(ctx, c); err != nil {
+		return nil, err
+	}
+	res := &SignInResult{Status: StatusEnrollmentRequired, Account: a, Org: org, SignInToken: token, ExpiresAt: c.ExpiresAt,
+		AllowedMethods: s.allowed(org)}
+	if until := s.graceUntil(org, a); now.Before(until) {
+		res.GraceUntil = until
+	}
+	return res, nil
+}
+
+// AuthenticateEnrolment returns the caller a sign-in token from
+// enrollment_required belongs to; ErrUnauthenticated for anything else.
+func (s *Service) AuthenticateEnrolment(ctx context.Context, token, ip, userAgent string) (*Caller, error) {
+	if token == "" {
+		return nil, ErrUnauthenticated
+	}
+	ch, err := s.liveToken(ctx, token, PurposeEnrolSignIn)
+	if errors.Is(err, ErrExpired) {
+		return nil, ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.store.Account(ctx, ch.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	return &Caller{Account: a, SignIn: ch, IP: ip, UserAgent: userAgent}, nil
+}
+
+// CompleteSignIn ends a sign-in that had to enrol: once a method the
+// organisation allows is active, with a session whose amr holds the method
+// just proven; during a grace period, without one (GraceUntil says until when);
+// after it, ErrPolicyRequiresTwoStep. ErrExpired for a spent or unknown token.
+func (s *Service) CompleteSignIn(ctx context.Context, token, ip, userAgent string) (*SignInResult, error) {
+	if token == "" {
+		return nil, invalid("sign_in_token", "is required")
+	}
+	ch, err := s.liveToken(ctx, token, PurposeEnrolSignIn)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.store.Account(ctx, ch.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	org, err := s.store.Org(ctx, a.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	factors, err := s.activeFactors(ctx, s.store, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	var grace time.Time
+	if len(s.usable(org, factors)) == 0 {
+		grace = s.graceUntil(org, a)
+		if org.Policy.TwoStep != PolicyRequired && len(factors) == 0 {
+			grace = time.Time{} // the policy was relaxed meanwhile: nothing to enrol
+		} else if !s.now().Before(grace) {
+			return nil, ErrPolicyRequiresTwoStep
+		}
+	}
+	caller := &Caller{Account: a, IP: ip, UserAgent: userAgent}
+	var res *SignInResult
+	err = s.store.Atomic(ctx, func(tx Store) error {
+		if ok, err := tx.ConsumeChallenge(ctx, ch.ID, s.now()); err != nil || !ok {
+			return cmpErr(err, ErrExpired)
+		}
+		var err error
+		if res, err = s.signedIn(ctx, tx, a, ch.AMR, false, caller); err != nil {
+			return err
+		}
+		detail := map[string]any{"amr": ch.AMR, "enrolled": grace.IsZero()}
+		if !grace.IsZero() {
+			detail["grace_until"] = grace.Format(time.RFC3339)
+		}
+		return s.audit(ctx, tx, event{typ: "sign_in.succeeded", account: a, caller: caller, detail: detail})
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.GraceUntil = grace
+	return res, nil
 }

@@ -27,6 +27,8 @@ type Store interface {
 	Account(ctx context.Context, id string) (*Account, error)
 	// AccountByEmail finds an account by its e-mail, compared case-insensitively.
 	AccountByEmail(ctx context.Context, email string) (*Account, error)
+	// Accounts lists the accounts of an organisation, by e-mail.
+	Accounts(ctx context.Context, orgID string) ([]*Account, error)
 	UpdateAccount(ctx context.Context, a *Account) error
 
 	CreateFactor(ctx context.Context, f *Factor) error

@@ -1,0 +1,435 @@
+package twostep
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+)
+
+// InviteTTL is how long an invitation link works.
+const InviteTTL = 7 * 24 * time.Hour
+
+// requireAdmin returns ErrForbidden unless the caller is an owner or admin of
+// their organisation, signed in with a session (not a sign-in token).
+func (s *Service) requireAdmin(c *Caller) error {
+	if c.Session == nil {
+		return ErrUnauthenticated
+	}
+	if c.Account.Role != RoleOwner && c.Account.Role != RoleAdmin {
+		return ErrForbidden
+	}
+	return nil
+}
+
+// member returns the account id of the caller's organisation, or ErrNotFound
+// (also for another organisation's account: CS-02).
+func (s *Service) member(ctx context.Context, c *Caller, id string) (*Account, error) {
+	a, err := s.store.Account(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if a.OrgID != c.Account.OrgID {
+		return nil, ErrNotFound
+	}
+	return a, nil
+}
+
+// Org returns the caller's organisation with its policy. Admins and owners only.
+func (s *Service) Org(ctx context.Context, c *Caller) (*Org, error) {
+	if err := s.requireAdmin(c); err != nil {
+		return nil, err
+	}
+	return s.store.Org(ctx, c.Account.OrgID)
+}
+
+// SetPolicy replaces the organisation's policy (admins and owners). A method
+// this server does not offer is an *InvalidError. Turning "required" on starts
+// every member's grace period and e-mails those who have no allowed method yet
+// (not SSO members). Every change is audited with before and after.
+func (s *Service) SetPolicy(ctx context.Context, c *Caller, p Policy) (*Policy, error) {
+	if err := s.requireAdmin(c); err != nil {
+		return nil, err
+	}
+	if p.TwoStep != PolicyOptional && p.TwoStep != PolicyRequired {
+		return nil, invalid("two_step", "must be optional or required")
+	}
+	if p.GracePeriodDays < 0 || p.GracePeriodDays > 365 {
+		return nil, invalid("grace_period_days", "must be a whole number of days from 0 to 365")
+	}
+	if len(p.AllowedMethods) == 0 {
+		return nil, invalid("allowed_methods", "must name at least one method")
+	}
+	var allowed []Method
+	for _, m := range p.AllowedMethods {
+		if !s.offered(m) {
+			return nil, invalid("allowed_methods", string(m)+" is not offered by this server (it offers "+joinMethods(s.methods)+")")
+		}
+		if !slices.Contains(allowed, m) {
+			allowed = append(allowed, m)
+		}
+	}
+	p.AllowedMethods = allowed
+	if p.MinClientVersion != "" {
+		if _, err := ParseClientVersion("min_client_version", p.MinClientVersion); err != nil {
+			return nil, err
+		}
+	}
+	org, err := s.store.Org(ctx, c.Account.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	before := org.Policy
+	p.ChangedAt = before.ChangedAt
+	turnedOn := p.TwoStep == PolicyRequired && before.TwoStep != PolicyRequired
+	if turnedOn {
+		p.ChangedAt = s.now()
+	}
+	org.Policy = p
+	err = s.store.Atomic(ctx, func(tx Store) error {
+		if err := tx.UpdateOrg(ctx, org); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, event{typ: "policy.changed", orgID: org.ID, actorID: c.Account.ID, caller: c,
+			detail: map[string]any{"before": policyDetail(before), "after": policyDetail(p)}}); err != nil {
+			return err
+		}
+		if !turnedOn {
+			return nil
+		}
+		members, err := s.toEnrol(ctx, tx, org)
+		if err != nil {
+			return err
+		}
+		for _, m := range members {
+			data := map[string]string{"org": org.Name, "until": ""}
+			if until := s.graceUntil(org, m); !until.IsZero() {
+				data["until"] = until.Format("2006-01-02")
+			}
+			if err := s.notice(ctx, tx, m, "two_step_required", data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.wake()
+	return &org.Policy, nil
+}
+
+func policyDetail(p Policy) map[string]any {
+	methods := make([]string, len(p.AllowedMethods))
+	for i, m := range p.AllowedMethods {
+		methods[i] = string(m)
+	}
+	return map[string]any{"two_step": p.TwoStep, "grace_period_days": p.GracePeriodDays, "allowed_methods": methods,
+		"min_client_version": p.MinClientVersion, "allow_legacy_clients": p.AllowLegacyClients}
+}
+
+// toEnrol lists the members of org who would have to set up a method under its
+// policy: not SSO, and no active method the policy allows.
+func (s *Service) toEnrol(ctx context.Context, st Store, org *Org) ([]*Account, error) {
+	accounts, err := st.Accounts(ctx, org.ID)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Account
+	for _, a := range accounts {
+		if a.SSO {
+			continue
+		}
+		factors, err := s.activeFactors(ctx, st, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		if len(s.usable(org, factors)) == 0 {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// EnrolmentPreview counts the members who would have to set up a method if
+// the policy allowed only allowed (admins and owners): the number the policy
+// page shows before "required" is saved.
+func (s *Service) EnrolmentPreview(ctx context.Context, c *Caller, allowed []Method) (int, error) {
+	org, err := s.Org(ctx, c)
+	if err != nil {
+		return 0, err
+	}
+	org.Policy.AllowedMethods = allowed
+	members, err := s.toEnrol(ctx, s.store, org)
+	return len(members), err
+}
+
+// usable returns the factors whose method the organisation allows.
+func (s *Service) usable(org *Org, factors []*Factor) []*Factor {
+	allowed := s.allowed(org)
+	var out []*Factor
+	for _, f := range factors {
+		if slices.Contains(allowed, f.Method) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// graceUntil is when a member's grace period ends under a required policy:
+// the later of the policy change and the member's creation, plus the grace
+// days; zero when there is none (owners and admins get none: ORG-02).
+func (s *Service) graceUntil(org *Org, a *Account) time.Time {
+	if org.Policy.TwoStep != PolicyRequired || org.Policy.GracePeriodDays == 0 || a.Role != RoleMember {
+		return time.Time{}
+	}
+	start := org.Policy.ChangedAt
+	if a.CreatedAt.After(start) {
+		start = a.CreatedAt
+	}
+	return start.Add(time.Duration(org.Policy.GracePeriodDays) * 24 * time.Hour)
+}
+
+// Member is an account as its organisation's admins see it.
+type Member struct {
+	Account     *Account
+	Methods     []Method // of its active factors
+	LockedUntil time.Time
+}
+
+// Members lists the organisation's members (admins and owners).
+func (s *Service) Members(ctx context.Context, c *Caller) ([]Member, error) {
+	if err := s.requireAdmin(c); err != nil {
+		return nil, err
+	}
+	accounts, err := s.store.Accounts(ctx, c.Account.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	out := make([]Member, 0, len(accounts))
+	for _, a := range accounts {
+		m := Member{Account: a}
+		factors, err := s.activeFactors(ctx, s.store, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range factors {
+			if !slices.Contains(m.Methods, f.Method) {
+				m.Methods = append(m.Methods, f.Method)
+			}
+		}
+		t, err := s.store.Throttle(ctx, accountKey(a.ID))
+		if err != nil {
+			return nil, err
+		}
+		if _, locked := t.Locked(now); locked {
+			m.LockedUntil = t.LockedUntil
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// mayManage returns ErrForbidden when the caller may not act on target's role:
+// only owners grant, remove or act on the owner and admin roles.
+func mayManage(c *Caller, targetRole, newRole Role) error {
+	if c.Account.Role == RoleOwner {
+		return nil
+	}
+	if targetRole != RoleMember || newRole != RoleMember {
+		return ErrForbidden
+	}
+	return nil
+}
+
+// Invite creates an account in the caller's organisation and e-mails it a
+// one-time link to set its password (7 days); an SSO member is told to sign in
+// through the organisation instead. ErrConflict when the e-mail has an account.
+func (s *Service) Invite(ctx context.Context, c *Caller, email string, role Role, sso bool) (*Account, error) {
+	if err := s.requireAdmin(c); err != nil {
+		return nil, err
+	}
+	if role == "" {
+		role = RoleMember
+	}
+	if !role.Valid() {
+		return nil, invalid("role", "must be member, admin or owner")
+	}
+	if err := mayManage(c, RoleMember, role); err != nil {
+		return nil, err
+	}
+	org, err := s.store.Org(ctx, c.Account.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.prepareAccount(ctx, org, email, role, sso, "")
+	if err != nil {
+		return nil, err
+	}
+	a.Locale = c.Account.Locale
+	err = s.store.Atomic(ctx, func(tx Store) error {
+		if err := tx.CreateAccount(ctx, a); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, event{typ: "account.created", account: a, actorID: c.Account.ID, caller: c,
+			detail: map[string]any{"role": string(role), "sso": sso, "invited": true}}); err != nil {
+			return err
+		}
+		data := map[string]string{"org": org.Name, "inviter": c.Account.Email, "days": "7", "link": ""}
+		if !sso {
+			now := s.now()
+			token, hash := s.newToken()
+			ch := &Challenge{ID: s.newID("inv"), TokenHash: hash, Purpose: PurposeInvite, AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(InviteTTL)}
+			if err := tx.CreateChallenge(ctx, ch); err != nil {
+				return err
+			}
+			data["link"] = s.baseURL + "/invite/" + token
+		}
+		return s.notice(ctx, tx, a, "invitation", data)
+	})
+	if errors.Is(err, ErrConflict) {
+		return nil, ErrConflict
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.wake()
+	return a, nil
+}
+
+// MemberChange is a change to a member: nil fields stay as they are.
+type MemberChange struct {
+	Role *Role
+	SSO  *bool
+}
+
+// UpdateMember changes a member's role or SSO flag (admins and owners; only
+// owners touch the owner and admin roles). The organisation keeps at least one
+// owner (ErrConflict). A member moved to SSO is signed out everywhere.
+func (s *Service) UpdateMember(ctx context.Context, c *Caller, id string, ch MemberChange) (*Account, error) {
+	if err := s.requireAdmin(c); err != nil {
+		return nil, err
+	}
+	a, err := s.member(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	before := *a
+	if ch.Role != nil {
+		if !ch.Role.Valid() {
+			return nil, invalid("role", "must be member, admin or owner")
+		}
+		if err := mayManage(c, a.Role, *ch.Role); err != nil {
+			return nil, err
+		}
+		a.Role = *ch.Role
+	}
+	if ch.SSO != nil {
+		if err := mayManage(c, a.Role, a.Role); err != nil {
+			return nil, err
+		}
+		a.SSO = *ch.SSO
+	}
+	err = s.store.Atomic(ctx, func(tx Store) error {
+		if before.Role == RoleOwner && a.Role != RoleOwner {
+			accounts, err := tx.Accounts(ctx, a.OrgID)
+			if err != nil {
+				return err
+			}
+			owners := 0
+			for _, o := range accounts {
+				if o.Role == RoleOwner {
+					owners++
+				}
+			}
+			if owners <= 1 {
+				return ErrConflict
+			}
+		}
+		if err := tx.UpdateAccount(ctx, a); err != nil {
+			return err
+		}
+		if a.SSO && !before.SSO {
+			if err := tx.DeleteSessions(ctx, a.ID, ""); err != nil {
+				return err
+			}
+		}
+		return s.audit(ctx, tx, event{typ: "member.changed", account: a, actorID: c.Account.ID, caller: c,
+			detail: map[string]any{"role": map[string]any{"before": string(before.Role), "after": string(a.Role)},
+				"sso": map[string]any{"before": before.SSO, "after": a.SSO}}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// ResetMember removes a member's methods and recovery codes, ends their
+// sessions and e-mails them, as the caller (Karbon's accountant; ADM-01).
+func (s *Service) ResetMember(ctx context.Context, c *Caller, id string) error {
+	if err := s.requireAdmin(c); err != nil {
+		return err
+	}
+	a, err := s.member(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	if err := mayManage(c, a.Role, a.Role); err != nil {
+		return err
+	}
+	return s.resetTwoStep(ctx, a, c.Account.ID, c)
+}
+
+// EndMemberSessions signs a member out everywhere (ADM-02).
+func (s *Service) EndMemberSessions(ctx context.Context, c *Caller, id string) error {
+	if err := s.requireAdmin(c); err != nil {
+		return err
+	}
+	a, err := s.member(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	return s.store.Atomic(ctx, func(tx Store) error {
+		if err := tx.DeleteSessions(ctx, a.ID, ""); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, event{typ: "sessions.ended", account: a, actorID: c.Account.ID, caller: c,
+			detail: map[string]any{"which": "all"}})
+	})
+}
+
+// UnlockMember clears a member's second-step back-off (RL-11).
+func (s *Service) UnlockMember(ctx context.Context, c *Caller, id string) error {
+	if err := s.requireAdmin(c); err != nil {
+		return err
+	}
+	a, err := s.member(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	return s.store.Atomic(ctx, func(tx Store) error {
+		t, err := tx.LockThrottle(ctx, accountKey(a.ID))
+		if err != nil {
+			return err
+		}
+		t.Failures, t.LockedUntil = 0, time.Time{}
+		if err := tx.PutThrottle(ctx, t); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, event{typ: "account.unlocked", account: a, actorID: c.Account.ID, caller: c})
+	})
+}
+
+// OrgEvents returns the organisation's audit events, newest first (admins and
+// owners). An account id from another organisation finds nothing.
+func (s *Service) OrgEvents(ctx context.Context, c *Caller, f EventFilter) ([]*AuditEvent, error) {
+	if err := s.requireAdmin(c); err != nil {
+		return nil, err
+	}
+	f.OrgID = c.Account.OrgID
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 50
+	}
+	return s.store.Events(ctx, f)
+}
