@@ -54,6 +54,7 @@ Commands:
   org create --name NAME --owner EMAIL [--slug SLUG] [--password-stdin]
   user create --org ORG --email EMAIL [--role member|admin|owner] [--sso] [--password-stdin]
   user reset-two-step --email EMAIL
+  keys rotate [--wait 70s]       add a key, make it active, re-seal stored secrets
   version                        print the version
 
 Every command reads the configuration from TWOSTEP_* variables, flags and --config FILE.
@@ -72,6 +73,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdServe(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
+	case "keys":
+		if len(rest) == 0 || rest[0] != "rotate" {
+			return usageError{"keys needs the subcommand rotate; see 'twostep help'"}
+		}
+		return cmdKeysRotate(ctx, rest[1:], getenv, stdout, stderr)
 	case "org", "user":
 		if len(rest) == 0 {
 			return usageError{fmt.Sprintf("%s needs a subcommand; see 'twostep help'", cmd)}

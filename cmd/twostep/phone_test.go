@@ -2,17 +2,25 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/base32"
 	"encoding/json"
 	"encoding/xml"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/twostep/twostep/internal/store/storetest"
+	"github.com/twostep/twostep/internal/twostep"
 )
 
 // fakeTwilio speaks the shape of Twilio's REST API: it keeps what it is sent.
@@ -167,4 +175,55 @@ func toStrings(v any) []string {
 		out = append(out, x.(string))
 	}
 	return out
+}
+
+// TestKeysRotate rotates the key while a server runs: the server keeps
+// verifying authenticator codes, and every seed ends up under the new key.
+func TestKeysRotate(t *testing.T) {
+	dir := t.TempDir()
+	if r := runCmd(t, dir, nil, "a long and good password\n", "org", "create", "--name", "Cloud Legal", "--owner", "joe@example.com", "--password-stdin"); r.code != 0 {
+		t.Fatalf("org create: %+v", r)
+	}
+	srv := serve(t, dir, nil)
+	api := srv.url + "/api/v1"
+	_, b := call(t, "POST", api+"/sign-in", "", map[string]string{"email": "joe@example.com", "password": "a long and good password"})
+	session := b["session_token"].(string)
+	st, b := call(t, "POST", api+"/account/factors", session, map[string]string{"method": "totp"})
+	if st != 201 {
+		t.Fatalf("add totp: %d %v", st, b)
+	}
+	secret, _ := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(b["secret"].(string))
+	now := time.Now()
+	if st, b := call(t, "POST", api+"/account/factors/"+b["id"].(string)+"/verify", session, map[string]string{"code": twostep.TOTPCode(secret, twostep.TOTPStep(now))}); st != 200 {
+		t.Fatalf("verify: %d %v", st, b)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, "twostep-data", "secret.key"))
+
+	r := runCmd(t, dir, nil, "", "keys", "rotate", "--wait", "0s")
+	if r.code != 0 || !strings.Contains(r.stdout, "re-sealed 1 authenticator seeds") {
+		t.Fatalf("keys rotate: %+v", r)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, "twostep-data", "secret.key"))
+	lines := strings.Split(strings.TrimSpace(string(after)), "\n")
+	if len(lines) != 2 || lines[1] != strings.TrimSpace(string(before)) {
+		t.Fatalf("key file after rotation:\n%s\nwant a new first line and the old key kept", after)
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "twostep-data", "secret.key")); fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v, want 0600", fi.Mode().Perm())
+	}
+	// The running server learns the new key on SIGHUP and signs in with the app.
+	srv.cmd.Process.Signal(syscall.SIGHUP)
+	time.Sleep(200 * time.Millisecond)
+	_, b = call(t, "POST", api+"/sign-in", "", map[string]string{"email": "joe@example.com", "password": "a long and good password"})
+	st, b = call(t, "POST", api+"/sign-in/verify", "", map[string]string{"sign_in_token": b["sign_in_token"].(string), "method": "totp",
+		"code": twostep.TOTPCode(secret, twostep.TOTPStep(now)+1)})
+	if st != 200 {
+		t.Errorf("sign-in with the app after rotation: %d %v", st, b)
+	}
+	db := storetest.Open(t, "sqlite:"+filepath.Join(dir, "twostep-data", "twostep.db"))
+	factors, err := db.SealedFactors(context.Background(), "", 10)
+	newID, _, _ := strings.Cut(lines[0], ":")
+	if err != nil || len(factors) != 1 || !strings.HasPrefix(string(factors[0].Secret), newID+":") {
+		t.Errorf("seed after rotation: %v %v, want it sealed under %s", factors, err, newID)
+	}
 }

@@ -2,6 +2,7 @@ package twostep_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"testing"
 	"time"
@@ -174,4 +175,36 @@ func TestSetupAndSetPassword(t *testing.T) {
 	if err := f.svc.SetPassword(ctx, link, password, nil); !errors.Is(err, twostep.ErrExpired) {
 		t.Errorf("set-password link after 7 days: %v, want ErrExpired", err)
 	}
+}
+
+// TestReseal: after a new key becomes active, Reseal moves every seed and
+// queued message under it, and codes keep working.
+func TestReseal(t *testing.T) {
+	storetestBackends(t, func(t *testing.T, f *fixture) {
+		f.account("joe@example.com")
+		secret, _ := f.enrol("joe@example.com")
+		ctx := context.Background()
+		f.svc.RequestPasswordReset(ctx, "joe@example.com", nil) // a queued message
+		line, _ := twostep.NewKeyLine("k2", rand.Reader)
+		k2, _ := twostep.ParseKeys([]byte(line))
+		if err := f.sealer.SetKeys(append(k2, f.keys...)); err != nil {
+			t.Fatal(err)
+		}
+		n, err := f.svc.Reseal(ctx)
+		if err != nil || n.Factors != 1 || n.Messages < 2 {
+			t.Fatalf("reseal: %+v %v, want 1 seed and the queued messages", n, err)
+		}
+		if again, _ := f.svc.Reseal(ctx); again != (twostep.Resealed{}) {
+			t.Errorf("second reseal did %+v, want nothing", again)
+		}
+		if err := f.sealer.SetKeys(k2); err != nil { // the old key gone: all must be under k2
+			t.Fatal(err)
+		}
+		if _, err := f.verify(f.signIn("joe@example.com").SignInToken, twostep.MethodTOTP, f.code(secret)); err != nil {
+			t.Errorf("sign-in after reseal with only the new key: %v", err)
+		}
+		if msgs := f.outbox(); len(msgs) == 0 {
+			t.Error("queued messages no longer open")
+		}
+	})
 }

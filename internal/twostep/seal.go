@@ -53,6 +53,9 @@ func ParseKeys(data []byte) ([]Key, error) {
 	return keys, nil
 }
 
+// Line returns the key as a key file line, "KEYID:BASE64".
+func (k Key) Line() string { return k.ID + ":" + base64.StdEncoding.EncodeToString(k.Secret) }
+
 // NewKeyLine makes a fresh key file line "KEYID:BASE64" from r.
 func NewKeyLine(id string, r io.Reader) (string, error) {
 	secret := make([]byte, 32)
@@ -155,4 +158,10 @@ func (s *Sealer) mac(keyID, purpose string, data ...[]byte) ([]byte, error) {
 		m.Write(b)
 	}
 	return m.Sum(nil), nil
+}
+
+// keyID returns the id of the key a sealed value is under.
+func keyIDOf(sealed []byte) string {
+	id, _, _ := bytes.Cut(sealed, []byte(":"))
+	return string(id)
 }

@@ -40,6 +40,7 @@ type fixture struct {
 	db     *store.DB
 	svc    *twostep.Service
 	sealer *twostep.Sealer
+	keys   []twostep.Key
 	clock  *clock
 	org    string
 	opts   twostep.Options
@@ -110,7 +111,7 @@ func newFixtureArgon(t testing.TB, db *store.DB, limits twostep.Limits, argon tw
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, db: db, sealer: sealer, clock: &clock{now: time.Date(2026, 11, 23, 9, 0, 15, 0, time.UTC)}}
+	f := &fixture{t: t, db: db, sealer: sealer, keys: keys, clock: &clock{now: time.Date(2026, 11, 23, 9, 0, 15, 0, time.UTC)}}
 	f.opts = twostep.Options{
 		Store: db, Sealer: sealer, Rand: rand.Reader, Clock: f.clock.Now, Limits: limits, BaseURL: "https://auth.example.com",
 		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice},

@@ -107,6 +107,15 @@ type Store interface {
 	// PendingMessages counts messages not yet sent nor given up.
 	PendingMessages(ctx context.Context) (int, error)
 
+	// SealedFactors returns up to limit factors holding a sealed secret, by id,
+	// after the id after; SealedMessages the same for pending messages.
+	SealedFactors(ctx context.Context, after string, limit int) ([]*Factor, error)
+	SealedMessages(ctx context.Context, after string, limit int) ([]*OutboxMessage, error)
+	// ResealFactor and ResealMessage replace a sealed value if it is still old,
+	// and report whether they did: a concurrent change wins.
+	ResealFactor(ctx context.Context, id string, old, sealed []byte) (bool, error)
+	ResealMessage(ctx context.Context, id string, old, sealed []byte) (bool, error)
+
 	AddDevMessage(ctx context.Context, m *DevMessage) error
 	// DevMessages lists kept messages, newest first.
 	DevMessages(ctx context.Context, limit int) ([]*DevMessage, error)
