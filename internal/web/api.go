@@ -80,14 +80,16 @@ func (t jsonTime) MarshalJSON() ([]byte, error) {
 }
 
 type signInJSON struct {
-	Status        string        `json:"status"`
-	SessionToken  string        `json:"session_token,omitempty"`
-	SignInToken   string        `json:"sign_in_token,omitempty"`
-	ExpiresAt     jsonTime      `json:"expires_at"`
-	AMR           []string      `json:"amr,omitempty"`
-	Methods       []methodJSON  `json:"methods,omitempty"`
-	DefaultMethod string        `json:"default_method,omitempty"`
-	CodeSent      *codeSentJSON `json:"code_sent,omitempty"`
+	Status         string        `json:"status"`
+	SessionToken   string        `json:"session_token,omitempty"`
+	SignInToken    string        `json:"sign_in_token,omitempty"`
+	ExpiresAt      jsonTime      `json:"expires_at"`
+	AMR            []string      `json:"amr,omitempty"`
+	Methods        []methodJSON  `json:"methods,omitempty"`
+	DefaultMethod  string        `json:"default_method,omitempty"`
+	CodeSent       *codeSentJSON `json:"code_sent,omitempty"`
+	AllowedMethods []string      `json:"allowed_methods,omitempty"`
+	GraceUntil     *string       `json:"grace_until,omitempty"`
 }
 
 type methodJSON struct {
@@ -108,6 +110,13 @@ func signInBody(res *twostep.SignInResult) signInJSON {
 	if res.CodeSent != nil {
 		cs := codeSentBody(res.CodeSent)
 		out.CodeSent = &cs
+	}
+	if res.Status == twostep.StatusEnrollmentRequired {
+		out.AllowedMethods = methodStrings(res.AllowedMethods)
+	}
+	if !res.GraceUntil.IsZero() {
+		g := res.GraceUntil.UTC().Format(time.RFC3339)
+		out.GraceUntil = &g
 	}
 	return out
 }
@@ -631,4 +640,191 @@ func (s *Server) apiPasswordReset(w http.ResponseWriter, r *http.Request) {
 	}
 	err := s.svc.RequestPasswordReset(r.Context(), body.Email, &twostep.Caller{IP: s.clientIP(r), UserAgent: r.UserAgent()})
 	s.answer(w, r, http.StatusAccepted, nil, err)
+}
+
+func (s *Server) apiSignInComplete(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		SignInToken string `json:"sign_in_token"`
+	}
+	if !s.decodeInto(w, r, &body) {
+		return
+	}
+	res, err := s.svc.CompleteSignIn(r.Context(), body.SignInToken, s.clientIP(r), r.UserAgent())
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, signInBody(res))
+}
+
+type policyJSON struct {
+	TwoStep            string   `json:"two_step"`
+	GracePeriodDays    int      `json:"grace_period_days"`
+	AllowedMethods     []string `json:"allowed_methods"`
+	MinClientVersion   *string  `json:"min_client_version"`
+	AllowLegacyClients bool     `json:"allow_legacy_clients"`
+}
+
+func policyBody(p twostep.Policy) policyJSON {
+	out := policyJSON{TwoStep: p.TwoStep, GracePeriodDays: p.GracePeriodDays, AllowedMethods: methodStrings(p.AllowedMethods),
+		MinClientVersion: nullString(p.MinClientVersion), AllowLegacyClients: p.AllowLegacyClients}
+	return out
+}
+
+func methodStrings(ms []twostep.Method) []string {
+	out := make([]string, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, string(m))
+	}
+	return out
+}
+
+func (s *Server) apiOrg(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	org, err := s.svc.Org(r.Context(), c)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": org.ID, "name": org.Name, "slug": org.Slug, "policy": policyBody(org.Policy)})
+}
+
+func (s *Server) apiSetPolicy(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	var body struct {
+		TwoStep            *string   `json:"two_step"`
+		GracePeriodDays    *int      `json:"grace_period_days"`
+		AllowedMethods     *[]string `json:"allowed_methods"`
+		MinClientVersion   *string   `json:"min_client_version"`
+		AllowLegacyClients *bool     `json:"allow_legacy_clients"`
+	}
+	if !s.decodeInto(w, r, &body) {
+		return
+	}
+	// PUT replaces the policy: every field is needed (min_client_version may be null).
+	switch {
+	case body.TwoStep == nil:
+		s.apiError(w, r, &twostep.InvalidError{Field: "two_step", Reason: "is required (optional or required)"})
+		return
+	case body.GracePeriodDays == nil:
+		s.apiError(w, r, &twostep.InvalidError{Field: "grace_period_days", Reason: "is required (0 for none)"})
+		return
+	case body.AllowedMethods == nil:
+		s.apiError(w, r, &twostep.InvalidError{Field: "allowed_methods", Reason: "is required"})
+		return
+	case body.AllowLegacyClients == nil:
+		s.apiError(w, r, &twostep.InvalidError{Field: "allow_legacy_clients", Reason: "is required (true or false)"})
+		return
+	}
+	p := twostep.Policy{TwoStep: *body.TwoStep, GracePeriodDays: *body.GracePeriodDays, AllowLegacyClients: *body.AllowLegacyClients}
+	for _, m := range *body.AllowedMethods {
+		p.AllowedMethods = append(p.AllowedMethods, twostep.Method(m))
+	}
+	if body.MinClientVersion != nil {
+		p.MinClientVersion = *body.MinClientVersion
+	}
+	got, err := s.svc.SetPolicy(r.Context(), c, p)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, policyBody(*got))
+}
+
+type memberJSON struct {
+	ID             string   `json:"id"`
+	Email          string   `json:"email"`
+	Role           string   `json:"role"`
+	SSO            bool     `json:"sso"`
+	TwoStepEnabled bool     `json:"two_step_enabled"`
+	Methods        []string `json:"methods"`
+	LockedUntil    *string  `json:"locked_until,omitempty"`
+	LastSignInAt   jsonTime `json:"last_sign_in_at"`
+}
+
+func memberBody(m twostep.Member) memberJSON {
+	out := memberJSON{ID: m.Account.ID, Email: m.Account.Email, Role: string(m.Account.Role), SSO: m.Account.SSO,
+		TwoStepEnabled: m.Account.TwoStepEnabled(), Methods: methodStrings(m.Methods), LastSignInAt: jsonTime(m.Account.LastSignInAt)}
+	if !m.LockedUntil.IsZero() {
+		t := m.LockedUntil.UTC().Format(time.RFC3339)
+		out.LockedUntil = &t
+	}
+	return out
+}
+
+func (s *Server) apiMembers(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	members, err := s.svc.Members(r.Context(), c)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	out := make([]memberJSON, 0, len(members))
+	for _, m := range members {
+		out = append(out, memberBody(m))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) apiInvite(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	var body struct {
+		Email string `json:"email"`
+		Role  string `json:"role"`
+		SSO   bool   `json:"sso"`
+	}
+	if !s.decodeInto(w, r, &body) {
+		return
+	}
+	a, err := s.svc.Invite(r.Context(), c, body.Email, twostep.Role(body.Role), body.SSO)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, memberBody(twostep.Member{Account: a}))
+}
+
+func (s *Server) apiUpdateMember(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	var body struct {
+		Role *string `json:"role"`
+		SSO  *bool   `json:"sso"`
+	}
+	if !s.decodeInto(w, r, &body) {
+		return
+	}
+	var ch twostep.MemberChange
+	if body.Role != nil {
+		role := twostep.Role(*body.Role)
+		ch.Role = &role
+	}
+	ch.SSO = body.SSO
+	a, err := s.svc.UpdateMember(r.Context(), c, r.PathValue("id"), ch)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, memberBody(twostep.Member{Account: a}))
+}
+
+func (s *Server) apiResetMember(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	s.answer(w, r, http.StatusNoContent, nil, s.svc.ResetMember(r.Context(), c, r.PathValue("id")))
+}
+
+func (s *Server) apiEndMemberSessions(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	s.answer(w, r, http.StatusNoContent, nil, s.svc.EndMemberSessions(r.Context(), c, r.PathValue("id")))
+}
+
+func (s *Server) apiUnlockMember(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	s.answer(w, r, http.StatusNoContent, nil, s.svc.UnlockMember(r.Context(), c, r.PathValue("id")))
+}
+
+func (s *Server) apiOrgAudit(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	before, limit, err := pageQuery(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	evs, err := s.svc.OrgEvents(r.Context(), c, twostep.EventFilter{Before: before, Limit: limit, Type: q.Get("type"), AccountID: q.Get("account_id")})
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, eventsBody(evs))
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -608,5 +609,202 @@ func TestAPIPhoneJourney(t *testing.T) { // OOB-09
 	a.want(st, 200, b, "verify by call")
 	if diff := cmp.Diff([]any{"pwd", "tel"}, b["amr"]); diff != "" {
 		t.Errorf("amr (-want +got):\n%s", diff)
+	}
+}
+
+// session signs email in with the API password (no second step) and returns the token.
+func (a *api) session(email string) string {
+	a.t.Helper()
+	st, b, _ := a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": email, "password": apiPassword})
+	if st != 200 || b["session_token"] == nil {
+		a.t.Fatalf("sign-in %s: %d %v", email, st, b)
+	}
+	return b["session_token"].(string)
+}
+
+// TestAPIOrgAuthorization: every /api/v1/org endpoint for an owner, an admin, a
+// member, another organisation's admin and a sign-in token (CS-02, FL-01).
+func TestAPIOrgAuthorization(t *testing.T) { // CS-02, FL-01
+	a := newAPI(t, false)
+	ctx := context.Background()
+	mk := func(org, email string, role twostep.Role) *twostep.Account {
+		acct, _, err := a.svc.CreateAccount(ctx, twostep.NewAccount{Org: org, Email: email, Role: role, Password: apiPassword})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return acct
+	}
+	mk("cloud-legal", "admin@example.com", twostep.RoleAdmin)
+	mk("cloud-legal", "member@example.com", twostep.RoleMember)
+	if _, _, _, err := a.svc.CreateOrg(ctx, twostep.NewOrg{Name: "Other", OwnerEmail: "boss@other.example", Password: apiPassword}); err != nil {
+		t.Fatal(err)
+	}
+	mk("other", "otheradmin@other.example", twostep.RoleAdmin)
+	// A sign-in token: the owner with an authenticator app stops at the second step.
+	_, _, ownerSession := a.enrol()
+	st, b, _ := a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "owner@example.com", "password": apiPassword})
+	a.want(st, 200, b, "owner sign-in")
+	signInToken := b["sign_in_token"].(string)
+
+	callers := map[string]string{"owner": ownerSession,
+		"admin": a.session("admin@example.com"), "member": a.session("member@example.com"),
+		"other org's admin": a.session("otheradmin@other.example"), "sign-in token": signInToken,
+	}
+	target := func() string { // a fresh member each time, so destructive calls stay comparable
+		return mk("cloud-legal", fmt.Sprintf("target%d@example.com", time.Now().UnixNano()), twostep.RoleMember).ID
+	}
+	policy := map[string]any{"two_step": "optional", "grace_period_days": 0, "allowed_methods": []string{"totp"}, "min_client_version": nil, "allow_legacy_clients": true}
+	endpoints := []struct {
+		method, path string
+		body         any
+		ok           int
+	}{
+		{"GET", "/api/v1/org", nil, 200},
+		{"PUT", "/api/v1/org/policy", policy, 200},
+		{"GET", "/api/v1/org/members", nil, 200},
+		{"POST", "/api/v1/org/members", map[string]any{"email": "invitee%d@example.com", "role": "member"}, 201},
+		{"PATCH", "/api/v1/org/members/{id}", map[string]any{"sso": false}, 200},
+		{"POST", "/api/v1/org/members/{id}/reset-two-step", nil, 204},
+		{"POST", "/api/v1/org/members/{id}/end-sessions", nil, 204},
+		{"POST", "/api/v1/org/members/{id}/unlock", nil, 204},
+		{"GET", "/api/v1/org/audit", nil, 200},
+	}
+	want := map[string]func(ok int) (int, string){
+		"owner":             func(ok int) (int, string) { return ok, "" },
+		"admin":             func(ok int) (int, string) { return ok, "" },
+		"member":            func(int) (int, string) { return 403, "forbidden" },
+		"other org's admin": func(ok int) (int, string) { return ok, "" }, // on their own org; members of ours are 404 below
+		"sign-in token":     func(int) (int, string) { return 401, "unauthenticated" },
+	}
+	n := 0
+	for who, token := range callers {
+		for _, e := range endpoints {
+			n++
+			path := strings.ReplaceAll(e.path, "{id}", target())
+			body := e.body
+			if m, ok := body.(map[string]any); ok && m["email"] != nil {
+				body = map[string]any{"email": fmt.Sprintf(m["email"].(string), n), "role": "member"}
+			}
+			wantSt, wantCode := want[who](e.ok)
+			if who == "other org's admin" && strings.Contains(e.path, "{id}") {
+				wantSt, wantCode = 404, "not_found"
+			}
+			st, b, _ := a.call(e.method, path, token, body)
+			if st != wantSt || wantCode != "" && b["code"] != wantCode {
+				t.Errorf("%s: %s %s: %d %v, want %d %s", who, e.method, e.path, st, b["code"], wantSt, wantCode)
+			}
+		}
+	}
+}
+
+func TestAPIRequiredEnrolment(t *testing.T) { // ORG-01
+	a := newAPI(t, false)
+	ctx := context.Background()
+	if _, _, err := a.svc.CreateAccount(ctx, twostep.NewAccount{Org: "cloud-legal", Email: "joe@example.com", Password: apiPassword}); err != nil {
+		t.Fatal(err)
+	}
+	owner := a.session("owner@example.com")
+	st, b, _ := a.call("PUT", "/api/v1/org/policy", owner, map[string]any{"two_step": "required", "grace_period_days": 3,
+		"allowed_methods": []string{"totp"}, "min_client_version": "3.1.0", "allow_legacy_clients": false})
+	a.want(st, 200, b, "set policy")
+	if b["two_step"] != "required" || b["min_client_version"] != "3.1.0" {
+		t.Errorf("policy: %v", b)
+	}
+	a.sent("two_step_required")
+	st, b, _ = a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "joe@example.com", "password": apiPassword})
+	a.want(st, 200, b, "sign-in")
+	if b["status"] != "enrollment_required" || !cmp.Equal(b["allowed_methods"], []any{"totp"}) || b["grace_until"] == nil || b["session_token"] != nil {
+		t.Fatalf("sign-in under a required policy: %v", b)
+	}
+	token := b["sign_in_token"].(string)
+	// The token may enrol, and nothing else.
+	if st, _, _ := a.call("GET", "/api/v1/account", token, nil); st != 200 {
+		t.Errorf("GET /account with the enrolment token: %d", st)
+	}
+	for _, p := range []string{"/api/v1/account/activity", "/api/v1/org"} {
+		if st, _, _ := a.call("GET", p, token, nil); st != 401 {
+			t.Errorf("GET %s with the enrolment token: %d, want 401", p, st)
+		}
+	}
+	if st, e, _ := a.call("POST", "/api/v1/account/factors", token, map[string]string{"method": "email"}); st != 403 || e["code"] != "method_not_allowed_by_policy" {
+		t.Errorf("enrolling a method the policy leaves out: %d %v", st, e)
+	}
+	st, b, _ = a.call("POST", "/api/v1/account/factors", token, map[string]string{"method": "totp"})
+	a.want(st, 201, b, "add totp with the enrolment token")
+	secret, _ := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(b["secret"].(string))
+	st, b, _ = a.call("POST", "/api/v1/account/factors/"+b["id"].(string)+"/verify", token, map[string]string{"code": a.code(secret)})
+	a.want(st, 200, b, "verify with the enrolment token")
+	st, b, _ = a.call("POST", "/api/v1/sign-in/complete", "", map[string]string{"sign_in_token": token})
+	a.want(st, 200, b, "complete")
+	if b["status"] != "signed_in" || !cmp.Equal(b["amr"], []any{"pwd", "otp"}) {
+		t.Errorf("complete: %v", b)
+	}
+	// The members list shows the enrolment; the audit has the policy change.
+	st, list, _ := a.call("GET", "/api/v1/org/audit?type=policy.changed", owner, nil)
+	_ = list
+	if st != 200 {
+		t.Errorf("audit: %d", st)
+	}
+}
+
+// TestAPIAuditPages: the organisation's audit pages with before and limit,
+// filters by type and account, and holds no secret (AU-01, AU-02).
+func TestAPIAuditPages(t *testing.T) { // AU-01, AU-02
+	a := newAPI(t, false)
+	secret, codes, session := a.enrol()
+	for i := 0; i < 3; i++ {
+		a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "owner@example.com", "password": "wrong password"}, "User-Agent", "probe/1.0")
+	}
+	var all []map[string]any
+	before := ""
+	for page := 0; page < 20; page++ {
+		req, _ := http.NewRequest("GET", a.srv.URL+"/api/v1/org/audit?limit=2"+before, nil)
+		req.Header.Set("Authorization", "Bearer "+session)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var evs []map[string]any
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		json.Unmarshal(raw, &evs)
+		for _, secretText := range append([]string{apiPassword, "wrong password", session, base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(secret)}, codes...) {
+			if strings.Contains(string(raw), secretText) {
+				t.Errorf("audit page holds a secret %.12q…", secretText)
+			}
+		}
+		if len(evs) > 2 {
+			t.Fatalf("page of %d events with limit=2", len(evs))
+		}
+		if len(evs) == 0 {
+			break
+		}
+		all = append(all, evs...)
+		before = fmt.Sprintf("&before=%.0f", evs[len(evs)-1]["id"].(float64))
+	}
+	var types []string
+	for i, e := range all {
+		types = append(types, e["type"].(string))
+		if i > 0 && e["id"].(float64) >= all[i-1]["id"].(float64) {
+			t.Errorf("events not newest first: %v after %v", e["id"], all[i-1]["id"])
+		}
+		if _, err := time.Parse(time.RFC3339, e["at"].(string)); err != nil || !strings.HasSuffix(e["at"].(string), "Z") {
+			t.Errorf("event time %v is not RFC 3339 UTC", e["at"])
+		}
+	}
+	want := []string{"sign_in.failed", "sign_in.failed", "sign_in.failed", "recovery_codes.generated", "two_step.enabled", "factor.added", "sign_in.succeeded", "account.created"}
+	if diff := cmp.Diff(want, types); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	if all[0]["user_agent"] != "probe/1.0" || all[0]["ip"] != "127.0.0.1" {
+		t.Errorf("newest event %v lacks the client's address or user agent", all[0])
+	}
+	st, b, _ := a.call("GET", "/api/v1/org/audit?type=sign_in.failed&limit=200", session, nil)
+	_ = b
+	if st != 200 {
+		t.Errorf("filter by type: %d", st)
+	}
+	if st, e, _ := a.call("GET", "/api/v1/org/audit?limit=0", session, nil); st != 400 || e["field"] != "limit" {
+		t.Errorf("limit=0: %d %v", st, e)
 	}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -78,6 +79,28 @@ func (s *Server) withCaller(h func(http.ResponseWriter, *http.Request, *twostep.
 			}
 		}
 		c, err := s.svc.Authenticate(r.Context(), token, s.clientIP(r), r.UserAgent())
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		h(w, r, c)
+	}
+}
+
+// withEnrolCaller is withCaller that also takes the sign-in token of
+// enrollment_required, for the endpoints that set up a method.
+func (s *Server) withEnrolCaller(h func(http.ResponseWriter, *http.Request, *twostep.Caller)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token := bearer(r)
+		if token == "" {
+			if c, err := r.Cookie(s.sessionCookie()); err == nil {
+				token = c.Value
+			}
+		}
+		c, err := s.svc.Authenticate(r.Context(), token, s.clientIP(r), r.UserAgent())
+		if errors.Is(err, twostep.ErrUnauthenticated) {
+			c, err = s.svc.AuthenticateEnrolment(r.Context(), token, s.clientIP(r), r.UserAgent())
+		}
 		if err != nil {
 			s.apiError(w, r, err)
 			return

@@ -19,7 +19,10 @@ import (
 	"time"
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/text/collate"
 	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
 
 	"github.com/twostep/twostep/internal/twostep"
 )
@@ -35,16 +38,21 @@ var languages = []language.Tag{language.English, language.French}
 // pages holds one template set per page (the page's file over base.html) and
 // the translations.
 type pages struct {
-	tmpl    map[string]*template.Template
-	bundle  *i18n.Bundle
-	matcher language.Matcher
+	tmpl      map[string]*template.Template
+	bundle    *i18n.Bundle
+	matcher   language.Matcher
+	countries map[string][]country // by language: every region a phone can be in, sorted by name
 }
 
 // loadPages parses the embedded templates and translations. It fails when a
 // template does not parse or a language lacks a message another one has.
 func loadPages() (*pages, error) {
-	p := &pages{tmpl: map[string]*template.Template{}, bundle: i18n.NewBundle(languages[0]), matcher: language.NewMatcher(languages)}
+	p := &pages{tmpl: map[string]*template.Template{}, bundle: i18n.NewBundle(languages[0]), matcher: language.NewMatcher(languages),
+		countries: map[string][]country{}}
 	p.bundle.RegisterUnmarshalFunc("json", json.Unmarshal)
+	for _, tag := range languages {
+		p.countries[tag.String()] = countryList(tag)
+	}
 	ids := map[string]language.Tag{}
 	for i, tag := range languages {
 		f, err := p.bundle.LoadMessageFileFS(assets, "locales/"+tag.String()+".json")
@@ -102,6 +110,8 @@ type page struct {
 	loc    *i18n.Localizer
 	log    *slog.Logger
 	labels map[string]string // field names this page labels otherwise than field.*
+
+	landline bool // the add-phone form refused a landline by text message
 }
 
 type fieldRef struct {
@@ -340,17 +350,24 @@ func waitText(p *page, d time.Duration) string {
 }
 
 // sending marks err as the answer to a request for a code, so that a throttle
-// reads as the cap on codes sent rather than on tries.
-type sending struct{ error }
+// reads as the cap on codes sent rather than on tries; phone says the code was
+// to go by text message or call, whose caps and provider are not e-mail's.
+type sending struct {
+	error
+	phone bool
+}
 
 func (e sending) Unwrap() error { return e.error }
 
-func sendFailed(err error) error {
+// sendFailed marks err (if any) as the answer to a request for a code by m.
+func sendFailed(err error, m twostep.Method) error {
 	if err == nil {
 		return nil
 	}
-	return sending{err}
+	return sending{err, isPhone(m)}
 }
+
+func isPhone(m twostep.Method) bool { return m == twostep.MethodSMS || m == twostep.MethodVoice }
 
 // sendError puts a refused request for a code on p as a page-level error: too
 // soon (with the seconds left), the hourly cap (with when to try again), or a
@@ -358,6 +375,8 @@ func sendFailed(err error) error {
 // the status to answer with, or 0.
 func (s *Server) sendError(w http.ResponseWriter, p *page, err error) int {
 	wait := twostep.RetryAfter(err)
+	var snd sending
+	isSend := errors.As(err, &snd)
 	switch {
 	case errors.Is(err, twostep.ErrResendTooSoon):
 		if wait <= 0 {
@@ -366,15 +385,24 @@ func (s *Server) sendError(w http.ResponseWriter, p *page, err error) int {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
 		p.Field, p.Error = "", p.T("send.too_soon", "Wait", waitText(p, wait))
 		return http.StatusTooManyRequests
-	case errors.Is(err, twostep.ErrThrottled) && errors.As(err, new(sending)):
+	case errors.Is(err, twostep.ErrThrottled) && isSend:
 		if wait <= 0 {
 			wait = time.Hour
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
-		p.Field, p.Error = "", p.T("send.cap", "Wait", waitText(p, wait), "At", s.clock().Add(wait).UTC().Format("15:04"))
+		id := "send.cap"
+		if snd.phone {
+			// The toll-fraud caps count per number, network, country and server, not only per person.
+			id = "send.cap_phone"
+		}
+		p.Field, p.Error = "", p.T(id, "Wait", waitText(p, wait), "At", s.clock().Add(wait).UTC().Format("15:04"))
 		return http.StatusTooManyRequests
 	case errors.Is(err, twostep.ErrDeliveryFailed):
-		p.Field, p.Error = "", p.T("send.failed")
+		if isSend && snd.phone {
+			p.Field, p.Error = "", p.T("send.failed_phone")
+		} else {
+			p.Field, p.Error = "", p.T("send.failed")
+		}
 		return http.StatusBadGateway
 	}
 	return s.formError(w, p, err)
@@ -458,6 +486,14 @@ type mailHelp struct {
 // invalidMessages translate the domain's reasons, by their start, into words
 // that name the field and say how to fix it.
 var invalidMessages = []struct{ reason, id string }{
+	// Phone numbers (before "is required", which one of them starts with).
+	{"is required for a national number", "invalid.country_required"},
+	{"must be a two-letter country code", "invalid.country_code"},
+	{"is too long to be a phone number", "invalid.phone_long"},
+	{"is not a phone number", "invalid.phone"},
+	{"is a premium-rate number", "invalid.phone_premium"},
+	{"is not a mobile or fixed line", "invalid.phone_type"},
+	{"is a fixed line, which cannot receive text messages", "invalid.phone_fixed_sms"},
 	{"is required", "invalid.required"},
 	{"must be an e-mail address", "invalid.email"},
 	{"an account with this e-mail exists", "invalid.email_taken"},
@@ -484,6 +520,9 @@ func (s *Server) invalidMessage(p *page, inv *twostep.InvalidError) string {
 			label = inv.Field
 		}
 	}
+	if msg, ok := p.phoneInvalid(label, inv.Reason); ok {
+		return msg
+	}
 	for _, m := range invalidMessages {
 		if strings.HasPrefix(inv.Reason, m.reason) {
 			return p.T(m.id, "Field", label, "Min", twostep.MinPasswordLen)
@@ -493,6 +532,152 @@ func (s *Server) invalidMessage(p *page, inv *twostep.InvalidError) string {
 		return p.T("invalid.other", "Reason", inv.Reason)
 	}
 	return p.T("invalid.field", "Field", label, "Reason", inv.Reason)
+}
+
+// phoneInvalid translates the refusals of a number that name a country: not
+// valid there, or in a country this server does not send codes to.
+func (p *page) phoneInvalid(label, reason string) (string, bool) {
+	if rest, ok := strings.CutPrefix(reason, "is not a valid number in "); ok {
+		region, _, _ := strings.Cut(rest, " ")
+		if name, ok := p.countryName(region); ok {
+			return p.T("invalid.phone_not_valid_in", "Field", label, "Country", name), true
+		}
+		return p.T("invalid.phone_not_valid", "Field", label), true
+	}
+	if rest, ok := strings.CutPrefix(reason, "numbers in "); ok {
+		region, rest, _ := strings.Cut(rest, " ")
+		_, list, _ := strings.Cut(rest, "(allowed: ")
+		var names []string
+		for r := range strings.SplitSeq(strings.TrimSuffix(list, ")"), ", ") {
+			if name, ok := p.countryName(r); ok {
+				names = append(names, name)
+			}
+		}
+		name, _ := p.countryName(region)
+		return p.T("invalid.phone_country", "Field", label, "Country", name, "Allowed", strings.Join(names, ", ")), true
+	}
+	return "", false
+}
+
+// ---- Countries ----
+
+// country is a region a phone number can belong to, named in a page's language.
+type country struct {
+	Region string // ISO 3166: FR
+	Name   string // France
+	Code   string // +33
+}
+
+// countryList names every region libphonenumber knows in the language tag
+// and sorts them by name as that language does.
+func countryList(tag language.Tag) []country {
+	namer := display.Regions(tag)
+	var out []country
+	for r := range phonenumbers.GetSupportedRegions() {
+		name := ""
+		if reg, err := language.ParseRegion(r); err == nil {
+			name = namer.Name(reg)
+		}
+		if name == "" {
+			name = r
+		}
+		out = append(out, country{Region: r, Name: name, Code: "+" + strconv.Itoa(phonenumbers.GetCountryCodeForRegion(r))})
+	}
+	col := collate.New(tag, collate.Loose)
+	slices.SortFunc(out, func(a, b country) int {
+		if c := col.CompareString(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Region, b.Region)
+	})
+	return out
+}
+
+// countryName is the name of region in the page's language; false for a
+// region phones cannot be in.
+func (p *page) countryName(region string) (string, bool) {
+	if phonenumbers.GetCountryCodeForRegion(region) == 0 {
+		return "", false
+	}
+	reg, err := language.ParseRegion(region)
+	if err != nil {
+		return region, true
+	}
+	if name := display.Regions(language.Make(p.Lang)).Name(reg); name != "" {
+		return name, true
+	}
+	return region, true
+}
+
+// phoneRegion is the region of an E.164 number, or "".
+func phoneRegion(e164 string) string {
+	num, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return ""
+	}
+	return phonenumbers.GetRegionCodeForNumber(num)
+}
+
+// formatPhone writes an E.164 number the international way: +33 6 12 34 56 78.
+func formatPhone(e164 string) string {
+	num, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return e164
+	}
+	return phonenumbers.Format(num, phonenumbers.INTERNATIONAL)
+}
+
+// homeCountry is the country to put first in the list: that of a phone number
+// the account has already, else that of the browser's preferred language
+// (fr-FR and fr: FR; en-US: US; ja: JP), else none.
+func homeCountry(r *http.Request, factors []*twostep.Factor) string {
+	var pending string
+	for _, f := range factors {
+		if !isPhone(f.Method) {
+			continue
+		}
+		if reg := phoneRegion(f.Address); reg != "" {
+			if f.Status == twostep.FactorActive {
+				return reg
+			}
+			pending = reg
+		}
+	}
+	if pending != "" {
+		return pending
+	}
+	tags, _, _ := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
+	if len(tags) == 0 || tags[0] == language.Und {
+		return ""
+	}
+	reg, conf := tags[0].Region()
+	if conf == language.No || phonenumbers.GetCountryCodeForRegion(reg.String()) == 0 {
+		return ""
+	}
+	return reg.String()
+}
+
+type countryOption struct {
+	country
+	Selected bool
+}
+
+// countryOptions is the list of countries for the page's language, home first
+// and selected selected (home when selected is "").
+func (s *Server) countryOptions(p *page, home, selected string) []countryOption {
+	if selected == "" {
+		selected = home
+	}
+	all := s.pages.countries[p.Lang]
+	out := make([]countryOption, 0, len(all))
+	for _, c := range all {
+		if c.Region == home {
+			out = append([]countryOption{{c, c.Region == selected}}, out...)
+			continue
+		}
+		out = append(out, countryOption{c, c.Region == selected})
+	}
+	return out
 }
 
 func redirect(w http.ResponseWriter, r *http.Request, to string) {
@@ -596,7 +781,7 @@ func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 	case twostep.StatusSecondStep:
 		s.setCookie(w, s.signInCookie(), res.SignInToken, res.ExpiresAt)
 		if cs := res.CodeSent; cs != nil {
-			redirect(w, r, sentHref(cs.Method, cs.FactorID, s.clock()))
+			redirect(w, r, methodHref(twostep.MethodOption{Method: cs.Method, FactorID: cs.FactorID}))
 			return
 		}
 		redirect(w, r, "/sign-in/verify")
@@ -609,6 +794,10 @@ func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 type methodLink struct {
 	Href  string
 	Label string
+	// For a phone that takes both channels, listed once: its name and a
+	// link for each channel.
+	Phone   string
+	Actions []methodLink
 }
 
 type verifyData struct {
@@ -616,30 +805,30 @@ type verifyData struct {
 	FactorID  string
 	To        string
 	Delivers  bool         // the method's codes are sent to To
-	Sent      bool         // and one was sent for this sign-in
-	SentAt    string       // the ?sent= to keep across the code form
+	Sent      bool         // and one is live for this sign-in
+	Hint      string       // where the code went, or where it can go
 	Minutes   int          // how long a sent code works
 	Resend    *resendForm  // ask for a (new) code, for methods that deliver
+	Switch    *resendForm  // the same number by its other channel: "Call me instead"
 	Help      *mailHelp    // "Didn't get the e-mail?", once one was sent
+	PhoneHelp *phoneHelp   // "Didn't get the text message / the call?", once one was sent
 	Others    []methodLink // the other methods, recovery codes apart
 	Recovery  string       // link to use a recovery code, when offered and not in use
 	Back      string       // link back to the default method while using a recovery code
 	BackLabel string
 }
 
+// phoneHelp is what the "Didn't get the text message?" list needs.
+type phoneHelp struct {
+	Voice bool   // the code comes by call
+	To    string // the number, masked (or in full to the person who just typed it)
+	Other bool   // the page offers the number's other channel
+}
+
 func methodHref(o twostep.MethodOption) string {
 	q := url.Values{"method": {string(o.Method)}}
 	if o.FactorID != "" {
 		q.Set("factor", o.FactorID)
-	}
-	return "/sign-in/verify?" + q.Encode()
-}
-
-// sentHref is the second-step page right after a code went out by method.
-func sentHref(m twostep.Method, factorID string, at time.Time) string {
-	q := url.Values{"method": {string(m)}, "sent": {sentParam(at)}}
-	if factorID != "" {
-		q.Set("factor", factorID)
 	}
 	return "/sign-in/verify?" + q.Encode()
 }
@@ -652,18 +841,68 @@ func (p *page) methodLabel(o twostep.MethodOption) string {
 	return l
 }
 
+// channelName is how a link names one channel of a phone: "by text message".
+func (p *page) channelName(m twostep.Method) string {
+	if m == twostep.MethodVoice {
+		return p.T("verify.by_voice")
+	}
+	return p.T("verify.by_sms")
+}
+
+// sendLabel is the button that asks for a code by m: the first, or a new one.
+func (p *page) sendLabel(m twostep.Method, again bool) string {
+	switch {
+	case m == twostep.MethodSMS && !again:
+		return "send.sms_first"
+	case m == twostep.MethodVoice && !again:
+		return "send.voice_first"
+	case m == twostep.MethodVoice:
+		return "send.voice_again"
+	case again:
+		return "send.again"
+	}
+	return "send.first"
+}
+
+// sentHint says where the code went (sent) or can go, for a method that delivers.
+func (p *page) sentHint(m twostep.Method, to string, sent bool) string {
+	switch {
+	case m == twostep.MethodSMS && sent:
+		return p.T("verify.hint.sms_sent", "To", to)
+	case m == twostep.MethodSMS:
+		return p.T("verify.hint.sms_send", "To", to)
+	case m == twostep.MethodVoice && sent:
+		return p.T("verify.hint.voice_sent", "To", to)
+	case m == twostep.MethodVoice:
+		return p.T("verify.hint.voice_send", "To", to)
+	case sent:
+		return p.T("verify.hint.sent", "To", to)
+	}
+	return p.T("verify.hint.send", "To", to)
+}
+
 func (s *Server) pageVerify(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, nil)
 	p.Focus = "code"
 	q := r.URL.Query()
-	s.renderVerify(w, r, p, http.StatusOK, q.Get("method"), q.Get("factor"), parseSent(q.Get("sent")))
+	s.renderVerify(w, r, p, http.StatusOK, q.Get("method"), q.Get("factor"))
+}
+
+// sentAt is when the code cs went out, as far as the cooldown goes: the wait
+// left is ResendAfter.
+func (s *Server) sentAt(cs *twostep.CodeSent) time.Time {
+	if cs.ResendAfter <= 0 {
+		return s.clock().Add(-twostep.ResendCooldown)
+	}
+	return s.clock().Add(min(cs.ResendAfter, twostep.ResendCooldown) - twostep.ResendCooldown)
 }
 
 // renderVerify shows the second step of the sign-in in the cookie with method
-// (and factor) in use, or sends the person back to the first step. For a method
-// that delivers codes, sent is when the last one went out (zero: none yet, so
-// the page offers to send one rather than asking for it).
-func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, p *page, status int, method, factor string, sent time.Time) {
+// (and factor) in use, or sends the person back to the first step. Where the
+// live code of the sign-in went, and when, comes from the service: for a method
+// that delivers codes and has none live, the page offers to send one rather
+// than asking for it.
+func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, p *page, status int, method, factor string) {
 	ck, err := r.Cookie(s.signInCookie())
 	if err != nil {
 		redirect(w, r, "/sign-in")
@@ -679,20 +918,29 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, p *page, s
 		s.pageError(w, r, err)
 		return
 	}
-	cur := -1
-	for i, o := range res.Methods {
-		if string(o.Method) == method && (factor == "" || o.FactorID == factor) {
+	cs := res.CodeSent
+	if method == "" && cs != nil {
+		method, factor = string(cs.Method), cs.FactorID
+	}
+	find := func(m, f string) int {
+		for i, o := range res.Methods {
+			if string(o.Method) == m && (f == "" || o.FactorID == f) {
+				return i
+			}
+		}
+		return -1
+	}
+	cur := find(method, factor)
+	// The live code of this number came by its other channel: show that one,
+	// since it is the code to enter.
+	if cur >= 0 && cs != nil && isPhone(res.Methods[cur].Method) && isPhone(cs.Method) &&
+		cs.FactorID == res.Methods[cur].FactorID && cs.Method != res.Methods[cur].Method {
+		if i := find(string(cs.Method), cs.FactorID); i >= 0 {
 			cur = i
-			break
 		}
 	}
 	if cur < 0 {
-		for i, o := range res.Methods {
-			if o.Method == res.DefaultMethod {
-				cur = i
-				break
-			}
-		}
+		cur = find(string(res.DefaultMethod), "")
 	}
 	if cur < 0 {
 		s.pageError(w, r, twostep.ErrExpired)
@@ -700,26 +948,37 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, p *page, s
 	}
 	p.Org = res.Org.Name
 	o := res.Methods[cur]
-	if o.Method != twostep.Method(method) {
-		sent = timeZero // the code was for another method
-	}
 	d := verifyData{Method: string(o.Method), FactorID: o.FactorID, To: o.To}
 	if delivers(o.Method) {
-		d.Delivers, d.Sent, d.Minutes = true, !sent.IsZero(), int(twostep.CodeTTL.Minutes())
-		label := "send.first"
-		if d.Sent {
-			d.SentAt, label = sentParam(sent), "send.again"
-			if o.Method == twostep.MethodEmail {
-				d.Help = &mailHelp{To: o.To, From: s.mailFrom}
-			}
+		var sent time.Time
+		if cs != nil && cs.Method == o.Method && cs.FactorID == o.FactorID {
+			sent, d.Sent = s.sentAt(cs), true
 		}
-		d.Resend = p.resend("resend", "/sign-in/verify/send", label, s.resendWait(sent),
-			"method", d.Method, "factor_id", d.FactorID, "sent", d.SentAt)
+		d.Delivers, d.Minutes, d.Hint = true, int(twostep.CodeTTL.Minutes()), p.sentHint(o.Method, o.To, d.Sent)
+		d.Resend = p.resend("resend", "/sign-in/verify/send", p.sendLabel(o.Method, d.Sent), s.resendWait(sent),
+			"method", d.Method, "factor_id", d.FactorID)
 		d.Resend.Primary = !d.Sent
 		if !d.Sent && p.Field == "code" {
 			p.Field = "" // no code field to hang the error on
 		}
+		if isPhone(o.Method) {
+			other := twostep.MethodVoice
+			label := "verify.call_instead"
+			if o.Method == twostep.MethodVoice {
+				other, label = twostep.MethodSMS, "verify.text_instead"
+			}
+			if find(string(other), o.FactorID) >= 0 {
+				// Each channel has its own cooldown: the other one is free now.
+				d.Switch = p.resend("switch", "/sign-in/verify/send", label, 0, "method", string(other), "factor_id", o.FactorID)
+			}
+			if d.Sent {
+				d.PhoneHelp = &phoneHelp{Voice: o.Method == twostep.MethodVoice, To: o.To, Other: d.Switch != nil}
+			}
+		} else if d.Sent && o.Method == twostep.MethodEmail {
+			d.Help = &mailHelp{To: o.To, From: s.mailFrom}
+		}
 	}
+	phones := map[string]int{} // factor → its entry in Others
 	for i, m := range res.Methods {
 		switch {
 		case m.Method == twostep.MethodRecoveryCode:
@@ -727,6 +986,8 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, p *page, s
 				d.Recovery = methodHref(m)
 			}
 		case i == cur:
+		case isPhone(m.Method) && isPhone(o.Method) && m.FactorID == o.FactorID:
+			// The other channel of this number: d.Switch.
 		default:
 			if d.Method == string(twostep.MethodRecoveryCode) && d.Back == "" {
 				d.Back = methodHref(m)
@@ -737,7 +998,22 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, p *page, s
 				}
 				continue
 			}
-			d.Others = append(d.Others, methodLink{methodHref(m), p.methodLabel(m)})
+			link := methodLink{Href: methodHref(m), Label: p.methodLabel(m)}
+			if isPhone(m.Method) {
+				act := methodLink{Href: link.Href, Label: p.channelName(m.Method)}
+				if j, ok := phones[m.FactorID]; ok {
+					d.Others[j].Actions = append(d.Others[j].Actions, act)
+					continue
+				}
+				phones[m.FactorID] = len(d.Others)
+				link.Phone, link.Actions = p.T("verify.phone_entry", "To", m.To), []methodLink{act}
+			}
+			d.Others = append(d.Others, link)
+		}
+	}
+	for i := range d.Others {
+		if len(d.Others[i].Actions) < 2 {
+			d.Others[i].Actions = nil // one channel only: a plain link
 		}
 	}
 	p.Data = d
@@ -754,9 +1030,9 @@ func (s *Server) pageVerifySend(w http.ResponseWriter, r *http.Request) {
 	method, factor := r.PostFormValue("method"), r.PostFormValue("factor_id")
 	cs, err := s.svc.SendSignInCode(r.Context(), twostep.SendRequest{SignInToken: ck.Value, Method: twostep.Method(method),
 		FactorID: factor, IP: s.clientIP(r), UserAgent: r.UserAgent()})
-	err = sendFailed(err)
+	err = sendFailed(err, twostep.Method(method))
 	if err == nil {
-		redirect(w, r, sentHref(cs.Method, cs.FactorID, s.clock()))
+		redirect(w, r, methodHref(twostep.MethodOption{Method: cs.Method, FactorID: cs.FactorID}))
 		return
 	}
 	if errors.Is(err, twostep.ErrExpired) {
@@ -771,11 +1047,7 @@ func (s *Server) pageVerifySend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Field = ""
-	sent := parseSent(r.PostFormValue("sent"))
-	if errors.Is(err, twostep.ErrResendTooSoon) {
-		sent = s.sentBefore(err) // a code did go out moments ago
-	}
-	s.renderVerify(w, r, p, status, method, factor, sent)
+	s.renderVerify(w, r, p, status, method, factor)
 }
 
 func (s *Server) pageVerifyPost(w http.ResponseWriter, r *http.Request) {
@@ -815,16 +1087,8 @@ func (s *Server) pageVerifyPost(w http.ResponseWriter, r *http.Request) {
 	if p.Field != "code" {
 		p.Field = ""
 	}
-	sent := parseSent(r.PostFormValue("sent"))
-	if sent.IsZero() && delivers(twostep.Method(method)) {
-		sent = sentLongAgo // a code came back, so one was sent
-	}
-	s.renderVerify(w, r, p, status, method, factor, sent)
+	s.renderVerify(w, r, p, status, method, factor)
 }
-
-// sentLongAgo stands for a code sent at a time the page does not know: it says
-// a code was sent, with no cooldown left to count.
-var sentLongAgo = time.Unix(1, 0)
 
 func (s *Server) pageSignOut(w http.ResponseWriter, r *http.Request) {
 	if ck, err := r.Cookie(s.sessionCookie()); err == nil {
@@ -851,6 +1115,8 @@ type methodRow struct {
 	LastUsed string
 	Default  bool
 	Finish   string // where a pending method's setup goes on
+	Phone    bool   // a phone number: remind to add the new one when it changes
+	Channels string // for a phone: what it takes ("Text messages and calls")
 }
 
 type eventRow struct {
@@ -869,6 +1135,7 @@ type securityData struct {
 	Pending     []methodRow
 	CanAddTOTP  bool
 	CanAddEmail bool
+	AddPhone    string // the "Add a phone" link's words; "" when phones are not allowed
 	CodesLeft   int
 	CodesLow    bool
 	Legacy      bool // older app versions may sign in with the password alone
@@ -891,6 +1158,9 @@ var localeNames = []localeOption{{Value: "en", Name: "English"}, {Value: "fr", N
 // its codes go (masked), and the label the person gave it, if any.
 func (p *page) factorName(f *twostep.Factor) string {
 	name := p.T("method." + string(f.Method))
+	if isPhone(f.Method) {
+		name = p.T("method.phone") // its channels are said beside it
+	}
 	masked := twostep.MaskAddress(f.Method, f.Address)
 	if masked != "" {
 		name += " (" + masked + ")"
@@ -899,6 +1169,32 @@ func (p *page) factorName(f *twostep.Factor) string {
 		name += " — " + f.Label
 	}
 	return name
+}
+
+// channelsText says which channels a phone takes, and by which its codes come
+// unless the person asks for the other.
+func (p *page) channelsText(f *twostep.Factor) string {
+	switch {
+	case !slices.Contains(f.Channels, twostep.MethodSMS):
+		return p.T("security.phone_voice_only")
+	case f.Method == twostep.MethodVoice:
+		return p.T("security.phone_both_voice")
+	}
+	return p.T("security.phone_both_sms")
+}
+
+// addPhoneLabel is the words of "Add a phone" for the channels allowed, or "".
+func (p *page) addPhoneLabel(allowed []twostep.Method) string {
+	sms, voice := slices.Contains(allowed, twostep.MethodSMS), slices.Contains(allowed, twostep.MethodVoice)
+	switch {
+	case sms && voice:
+		return p.T("security.add_phone")
+	case sms:
+		return p.T("security.add_phone_sms")
+	case voice:
+		return p.T("security.add_phone_voice")
+	}
+	return ""
 }
 
 // recentEvents is how many events the security page shows.
@@ -943,6 +1239,9 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 	}
 	for _, f := range info.Factors {
 		row := methodRow{ID: f.ID, Method: string(f.Method), Name: p.factorName(f), LastUsed: formatTime(f.LastUsedAt), Default: f.Default}
+		if isPhone(f.Method) {
+			row.Phone, row.Channels = true, p.channelsText(f)
+		}
 		if f.Status == twostep.FactorActive {
 			d.Methods = append(d.Methods, row)
 			continue
@@ -952,11 +1251,16 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 			row.Finish = "/account/security/totp/" + url.PathEscape(f.ID)
 		case twostep.MethodEmail:
 			row.Finish = "/account/security/email/" + url.PathEscape(f.ID)
+		case twostep.MethodSMS, twostep.MethodVoice:
+			row.Finish = "/account/security/phone/" + url.PathEscape(f.ID)
 		}
 		d.Pending = append(d.Pending, row)
 	}
 	d.CanAddTOTP = !a.SSO && slices.Contains(info.AllowedMethods, twostep.MethodTOTP)
 	d.CanAddEmail = !a.SSO && slices.Contains(info.AllowedMethods, twostep.MethodEmail)
+	if !a.SSO {
+		d.AddPhone = p.addPhoneLabel(info.AllowedMethods)
+	}
 	evs, err := s.svc.Activity(r.Context(), c, 0, recentEvents)
 	if err != nil {
 		s.pageError(w, r, err)
@@ -1019,7 +1323,10 @@ type confirmData struct {
 	Next    string
 	TwoStep bool
 	Methods []confirmMethod
-	Mail    *confirmMail // when an e-mail method can confirm
+	Mail    *confirmMail    // when an e-mail method can confirm
+	Phones  []*confirmPhone // each phone number that can confirm
+	Factor  string          // the factor a code was just sent to
+	SentAt  string          // and when
 }
 
 type confirmMethod struct {
@@ -1037,14 +1344,29 @@ type confirmMail struct {
 	Help   *mailHelp
 }
 
+// confirmPhone is the "Text me a code" / "Call me" step of confirming by phone.
+type confirmPhone struct {
+	To    string
+	Text  string        // where the code went, or can go
+	Sent  bool          // a code went to this number moments ago
+	Sends []*resendForm // one per channel the number takes
+}
+
+// confirmState is what the page knows of a code it sent: by which method, to
+// which factor, when.
+type confirmState struct {
+	method string
+	factor string
+	sent   time.Time
+}
+
 func (s *Server) pageConfirm(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
 	q := r.URL.Query()
-	method := q.Get("method")
-	var sent time.Time
-	if method == string(twostep.MethodEmail) {
-		sent = parseSent(q.Get("sent"))
+	st := confirmState{method: q.Get("method"), factor: q.Get("factor")}
+	if delivers(twostep.Method(st.method)) {
+		st.sent = parseSent(q.Get("sent"))
 	}
-	s.renderConfirm(w, r, c, nil, http.StatusOK, method, sent)
+	s.renderConfirm(w, r, c, nil, http.StatusOK, st)
 }
 
 // confirmNext is where the confirmation page returns to.
@@ -1070,7 +1392,7 @@ func mailFactor(factors []*twostep.Factor) *twostep.Factor {
 	return pick
 }
 
-func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twostep.Caller, err error, status int, method string, sent time.Time) {
+func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twostep.Caller, err error, status int, st confirmState) {
 	p, info, ierr := s.accountPage(r, c)
 	if ierr != nil {
 		s.pageError(w, r, ierr)
@@ -1087,15 +1409,33 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twoste
 		if p.Field == "method" {
 			p.Field = "code"
 		}
+		if p.Field == "factor_id" {
+			p.Field = ""
+		}
 	}
 	next := confirmNext(r)
-	d := confirmData{Next: next, TwoStep: info.Account.TwoStepEnabled()}
+	d := confirmData{Next: next, TwoStep: info.Account.TwoStepEnabled(), Factor: st.factor}
+	if !st.sent.IsZero() {
+		d.SentAt = sentParam(st.sent)
+	}
+	method := st.method
 	if method == "" {
 		method = string(info.DefaultMethod)
 	}
+	// One choice per kind of code; a phone's code works whichever channel it came by.
 	var seen []twostep.Method
+	var phones []*twostep.Factor
 	for _, f := range info.Factors {
-		if f.Status == twostep.FactorActive && !slices.Contains(seen, f.Method) {
+		if f.Status != twostep.FactorActive {
+			continue
+		}
+		if isPhone(f.Method) {
+			phones = append(phones, f)
+			if slices.ContainsFunc(seen, isPhone) {
+				continue
+			}
+		}
+		if !slices.Contains(seen, f.Method) {
 			seen = append(seen, f.Method)
 		}
 	}
@@ -1105,13 +1445,28 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twoste
 	mf := mailFactor(info.Factors)
 	for _, m := range seen {
 		label := p.T("method." + string(m))
-		if m == twostep.MethodEmail && mf != nil {
+		value, checked := string(m), string(m) == method
+		switch {
+		case m == twostep.MethodEmail && mf != nil:
 			label += " (" + twostep.MaskAddress(m, mf.Address) + ")"
+		case isPhone(m):
+			label = p.T("method.phone")
+			if len(phones) == 1 {
+				label += " (" + twostep.MaskAddress(m, phones[0].Address) + ")"
+			}
+			checked = isPhone(twostep.Method(method))
+			if checked {
+				value = method
+			}
 		}
-		d.Methods = append(d.Methods, confirmMethod{Value: string(m), Label: label, Checked: string(m) == method})
+		d.Methods = append(d.Methods, confirmMethod{Value: value, Label: label, Checked: checked})
 	}
 	if d.TwoStep && mf != nil {
 		to := twostep.MaskAddress(twostep.MethodEmail, mf.Address)
+		var sent time.Time
+		if st.method == string(twostep.MethodEmail) {
+			sent = st.sent
+		}
 		cm := &confirmMail{Sent: !sent.IsZero(), To: to}
 		label, sentAt := "confirm.send", ""
 		if cm.Sent {
@@ -1119,27 +1474,62 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twoste
 			cm.SentAt, cm.Help = sentAt, &mailHelp{To: to, From: s.mailFrom}
 		}
 		cm.Resend = p.resend("confirm-send", "/account/confirm/send", label, s.resendWait(sent),
-			"next", next, "factor_id", mf.ID, "sent", sentAt)
+			"next", next, "method", string(twostep.MethodEmail), "factor_id", mf.ID, "sent", sentAt)
 		d.Mail = cm
+	}
+	if d.TwoStep {
+		for _, f := range phones {
+			to := twostep.MaskAddress(f.Method, f.Address)
+			cp := &confirmPhone{To: to, Text: p.T("confirm.phone_first", "To", to)}
+			sentBy := twostep.Method("")
+			if isPhone(twostep.Method(st.method)) && st.factor == f.ID && !st.sent.IsZero() {
+				sentBy, cp.Sent = twostep.Method(st.method), true
+				cp.Text = p.T("confirm.sms_sent", "To", to)
+				if sentBy == twostep.MethodVoice {
+					cp.Text = p.T("confirm.voice_sent", "To", to)
+				}
+			}
+			for _, ch := range f.Channels {
+				var wait int
+				if ch == sentBy {
+					wait = s.resendWait(st.sent)
+				}
+				form := p.resend("confirm-"+string(ch)+"-"+f.ID, "/account/confirm/send", p.sendLabel(ch, ch == sentBy), wait,
+					"next", next, "method", string(ch), "factor_id", f.ID)
+				cp.Sends = append(cp.Sends, form)
+			}
+			d.Phones = append(d.Phones, cp)
+		}
 	}
 	p.Data = d
 	s.render(w, r, status, "confirm", p)
 }
 
-// pageConfirmSend e-mails a code to confirm who the caller is.
+// pageConfirmSend sends a code, by e-mail, text message or call, to confirm
+// who the caller is.
 func (s *Server) pageConfirmSend(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
-	_, err := s.svc.ConfirmIdentitySend(r.Context(), c, twostep.MethodEmail, r.PostFormValue("factor_id"))
-	err = sendFailed(err)
+	m := twostep.Method(r.PostFormValue("method"))
+	if m == "" {
+		m = twostep.MethodEmail
+	}
+	factor := r.PostFormValue("factor_id")
+	_, err := s.svc.ConfirmIdentitySend(r.Context(), c, m, factor)
+	err = sendFailed(err, m)
 	if err == nil {
-		q := url.Values{"next": {confirmNext(r)}, "method": {string(twostep.MethodEmail)}, "sent": {sentParam(s.clock())}}
+		q := url.Values{"next": {confirmNext(r)}, "method": {string(m)}, "sent": {sentParam(s.clock())}}
+		if isPhone(m) {
+			q.Set("factor", factor)
+		}
 		redirect(w, r, "/account/confirm?"+q.Encode())
 		return
 	}
-	sent := parseSent(r.PostFormValue("sent"))
+	st := confirmState{method: string(m), factor: factor, sent: parseSent(r.PostFormValue("sent"))}
 	if errors.Is(err, twostep.ErrResendTooSoon) {
-		sent = s.sentBefore(err)
+		st.sent = s.sentBefore(err)
+	} else if isPhone(m) {
+		st.sent = timeZero // nothing went to this number now
 	}
-	s.renderConfirm(w, r, c, err, 0, string(twostep.MethodEmail), sent)
+	s.renderConfirm(w, r, c, err, 0, st)
 }
 
 func (s *Server) pageConfirmPost(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
@@ -1147,7 +1537,8 @@ func (s *Server) pageConfirmPost(w http.ResponseWriter, r *http.Request, c *twos
 	token, sess, err := s.svc.ConfirmIdentity(r.Context(), c, twostep.ConfirmRequest{Password: r.PostFormValue("password"),
 		Method: twostep.Method(method), Code: r.PostFormValue("code")})
 	if err != nil {
-		s.renderConfirm(w, r, c, err, 0, method, parseSent(r.PostFormValue("sent")))
+		s.renderConfirm(w, r, c, err, 0, confirmState{method: method, factor: r.PostFormValue("factor"),
+			sent: parseSent(r.PostFormValue("sent"))})
 		return
 	}
 	s.setCookie(w, s.sessionCookie(), token, sess.ExpiresAt)
@@ -1305,7 +1696,7 @@ func (s *Server) pageAddEmail(w http.ResponseWriter, r *http.Request, c *twostep
 func (s *Server) pageAddEmailPost(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
 	address := strings.TrimSpace(r.PostFormValue("address"))
 	nf, err := s.svc.AddFactor(r.Context(), c, twostep.FactorRequest{Method: twostep.MethodEmail, Address: address})
-	err = sendFailed(err)
+	err = sendFailed(err, twostep.MethodEmail)
 	if err == nil {
 		redirect(w, r, "/account/security/email/"+url.PathEscape(nf.Factor.ID)+"?sent="+sentParam(s.clock()))
 		return
@@ -1416,7 +1807,7 @@ func (s *Server) pageEmailFactorPost(w http.ResponseWriter, r *http.Request, c *
 func (s *Server) pageEmailFactorResend(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
 	page := "/account/security/email/" + url.PathEscape(r.PathValue("id"))
 	_, err := s.svc.ResendFactorCode(r.Context(), c, r.PathValue("id"))
-	err = sendFailed(err)
+	err = sendFailed(err, twostep.MethodEmail)
 	switch {
 	case err == nil:
 		redirect(w, r, page+"?sent="+sentParam(s.clock()))
@@ -1427,6 +1818,213 @@ func (s *Server) pageEmailFactorResend(w http.ResponseWriter, r *http.Request, c
 		s.renderEmailFactor(w, r, c, err, 0, s.sentBefore(err))
 	default:
 		s.renderEmailFactor(w, r, c, err, 0, timeZero)
+	}
+}
+
+// ---- Phone method (text message or call) ----
+
+type addPhoneData struct {
+	Countries  []countryOption
+	Choose     bool // no country is selected: the list starts with "Choose a country"
+	SMS        bool // the organisation allows text messages
+	Voice      bool // and calls
+	VoiceFirst bool // a landline was refused by text message: "Call me" is the default button
+}
+
+// phoneChannels reports which phone channels the organisation allows.
+func phoneChannels(allowed []twostep.Method) (sms, voice bool) {
+	return slices.Contains(allowed, twostep.MethodSMS), slices.Contains(allowed, twostep.MethodVoice)
+}
+
+// pageAddPhone asks for the country and number a phone method sends its codes
+// to, and how to send the first (TuneCore: "Text message" or "Phone call").
+func (s *Server) pageAddPhone(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	p, info, err := s.accountPage(r, c)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	if sms, voice := phoneChannels(info.AllowedMethods); info.Account.SSO || !sms && !voice {
+		s.renderAddPhone(w, r, p, info, 0, "") // says why not
+		return
+	}
+	if s.needsConfirm(w, r, info) {
+		return
+	}
+	s.renderAddPhone(w, r, p, info, http.StatusOK, "")
+}
+
+// renderAddPhone shows the phone form with country selected (the account's
+// country when "") and what p holds of the last try.
+func (s *Server) renderAddPhone(w http.ResponseWriter, r *http.Request, p *page, info *twostep.AccountInfo, status int, country string) {
+	d := addPhoneData{}
+	d.SMS, d.Voice = phoneChannels(info.AllowedMethods)
+	d.VoiceFirst = d.Voice && (!d.SMS || p.landline)
+	if info.Account.SSO {
+		s.pageError(w, r, twostep.ErrSSOManaged)
+		return
+	}
+	if !d.SMS && !d.Voice {
+		s.pageError(w, r, twostep.ErrMethodNotAllowed)
+		return
+	}
+	home := homeCountry(r, info.Factors)
+	d.Countries = s.countryOptions(p, home, country)
+	d.Choose = !slices.ContainsFunc(d.Countries, func(c countryOption) bool { return c.Selected })
+	if p.Focus == "" {
+		p.Focus = "phone"
+		if d.Choose {
+			p.Focus = "country"
+		}
+	}
+	p.Data = d
+	s.render(w, r, status, "add_phone", p)
+}
+
+func (s *Server) pageAddPhonePost(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	phone, country := strings.TrimSpace(r.PostFormValue("phone")), strings.TrimSpace(r.PostFormValue("country"))
+	m := twostep.Method(r.PostFormValue("method"))
+	if !isPhone(m) {
+		// A form sent without its button (Enter in a browser sends the first one).
+		m = twostep.MethodSMS
+		if c.Account != nil {
+			if info, err := s.svc.AccountInfo(r.Context(), c); err == nil {
+				if sms, voice := phoneChannels(info.AllowedMethods); !sms && voice {
+					m = twostep.MethodVoice
+				}
+			}
+		}
+	}
+	nf, err := s.svc.AddFactor(r.Context(), c, twostep.FactorRequest{Method: m, Phone: phone, Country: country})
+	err = sendFailed(err, m)
+	if err == nil {
+		redirect(w, r, "/account/security/phone/"+url.PathEscape(nf.Factor.ID)+"?sent="+sentParam(s.clock()))
+		return
+	}
+	if errors.Is(err, twostep.ErrConfirmIdentity) {
+		confirmFirst(w, r, "/account/security/phone")
+		return
+	}
+	p, info, ierr := s.accountPage(r, c)
+	if ierr != nil {
+		s.pageError(w, r, ierr)
+		return
+	}
+	p.labels = map[string]string{"phone": p.T("field.phone"), "country": p.T("field.country")}
+	p.Form = url.Values{"phone": {phone}}
+	status := s.sendError(w, p, err)
+	if status == 0 {
+		s.pageError(w, r, err)
+		return
+	}
+	switch p.Field {
+	case "phone", "country":
+		p.Focus = p.Field
+	default:
+		p.Field = ""
+	}
+	var inv *twostep.InvalidError
+	if errors.As(err, &inv) && strings.HasPrefix(inv.Reason, "is a fixed line") {
+		p.landline = true
+		if _, voice := phoneChannels(info.AllowedMethods); !voice {
+			p.Error = p.T("invalid.phone_fixed_no_voice", "Field", p.labels["phone"]) // no call to offer instead
+		}
+	}
+	s.renderAddPhone(w, r, p, info, status, country)
+}
+
+type phoneCodeData struct {
+	Action   string // where the code goes
+	Fields   []hiddenField
+	Voice    bool   // the code comes by call
+	Sent     string // "We sent a code by text message to …" / "We are calling …"
+	Minutes  int
+	Resend   *resendForm
+	Help     *phoneHelp // with the number in full, to check it for a typing mistake
+	Another  string     // where to start again with another number or channel
+	Finished string     // where "Cancel" goes
+}
+
+// pendingFactor is the caller's pending factor id if it is of one of kinds, else nil.
+func pendingFactor(info *twostep.AccountInfo, id string, kinds ...twostep.Method) *twostep.Factor {
+	for _, f := range info.Factors {
+		if f.ID == id && slices.Contains(kinds, f.Method) && f.Status == twostep.FactorPending {
+			return f
+		}
+	}
+	return nil
+}
+
+// pagePhoneFactor asks for the code sent to a pending phone method.
+func (s *Server) pagePhoneFactor(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	s.renderPhoneFactor(w, r, c, nil, http.StatusOK, parseSent(r.URL.Query().Get("sent")))
+}
+
+func (s *Server) renderPhoneFactor(w http.ResponseWriter, r *http.Request, c *twostep.Caller, err error, status int, sent time.Time) {
+	p, info, ierr := s.accountPage(r, c)
+	if ierr != nil {
+		s.pageError(w, r, ierr)
+		return
+	}
+	f := pendingFactor(info, r.PathValue("id"), twostep.MethodSMS, twostep.MethodVoice)
+	if f == nil {
+		// Already verified, replaced or removed: the security page says how things stand.
+		redirect(w, r, "/account/security")
+		return
+	}
+	p.Focus = "code"
+	if err != nil {
+		if status = s.codeError(w, p, err); status == 0 {
+			s.pageError(w, r, err)
+			return
+		}
+	}
+	id := url.PathEscape(f.ID)
+	sentAt := ""
+	if !sent.IsZero() {
+		sentAt = sentParam(sent)
+	}
+	to := twostep.MaskAddress(f.Method, f.Address)
+	d := phoneCodeData{Action: "/account/security/phone/" + id, Fields: []hiddenField{{"sent", sentAt}},
+		Voice: f.Method == twostep.MethodVoice, Minutes: int(twostep.CodeTTL.Minutes()),
+		Help:    &phoneHelp{Voice: f.Method == twostep.MethodVoice, To: formatPhone(f.Address)},
+		Resend:  p.resend("resend", "/account/security/phone/"+id+"/resend", p.sendLabel(f.Method, true), s.resendWait(sent)),
+		Another: "/account/security/phone", Finished: "/account/security"}
+	d.Sent = p.sentHint(f.Method, to, true)
+	p.Data = d
+	s.render(w, r, status, "phone_code", p)
+}
+
+func (s *Server) pagePhoneFactorPost(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	_, codes, err := s.svc.VerifyFactor(r.Context(), c, r.PathValue("id"), r.PostFormValue("code"))
+	switch {
+	case errors.Is(err, twostep.ErrNotFound), errors.Is(err, twostep.ErrConflict):
+		redirect(w, r, "/account/security")
+	case err != nil:
+		s.renderPhoneFactor(w, r, c, err, 0, parseSent(r.PostFormValue("sent")))
+	case len(codes) > 0:
+		s.renderCodes(w, r, c, codes, true)
+	default:
+		redirect(w, r, "/account/security?done=added")
+	}
+}
+
+// pagePhoneFactorResend sends a new code to a pending phone method, by the
+// channel it was added with.
+func (s *Server) pagePhoneFactorResend(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	page := "/account/security/phone/" + url.PathEscape(r.PathValue("id"))
+	_, err := s.svc.ResendFactorCode(r.Context(), c, r.PathValue("id"))
+	err = sendFailed(err, twostep.MethodSMS)
+	switch {
+	case err == nil:
+		redirect(w, r, page+"?sent="+sentParam(s.clock()))
+	case errors.Is(err, twostep.ErrNotFound), errors.As(err, new(*twostep.InvalidError)):
+		// Gone, or active already: nothing to resend.
+		redirect(w, r, "/account/security")
+	case errors.Is(err, twostep.ErrResendTooSoon):
+		s.renderPhoneFactor(w, r, c, err, 0, s.sentBefore(err))
+	default:
+		s.renderPhoneFactor(w, r, c, err, 0, timeZero)
 	}
 }
 
@@ -1484,7 +2082,7 @@ func (s *Server) pageChangeEmail(w http.ResponseWriter, r *http.Request, c *twos
 func (s *Server) pageChangeEmailPost(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	_, err := s.svc.ChangeEmail(r.Context(), c, email)
-	err = sendFailed(err)
+	err = sendFailed(err, twostep.MethodEmail)
 	switch {
 	case err == nil:
 		s.renderChangeEmail(w, r, c, nil, http.StatusOK, email, s.clock())

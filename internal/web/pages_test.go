@@ -98,7 +98,7 @@ func newEnv(t *testing.T) *env {
 	// Real time (cookie jars judge expiry by it), on a TOTP step boundary.
 	clk := &clock{t: time.Now().UTC().Truncate(30 * time.Second)}
 	svc, err := twostep.New(twostep.Options{Store: db, Sealer: sealer, Hasher: hasher, Rand: rand.Reader, Clock: clk.Now,
-		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail}, BaseURL: "http://127.0.0.1"})
+		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice}, BaseURL: "http://127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,10 +120,11 @@ func newEnv(t *testing.T) *env {
 	return &env{svc: svc, db: db, sealer: sealer, clock: clk, srv: srv}
 }
 
-// mail is a message the outbox delivered, with its data opened.
+// mail is a message the outbox delivered (an e-mail, a text message or a
+// call), with its data opened.
 type mail struct {
-	To, Template string
-	Data         map[string]string
+	Channel, To, Template string
+	Data                  map[string]string
 }
 
 // deliver does what the delivery worker does with every message due now:
@@ -150,7 +151,7 @@ func (e *env) deliver(t *testing.T, fail bool) {
 		if fail {
 			m.Status, m.SentAt, m.Permanent, m.Error = twostep.MessageFailed, time.Time{}, true, "550 mailbox unavailable"
 		} else {
-			e.inbox = append(e.inbox, mail{To: m.To, Template: m.Template, Data: data})
+			e.inbox = append(e.inbox, mail{Channel: m.Channel, To: m.To, Template: m.Template, Data: data})
 		}
 		if err := e.db.FinishMessage(ctx, m); err != nil {
 			t.Fatal(err)
@@ -162,13 +163,20 @@ func (e *env) deliver(t *testing.T, fail bool) {
 // template to address; key "code" holds a code, "link" a link.
 func (e *env) mailed(t *testing.T, to, template string) map[string]string {
 	t.Helper()
+	return e.received(t, "email", to, template)
+}
+
+// received delivers what is due and returns the data of the newest message by
+// channel ("email", "sms", "voice") with template to address.
+func (e *env) received(t *testing.T, channel, to, template string) map[string]string {
+	t.Helper()
 	e.deliver(t, false)
 	for i := len(e.inbox) - 1; i >= 0; i-- {
-		if m := e.inbox[i]; m.To == to && m.Template == template {
+		if m := e.inbox[i]; m.Channel == channel && m.To == to && m.Template == template {
 			return m.Data
 		}
 	}
-	t.Fatalf("no %s message to %s in %+v", template, to, e.inbox)
+	t.Fatalf("no %s message by %s to %s in %+v", template, channel, to, e.inbox)
 	return nil
 }
 
@@ -835,12 +843,11 @@ func TestEmailMethod(t *testing.T) {
 	a = b.get(a.location)
 	want(t, a, 200, "", "We sent a code to "+maskedOwner, "You can ask for a new code in 30 seconds.")
 	fresh := e.mailed(t, ownerEmail, "code_sign_in")["code"]
-	sent := find(t, a.body, `name="sent" value="(\d+)"`)
 	if fresh != code {
-		want(t, b.post("/sign-in/verify", url.Values{"method": {"email"}, "factor_id": {factor}, "sent": {sent}, "code": {code}}),
+		want(t, b.post("/sign-in/verify", url.Values{"method": {"email"}, "factor_id": {factor}, "code": {code}}),
 			400, "", "Wrong code. 3 tries left.", `data-countdown="`)
 	}
-	want(t, b.post("/sign-in/verify", url.Values{"method": {"email"}, "factor_id": {factor}, "sent": {sent}, "code": {fresh}}), 303, "/account/security")
+	want(t, b.post("/sign-in/verify", url.Values{"method": {"email"}, "factor_id": {factor}, "code": {fresh}}), 303, "/account/security")
 	want(t, b.get("/account/security"), 200, "", "Signed in as "+ownerEmail)
 
 	for name, body := range b.seen {
@@ -1131,4 +1138,307 @@ func TestEmailCodeSpent(t *testing.T) {
 	want(t, b.post(page, url.Values{"code": {code}}), 200, "", "Your recovery codes")
 	want(t, b.get("/account/security"), 200, "", "E-mail (m•••@elsewhere.example)", "(default)")
 	want(t, b.get(page), 303, "/account/security")
+}
+
+const (
+	mobile       = "+33612345678"
+	maskedMobile = "+33 6 •• •• •• 78"
+	landline     = "+33123456789"
+	maskedLand   = "+33 1 •• •• •• 89"
+)
+
+// firstCountry is the first country the add-phone page lists, and whether it is selected.
+func firstCountry(t *testing.T, body string) (string, bool) {
+	t.Helper()
+	sel := find(t, body, `(?s)<select id="country"[^>]*>(.*?)</select>`)
+	m := regexp.MustCompile(`<option value="([^"]*)"( selected)?>`).FindStringSubmatch(sel)
+	if m == nil {
+		t.Fatalf("no option in %s", sel)
+	}
+	return m[1], m[2] != ""
+}
+
+// addPhone adds a phone from the security page, national number and country,
+// with the first code by method, checking the pages on the way; it returns the
+// code page.
+func (e *env) addPhone(t *testing.T, b *browser, number, country, method string) (page string, a answer) {
+	t.Helper()
+	a = b.get("/account/security")
+	want(t, a, 200, "", `href="/account/security/phone"`, "Add a phone (text message or call)",
+		"A code sent to your phone each time you sign in.")
+	a = b.get("/account/security/phone")
+	want(t, a, 200, "", "Add a phone", `<label for="country">Country</label>`, `<label for="phone">Phone number</label>`,
+		`type="tel"`, `autocomplete="tel-national"`, `inputmode="tel"`,
+		`name="method" value="sms"`, "Text me a code", `name="method" value="voice"`, "Call me with a code",
+		"France (+33)", "Japan (+81)", "such as +33 6 12 34 56 78")
+	a = b.post("/account/security/phone", url.Values{"country": {country}, "phone": {number}, "method": {method}})
+	want(t, a, 303, a.location)
+	page, _, _ = strings.Cut(a.location, "?")
+	if !strings.HasPrefix(page, "/account/security/phone/fac_") || !strings.Contains(a.location, "sent=") {
+		t.Fatalf("adding a phone goes to %q", a.location)
+	}
+	return page, b.get(a.location)
+}
+
+// TestPhoneMethod: a mobile number from enrolment by text message to a
+// sign-in finished with a code by call (UX.md "Adding a method: Phone",
+// "Second step": "Call me instead"; TuneCore, AiSign).
+func TestPhoneMethod(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+
+	page, a := e.addPhone(t, b, "06 12 34 56 78", "FR", "sms")
+	want(t, a, 200, "", "We sent a code by text message to "+maskedMobile+".", "It works for 10 minutes.",
+		"Enter the 6-digit code from the text message", `autocomplete="one-time-code"`, `inputmode="numeric"`,
+		"Send a new code", "You can ask for a new code in 30 seconds.", `data-countdown="30"`,
+		"Didn't get the text message?", "Check the number: the code went to +33 6 12 34 56 78.",
+		"Use another number, or get a call instead")
+	code := e.received(t, "sms", mobile, "code_enrol")["code"]
+	want(t, b.get("/account/security"), 200, "", "Phone ("+maskedMobile+"): setup not finished.", `href="`+page+`"`)
+	want(t, b.post(page+"/resend", nil), 429, "", "A code was sent moments ago. You can ask for a new code in 30 seconds")
+	want(t, b.post(page, url.Values{"code": {wrongCode(code)}}), 400, "", "Wrong code. 4 tries left.", `aria-invalid="true"`,
+		"We sent a code by text message to "+maskedMobile)
+	a = b.post(page, url.Values{"code": {code}})
+	want(t, a, 200, "", "Two-step verification is on.", "Your recovery codes")
+
+	a = b.get("/account/security?done=codes")
+	want(t, a, 200, "", "Phone ("+maskedMobile+")", "(default)",
+		"Text messages and calls. Codes come by text message; you can ask for a call instead.",
+		"Changed your number? Add the new one, then remove this one.", "Remove")
+	wantNot(t, a, "Finish setting it up", mobile, "12 34 56")
+	// The account's country comes first now, whatever the browser says.
+	b.lang = "ja"
+	if c, sel := firstCountry(t, b.get("/account/security/phone").body); c != "FR" || !sel {
+		t.Errorf("first country %q (selected %v), want FR selected", c, sel)
+	}
+	b.lang = ""
+
+	// Sign in again: the code goes by text message with the password.
+	want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
+	a = b.signIn(t, ownerEmail, ownerPwd)
+	if a.status != 303 || !strings.HasPrefix(a.location, "/sign-in/verify?") || !strings.Contains(a.location, "method=sms") {
+		t.Fatalf("sign-in: %d to %q", a.status, a.location)
+	}
+	a = b.get(a.location)
+	want(t, a, 200, "", "Method: Text message (SMS)", "We sent a code by text message to "+maskedMobile+".",
+		`name="code"`, `autocomplete="one-time-code"`, "Send a new code", "You can ask for a new code in 30 seconds.",
+		"Call me instead", "Didn't get the text message?", "Or choose “Call me instead”", "Use a recovery code",
+		"Ask your organisation's administrator to reset two-step")
+	wantNot(t, a, mobile, "12 34 56", "Use another method:", "Text me instead")
+	factor := find(t, a.body, `name="factor_id" value="(fac_[a-z0-9]+)"`)
+	smsCode := e.received(t, "sms", mobile, "code_sign_in")["code"]
+
+	// "Call me instead": the call goes at once, though the text message was just sent.
+	e.clock.Add(5 * time.Second)
+	a = b.post("/sign-in/verify/send", url.Values{"method": {"voice"}, "factor_id": {factor}})
+	want(t, a, 303, a.location)
+	if !strings.Contains(a.location, "method=voice") {
+		t.Fatalf("after call me instead: %q", a.location)
+	}
+	a = b.get(a.location)
+	want(t, a, 200, "", "Method: Phone call", "We are calling "+maskedMobile+" to read you a code.", `name="code"`,
+		"Call me again", "You can ask for a new code in 30 seconds.", "Text me instead", "Didn't get the call?",
+		"Answer calls from numbers you don't know")
+	wantNot(t, a, "Call me instead")
+	voiceCode := e.received(t, "voice", mobile, "code_sign_in")["code"]
+	if voiceCode != smsCode {
+		// The newest code replaces the earlier one.
+		want(t, b.post("/sign-in/verify", url.Values{"method": {"voice"}, "factor_id": {factor}, "code": {smsCode}}), 400, "",
+			"Wrong code. 4 tries left.", "We are calling "+maskedMobile)
+	}
+	want(t, b.post("/sign-in/verify", url.Values{"method": {"voice"}, "factor_id": {factor}, "code": {voiceCode}}), 303, "/account/security")
+	want(t, b.get("/account/security"), 200, "", "Signed in as "+ownerEmail, "Last used")
+
+	for name, body := range b.seen {
+		checkLabels(t, name, body)
+	}
+}
+
+// TestPhoneRefused: a number that cannot take codes the way asked says why on
+// its field, and nothing is sent; a landline works by call, and takes calls only.
+func TestPhoneRefused(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+	e.deliver(t, false)
+	before := len(e.inbox)
+	tests := []struct {
+		country, phone, method string
+		field, says            string
+	}{
+		{"FR", "01 23 45 67 89", "sms", "phone", "Phone number: this is a landline, which cannot receive text messages. Choose “Call me with a code” instead."},
+		{"", "06 12 34 56 78", "sms", "country", "Country: choose the country of the number, or write the number with its country code"},
+		{"FR", "06 12 34", "sms", "phone", "Phone number: this is not a valid number"},
+		{"FR", "", "voice", "phone", "Phone number: this field is required."},
+		{"FR", "08 99 12 34 56", "voice", "phone", "Phone number: this is a premium-rate number, which cannot receive codes."},
+	}
+	for _, tt := range tests {
+		a := b.post("/account/security/phone", url.Values{"country": {tt.country}, "phone": {tt.phone}, "method": {tt.method}})
+		want(t, a, 400, "", tt.says, `id="`+tt.field+`-error" role="alert"`, `value="`+tt.phone+`"`)
+		if !regexp.MustCompile(`<(input|select) id="` + tt.field + `"[^>]* autofocus aria-invalid="true"`).MatchString(a.body) {
+			t.Errorf("%s %s: the %s field does not take the focus:\n%s", tt.country, tt.phone, tt.field, a.body)
+		}
+		if tt.country != "" {
+			if c, sel := firstCountry(t, a.body); sel && c != tt.country {
+				t.Errorf("the country chosen is not kept: %q selected first", c)
+			}
+			want(t, a, 400, "", `<option value="`+tt.country+`" selected>`)
+		}
+	}
+	a := b.post("/account/security/phone", url.Values{"country": {"FR"}, "phone": {"01 23 45 67 89"}, "method": {"sms"}})
+	if i, j := strings.Index(a.body, `value="voice"`), strings.Index(a.body, `value="sms"`); i < 0 || i > j {
+		t.Errorf("after a landline was refused by text message, “Call me” is not the first button")
+	}
+	e.deliver(t, false)
+	if len(e.inbox) != before {
+		t.Fatalf("a refused number was sent something: %+v", e.inbox[before:])
+	}
+	want(t, b.get("/account/security"), 200, "", "You have no method yet.")
+
+	// The same landline by call.
+	page, a := e.addPhone(t, b, "01 23 45 67 89", "FR", "voice")
+	want(t, a, 200, "", "We are calling "+maskedLand+" to read you a code.", "Enter the 6-digit code you heard",
+		"Call me again", "Didn't get the call?", "Use another number, or get a text message instead")
+	code := e.received(t, "voice", landline, "code_enrol")["code"]
+	want(t, b.post(page, url.Values{"code": {code}}), 200, "", "Your recovery codes")
+	want(t, b.get("/account/security"), 200, "", "Phone ("+maskedLand+")", "Calls only: this number cannot receive text messages.")
+
+	// At sign-in, a landline offers no text message.
+	want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
+	a = b.signIn(t, ownerEmail, ownerPwd)
+	want(t, a, 303, a.location)
+	a = b.get(a.location)
+	want(t, a, 200, "", "We are calling "+maskedLand+" to read you a code.", "Call me again")
+	wantNot(t, a, "Text me instead", "Call me instead", "Or choose")
+	for name, body := range b.seen {
+		checkLabels(t, name, body)
+	}
+}
+
+// TestPhoneVerifyFrench: the phone second step in French.
+func TestPhoneVerifyFrench(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+	page, _ := e.addPhone(t, b, "+33 6 12 34 56 78", "", "sms")
+	want(t, b.post(page, url.Values{"code": {e.received(t, "sms", mobile, "code_enrol")["code"]}}), 200, "", "Your recovery codes")
+	fr := e.browser(t)
+	fr.lang = "fr-FR,fr;q=0.9"
+	a := fr.signIn(t, ownerEmail, ownerPwd)
+	want(t, a, 303, a.location)
+	a = fr.get(a.location)
+	want(t, a, 200, "", `<html lang="fr">`, "Méthode : SMS", "Nous avons envoyé un code par SMS au "+maskedMobile+".",
+		"Il est valable 10 minutes.", "Appelez-moi plutôt", "Vous n’avez pas reçu le SMS ?", "Envoyer un nouveau code",
+		"Vous pourrez demander un nouveau code dans 30 secondes.", "Vérifier")
+	wantNot(t, a, "We sent", "Call me", "Didn't get")
+}
+
+// TestCountryList: the account's country first, from the browser's language
+// while the account has no phone.
+func TestCountryList(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+	for _, tt := range []struct{ lang, first string }{
+		{"fr-FR,fr;q=0.9,en;q=0.5", "FR"},
+		{"fr", "FR"},
+		{"en-US,en;q=0.9", "US"},
+		{"ja", "JP"},
+		{"", ""},
+	} {
+		b.lang = tt.lang
+		a := b.get("/account/security/phone")
+		want(t, a, 200, "")
+		c, sel := firstCountry(t, a.body)
+		if c != tt.first || !sel {
+			t.Errorf("Accept-Language %q: first country %q (selected %v), want %q", tt.lang, c, sel, tt.first)
+		}
+		if tt.first == "" {
+			want(t, a, 200, "", "Choose a country")
+		}
+	}
+	// Named in the page's language, sorted by name.
+	want(t, b.post("/account/security/language", url.Values{"locale": {"fr"}}), 303, "/account/security?done=language")
+	b.lang = "fr-FR"
+	a := b.get("/account/security/phone")
+	want(t, a, 200, "", `<option value="FR" selected>France (+33)</option>`, "Allemagne (+49)", "Japon (+81)", "Pays", "Numéro de téléphone",
+		"M’envoyer un code par SMS", "M’appeler pour me dicter un code")
+	if i, j := strings.Index(a.body, "Allemagne"), strings.Index(a.body, "Égypte"); i < 0 || j < 0 || i > j {
+		t.Errorf("countries not sorted by French name (Allemagne at %d, Égypte at %d)", i, j)
+	}
+	if i, j := strings.Index(a.body, "Égypte"), strings.Index(a.body, "Espagne"); i > j {
+		t.Errorf("Égypte after Espagne: accents not collated")
+	}
+}
+
+// TestPhoneNotDefault: a phone besides the app is listed once among the other
+// methods, with both channels; sending may meet the provider's refusal and the
+// toll-fraud caps, and identity is confirmed by a code by call.
+func TestPhoneNotDefault(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+	_, a := e.enrol(t, b)
+	want(t, a, 200, "", "Your recovery codes")
+	page, _ := e.addPhone(t, b, "06 12 34 56 78", "FR", "sms")
+	want(t, b.post(page, url.Values{"code": {e.received(t, "sms", mobile, "code_enrol")["code"]}}), 303, "/account/security?done=added")
+	want(t, b.get("/account/security?done=added"), 200, "", "Method added.", "Authenticator app", "Phone ("+maskedMobile+")", "Make default")
+
+	// Confirming who you are, by a code by call.
+	e.clock.Add(11 * time.Minute)
+	want(t, b.post("/account/security/recovery-codes", nil), 303, "/account/confirm?next=%2Faccount%2Fsecurity")
+	a = b.get("/account/confirm?next=%2Faccount%2Fsecurity")
+	want(t, a, 200, "", "Confirm with a code by phone", "To confirm with "+maskedMobile+", first ask for a code.",
+		"Text me a code", "Call me with a code", ">Phone ("+maskedMobile+")</label>")
+	factor := find(t, a.body, `name="factor_id" value="(fac_[a-z0-9]+)"`)
+	a = b.post("/account/confirm/send", url.Values{"next": {"/account/security"}, "method": {"voice"}, "factor_id": {factor}})
+	want(t, a, 303, a.location)
+	a = b.get(a.location)
+	want(t, a, 200, "", "We are calling "+maskedMobile+" to read you a code. Choose Phone below", "Call me again",
+		"You can ask for a new code in 30 seconds.", `name="method" value="voice" checked`)
+	code := e.received(t, "voice", mobile, "code_confirm_identity")["code"]
+	want(t, b.post("/account/confirm", url.Values{"next": {"/account/security"}, "password": {ownerPwd}, "method": {"voice"},
+		"code": {wrongCode(code)}}), 400, "", "Wrong code.")
+	want(t, b.post("/account/confirm", url.Values{"next": {"/account/security"}, "password": {ownerPwd}, "method": {"voice"},
+		"code": {code}}), 303, "/account/security?done=confirmed")
+
+	// The second step with the app; the phone is one entry with both channels.
+	want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
+	want(t, b.signIn(t, ownerEmail, ownerPwd), 303, "/sign-in/verify")
+	a = b.get("/sign-in/verify")
+	want(t, a, 200, "", "Open your authenticator app", "Use another method:", "Phone ("+maskedMobile+"): ", ">by text message</a>", ">by call</a>")
+	if n := strings.Count(html.UnescapeString(a.body), maskedMobile); n != 1 {
+		t.Errorf("the number is shown %d times among the other methods", n)
+	}
+	href := find(t, a.body, `href="(/sign-in/verify\?factor=fac_[a-z0-9]+&amp;method=voice)"`)
+	a = b.get(href)
+	want(t, a, 200, "", "We can call "+maskedMobile+" and read you a code.", "Call me with a code", "Text me instead")
+	wantNot(t, a, `name="code"`, "Didn't get the call?")
+	send := url.Values{"method": {"voice"}, "factor_id": {factor}}
+	a = b.post("/sign-in/verify/send", send)
+	want(t, a, 303, a.location)
+	want(t, b.get(a.location), 200, "", "We are calling "+maskedMobile, `name="code"`)
+
+	// The provider refuses the number for good.
+	e.deliver(t, true)
+	e.clock.Add(31 * time.Second)
+	a = b.post("/sign-in/verify/send", send)
+	want(t, a, 502, "", "We could not deliver the code: our text message and call provider refused this number.",
+		"Use another method or a recovery code", "administrator")
+
+	// The cap of codes to one number.
+	b2 := e.browser(t)
+	want(t, b2.signIn(t, ownerEmail, ownerPwd), 303, "/sign-in/verify")
+	var last answer
+	for range 10 {
+		e.clock.Add(31 * time.Second)
+		last = b2.post("/sign-in/verify/send", send)
+		e.deliver(t, false)
+		if last.status != 303 {
+			break
+		}
+	}
+	want(t, last, 429, "", "Too many codes were sent by text message or call", "You can ask again in", "UTC", "another method")
+	if last.header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	for name, body := range b.seen {
+		checkLabels(t, name, body)
+	}
 }
