@@ -45,6 +45,7 @@ type Options struct {
 	// calls; all when empty.
 	SMSCountries []string
 	PhoneLimits  PhoneLimits // zero: DefaultPhoneLimits (Daily from TWOSTEP_SMS_DAILY_LIMIT)
+	Metrics      Metrics     // nil: none
 }
 
 // Service is Twostep's use cases. It is safe for concurrent use.
@@ -69,6 +70,7 @@ type Service struct {
 	smsCountries  []string
 	phoneLimits   PhoneLimits
 	host          string // of the base URL, for the WebOTP line of SMS
+	metrics       Metrics
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -83,7 +85,10 @@ func New(o Options) (*Service, error) {
 		store: o.Store, wakeFn: o.Wake, baseURL: o.BaseURL, sealer: o.Sealer, hasher: o.Hasher, clock: o.Clock, rand: o.Rand, log: o.Logger,
 		issuer: o.Issuer, methods: o.Methods, sessionIdle: o.SessionIdle, sessionMax: o.SessionMax,
 		confirmWindow: o.ConfirmWindow, signInTTL: o.SignInTTL, limits: o.Limits, smsCountries: o.SMSCountries,
-		phoneLimits: o.PhoneLimits,
+		phoneLimits: o.PhoneLimits, metrics: o.Metrics,
+	}
+	if s.metrics == nil {
+		s.metrics = noMetrics{}
 	}
 	if u, err := url.Parse(o.BaseURL); err == nil {
 		s.host = u.Hostname()

@@ -61,6 +61,16 @@ func accountKey(id string) string  { return "account:" + id }
 // failed too often; ErrSSOManaged for SSO accounts; an *UpgradeError for an old
 // client on an account with two-step on.
 func (s *Service) SignIn(ctx context.Context, r SignInRequest) (*SignInResult, error) {
+	res, err := s.signIn(ctx, r)
+	if err != nil {
+		s.metrics.SignIn(outcome(err))
+	} else {
+		s.metrics.SignIn(res.Status)
+	}
+	return res, err
+}
+
+func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, error) {
 	email := NormalizeEmail(r.Email)
 	if email == "" {
 		// Not counted: an address that cannot exist tells an attacker nothing.
@@ -226,12 +236,18 @@ func (s *Service) passwordFailed(ctx context.Context, email string, c *Caller) e
 			if err != nil {
 				return err
 			}
-			l := s.limits.Email
+			l, kind := s.limits.Email, "email"
 			if key != emailKey(email) {
-				l = s.limits.IP
+				l, kind = s.limits.IP, "ip"
 			}
-			if err := tx.PutThrottle(ctx, l.Fail(t, now)); err != nil {
+			after := l.Fail(t, now)
+			if err := tx.PutThrottle(ctx, after); err != nil {
 				return err
+			}
+			if _, was := t.Locked(now); !was {
+				if _, is := after.Locked(now); is {
+					s.metrics.ThrottleTrip(kind)
+				}
 			}
 		}
 		if c.Account == nil {
@@ -374,6 +390,21 @@ type VerifyRequest struct {
 // before the comparison, RL-05); a *ThrottledError while the account is in
 // back-off, whether or not the code is right (RL-08).
 func (s *Service) VerifySignIn(ctx context.Context, r VerifyRequest) (*SignInResult, error) {
+	res, err := s.verifySignIn(ctx, r)
+	s.metrics.SecondStep(metricMethod(r.Method), outcome(err))
+	return res, err
+}
+
+// metricMethod keeps a label to the known methods, whatever a client sent.
+func metricMethod(m Method) string {
+	switch m {
+	case MethodTOTP, MethodEmail, MethodSMS, MethodVoice, MethodRecoveryCode:
+		return string(m)
+	}
+	return "other"
+}
+
+func (s *Service) verifySignIn(ctx context.Context, r VerifyRequest) (*SignInResult, error) {
 	c, acct, err := s.liveSignIn(ctx, r.SignInToken)
 	if err != nil {
 		return nil, err
@@ -541,6 +572,7 @@ func (s *Service) secondStep(ctx context.Context, tx Store, a *Account, m Method
 			return nil, err
 		}
 		if wait, locked := after.Locked(now); locked {
+			s.metrics.ThrottleTrip("account")
 			if err := s.audit(ctx, tx, event{typ: "second_step.locked", account: a, caller: c,
 				detail: map[string]any{"seconds": int(wait.Seconds())}}); err != nil {
 				return nil, err

@@ -1,0 +1,51 @@
+package twostep
+
+import "errors"
+
+// Metrics receives counts of what the service does, for the operator's
+// dashboards. Label values are fixed words (a method, an outcome, a kind of
+// throttle), never an account, an address, a code or a token.
+type Metrics interface {
+	// SignIn counts first steps by outcome: the status, or the error code.
+	SignIn(outcome string)
+	// SecondStep counts second-step submissions by method and outcome.
+	SecondStep(method, outcome string)
+	// ThrottleTrip counts throttles that locked and caps that refused a send, by
+	// kind ("account", "email", "ip", "send_number", "send_global", …).
+	ThrottleTrip(kind string)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) SignIn(string)             {}
+func (noMetrics) SecondStep(string, string) {}
+func (noMetrics) ThrottleTrip(string)       {}
+
+func errAs(err error, target any) bool { return errors.As(err, target) }
+func isErr(err, target error) bool   { return errors.Is(err, target) }
+
+// outcome words an error for a metric label.
+func outcome(err error) string {
+	var inv *InvalidError
+	switch {
+	case err == nil:
+		return "success"
+	case errAs(err, &inv):
+		return "invalid_request"
+	case isErr(err, ErrInvalidCredentials):
+		return "invalid_credentials"
+	case isErr(err, ErrInvalidCode):
+		return "invalid_code"
+	case isErr(err, ErrExpired):
+		return "expired"
+	case isErr(err, ErrThrottled):
+		return "throttled"
+	case isErr(err, ErrSSOManaged):
+		return "sso_managed"
+	case isErr(err, ErrClientUpgrade):
+		return "client_upgrade_required"
+	case isErr(err, ErrBusy):
+		return "busy"
+	}
+	return "error"
+}
