@@ -21,12 +21,13 @@ import (
 
 // app is what every command builds from the configuration.
 type app struct {
-	cfg    *Config
-	log    *slog.Logger
-	db     *store.DB
-	sealer *twostep.Sealer
-	svc    *twostep.Service
-	worker *notify.Worker
+	cfg     *Config
+	log     *slog.Logger
+	db      *store.DB
+	sealer  *twostep.Sealer
+	svc     *twostep.Service
+	worker  *notify.Worker
+	metrics *metrics
 }
 
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {
@@ -67,13 +68,17 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		a.db.Close()
 		return nil, err
 	}
-	a.worker = notify.NewWorker(notify.WorkerOptions{Store: a.db, Sealer: a.sealer, Texts: texts, Transports: transports, Logger: a.log})
+	a.metrics = newMetrics()
+	a.worker = notify.NewWorker(notify.WorkerOptions{Store: a.db, Sealer: a.sealer, Texts: texts, Transports: transports,
+		Logger: a.log, Metrics: a.metrics})
 	inFlight := runtime.GOMAXPROCS(0)
+	hasher := twostep.NewHasher(twostep.DefaultArgon2, inFlight, 64*inFlight, 10*time.Second, rand.Reader)
+	a.metrics.watch(hasher, a.db.PendingMessages)
 	a.svc, err = twostep.New(twostep.Options{
-		Store: a.db, Sealer: a.sealer, Rand: rand.Reader, Logger: a.log, Wake: a.worker.Wake,
+		Store: a.db, Sealer: a.sealer, Rand: rand.Reader, Logger: a.log, Wake: a.worker.Wake, Metrics: a.metrics,
 		BaseURL: cfg.BaseURL.String(), Methods: methods, SMSCountries: cfg.SMSCountries,
 		PhoneLimits:      phoneLimits(cfg),
-		Hasher:           twostep.NewHasher(twostep.DefaultArgon2, inFlight, 64*inFlight, 10*time.Second, rand.Reader),
+		Hasher:           hasher,
 		Issuer:           cfg.Issuer,
 		MinClientVersion: cfg.MinClientVersion,
 		SessionIdle:      cfg.SessionIdle, SessionMax: cfg.SessionMax, ConfirmWindow: cfg.ConfirmWindow,

@@ -254,6 +254,22 @@ func TestServeZeroConfig(t *testing.T) {
 			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
 		}
 	}
+	// Metrics count by outcome, and name no account.
+	http.Post(url+"/api/v1/sign-in", "application/json", strings.NewReader(`{"email":"ghost@example.com","password":"not it at all"}`))
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`twostep_sign_ins_total{outcome="invalid_credentials"} 1`, "twostep_argon2_queue_depth 0", "twostep_outbox_backlog 0"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(string(body), "ghost") {
+		t.Error("/metrics names an e-mail")
+	}
 	// SIGTERM stops it gracefully, with exit status 0.
 	if code := srv.stop(t, syscall.SIGTERM); code != 0 {
 		t.Errorf("exit %d after SIGTERM:\n%s", code, srv.output())

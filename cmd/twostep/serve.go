@@ -41,7 +41,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer a.Close()
 
 	h, err := web.New(web.Options{Service: a.svc, Logger: a.log, BaseURL: cfg.BaseURL, Dev: cfg.Dev,
-		TrustedProxies: cfg.TrustedProxies, MailFrom: cfg.MailFrom})
+		TrustedProxies: cfg.TrustedProxies, MailFrom: cfg.MailFrom, Metrics: a.metrics.handler()})
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,17 @@ type WorkerOptions struct {
 	Poll time.Duration
 	// Batch is how many messages one pass claims, and delivers at once. Default 16.
 	Batch int
+	// Metrics, if set, counts deliveries.
+	Metrics Metrics
+}
+
+// Metrics counts deliveries by channel; labels are channel names and fixed
+// words only.
+type Metrics interface {
+	// Delivered records a message sent, latency after it was queued.
+	Delivered(channel string, latency time.Duration)
+	// DeliveryFailed records a failed attempt; final says the message was given up.
+	DeliveryFailed(channel string, final bool)
 }
 
 // Worker delivers the outbox: it claims due messages, words them and hands them
@@ -46,12 +57,13 @@ type Worker struct {
 	poll       time.Duration
 	batch      int
 	wake       chan struct{}
+	metrics    Metrics
 }
 
 // NewWorker returns a Worker; it does nothing until Run or DeliverDue.
 func NewWorker(o WorkerOptions) *Worker {
 	w := &Worker{store: o.Store, sealer: o.Sealer, texts: o.Texts, transports: o.Transports, log: o.Logger,
-		clock: o.Clock, lease: o.Lease, poll: o.Poll, batch: o.Batch, wake: make(chan struct{}, 1)}
+		clock: o.Clock, lease: o.Lease, poll: o.Poll, batch: o.Batch, wake: make(chan struct{}, 1), metrics: o.Metrics}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
@@ -138,6 +150,9 @@ func (w *Worker) handle(ctx context.Context, m *twostep.OutboxMessage, leaseUnti
 	case err == nil:
 		m.Status, m.SentAt, m.ProviderID = twostep.MessageSent, now, providerID
 		log.Debug("notify: message sent", "provider_id", providerID)
+		if w.metrics != nil {
+			w.metrics.Delivered(m.Channel, now.Sub(m.CreatedAt))
+		}
 	case IsPermanent(err):
 		m.Status, m.Permanent, m.Error = twostep.MessageFailed, true, err.Error()
 		log.Error("notify: message refused, not retrying", "error", err)
@@ -151,6 +166,9 @@ func (w *Worker) handle(ctx context.Context, m *twostep.OutboxMessage, leaseUnti
 	default:
 		m.Status, m.Error = twostep.MessageFailed, err.Error()
 		log.Error("notify: delivery failed, message expired", "error", err)
+	}
+	if err != nil && w.metrics != nil {
+		w.metrics.DeliveryFailed(m.Channel, m.Status == twostep.MessageFailed)
 	}
 	// The outcome must be recorded even when ctx ends (shutdown): otherwise a
 	// sent message would be sent again once its lease runs out.

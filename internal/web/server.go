@@ -22,6 +22,7 @@ type Options struct {
 	TrustedProxies []netip.Prefix // whose X-Forwarded-For is believed
 	MailFrom       string         // the sender address people are told to look for
 	Clock          func() time.Time
+	Metrics        http.Handler // serves /metrics; nil: 404
 }
 
 // Server is the HTTP handler of pages and API.
@@ -36,6 +37,7 @@ type Server struct {
 	secure   bool // base URL is https: Secure and __Host- cookies
 	handler  http.Handler
 	pages    *pages
+	metrics  http.Handler
 }
 
 // New returns the handler. It fails only when the embedded templates or
@@ -45,7 +47,7 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("web: Service and BaseURL are required")
 	}
 	s := &Server{svc: o.Service, log: o.Logger, baseURL: o.BaseURL, dev: o.Dev, proxies: o.TrustedProxies,
-		mailFrom: o.MailFrom, clock: o.Clock, secure: o.BaseURL.Scheme == "https"}
+		mailFrom: o.MailFrom, clock: o.Clock, secure: o.BaseURL.Scheme == "https", metrics: o.Metrics}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// metrics is the Prometheus side of twostep.Metrics and notify.Metrics. Labels
+// are methods, outcomes, channels and kinds: never an account identifier.
+type metrics struct {
+	reg         *prometheus.Registry
+	signIns     *prometheus.CounterVec
+	secondSteps *prometheus.CounterVec
+	trips       *prometheus.CounterVec
+	delivered   *prometheus.HistogramVec
+	failed      *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.signIns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twostep_sign_ins_total",
+		Help: "First steps (password) by outcome."}, []string{"outcome"})
+	m.secondSteps = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twostep_second_steps_total",
+		Help: "Second-step submissions by method and outcome."}, []string{"method", "outcome"})
+	m.trips = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twostep_throttle_trips_total",
+		Help: "Throttles that locked and sending caps that refused, by kind."}, []string{"kind"})
+	m.delivered = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "twostep_delivery_seconds",
+		Help:    "Time from queueing a message to its delivery, by channel.",
+		Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300}}, []string{"channel"})
+	m.failed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twostep_delivery_failures_total",
+		Help: "Failed delivery attempts by channel; final=true when the message was given up."}, []string{"channel", "final"})
+	m.reg.MustRegister(m.signIns, m.secondSteps, m.trips, m.delivered, m.failed,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// watch adds the gauges read at each scrape: the password hashes waiting for a
+// slot and the messages waiting for delivery.
+func (m *metrics) watch(h *twostep.Hasher, backlog func(context.Context) (int, error)) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "twostep_argon2_queue_depth",
+		Help: "Password hashes waiting for a slot."}, func() float64 { return float64(h.Queued()) }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "twostep_outbox_backlog",
+		Help: "Messages queued and not yet delivered or given up."}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := backlog(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
+}
+
+func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
+
+func (m *metrics) SignIn(outcome string) { m.signIns.WithLabelValues(outcome).Inc() }
+func (m *metrics) SecondStep(method, outcome string) {
+	m.secondSteps.WithLabelValues(method, outcome).Inc()
+}
+func (m *metrics) ThrottleTrip(kind string) { m.trips.WithLabelValues(kind).Inc() }
+
+func (m *metrics) Delivered(channel string, latency time.Duration) {
+	m.delivered.WithLabelValues(channel).Observe(latency.Seconds())
+}
+
+func (m *metrics) DeliveryFailed(channel string, final bool) {
+	f := "false"
+	if final {
+		f = "true"
+	}
+	m.failed.WithLabelValues(channel, f).Inc()
+}
