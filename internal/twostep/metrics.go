@@ -22,7 +22,7 @@ func (noMetrics) SecondStep(string, string) {}
 func (noMetrics) ThrottleTrip(string)       {}
 
 func errAs(err error, target any) bool { return errors.As(err, target) }
-func isErr(err, target error) bool   { return errors.Is(err, target) }
+func isErr(err, target error) bool     { return errors.Is(err, target) }
 
 // outcome words an error for a metric label.
 func outcome(err error) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -212,4 +213,48 @@ func TestSignInPastPhoneCap(t *testing.T) {
 			t.Errorf("message by %s", m.Channel)
 		}
 	}
+}
+
+// TestParallelCodesAndLinks: the same SMS code, and the same invitation link,
+// submitted 20 times at once give one success, on both backends (OOB-03).
+func TestParallelCodesAndLinks(t *testing.T) { // OOB-03
+	storetestBackends(t, func(t *testing.T, f *fixture) {
+		f.account("owner@example.com")
+		ctx := context.Background()
+		c := f.caller(f.signIn("owner@example.com").SessionToken)
+		nf, err := f.svc.AddFactor(ctx, c, twostep.FactorRequest{Method: twostep.MethodSMS, Phone: "+33612345678"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.svc.VerifyFactor(ctx, c, nf.Factor.ID, f.lastMessage("sms", "code_enrol").Data["code"]); err != nil {
+			t.Fatal(err)
+		}
+		res := f.signIn("owner@example.com")
+		code := f.lastMessage("sms", "code_sign_in").Data["code"]
+		ok, errs := parallel(20, func(int) error { _, err := f.verify(res.SignInToken, twostep.MethodSMS, code); return err })
+		if ok != 1 {
+			t.Errorf("SMS code: %d successes, want 1 (%v)", ok, errs)
+		}
+		owner := f.caller(mustSignInWithSMS(t, f))
+		if _, err := f.svc.Invite(ctx, owner, "new@example.com", twostep.RoleMember, false); err != nil {
+			t.Fatal(err)
+		}
+		link := f.lastMessage("email", "invitation").Data["link"]
+		token := link[strings.LastIndex(link, "/")+1:]
+		ok, errs = parallel(20, func(int) error { return f.svc.SetPassword(ctx, token, password, nil) })
+		if ok != 1 {
+			t.Errorf("invitation link: %d successes, want 1 (%v)", ok, errs)
+		}
+	})
+}
+
+func mustSignInWithSMS(t *testing.T, f *fixture) string {
+	t.Helper()
+	f.clock.Advance(time.Minute)
+	res := f.signIn("owner@example.com")
+	done, err := f.verify(res.SignInToken, twostep.MethodSMS, f.lastMessage("sms", "code_sign_in").Data["code"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return done.SessionToken
 }

@@ -56,6 +56,13 @@ type Options struct {
 // NewServer starts a server, closed when t ends.
 func NewServer(t testing.TB, o Options) *Server {
 	t.Helper()
+	return NewServerAt(t, o, "127.0.0.1:0")
+}
+
+// NewServerAt is NewServer listening at addr (an address a test kept free, to
+// bring a mail server "back").
+func NewServerAt(t testing.TB, o Options, addr string) *Server {
+	t.Helper()
 	ms := &Server{user: o.User, pass: o.Pass}
 	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
 		ms.mu.Lock()
@@ -70,13 +77,13 @@ func NewServer(t testing.TB, o Options) *Server {
 	switch o.Mode {
 	case "plain":
 		s.AllowInsecureAuth = true
-		l, err = net.Listen("tcp", "127.0.0.1:0")
+		l, err = net.Listen("tcp", addr)
 	case "starttls":
 		s.TLSConfig, ms.TLS = selfSigned(t)
-		l, err = net.Listen("tcp", "127.0.0.1:0")
+		l, err = net.Listen("tcp", addr)
 	case "implicit":
 		s.TLSConfig, ms.TLS = selfSigned(t)
-		l, err = tls.Listen("tcp", "127.0.0.1:0", s.TLSConfig)
+		l, err = tls.Listen("tcp", addr, s.TLSConfig)
 	default:
 		t.Fatalf("mode %q", o.Mode)
 	}
