@@ -11,6 +11,7 @@ import (
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
+	"golang.org/x/text/unicode/norm"
 )
 
 // TOTP parameters: SHA-1, 6 digits, 30 seconds, as every authenticator app
@@ -79,14 +80,15 @@ func matchTOTP(secret []byte, code string, now time.Time) (step int64, ok bool) 
 	return step, ok
 }
 
-// normalizeCode strips spaces and dashes people type in codes.
+// normalizeCode strips spaces and dashes people type in codes, and turns
+// full-width digits (as a Japanese keyboard types them) into ASCII.
 func normalizeCode(code string) string {
 	return strings.Map(func(r rune) rune {
 		if r == ' ' || r == '-' || r == '\u00a0' {
 			return -1
 		}
 		return r
-	}, code)
+	}, norm.NFKC.String(code))
 }
 
 // checkDigits returns an *InvalidError unless code is n ASCII digits.
