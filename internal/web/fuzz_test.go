@@ -52,7 +52,7 @@ func FuzzAPIBodies(f *testing.F) {
 	svc, err := twostep.New(twostep.Options{Store: db, Sealer: sealer, Rand: rand.Reader, BaseURL: "http://twostep.test",
 		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice},
 		Hasher:  twostep.NewHasher(twostep.Argon2Params{Memory: 64, Time: 1, Threads: 1}, 4, 1000, time.Second, rand.Reader),
-		Limits: twostep.Limits{Account: twostep.Limit{Free: 1 << 30}, Email: twostep.Limit{Free: 1 << 30}, IP: twostep.Limit{Free: 1 << 30}, Attempts: 5}})
+		Limits:  twostep.Limits{Account: twostep.Limit{Free: 1 << 30}, Email: twostep.Limit{Free: 1 << 30}, IP: twostep.Limit{Free: 1 << 30}, Attempts: 5}})
 	if err != nil {
 		f.Fatal(err)
 	}
