@@ -136,8 +136,10 @@ func mustVerifyTOTPFor(t *testing.T, f *fixture, email string, secret []byte) st
 
 // TestAllowedMethods: methods the policy leaves out cannot be added, are not
 // offered at sign-in, and a member left with none must enrol again; the last
-// method cannot go while two-step is required.
-func TestAllowedMethods(t *testing.T) {
+// method cannot go while two-step is required. An organisation can so ban
+// e-mail and SMS codes, the weaker methods (OOB-07, OOB-08, ORG-03 short of
+// WebAuthn, which comes later).
+func TestAllowedMethods(t *testing.T) { // OOB-07, OOB-08, ORG-03
 	f := newFixture(t, storetest.SQLite(t), twostep.Limits{})
 	f.account("owner@example.com")
 	ctx := context.Background()

@@ -577,6 +577,13 @@ func (s *Service) secondStep(ctx context.Context, tx Store, a *Account, m Method
 				detail: map[string]any{"seconds": int(wait.Seconds())}}); err != nil {
 				return nil, err
 			}
+			// NT-04: the right password followed by wrong codes is worth telling
+			// the holder about, once per series rather than at every lock.
+			if after.Failures == s.limits.Account.Free {
+				if err := s.notice(ctx, tx, a, "second_step_locked", nil); err != nil {
+					return nil, err
+				}
+			}
 		}
 		return ErrInvalidCode, nil
 	}

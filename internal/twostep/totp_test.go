@@ -113,7 +113,7 @@ func TestTOTPSkew(t *testing.T) { // OTP-07, OTP-11
 
 // TestOTPAuthURI: the key URI format (OTP-13) and a QR code that an independent
 // reader decodes to exactly that URI.
-func TestOTPAuthURI(t *testing.T) { // OTP-13
+func TestOTPAuthURI(t *testing.T) { // OTP-06, OTP-13
 	secret := []byte("12345678901234567890")
 	uri := OTPAuthURI("Cloud Legal", "jo:e@example.com", secret)
 	want := "otpauth://totp/Cloud%20Legal:joe@example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Cloud+Legal&algorithm=SHA1&digits=6&period=30"
