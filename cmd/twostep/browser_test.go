@@ -120,6 +120,22 @@ func TestBrowserAuthenticatorJourney(t *testing.T) {
 	}
 }
 
+// codeAfter waits for a message after the first n that holds a 6-digit code and
+// returns the code of the first such one.
+func codeAfter(t *testing.T, ms *smtptest.Server, n int) string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		got := ms.Received()
+		for i := n; i < len(got); i++ {
+			if m := regexp.MustCompile(`\b\d{6}\b`).FindString(smtptest.Parse(t, got[i].Data).Text); m != "" {
+				return m
+			}
+		}
+	}
+	t.Fatalf("no message after the first %d holds a code", n)
+	return ""
+}
+
 // lastCode waits until the SMTP server has n messages and returns the code of
 // the newest one that holds a 6-digit code (notices hold none).
 func lastCode(t *testing.T, ms *smtptest.Server, n int) (string, smtptest.Parsed) {

@@ -55,6 +55,8 @@ Commands:
   user create --org ORG --email EMAIL [--role member|admin|owner] [--sso] [--password-stdin]
   user reset-two-step --email EMAIL
   keys rotate [--wait 70s]       add a key, make it active, re-seal stored secrets
+  bench prepare --accounts N --out FILE.csv
+  bench run --url URL --csv FILE.csv [--mode journey|verify] [-c N] [-d DURATION]
   version                        print the version
 
 Every command reads the configuration from TWOSTEP_* variables, flags and --config FILE.
@@ -73,6 +75,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdServe(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, rest, getenv, stdout, stderr)
 	case "keys":
 		if len(rest) == 0 || rest[0] != "rotate" {
 			return usageError{"keys needs the subcommand rotate; see 'twostep help'"}

@@ -16,6 +16,9 @@ type AccountInfo struct {
 	DefaultMethod     Method
 	RecoveryCodesLeft int
 	ConfirmedUntil    time.Time
+	// GraceUntil is when the member's grace period under a required policy ends
+	// (zero when there is none).
+	GraceUntil time.Time
 	// MinClientVersion is the first app version that may sign in once two-step
 	// is on (the server's, raised by the organisation's policy); "" for none.
 	MinClientVersion string
@@ -38,6 +41,7 @@ func (s *Service) AccountInfo(ctx context.Context, c *Caller) (*AccountInfo, err
 	}
 	info := &AccountInfo{Account: a, Org: org, Factors: factors, AllowedMethods: s.allowed(org),
 		Required: org.Policy.TwoStep == PolicyRequired, RecoveryCodesLeft: len(codes)}
+	info.GraceUntil = s.graceUntil(org, a)
 	if min := s.minClientVersion(org); min != nil {
 		info.MinClientVersion = versionString(min)
 	}

@@ -183,9 +183,12 @@ func (s *Service) insertAccount(ctx context.Context, tx Store, a *Account, c *Ca
 		}
 		return err
 	}
-	actor := OperatorActor
-	if c != nil && c.Account != nil {
+	actor := OperatorActor // from the command line
+	switch {
+	case c != nil && c.Account != nil:
 		actor = c.Account.ID
+	case c != nil:
+		actor = a.ID // the first-run page: the owner makes their own account
 	}
 	return s.audit(ctx, tx, event{typ: "account.created", account: a, actorID: actor, caller: c,
 		detail: map[string]any{"role": string(a.Role), "sso": a.SSO}})

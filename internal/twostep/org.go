@@ -245,7 +245,8 @@ func mayManage(c *Caller, targetRole, newRole Role) error {
 
 // Invite creates an account in the caller's organisation and e-mails it a
 // one-time link to set its password (7 days); an SSO member is told to sign in
-// through the organisation instead. ErrConflict when the e-mail has an account.
+// through the organisation instead. Inviting again a member who never chose a
+// password sends a new link. ErrConflict when the e-mail has an account.
 func (s *Service) Invite(ctx context.Context, c *Caller, email string, role Role, sso bool) (*Account, error) {
 	if err := s.requireAdmin(c); err != nil {
 		return nil, err
@@ -268,12 +269,25 @@ func (s *Service) Invite(ctx context.Context, c *Caller, email string, role Role
 		return nil, err
 	}
 	a.Locale = c.Account.Locale
+	// Inviting again someone of this organisation who never chose a password
+	// sends a new link: the old one may have expired.
+	again := false
+	if old, err := s.store.AccountByEmail(ctx, a.Email); err == nil {
+		if old.OrgID != org.ID || old.PasswordHash != "" || old.SSO || sso {
+			return nil, ErrConflict
+		}
+		a, again = old, true
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
 	err = s.store.Atomic(ctx, func(tx Store) error {
-		if err := tx.CreateAccount(ctx, a); err != nil {
-			return err
+		if !again {
+			if err := tx.CreateAccount(ctx, a); err != nil {
+				return err
+			}
 		}
 		if err := s.audit(ctx, tx, event{typ: "account.created", account: a, actorID: c.Account.ID, caller: c,
-			detail: map[string]any{"role": string(role), "sso": sso, "invited": true}}); err != nil {
+			detail: map[string]any{"role": string(a.Role), "sso": a.SSO, "invited": true, "again": again}}); err != nil {
 			return err
 		}
 		data := map[string]string{"org": org.Name, "inviter": c.Account.Email, "days": "7", "link": ""}

@@ -318,6 +318,17 @@ func TestInvitation(t *testing.T) {
 	if err := f.svc.SetPassword(ctx, late, "a good new password", nil); !errors.Is(err, twostep.ErrExpired) {
 		t.Errorf("invitation after 7 days: %v", err)
 	}
+	// Inviting again sends a new link that works; someone with a password is taken.
+	if _, err := f.svc.Invite(ctx, owner, "late@example.com", twostep.RoleMember, false); err != nil {
+		t.Fatalf("inviting again: %v", err)
+	}
+	again := strings.TrimPrefix(f.lastMessage("email", "invitation").Data["link"], "https://auth.example.com/invite/")
+	if again == late || f.svc.SetPassword(ctx, again, password, nil) != nil {
+		t.Error("the new invitation link does not work")
+	}
+	if _, err := f.svc.Invite(ctx, owner, "late@example.com", twostep.RoleMember, false); !errors.Is(err, twostep.ErrConflict) {
+		t.Errorf("inviting someone who has a password: %v", err)
+	}
 	// An SSO member gets no link and cannot enrol.
 	sso, err := f.svc.Invite(ctx, owner, "sso@example.com", twostep.RoleMember, true)
 	if err != nil {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/base64"
 	"encoding/json"
@@ -100,6 +101,9 @@ type page struct {
 	Lang  string
 	Org   string // the organisation's name, when known
 	Email string // the signed-in account, for the header
+	Admin bool   // and it is an owner or admin: the header links to the administration
+	Base  string // where the add-method pages live: /account/security, or /sign-in/enrol while enrolling
+	Wide  bool   // the page holds a wide table
 	Flash string // a confirmation line
 	Error string // what is wrong and how to fix it
 	Field string // the form field Error is about; "" for the whole form
@@ -157,6 +161,18 @@ func (p *page) tr(id string, kv ...any) (string, bool) {
 	return s, true
 }
 
+// Enrolling reports whether the page is part of setting up a method at
+// sign-in, which the organisation requires before anything else.
+func (p *page) Enrolling() bool { return p.Base == enrolBase }
+
+// CancelText is the words of the link that leaves a method's setup.
+func (p *page) CancelText() string {
+	if p.Enrolling() {
+		return p.T("enrol.back")
+	}
+	return p.T("code.cancel")
+}
+
 // Invalid reports whether the error is about field name.
 func (p *page) Invalid(name string) bool { return p.Error != "" && p.Field == name }
 
@@ -206,6 +222,17 @@ var doneMessages = map[string]string{
 	"legacy_on":      "done.legacy_on",
 	"legacy_off":     "done.legacy_off",
 	"language":       "done.language",
+	// Enrolment, invitations and administration.
+	"skipped":         "done.skipped",
+	"invited":         "done.invited",
+	"member_invited":  "done.member_invited",
+	"member_role":     "done.member_role",
+	"member_sso_on":   "done.member_sso_on",
+	"member_sso_off":  "done.member_sso_off",
+	"member_sessions": "done.member_sessions",
+	"member_unlocked": "done.member_unlocked",
+	"member_reset":    "done.member_reset",
+	"policy":          "done.policy",
 }
 
 // lang is the signed-in account's locale, else the best match of
@@ -227,9 +254,14 @@ func (s *Server) lang(r *http.Request, c *twostep.Caller) string {
 
 func (s *Server) newPage(r *http.Request, c *twostep.Caller) *page {
 	lang := s.lang(r, c)
-	p := &page{Lang: lang, loc: i18n.NewLocalizer(s.pages.bundle, lang), log: s.log}
-	if c != nil && c.Account != nil {
+	p := &page{Lang: lang, loc: i18n.NewLocalizer(s.pages.bundle, lang), log: s.log, Base: securityBase}
+	if c != nil && c.Account != nil && c.Session != nil {
+		// Only a session is signed in: a sign-in that must enrol first is not.
 		p.Email = c.Account.Email
+		p.Admin = c.Account.Role == twostep.RoleOwner || c.Account.Role == twostep.RoleAdmin
+	}
+	if c != nil && c.SignIn != nil {
+		p.Base = enrolBase
 	}
 	if id, ok := doneMessages[r.URL.Query().Get("done")]; ok {
 		p.Flash = p.T(id)
@@ -511,6 +543,12 @@ var invalidMessages = []struct{ reason, id string }{
 	{"no e-mail change is waiting", "invalid.no_email_change"},
 	{"turn two-step verification on first", "invalid.legacy_needs_two_step"},
 	{"must be one of en, fr", "invalid.locale"},
+	// Organisation policy and members.
+	{"must be optional or required", "invalid.two_step"},
+	{"must be a whole number of days from 0 to 365", "invalid.grace_days"},
+	{"must name at least one method", "invalid.methods_none"},
+	{"must be a dotted version number", "invalid.version"},
+	{"must be member, admin or owner", "invalid.role"},
 }
 
 func (s *Server) invalidMessage(p *page, inv *twostep.InvalidError) string {
@@ -522,6 +560,9 @@ func (s *Server) invalidMessage(p *page, inv *twostep.InvalidError) string {
 	}
 	if msg, ok := p.phoneInvalid(label, inv.Reason); ok {
 		return msg
+	}
+	if inv.Field == "allowed_methods" && strings.Contains(inv.Reason, "is not offered by this server") {
+		return p.T("invalid.method_not_offered", "Field", label)
 	}
 	for _, m := range invalidMessages {
 		if strings.HasPrefix(inv.Reason, m.reason) {
@@ -785,9 +826,12 @@ func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		redirect(w, r, "/sign-in/verify")
+	case twostep.StatusEnrollmentRequired:
+		// The token only enrols (then completes): the same cookie carries it.
+		s.setCookie(w, s.signInCookie(), res.SignInToken, res.ExpiresAt)
+		redirect(w, r, enrolBase)
 	default:
-		// Enrolment at sign-in comes with the policy pages.
-		s.pageError(w, r, twostep.ErrPolicyRequiresTwoStep)
+		s.pageError(w, r, fmt.Errorf("web: sign-in status %q", res.Status))
 	}
 }
 
@@ -910,6 +954,10 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, p *page, s
 	}
 	res, err := s.svc.SignInMethods(r.Context(), ck.Value)
 	if errors.Is(err, twostep.ErrExpired) || errors.As(err, new(*twostep.InvalidError)) {
+		if _, eerr := s.svc.AuthenticateEnrolment(r.Context(), ck.Value, s.clientIP(r), r.UserAgent()); eerr == nil {
+			redirect(w, r, enrolBase) // this sign-in must set up a method first
+			return
+		}
 		s.setCookie(w, s.signInCookie(), "", timeZero)
 		redirect(w, r, "/sign-in?done=expired")
 		return
@@ -1246,14 +1294,7 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 			d.Methods = append(d.Methods, row)
 			continue
 		}
-		switch f.Method {
-		case twostep.MethodTOTP:
-			row.Finish = "/account/security/totp/" + url.PathEscape(f.ID)
-		case twostep.MethodEmail:
-			row.Finish = "/account/security/email/" + url.PathEscape(f.ID)
-		case twostep.MethodSMS, twostep.MethodVoice:
-			row.Finish = "/account/security/phone/" + url.PathEscape(f.ID)
-		}
+		row.Finish = finishPath(securityBase, f)
 		d.Pending = append(d.Pending, row)
 	}
 	d.CanAddTOTP = !a.SSO && slices.Contains(info.AllowedMethods, twostep.MethodTOTP)
@@ -1269,6 +1310,19 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 	d.Events = eventRows(p, evs)
 	p.Data = d
 	s.render(w, r, status, "security", p)
+}
+
+// finishPath is where the setup of a pending method goes on, under base.
+func finishPath(base string, f *twostep.Factor) string {
+	switch f.Method {
+	case twostep.MethodTOTP:
+		return base + "/totp/" + url.PathEscape(f.ID)
+	case twostep.MethodEmail:
+		return base + "/email/" + url.PathEscape(f.ID)
+	case twostep.MethodSMS, twostep.MethodVoice:
+		return base + "/phone/" + url.PathEscape(f.ID)
+	}
+	return ""
 }
 
 func eventRows(p *page, evs []*twostep.AuditEvent) []eventRow {
@@ -1302,12 +1356,14 @@ func (s *Server) pageRemoveFactor(w http.ResponseWriter, r *http.Request, c *two
 		redirect(w, r, "/account/security?done=disabled")
 		return
 	}
-	redirect(w, r, "/account/security?done=removed")
+	redirect(w, r, methodsBase(c)+"?done=removed")
 }
 
 // securityError answers an action of the security page that failed.
 func (s *Server) securityError(w http.ResponseWriter, r *http.Request, c *twostep.Caller, err error) {
 	switch {
+	case c.SignIn != nil && !errors.Is(err, twostep.ErrNotFound):
+		s.renderEnrol(w, r, c, err) // enrolling at sign-in: the choice of methods says what went wrong
 	case errors.Is(err, twostep.ErrConfirmIdentity):
 		confirmFirst(w, r, "/account/security")
 	case errors.Is(err, twostep.ErrNotFound):
@@ -1564,7 +1620,7 @@ func (s *Server) pageAddTOTP(w http.ResponseWriter, r *http.Request, c *twostep.
 		s.securityError(w, r, c, err)
 		return
 	}
-	redirect(w, r, "/account/security/totp/"+url.PathEscape(nf.Factor.ID))
+	redirect(w, r, methodsBase(c)+"/totp/"+url.PathEscape(nf.Factor.ID))
 }
 
 type totpData struct {
@@ -1580,7 +1636,7 @@ func (s *Server) renderTOTP(w http.ResponseWriter, r *http.Request, c *twostep.C
 	nf, perr := s.svc.PendingTOTP(r.Context(), c, r.PathValue("id"))
 	if errors.Is(perr, twostep.ErrNotFound) {
 		// Already verified, replaced or removed: the security page says how things stand.
-		redirect(w, r, "/account/security")
+		redirect(w, r, methodsBase(c))
 		return
 	}
 	if perr != nil {
@@ -1627,19 +1683,20 @@ func (s *Server) pageTOTPPost(w http.ResponseWriter, r *http.Request, c *twostep
 	_, codes, err := s.svc.VerifyFactor(r.Context(), c, r.PathValue("id"), r.PostFormValue("code"))
 	switch {
 	case errors.Is(err, twostep.ErrNotFound), errors.Is(err, twostep.ErrConflict):
-		redirect(w, r, "/account/security")
+		redirect(w, r, methodsBase(c))
 	case err != nil:
 		s.renderTOTP(w, r, c, err)
 	case len(codes) > 0:
 		s.renderCodes(w, r, c, codes, true)
 	default:
-		redirect(w, r, "/account/security?done=added")
+		redirect(w, r, methodsBase(c)+"?done=added")
 	}
 }
 
 type codesData struct {
 	Codes    []string
 	Download template.URL
+	Continue string // while enrolling at sign-in: where "I have saved them" posts to finish signing in
 }
 
 // renderCodes shows a new set of recovery codes, once: they are never stored
@@ -1654,8 +1711,12 @@ func (s *Server) renderCodes(w http.ResponseWriter, r *http.Request, c *twostep.
 		p.Flash = p.T("done.enabled")
 	}
 	file := recoveryCodesFile(s.svc.Issuer(), c.Account.Email, codes)
-	p.Data = codesData{Codes: codes,
+	d := codesData{Codes: codes,
 		Download: template.URL("data:text/plain;charset=utf-8;base64," + base64.StdEncoding.EncodeToString([]byte(file)))}
+	if c.SignIn != nil {
+		d.Continue = enrolBase + "/complete"
+	}
+	p.Data = d
 	s.render(w, r, http.StatusOK, "recovery_codes", p)
 }
 
@@ -1698,7 +1759,7 @@ func (s *Server) pageAddEmailPost(w http.ResponseWriter, r *http.Request, c *two
 	nf, err := s.svc.AddFactor(r.Context(), c, twostep.FactorRequest{Method: twostep.MethodEmail, Address: address})
 	err = sendFailed(err, twostep.MethodEmail)
 	if err == nil {
-		redirect(w, r, "/account/security/email/"+url.PathEscape(nf.Factor.ID)+"?sent="+sentParam(s.clock()))
+		redirect(w, r, methodsBase(c)+"/email/"+url.PathEscape(nf.Factor.ID)+"?sent="+sentParam(s.clock()))
 		return
 	}
 	if errors.Is(err, twostep.ErrConfirmIdentity) {
@@ -1752,7 +1813,7 @@ func (s *Server) renderEmailFactor(w http.ResponseWriter, r *http.Request, c *tw
 	}
 	if f == nil {
 		// Already verified, replaced or removed: the security page says how things stand.
-		redirect(w, r, "/account/security")
+		redirect(w, r, methodsBase(c))
 		return
 	}
 	p.Focus = "code"
@@ -1767,10 +1828,11 @@ func (s *Server) renderEmailFactor(w http.ResponseWriter, r *http.Request, c *tw
 	if !sent.IsZero() {
 		sentAt = sentParam(sent)
 	}
-	p.Data = emailCodeData{Action: "/account/security/email/" + id, Fields: []hiddenField{{"sent", sentAt}}, To: f.Address,
+	base := methodsBase(c)
+	p.Data = emailCodeData{Action: base + "/email/" + id, Fields: []hiddenField{{"sent", sentAt}}, To: f.Address,
 		Minutes: int(twostep.CodeTTL.Minutes()), Help: &mailHelp{To: f.Address, From: s.mailFrom},
-		Resend:  p.resend("resend", "/account/security/email/"+id+"/resend", "send.again", s.resendWait(sent)),
-		Another: "/account/security/email", Finished: "/account/security"}
+		Resend:  p.resend("resend", base+"/email/"+id+"/resend", "send.again", s.resendWait(sent)),
+		Another: base + "/email", Finished: base}
 	s.render(w, r, status, "email_code", p)
 }
 
@@ -1794,18 +1856,18 @@ func (s *Server) pageEmailFactorPost(w http.ResponseWriter, r *http.Request, c *
 	_, codes, err := s.svc.VerifyFactor(r.Context(), c, r.PathValue("id"), r.PostFormValue("code"))
 	switch {
 	case errors.Is(err, twostep.ErrNotFound), errors.Is(err, twostep.ErrConflict):
-		redirect(w, r, "/account/security")
+		redirect(w, r, methodsBase(c))
 	case err != nil:
 		s.renderEmailFactor(w, r, c, err, 0, parseSent(r.PostFormValue("sent")))
 	case len(codes) > 0:
 		s.renderCodes(w, r, c, codes, true)
 	default:
-		redirect(w, r, "/account/security?done=added")
+		redirect(w, r, methodsBase(c)+"?done=added")
 	}
 }
 
 func (s *Server) pageEmailFactorResend(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
-	page := "/account/security/email/" + url.PathEscape(r.PathValue("id"))
+	page := methodsBase(c) + "/email/" + url.PathEscape(r.PathValue("id"))
 	_, err := s.svc.ResendFactorCode(r.Context(), c, r.PathValue("id"))
 	err = sendFailed(err, twostep.MethodEmail)
 	switch {
@@ -1813,7 +1875,7 @@ func (s *Server) pageEmailFactorResend(w http.ResponseWriter, r *http.Request, c
 		redirect(w, r, page+"?sent="+sentParam(s.clock()))
 	case errors.Is(err, twostep.ErrNotFound), errors.As(err, new(*twostep.InvalidError)):
 		// Gone, or active already: nothing to resend.
-		redirect(w, r, "/account/security")
+		redirect(w, r, methodsBase(c))
 	case errors.Is(err, twostep.ErrResendTooSoon):
 		s.renderEmailFactor(w, r, c, err, 0, s.sentBefore(err))
 	default:
@@ -1898,7 +1960,7 @@ func (s *Server) pageAddPhonePost(w http.ResponseWriter, r *http.Request, c *two
 	nf, err := s.svc.AddFactor(r.Context(), c, twostep.FactorRequest{Method: m, Phone: phone, Country: country})
 	err = sendFailed(err, m)
 	if err == nil {
-		redirect(w, r, "/account/security/phone/"+url.PathEscape(nf.Factor.ID)+"?sent="+sentParam(s.clock()))
+		redirect(w, r, methodsBase(c)+"/phone/"+url.PathEscape(nf.Factor.ID)+"?sent="+sentParam(s.clock()))
 		return
 	}
 	if errors.Is(err, twostep.ErrConfirmIdentity) {
@@ -1969,7 +2031,7 @@ func (s *Server) renderPhoneFactor(w http.ResponseWriter, r *http.Request, c *tw
 	f := pendingFactor(info, r.PathValue("id"), twostep.MethodSMS, twostep.MethodVoice)
 	if f == nil {
 		// Already verified, replaced or removed: the security page says how things stand.
-		redirect(w, r, "/account/security")
+		redirect(w, r, methodsBase(c))
 		return
 	}
 	p.Focus = "code"
@@ -1985,11 +2047,12 @@ func (s *Server) renderPhoneFactor(w http.ResponseWriter, r *http.Request, c *tw
 		sentAt = sentParam(sent)
 	}
 	to := twostep.MaskAddress(f.Method, f.Address)
-	d := phoneCodeData{Action: "/account/security/phone/" + id, Fields: []hiddenField{{"sent", sentAt}},
+	base := methodsBase(c)
+	d := phoneCodeData{Action: base + "/phone/" + id, Fields: []hiddenField{{"sent", sentAt}},
 		Voice: f.Method == twostep.MethodVoice, Minutes: int(twostep.CodeTTL.Minutes()),
 		Help:    &phoneHelp{Voice: f.Method == twostep.MethodVoice, To: formatPhone(f.Address)},
-		Resend:  p.resend("resend", "/account/security/phone/"+id+"/resend", p.sendLabel(f.Method, true), s.resendWait(sent)),
-		Another: "/account/security/phone", Finished: "/account/security"}
+		Resend:  p.resend("resend", base+"/phone/"+id+"/resend", p.sendLabel(f.Method, true), s.resendWait(sent)),
+		Another: base + "/phone", Finished: base}
 	d.Sent = p.sentHint(f.Method, to, true)
 	p.Data = d
 	s.render(w, r, status, "phone_code", p)
@@ -1999,20 +2062,20 @@ func (s *Server) pagePhoneFactorPost(w http.ResponseWriter, r *http.Request, c *
 	_, codes, err := s.svc.VerifyFactor(r.Context(), c, r.PathValue("id"), r.PostFormValue("code"))
 	switch {
 	case errors.Is(err, twostep.ErrNotFound), errors.Is(err, twostep.ErrConflict):
-		redirect(w, r, "/account/security")
+		redirect(w, r, methodsBase(c))
 	case err != nil:
 		s.renderPhoneFactor(w, r, c, err, 0, parseSent(r.PostFormValue("sent")))
 	case len(codes) > 0:
 		s.renderCodes(w, r, c, codes, true)
 	default:
-		redirect(w, r, "/account/security?done=added")
+		redirect(w, r, methodsBase(c)+"?done=added")
 	}
 }
 
 // pagePhoneFactorResend sends a new code to a pending phone method, by the
 // channel it was added with.
 func (s *Server) pagePhoneFactorResend(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
-	page := "/account/security/phone/" + url.PathEscape(r.PathValue("id"))
+	page := methodsBase(c) + "/phone/" + url.PathEscape(r.PathValue("id"))
 	_, err := s.svc.ResendFactorCode(r.Context(), c, r.PathValue("id"))
 	err = sendFailed(err, twostep.MethodSMS)
 	switch {
@@ -2020,7 +2083,7 @@ func (s *Server) pagePhoneFactorResend(w http.ResponseWriter, r *http.Request, c
 		redirect(w, r, page+"?sent="+sentParam(s.clock()))
 	case errors.Is(err, twostep.ErrNotFound), errors.As(err, new(*twostep.InvalidError)):
 		// Gone, or active already: nothing to resend.
-		redirect(w, r, "/account/security")
+		redirect(w, r, methodsBase(c))
 	case errors.Is(err, twostep.ErrResendTooSoon):
 		s.renderPhoneFactor(w, r, c, err, 0, s.sentBefore(err))
 	default:
@@ -2372,13 +2435,21 @@ func (s *Server) pageSetupPost(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) pageSetPassword(w http.ResponseWriter, r *http.Request) {
-	s.renderSetPassword(w, r, nil)
+	s.renderSetPassword(w, r, nil, "password")
 }
 
-func (s *Server) renderSetPassword(w http.ResponseWriter, r *http.Request, err error) {
+// pageInvite is where an invitation leads: the organisation, the e-mail, and a
+// password to choose, as for a set-password link.
+func (s *Server) pageInvite(w http.ResponseWriter, r *http.Request) {
+	s.renderSetPassword(w, r, nil, "invite")
+}
+
+// renderSetPassword shows the form of a set-password link, or of an
+// invitation when kind is "invite".
+func (s *Server) renderSetPassword(w http.ResponseWriter, r *http.Request, err error, kind string) {
 	a, org, lerr := s.svc.SetPasswordAccount(r.Context(), r.PathValue("token"))
 	if errors.Is(lerr, twostep.ErrExpired) {
-		s.linkExpired(w, r, "password")
+		s.linkExpired(w, r, kind)
 		return
 	}
 	if lerr != nil {
@@ -2394,21 +2465,739 @@ func (s *Server) renderSetPassword(w http.ResponseWriter, r *http.Request, err e
 			return
 		}
 	}
-	p.Data = struct{ Email, Org string }{a.Email, org.Name}
+	p.Data = struct {
+		Email, Org string
+		Invite     bool
+	}{a.Email, org.Name, kind == "invite"}
 	s.render(w, r, status, "set_password", p)
 }
 
 func (s *Server) pageSetPasswordPost(w http.ResponseWriter, r *http.Request) {
+	s.setPasswordPost(w, r, "password")
+}
+
+func (s *Server) pageInvitePost(w http.ResponseWriter, r *http.Request) {
+	s.setPasswordPost(w, r, "invite")
+}
+
+// setPasswordPost sets the password of a set-password link or invitation
+// (kind), then sends the person to sign in.
+func (s *Server) setPasswordPost(w http.ResponseWriter, r *http.Request, kind string) {
 	err := s.svc.SetPassword(r.Context(), r.PathValue("token"), r.PostFormValue("password"), s.caller(r))
 	if errors.Is(err, twostep.ErrExpired) {
-		s.linkExpired(w, r, "password")
+		s.linkExpired(w, r, kind)
 		return
 	}
 	if err != nil {
-		s.renderSetPassword(w, r, err)
+		s.renderSetPassword(w, r, err, kind)
+		return
+	}
+	if kind == "invite" {
+		redirect(w, r, "/sign-in?done=invited")
 		return
 	}
 	redirect(w, r, "/sign-in?done=password")
+}
+
+// ---- Required enrolment at sign-in ----
+
+// Where the add-method pages live: under the security page for a signed-in
+// account, and under the enrolment page for a sign-in that the organisation
+// holds until a method is set up. The same handlers serve both.
+const (
+	securityBase = "/account/security"
+	enrolBase    = "/sign-in/enrol"
+)
+
+// methodsBase is where c's add-method pages live.
+func methodsBase(c *twostep.Caller) string {
+	if c != nil && c.SignIn != nil {
+		return enrolBase
+	}
+	return securityBase
+}
+
+// withEnrolPage authenticates a page of the enrolment at sign-in by the
+// sign-in token in its cookie (enrollment_required), which may only set up a
+// method; a token spent or out of time starts the sign-in again.
+func (s *Server) withEnrolPage(h func(http.ResponseWriter, *http.Request, *twostep.Caller)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ck, err := r.Cookie(s.signInCookie())
+		if err != nil {
+			redirect(w, r, "/sign-in")
+			return
+		}
+		c, err := s.svc.AuthenticateEnrolment(r.Context(), ck.Value, s.clientIP(r), r.UserAgent())
+		if errors.Is(err, twostep.ErrUnauthenticated) {
+			s.setCookie(w, s.signInCookie(), "", timeZero)
+			redirect(w, r, "/sign-in?done=expired")
+			return
+		}
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)), c)
+	}
+}
+
+type enrolData struct {
+	TOTP     bool   // the organisation allows an authenticator app
+	Email    bool   // and e-mail
+	AddPhone string // the "Add a phone" words; "" when phones are not allowed
+	Pending  []methodRow
+	Done     bool   // a method the organisation allows is active: continue
+	Days     int    // days left of the grace period, rounded up: the sign-in may skip
+	Until    string // when the grace period ends
+	Ended    bool   // the grace period is over
+}
+
+func (s *Server) pageEnrol(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	s.renderEnrol(w, r, c, nil)
+}
+
+// renderEnrol shows the methods the organisation allows to choose from, and
+// the way on: skip during a grace period, continue once a method is active.
+func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, c *twostep.Caller, err error) {
+	p, info, ierr := s.accountPage(r, c)
+	if ierr != nil {
+		s.pageError(w, r, ierr)
+		return
+	}
+	status := http.StatusOK
+	switch {
+	case err == nil:
+	case errors.Is(err, twostep.ErrPolicyRequiresTwoStep):
+		p.Error, status = p.T("enrol.grace_over"), http.StatusForbidden
+	default:
+		if status = s.sendError(w, p, err); status == 0 {
+			s.pageError(w, r, err)
+			return
+		}
+		p.Field = "" // no field here: say it at the top
+	}
+	allowed := info.AllowedMethods
+	d := enrolData{TOTP: slices.Contains(allowed, twostep.MethodTOTP), Email: slices.Contains(allowed, twostep.MethodEmail),
+		AddPhone: p.addPhoneLabel(allowed)}
+	for _, f := range info.Factors {
+		if !slices.Contains(allowed, f.Method) {
+			continue
+		}
+		if f.Status == twostep.FactorActive {
+			d.Done = true
+			continue
+		}
+		d.Pending = append(d.Pending, methodRow{ID: f.ID, Name: p.factorName(f), Finish: finishPath(enrolBase, f)})
+	}
+	if until := graceUntil(info); !until.IsZero() {
+		if left := until.Sub(s.clock()); left > 0 {
+			d.Days, d.Until = int((left+24*time.Hour-1)/(24*time.Hour)), formatTime(until)
+		} else {
+			d.Ended = true
+		}
+	}
+	p.Data = d
+	s.render(w, r, status, "enrol", p)
+}
+
+// graceUntil is when the grace period of the account in info for setting up
+// a method ends; zero when it has none. This is the domain's rule (ORG-02: from
+// the later of the policy change and the account's creation; owners and admins
+// get none), which the sign-in answer states only once, said again here so that
+// the enrolment page can show it on every visit. CompleteSignIn has the last word.
+func graceUntil(info *twostep.AccountInfo) time.Time {
+	pol, a := info.Org.Policy, info.Account
+	if pol.TwoStep != twostep.PolicyRequired || pol.GracePeriodDays <= 0 || a.Role != twostep.RoleMember {
+		return timeZero
+	}
+	start := pol.ChangedAt
+	if a.CreatedAt.After(start) {
+		start = a.CreatedAt
+	}
+	return start.Add(time.Duration(pol.GracePeriodDays) * 24 * time.Hour)
+}
+
+// pageEnrolComplete ends the sign-in that had to enrol: with the method just
+// set up ("Continue"), or without one during the grace period ("Skip").
+func (s *Server) pageEnrolComplete(w http.ResponseWriter, r *http.Request) {
+	ck, err := r.Cookie(s.signInCookie())
+	if err != nil {
+		redirect(w, r, "/sign-in?done=expired")
+		return
+	}
+	res, err := s.svc.CompleteSignIn(r.Context(), ck.Value, s.clientIP(r), r.UserAgent())
+	switch {
+	case errors.Is(err, twostep.ErrExpired), errors.As(err, new(*twostep.InvalidError)):
+		s.setCookie(w, s.signInCookie(), "", timeZero)
+		redirect(w, r, "/sign-in?done=expired")
+		return
+	case errors.Is(err, twostep.ErrPolicyRequiresTwoStep):
+		// The grace period is over: the choice of methods again, saying so.
+		s.withEnrolPage(func(w http.ResponseWriter, r *http.Request, c *twostep.Caller) { s.renderEnrol(w, r, c, err) })(w, r)
+		return
+	case err != nil:
+		s.pageError(w, r, err)
+		return
+	}
+	s.setCookie(w, s.signInCookie(), "", timeZero)
+	s.setCookie(w, s.sessionCookie(), res.SessionToken, res.ExpiresAt)
+	if !res.GraceUntil.IsZero() {
+		redirect(w, r, "/account/security?done=skipped")
+		return
+	}
+	redirect(w, r, "/account/security?done=enabled")
+}
+
+// ---- Administration: members, policy, audit ----
+
+func (s *Server) pageAdmin(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	redirect(w, r, "/admin/members")
+}
+
+// option is one choice of a select, radio group or set of checkboxes.
+type option struct {
+	Value, Label string
+	Selected     bool
+}
+
+// adminPage starts an administration page: only owners and admins get one
+// (ErrForbidden otherwise). It names the organisation.
+func (s *Server) adminPage(r *http.Request, c *twostep.Caller) (*page, *twostep.Org, error) {
+	org, err := s.svc.Org(r.Context(), c)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := s.newPage(r, c)
+	p.Org, p.Wide = org.Name, true
+	return p, org, nil
+}
+
+// adminError answers an administration page that failed; members, who may
+// not see these pages, are told so with 403.
+func (s *Server) adminError(w http.ResponseWriter, r *http.Request, err error) {
+	if !errors.Is(err, twostep.ErrForbidden) {
+		s.pageError(w, r, err)
+		return
+	}
+	p := s.newPage(r, callerFrom(r.Context()))
+	p.Flash = ""
+	p.Data = struct {
+		Status int
+		Text   string
+	}{http.StatusForbidden, p.T("admin.forbidden")}
+	s.render(w, r, http.StatusForbidden, "error", p)
+}
+
+func (p *page) roleName(r twostep.Role) string { return p.T("role." + string(r)) }
+
+// methodNames lists methods in words: "Authenticator app, E-mail".
+func (p *page) methodNames(ms []twostep.Method) string {
+	names := make([]string, 0, len(ms))
+	for _, m := range ms {
+		names = append(names, p.methodName(string(m)))
+	}
+	return strings.Join(names, ", ")
+}
+
+func (p *page) methodName(m string) string {
+	if name, ok := p.tr("method." + m); ok {
+		return name
+	}
+	return m
+}
+
+var roles = []twostep.Role{twostep.RoleMember, twostep.RoleAdmin, twostep.RoleOwner}
+
+// roleOptions are the roles c may give, with selected selected.
+func (p *page) roleOptions(c *twostep.Caller, selected twostep.Role) []option {
+	var out []option
+	for _, r := range roles {
+		if r != twostep.RoleMember && c.Account.Role != twostep.RoleOwner {
+			continue // only owners grant the owner and admin roles
+		}
+		out = append(out, option{Value: string(r), Label: p.roleName(r), Selected: r == selected})
+	}
+	return out
+}
+
+type memberRow struct {
+	ID         string
+	Email      string
+	Role       string // in words
+	TwoStep    bool
+	Methods    string // in words
+	SSO        bool
+	LastSignIn string
+	Invited    bool     // has not chosen a password yet
+	Locked     string   // until when; "" when not locked
+	Manage     bool     // the caller may change this member's SSO and reset their two-step
+	Roles      []option // the roles the caller may give this member; none when they may not change it
+}
+
+type membersData struct {
+	Rows           []memberRow
+	Total          int
+	WithoutTwoStep bool // filters
+	SSO            bool
+	InviteRoles    []option
+	InviteSSO      bool
+}
+
+func (s *Server) pageMembers(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	s.renderMembers(w, r, c, nil, "", nil)
+}
+
+// renderMembers shows the members page with the refusal of action (if any) and
+// the invitation form as submitted.
+func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, c *twostep.Caller, err error, action string, form url.Values) {
+	p, _, aerr := s.adminPage(r, c)
+	if aerr != nil {
+		s.adminError(w, r, aerr)
+		return
+	}
+	members, aerr := s.svc.Members(r.Context(), c)
+	if aerr != nil {
+		s.adminError(w, r, aerr)
+		return
+	}
+	p.labels = map[string]string{"email": p.T("field.email"), "role": p.T("field.role")}
+	p.Form = form
+	status := http.StatusOK
+	if err != nil {
+		if status = s.memberError(w, p, err, action); status == 0 {
+			s.adminError(w, r, err)
+			return
+		}
+	}
+	q := r.URL.Query()
+	d := membersData{WithoutTwoStep: q.Get("without_two_step") == "1", SSO: q.Get("sso") == "1", Total: len(members),
+		InviteSSO: form.Get("sso") == "1"}
+	invited := twostep.Role(form.Get("role"))
+	if invited == "" {
+		invited = twostep.RoleMember
+	}
+	d.InviteRoles = p.roleOptions(c, invited)
+	owner := c.Account.Role == twostep.RoleOwner
+	for _, m := range members {
+		a := m.Account
+		if d.WithoutTwoStep && a.TwoStepEnabled() || d.SSO && !a.SSO {
+			continue
+		}
+		row := memberRow{ID: a.ID, Email: a.Email, Role: p.roleName(a.Role), TwoStep: a.TwoStepEnabled(), Methods: p.methodNames(m.Methods),
+			SSO: a.SSO, LastSignIn: formatTime(a.LastSignInAt), Locked: formatTime(m.LockedUntil), Invited: a.PasswordHash == "" && !a.SSO,
+			Manage: owner || a.Role == twostep.RoleMember}
+		if owner {
+			row.Roles = p.roleOptions(c, a.Role)
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	p.Data = d
+	s.render(w, r, status, "members", p)
+}
+
+// memberError puts a refused administration action on p and returns the
+// status, or 0 when the refusal is not for this page to explain.
+func (s *Server) memberError(w http.ResponseWriter, p *page, err error, action string) int {
+	switch {
+	case errors.Is(err, twostep.ErrForbidden) && p.Admin:
+		p.Field, p.Error = "", p.T("members.owners_only")
+		return http.StatusForbidden
+	case errors.Is(err, twostep.ErrConflict) && action == "invite":
+		p.Field, p.Error = "email", p.T("invalid.email_taken", "Field", p.labels["email"])
+		return http.StatusConflict
+	case errors.Is(err, twostep.ErrConflict):
+		p.Field, p.Error = "", p.T("members.last_owner")
+		return http.StatusConflict
+	case errors.Is(err, twostep.ErrNotFound), errors.Is(err, twostep.ErrForbidden):
+		return 0
+	}
+	status := s.formError(w, p, err)
+	if action != "invite" {
+		p.Field = "" // the per-member forms have no field to hang it on
+	}
+	return status
+}
+
+func (s *Server) pageMembersInvite(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	role := twostep.Role(r.PostFormValue("role"))
+	sso := r.PostFormValue("sso") == "1"
+	_, err := s.svc.Invite(r.Context(), c, email, role, sso)
+	if err == nil {
+		redirect(w, r, "/admin/members?done=member_invited")
+		return
+	}
+	form := url.Values{"email": {email}, "role": {string(role)}}
+	if sso {
+		form.Set("sso", "1")
+	}
+	s.renderMembers(w, r, c, err, "invite", form)
+}
+
+// memberAction runs one change to the member in the path and returns to the
+// members page saying done, or shows why not.
+func (s *Server) memberAction(w http.ResponseWriter, r *http.Request, c *twostep.Caller, err error, done string) {
+	if err == nil {
+		redirect(w, r, "/admin/members?done="+done)
+		return
+	}
+	s.renderMembers(w, r, c, err, "member", nil)
+}
+
+func (s *Server) pageMemberRole(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	role := twostep.Role(r.PostFormValue("role"))
+	_, err := s.svc.UpdateMember(r.Context(), c, r.PathValue("id"), twostep.MemberChange{Role: &role})
+	s.memberAction(w, r, c, err, "member_role")
+}
+
+func (s *Server) pageMemberSSO(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	sso := r.PostFormValue("sso") == "1"
+	_, err := s.svc.UpdateMember(r.Context(), c, r.PathValue("id"), twostep.MemberChange{SSO: &sso})
+	done := "member_sso_off"
+	if sso {
+		done = "member_sso_on"
+	}
+	s.memberAction(w, r, c, err, done)
+}
+
+func (s *Server) pageMemberEndSessions(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	s.memberAction(w, r, c, s.svc.EndMemberSessions(r.Context(), c, r.PathValue("id")), "member_sessions")
+}
+
+func (s *Server) pageMemberUnlock(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	s.memberAction(w, r, c, s.svc.UnlockMember(r.Context(), c, r.PathValue("id")), "member_unlocked")
+}
+
+// pageMemberReset says what resetting a member's two-step does before it is
+// done (Karbon: the accountant resets a client who lost their phone).
+func (s *Server) pageMemberReset(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	p, org, err := s.adminPage(r, c)
+	if err != nil {
+		s.adminError(w, r, err)
+		return
+	}
+	members, err := s.svc.Members(r.Context(), c)
+	if err != nil {
+		s.adminError(w, r, err)
+		return
+	}
+	i := slices.IndexFunc(members, func(m twostep.Member) bool { return m.Account.ID == r.PathValue("id") })
+	if i < 0 {
+		s.pageError(w, r, twostep.ErrNotFound)
+		return
+	}
+	m := members[i]
+	p.Wide = false
+	p.Data = struct {
+		ID, Email, Methods string
+		TwoStep, Required  bool
+		Manage             bool
+	}{m.Account.ID, m.Account.Email, p.methodNames(m.Methods), m.Account.TwoStepEnabled(),
+		org.Policy.TwoStep == twostep.PolicyRequired, c.Account.Role == twostep.RoleOwner || m.Account.Role == twostep.RoleMember}
+	s.render(w, r, http.StatusOK, "member_reset", p)
+}
+
+func (s *Server) pageMemberResetPost(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	s.memberAction(w, r, c, s.svc.ResetMember(r.Context(), c, r.PathValue("id")), "member_reset")
+}
+
+type policyData struct {
+	Required   bool
+	Grace      string
+	Methods    []option // those this server offers, the allowed ones selected
+	MinVersion string
+	Legacy     bool
+	Confirm    *policyConfirm // the step before "required" is saved
+}
+
+// policyConfirm says what making two-step required will do, and carries the
+// policy to save.
+type policyConfirm struct {
+	Count  int // members who will have to set up a method
+	Grace  int
+	Fields []hiddenField
+}
+
+// policyFields are the policy form's fields.
+var policyFields = []string{"two_step", "grace_period_days", "allowed_methods", "min_client_version", "allow_legacy_clients"}
+
+// policyValues is pol as the policy form submits it.
+func policyValues(pol twostep.Policy) url.Values {
+	v := url.Values{"two_step": {pol.TwoStep}, "grace_period_days": {strconv.Itoa(pol.GracePeriodDays)},
+		"min_client_version": {pol.MinClientVersion}}
+	for _, m := range pol.AllowedMethods {
+		v.Add("allowed_methods", string(m))
+	}
+	if pol.AllowLegacyClients {
+		v.Set("allow_legacy_clients", "1")
+	}
+	return v
+}
+
+// policyFrom reads the policy form. It checks what the confirmation step
+// needs to be right (the service checks all of it again when saving), with the
+// service's own words: a number of days, at least one method, a version.
+func policyFrom(v url.Values) (twostep.Policy, error) {
+	pol := twostep.Policy{TwoStep: v.Get("two_step"), MinClientVersion: strings.TrimSpace(v.Get("min_client_version")),
+		AllowLegacyClients: v.Get("allow_legacy_clients") == "1"}
+	for _, m := range v["allowed_methods"] {
+		pol.AllowedMethods = append(pol.AllowedMethods, twostep.Method(m))
+	}
+	days := strings.TrimSpace(v.Get("grace_period_days"))
+	if days == "" {
+		days = "0"
+	}
+	n, err := strconv.Atoi(days)
+	if err != nil || n < 0 || n > 365 {
+		return pol, &twostep.InvalidError{Field: "grace_period_days", Reason: "must be a whole number of days from 0 to 365"}
+	}
+	pol.GracePeriodDays = n
+	if len(pol.AllowedMethods) == 0 {
+		return pol, &twostep.InvalidError{Field: "allowed_methods", Reason: "must name at least one method"}
+	}
+	if pol.MinClientVersion != "" {
+		if _, err := twostep.ParseClientVersion("min_client_version", pol.MinClientVersion); err != nil {
+			return pol, err
+		}
+	}
+	return pol, nil
+}
+
+func (s *Server) pagePolicy(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	p, org, err := s.adminPage(r, c)
+	if err != nil {
+		s.adminError(w, r, err)
+		return
+	}
+	s.renderPolicy(w, r, p, http.StatusOK, policyValues(org.Policy), nil)
+}
+
+func (s *Server) renderPolicy(w http.ResponseWriter, r *http.Request, p *page, status int, v url.Values, confirm *policyConfirm) {
+	p.Wide = false
+	p.Form = v
+	p.labels = map[string]string{"allow_legacy_clients": p.T("orgpolicy.legacy")}
+	d := policyData{Required: v.Get("two_step") == twostep.PolicyRequired, Grace: v.Get("grace_period_days"),
+		MinVersion: v.Get("min_client_version"), Legacy: v.Get("allow_legacy_clients") == "1", Confirm: confirm}
+	for _, m := range s.svc.Methods() {
+		d.Methods = append(d.Methods, option{Value: string(m), Label: p.methodName(string(m)),
+			Selected: slices.Contains(v["allowed_methods"], string(m))})
+	}
+	p.Data = d
+	s.render(w, r, status, "policy", p)
+}
+
+// pagePolicyPost saves the policy; before "required" replaces "optional", it
+// first says how many members will have to set up a method and that they will
+// be e-mailed (CloudSign's paid plan).
+func (s *Server) pagePolicyPost(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	p, org, err := s.adminPage(r, c)
+	if err != nil {
+		s.adminError(w, r, err)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		s.pageError(w, r, badRequest("the form cannot be read"))
+		return
+	}
+	v := url.Values{}
+	for _, f := range policyFields {
+		if vs := r.PostForm[f]; len(vs) > 0 {
+			v[f] = vs
+		}
+	}
+	if r.PostFormValue("back") != "" {
+		s.renderPolicy(w, r, p, http.StatusOK, v, nil)
+		return
+	}
+	pol, err := policyFrom(v)
+	if err == nil && pol.TwoStep == twostep.PolicyRequired && org.Policy.TwoStep != twostep.PolicyRequired && r.PostFormValue("confirmed") != "1" {
+		n, err := s.svc.EnrolmentPreview(r.Context(), c, pol.AllowedMethods)
+		if err != nil {
+			s.adminError(w, r, err)
+			return
+		}
+		confirm := &policyConfirm{Count: n, Grace: pol.GracePeriodDays}
+		for _, f := range policyFields {
+			for _, x := range v[f] {
+				confirm.Fields = append(confirm.Fields, hiddenField{f, x})
+			}
+		}
+		s.renderPolicy(w, r, p, http.StatusOK, v, confirm)
+		return
+	}
+	if err == nil {
+		if _, err = s.svc.SetPolicy(r.Context(), c, pol); err == nil {
+			redirect(w, r, "/admin/policy?done=policy")
+			return
+		}
+	}
+	status := s.formError(w, p, err)
+	if status == 0 {
+		s.adminError(w, r, err)
+		return
+	}
+	s.renderPolicy(w, r, p, status, v, nil)
+}
+
+// auditPage is how many events /admin/audit shows at once.
+const auditPage = 50
+
+// auditTypes are the event types the audit page filters by, as the ids of their names.
+var auditTypes = []string{
+	"event.sign_in.succeeded", "event.sign_in.failed", "event.second_step.failed", "event.second_step.locked",
+	"event.second_step.replayed", "event.two_step.enabled", "event.two_step.disabled", "event.factor.added",
+	"event.factor.removed", "event.recovery_codes.generated", "event.recovery_code.used", "event.two_step.reset_by_admin",
+	"event.policy.changed", "event.member.changed", "event.account.created", "event.account.unlocked",
+	"event.sessions.ended", "event.delivery.capped", "event.email.changed", "event.password.changed",
+	"event.password.reset", "event.identity.confirmed", "event.legacy_clients.changed",
+}
+
+type auditData struct {
+	Rows     []eventRow
+	Members  []option
+	Types    []option
+	Older    string
+	Filtered bool
+}
+
+func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	p, _, err := s.adminPage(r, c)
+	if err != nil {
+		s.adminError(w, r, err)
+		return
+	}
+	before, _, err := pageQuery(r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	account, typ := q.Get("account"), q.Get("type")
+	members, err := s.svc.Members(r.Context(), c)
+	if err != nil {
+		s.adminError(w, r, err)
+		return
+	}
+	evs, err := s.svc.OrgEvents(r.Context(), c, twostep.EventFilter{AccountID: account, Type: typ, Before: before, Limit: auditPage})
+	if err != nil {
+		s.adminError(w, r, err)
+		return
+	}
+	d := auditData{Filtered: account != "" || typ != ""}
+	emails := make(map[string]string, len(members))
+	for _, m := range members {
+		emails[m.Account.ID] = m.Account.Email
+		d.Members = append(d.Members, option{Value: m.Account.ID, Label: m.Account.Email, Selected: m.Account.ID == account})
+	}
+	slices.SortFunc(d.Members, func(a, b option) int { return strings.Compare(a.Label, b.Label) })
+	for _, id := range auditTypes {
+		t := strings.TrimPrefix(id, "event.")
+		d.Types = append(d.Types, option{Value: t, Label: p.T(id), Selected: t == typ})
+	}
+	who := func(id string) string {
+		switch {
+		case id == "":
+			return ""
+		case id == twostep.OperatorActor:
+			return p.T("audit.operator")
+		case emails[id] != "":
+			return emails[id]
+		}
+		return id // an account since deleted, or of the server
+	}
+	for _, e := range evs {
+		d.Rows = append(d.Rows, eventRow{At: formatTime(e.At), What: p.auditText(e, who), IP: e.IP, Device: e.UserAgent})
+	}
+	if len(evs) == auditPage {
+		older := url.Values{"before": {strconv.FormatInt(evs[len(evs)-1].ID, 10)}}
+		if account != "" {
+			older.Set("account", account)
+		}
+		if typ != "" {
+			older.Set("type", typ)
+		}
+		d.Older = "/admin/audit?" + older.Encode()
+	}
+	p.Data = d
+	s.render(w, r, http.StatusOK, "audit", p)
+}
+
+// auditText says an audit event in words: who did what to whom.
+func (p *page) auditText(e *twostep.AuditEvent, who func(string) string) string {
+	actor, account := who(e.ActorID), who(e.AccountID)
+	if actor == "" {
+		actor = account
+	}
+	kv := []any{"Actor", actor, "Account", account}
+	id := "audit." + e.Type
+	d := e.Detail
+	str := func(m map[string]any, k string) string { v, _ := m[k].(string); return v }
+	change := func(k string) (before, after any) {
+		m, _ := d[k].(map[string]any)
+		return m["before"], m["after"]
+	}
+	switch id { // the ids of the words, which name the event types
+	case "audit.sign_in.succeeded":
+		switch {
+		case str(d, "grace_until") != "":
+			until, err := time.Parse(time.RFC3339, str(d, "grace_until"))
+			if err == nil {
+				id, kv = "audit.sign_in.grace", append(kv, "Until", formatTime(until))
+			}
+		case d["enrolled"] == true:
+			id = "audit.sign_in.enrolled"
+		case str(d, "legacy_client") != "":
+			id, kv = "audit.sign_in.legacy", append(kv, "Version", str(d, "legacy_client"))
+		}
+	case "audit.factor.added", "audit.factor.removed", "audit.two_step.enabled", "audit.second_step.failed":
+		kv = append(kv, "Method", p.methodName(str(d, "method")))
+	case "audit.delivery.capped":
+		kv = append(kv, "Method", p.methodName(str(d, "channel")))
+	case "audit.password.changed":
+		if str(d, "via") == "link" {
+			id = "audit.password.set"
+		}
+	case "audit.sessions.ended":
+		if e.ActorID == e.AccountID {
+			id = "audit.sessions.ended_self"
+		}
+	case "audit.account.created":
+		role := twostep.Role(str(d, "role"))
+		if role.Valid() {
+			kv = append(kv, "Role", p.roleName(role))
+		} else {
+			kv = append(kv, "Role", str(d, "role"))
+		}
+		if d["invited"] == true {
+			id = "audit.account.invited"
+		}
+	case "audit.policy.changed":
+		b, _ := d["before"].(map[string]any)
+		a, _ := d["after"].(map[string]any)
+		switch {
+		case str(a, "two_step") == twostep.PolicyRequired && str(b, "two_step") != twostep.PolicyRequired:
+			id = "audit.policy.required"
+		case str(a, "two_step") == twostep.PolicyOptional && str(b, "two_step") == twostep.PolicyRequired:
+			id = "audit.policy.optional"
+		}
+	case "audit.member.changed":
+		rb, ra := change("role")
+		sb, sa := change("sso")
+		switch {
+		case rb != ra:
+			from, _ := rb.(string)
+			to, _ := ra.(string)
+			id, kv = "audit.member.role", append(kv, "From", p.roleName(twostep.Role(from)), "To", p.roleName(twostep.Role(to)))
+		case sa == true && sb != true:
+			id = "audit.member.sso_on"
+		case sa == false && sb == true:
+			id = "audit.member.sso_off"
+		}
+	}
+	if text, ok := p.tr(id, kv...); ok {
+		return text
+	}
+	return p.T("audit.other", "Type", e.Type, "Account", account)
 }
 
 // ---- Dev outbox ----

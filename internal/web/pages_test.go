@@ -1442,3 +1442,341 @@ func TestPhoneNotDefault(t *testing.T) {
 		checkLabels(t, name, body)
 	}
 }
+
+// invite invites email with role from the members page of admin's browser
+// and returns the path of the link the invitation e-mail holds.
+func (e *env) invite(t *testing.T, admin *browser, email, role string) string {
+	t.Helper()
+	want(t, admin.post("/admin/members", url.Values{"email": {email}, "role": {role}}), 303, "/admin/members?done=member_invited")
+	link := e.mailed(t, email, "invitation")["link"]
+	path, ok := strings.CutPrefix(link, "http://127.0.0.1")
+	if !ok || !strings.HasPrefix(path, "/invite/") {
+		t.Fatalf("invitation link %q", link)
+	}
+	return path
+}
+
+// join accepts an invitation with password and returns a browser signed in.
+func (e *env) join(t *testing.T, link, email, password string) *browser {
+	t.Helper()
+	b := e.browser(t)
+	want(t, b.get(link), 200, "", "Join "+orgName, email, "Set a password", "At least 8 characters")
+	want(t, b.post(link, url.Values{"password": {"short"}}), 400, "", "Password: use at least 8 characters.")
+	want(t, b.post(link, url.Values{"password": {password}}), 303, "/sign-in?done=invited")
+	want(t, b.get("/sign-in?done=invited"), 200, "",
+		"Your password is set. Sign in — your organisation may ask you to set up two-step verification.")
+	return b
+}
+
+// memberID reads the id of email's row on the members page.
+func memberID(t *testing.T, body, email string) string {
+	t.Helper()
+	return find(t, body, `(?s)<th scope="row">`+regexp.QuoteMeta(email)+`</th>.*?/admin/members/(acc_[a-z0-9]+)/end-sessions`)
+}
+
+const joePwd = "joe's own long phrase"
+
+// TestRequiredEnrolment: the owner makes two-step required with 7 days'
+// grace (CloudSign's paid plan); a member is sent to set it up at sign-in,
+// may skip it during the grace period, not after, and sets up an app there.
+func TestRequiredEnrolment(t *testing.T) {
+	e := newEnv(t)
+	owner := e.setUp(t)
+	if _, a := e.enrol(t, owner); a.status != 200 {
+		t.Fatalf("owner enrolment: %d", a.status)
+	}
+	const joe = "joe@karbon.example"
+	b := e.join(t, e.invite(t, owner, joe, "member"), joe, joePwd)
+	want(t, b.signIn(t, joe, joePwd), 303, "/account/security") // optional: no second step yet
+
+	// Before "required" is saved, the owner sees who will have to enrol.
+	form := url.Values{"two_step": {"required"}, "grace_period_days": {"7"}, "allowed_methods": {"totp", "email"},
+		"min_client_version": {""}, "allow_legacy_clients": {"1"}}
+	a := owner.post("/admin/policy", form)
+	want(t, a, 200, "", "Make two-step verification required?", "1 member will have to set up two-step verification",
+		"They will be e-mailed", "Members can put it off for 7 days", "Make it required")
+	want(t, owner.get("/admin/policy"), 200, "", `value="optional" checked`) // nothing saved yet
+	back := owner.post("/admin/policy", url.Values{"two_step": {"required"}, "grace_period_days": {"7"}, "allowed_methods": {"totp", "email"},
+		"back": {"1"}})
+	want(t, back, 200, "", `value="required" checked`, `value="7"`)
+	form.Set("confirmed", "1")
+	want(t, owner.post("/admin/policy", form), 303, "/admin/policy?done=policy")
+	a = owner.get("/admin/policy?done=policy")
+	want(t, a, 200, "", "Policy saved.", `value="required" checked`, `value="totp" checked`, `value="email" checked`)
+	wantNot(t, a, `value="sms" checked`)
+	if got := e.mailed(t, joe, "two_step_required"); got["org"] != orgName {
+		t.Errorf("two_step_required mail: %v", got)
+	}
+
+	// At sign-in: the methods the organisation allows, and 7 days to skip.
+	b = e.browser(t)
+	want(t, b.signIn(t, joe, joePwd), 303, "/sign-in/enrol")
+	a = b.get("/sign-in/enrol")
+	want(t, a, 200, "", "Organisation: "+orgName, "Your organisation requires two-step verification",
+		"You can skip this for 7 more days", "Add an authenticator app", "Add e-mail", "Skip for now", "Cancel sign-in")
+	wantNot(t, a, "Add a phone", "Signed in as", `href="/admin/members"`)
+	want(t, b.get("/account/security"), 303, "/sign-in") // not signed in yet
+	want(t, b.get("/sign-in/verify"), 303, "/sign-in/enrol")
+	e.clock.Add(36 * time.Hour)
+	want(t, b.signIn(t, joe, joePwd), 303, "/sign-in/enrol")
+	want(t, b.get("/sign-in/enrol"), 200, "", "You can skip this for 6 more days")
+	want(t, b.post("/sign-in/enrol/complete", nil), 303, "/account/security?done=skipped")
+	want(t, b.get("/account/security?done=skipped"), 200, "", "You are signed in. Your organisation requires two-step verification",
+		"Signed in as "+joe, "Two-step verification is off.")
+	want(t, b.get("/sign-in/enrol"), 303, "/sign-in") // the sign-in is over
+
+	// A sign-in left too long starts again.
+	b = e.browser(t)
+	want(t, b.signIn(t, joe, joePwd), 303, "/sign-in/enrol")
+	e.clock.Add(11 * time.Minute)
+	want(t, b.get("/sign-in/enrol"), 303, "/sign-in?done=expired")
+	want(t, b.post("/sign-in/enrol/complete", nil), 303, "/sign-in?done=expired")
+
+	// After the grace period: no skipping.
+	e.clock.Add(8 * 24 * time.Hour)
+	b = e.browser(t)
+	want(t, b.signIn(t, joe, joePwd), 303, "/sign-in/enrol")
+	a = b.get("/sign-in/enrol")
+	want(t, a, 200, "", "Your organisation requires two-step verification", "set up a method now to sign in")
+	wantNot(t, a, "Skip for now", "more day")
+	want(t, b.post("/sign-in/enrol/complete", nil), 403, "", "You can no longer skip this", "Add an authenticator app")
+
+	// Set up an authenticator app there: the same pages as in the settings.
+	a = b.post("/sign-in/enrol/totp", nil)
+	want(t, a, 303, a.location)
+	if !strings.HasPrefix(a.location, "/sign-in/enrol/totp/fac_") {
+		t.Fatalf("adding an app at enrolment goes to %q", a.location)
+	}
+	page := a.location
+	a = b.get(page)
+	want(t, a, 200, "", "Enter the 6-digit code the app shows", "Back to the choice of methods", "Google Authenticator")
+	wantNot(t, a, "Signed in as")
+	key := secret(t, a.body)
+	want(t, b.post(page, url.Values{"code": {wrongCode(e.code(key))}}), 400, "", "this code is wrong")
+	a = b.post(page, url.Values{"code": {e.code(key)}})
+	want(t, a, 200, "", "Two-step verification is on.", "Your recovery codes", "I have saved them — continue",
+		`action="/sign-in/enrol/complete"`)
+	wantNot(t, a, `href="/account/security?done=codes"`)
+	if codes := recoveryCodes(t, a.body); len(codes) != 10 {
+		t.Errorf("%d recovery codes at enrolment, want 10", len(codes))
+	}
+	want(t, b.get("/sign-in/enrol"), 200, "", "Your method is set up.", "Continue")
+	want(t, b.post("/sign-in/enrol/complete", nil), 303, "/account/security?done=enabled")
+	want(t, b.get("/account/security?done=enabled"), 200, "", "Two-step verification is on.", "Signed in as "+joe, "Authenticator app")
+
+	// Next time, the app is asked for.
+	b2 := e.browser(t)
+	want(t, b2.signIn(t, joe, joePwd), 303, "/sign-in/verify")
+
+	for name, body := range b.seen {
+		checkLabels(t, name, body)
+	}
+	for name, body := range owner.seen {
+		checkLabels(t, name, body)
+	}
+}
+
+// TestAdminMembers: who may see the administration, inviting, the
+// keep-one-owner rule, and Karbon's accountant resetting a client's two-step.
+func TestAdminMembers(t *testing.T) {
+	e := newEnv(t)
+	owner := e.setUp(t)
+	e.enrol(t, owner)
+	const ann, dave = "ann@karbon.example", "dave@karbon.example"
+	annB := e.join(t, e.invite(t, owner, ann, "admin"), ann, "ann's long phrase")
+	daveB := e.join(t, e.invite(t, owner, dave, "member"), dave, "dave's long phrase")
+	want(t, annB.signIn(t, ann, "ann's long phrase"), 303, "/account/security")
+	want(t, daveB.signIn(t, dave, "dave's long phrase"), 303, "/account/security")
+
+	// Members see no administration, and get 403 there.
+	a := daveB.get("/account/security")
+	want(t, a, 200, "", "Signed in as "+dave)
+	wantNot(t, a, `href="/admin/members"`)
+	for _, path := range []string{"/admin/members", "/admin/policy", "/admin/audit", "/admin/members/acc_x/reset"} {
+		want(t, daveB.get(path), 403, "", "Only your organisation's owners and administrators can see the administration pages")
+	}
+	want(t, daveB.post("/admin/members", url.Values{"email": {"eve@karbon.example"}, "role": {"member"}}), 403, "")
+	want(t, daveB.post("/admin/policy", url.Values{"two_step": {"required"}}), 403, "")
+	want(t, e.browser(t).get("/admin/members"), 303, "/sign-in")
+
+	// The owner's members page.
+	want(t, owner.get("/account/security"), 200, "", `href="/admin/members">Administration`)
+	a = owner.get("/admin/members")
+	want(t, a, 200, "", "Members", "<caption>3 of 3 members shown</caption>", `<th scope="col">Role</th>`,
+		`<th scope="row">`+ann+`</th>`, "Administrator", "Owner", "Reset two-step", "End sessions", "Send invitation")
+	ownerID, daveID := memberID(t, a.body, ownerEmail), memberID(t, a.body, dave)
+	a = owner.get("/admin/members?without_two_step=1")
+	want(t, a, 200, "", "2 of 3 members shown", dave, ann)
+	wantNot(t, a, `<th scope="row">`+ownerEmail)
+	want(t, owner.get("/admin/members?sso=1"), 200, "", "0 of 3 members shown", "No member matches these filters.")
+
+	// Refusals: an address with an account, the last owner, an admin on the owner.
+	a = owner.post("/admin/members", url.Values{"email": {dave}, "role": {"member"}, "sso": {"1"}})
+	want(t, a, 409, "", "E-mail address: an account with this e-mail address exists already", `id="email-error"`)
+	if !regexp.MustCompile(`<input id="email"[^>]* autofocus aria-invalid="true"`).MatchString(a.body) ||
+		!strings.Contains(a.body, `id="invite-sso" name="sso" value="1" checked`) {
+		t.Errorf("the refused invitation is not shown again with the focus on the address:\n%s", a.body)
+	}
+	want(t, owner.post("/admin/members", url.Values{"email": {"not an address"}, "role": {"member"}}), 400, "",
+		"E-mail address: enter an e-mail address")
+	want(t, owner.post("/admin/members/"+ownerID+"/role", url.Values{"role": {"member"}}), 409, "",
+		"The organisation must keep at least one owner.")
+	a = annB.get("/admin/members")
+	want(t, a, 200, "", "Only an owner can change administrators and owners.")
+	wantNot(t, a, `/admin/members/`+ownerID+`/reset"`, "Change role")
+	want(t, annB.get("/admin/members/"+ownerID+"/reset"), 200, "", "Only an owner can do this")
+	want(t, annB.post("/admin/members/"+ownerID+"/reset", nil), 403, "", "Only an owner can do this")
+	want(t, annB.post("/admin/members", url.Values{"email": {"eve@karbon.example"}, "role": {"admin"}}), 403, "", "Only an owner can do this")
+	want(t, owner.post("/admin/members/acc_nobody/reset", nil), 404, "")
+
+	// Dave sets up an app, loses the phone, and asks the owner (Karbon's accountant).
+	e.enrol(t, daveB)
+	a = owner.get("/admin/members/" + daveID + "/reset")
+	want(t, a, 200, "", "Reset two-step verification for "+dave+"?", "removes their methods (Authenticator app)",
+		"deletes their recovery codes", "signs them out everywhere", "e-mails "+dave, "Make sure the request really comes from "+dave,
+		`action="/admin/members/`+daveID+`/reset"`)
+	want(t, owner.post("/admin/members/"+daveID+"/reset", nil), 303, "/admin/members?done=member_reset")
+	want(t, owner.get("/admin/members?done=member_reset"), 200, "", "Two-step verification is reset")
+	want(t, daveB.get("/account/security"), 303, "/sign-in") // signed out everywhere
+	e.mailed(t, dave, "two_step_reset")
+	want(t, daveB.signIn(t, dave, "dave's long phrase"), 303, "/account/security") // with the password alone again
+
+	// Role, SSO and sessions.
+	want(t, owner.post("/admin/members/"+daveID+"/end-sessions", nil), 303, "/admin/members?done=member_sessions")
+	want(t, daveB.get("/account/security"), 303, "/sign-in")
+	want(t, owner.post("/admin/members/"+daveID+"/role", url.Values{"role": {"admin"}}), 303, "/admin/members?done=member_role")
+	want(t, owner.post("/admin/members/"+daveID+"/sso", url.Values{"sso": {"1"}}), 303, "/admin/members?done=member_sso_on")
+	a = owner.get("/admin/members?sso=1")
+	want(t, a, 200, "", "1 of 3 members shown", `<th scope="row">`+dave+`</th>`, "Take off SSO")
+
+	// The audit log says who did what to whom, and filters.
+	a = owner.get("/admin/audit")
+	want(t, a, 200, "", "Audit log", "<caption>", ownerEmail+" reset two-step for "+dave, ownerEmail+" invited "+dave+" (Member)",
+		ownerEmail+" changed the role of "+dave+" from Member to Administrator", ownerEmail+" moved "+dave+" to single sign-on (SSO)",
+		ownerEmail+" signed "+dave+" out everywhere", dave+" turned two-step verification on (Authenticator app)",
+		dave+" set their password with a one-time link", ownerEmail+" created the account "+ownerEmail+" (Owner)", "127.0.0.1")
+	a = owner.get("/admin/audit?type=two_step.reset_by_admin")
+	want(t, a, 200, "", ownerEmail+" reset two-step for "+dave, `<option value="two_step.reset_by_admin" selected>`)
+	wantNot(t, a, "invited", "signed in", "changed the role")
+	a = owner.get("/admin/audit?account=" + daveID)
+	want(t, a, 200, "", dave+" signed in", `<option value="`+daveID+`" selected>`)
+	wantNot(t, a, "invited "+ann, ann+" signed in")
+	want(t, owner.get("/admin/audit?type=no.such"), 200, "", "No event matches.")
+	// Older events are a page away, the filters kept.
+	for range auditPage {
+		want(t, annB.signIn(t, ann, "ann's long phrase"), 303, "/account/security")
+	}
+	annID := memberID(t, owner.get("/admin/members").body, ann)
+	a = owner.get("/admin/audit?account=" + annID)
+	want(t, a, 200, "", ann+" signed in")
+	wantNot(t, a, "invited "+ann)
+	a = owner.get(find(t, a.body, `href="(/admin/audit\?account=acc_[a-z0-9]+&amp;before=\d+)"`))
+	want(t, a, 200, "", ownerEmail+" invited "+ann+" (Administrator)")
+	wantNot(t, a, dave+" signed in")
+	want(t, owner.get("/admin/audit?before=nope"), 400, "")
+
+	// In French.
+	want(t, owner.post("/account/security/language", url.Values{"locale": {"fr"}}), 303, "/account/security?done=language")
+	a = owner.get("/admin/members")
+	want(t, a, 200, "", `<html lang="fr">`, "Administration", "Membres", "Rôle", "Validation en deux étapes", "Inviter",
+		"Envoyer l’invitation", "Réinitialiser la validation en deux étapes", "Fermer les sessions", "Propriétaire", "3 membres affichés sur 3")
+	want(t, owner.get("/admin/audit?type=two_step.reset_by_admin"), 200, "", ownerEmail+" a réinitialisé la validation en deux étapes de "+dave)
+	want(t, owner.get("/admin/members/"+daveID+"/reset"), 200, "", "Réinitialiser la validation en deux étapes de "+dave+" ?")
+	want(t, daveB.get("/admin/members"), 303, "/sign-in")
+
+	for _, b := range []*browser{owner, annB, daveB} {
+		for name, body := range b.seen {
+			checkLabels(t, name, body)
+		}
+	}
+}
+
+func TestPolicyFieldErrors(t *testing.T) {
+	e := newEnv(t)
+	owner := e.setUp(t)
+	a := owner.get("/admin/policy")
+	want(t, a, 200, "", "Policy", `value="optional" checked`, "Grace period (days)", "Authenticator app", "Text message (SMS)",
+		"Phone call", "Minimum app version", "Members may allow older app versions", `name="allow_legacy_clients" value="1" checked`)
+	base := url.Values{"two_step": {"optional"}, "grace_period_days": {"0"}, "allowed_methods": {"totp"}, "min_client_version": {""}}
+	tests := []struct {
+		field, value, says string
+	}{
+		{"grace_period_days", "a week", "Grace period (days): enter a whole number of days from 0 to 365"},
+		{"grace_period_days", "400", "Grace period (days): enter a whole number of days from 0 to 365"},
+		{"allowed_methods", "", "Allowed methods: choose at least one method."},
+		{"allowed_methods", "webauthn", "Allowed methods: choose among the methods listed"},
+		{"min_client_version", "three", "Minimum app version: enter a version number such as 3.1.0"},
+		{"two_step", "sometimes", "Two-step verification: choose Optional or Required."},
+	}
+	for _, tt := range tests {
+		form := url.Values{}
+		for k, v := range base {
+			form[k] = v
+		}
+		if tt.value == "" {
+			delete(form, tt.field)
+		} else {
+			form.Set(tt.field, tt.value)
+		}
+		a := owner.post("/admin/policy", form)
+		want(t, a, 400, "", tt.says, `id="`+tt.field+`-error"`)
+		if !regexp.MustCompile(`<input [^>]* autofocus aria-invalid="true" aria-describedby="[^"]*` + tt.field + `-error`).MatchString(a.body) {
+			t.Errorf("%s=%q: no field takes the focus:\n%s", tt.field, tt.value, a.body)
+		}
+	}
+	// Required with the minimum version: no one else to enrol, the owner included
+	// (who has no method yet).
+	a = owner.post("/admin/policy", url.Values{"two_step": {"required"}, "grace_period_days": {"0"}, "allowed_methods": {"totp"},
+		"min_client_version": {"3.1.0"}})
+	want(t, a, 200, "", "1 member will have to set up two-step verification", "There is no grace period",
+		`name="min_client_version" value="3.1.0"`)
+	for name, body := range owner.seen {
+		checkLabels(t, name, body)
+	}
+}
+
+func TestInviteLinkUsed(t *testing.T) {
+	e := newEnv(t)
+	owner := e.setUp(t)
+	link := e.invite(t, owner, "eve@karbon.example", "member")
+	want(t, owner.get("/admin/members"), 200, "", "Never: invited, no password chosen yet")
+	e.join(t, link, "eve@karbon.example", "eve's long phrase")
+	b := e.browser(t)
+	want(t, b.get(link), 410, "", "This link no longer works", "If you have set your password already, sign in",
+		"ask the person who invited you")
+	want(t, b.post(link, url.Values{"password": {"another long phrase"}}), 410, "", "the person who invited you")
+	want(t, b.get("/invite/unknown"), 410, "", "the person who invited you")
+	want(t, b.signIn(t, "eve@karbon.example", "eve's long phrase"), 303, "/account/security")
+}
+
+// TestEnrolByEmail: the e-mail method's pages serve the enrolment at sign-in
+// too, and an owner (no grace period) cannot skip.
+func TestEnrolByEmail(t *testing.T) {
+	e := newEnv(t)
+	owner := e.setUp(t)
+	want(t, owner.post("/admin/policy", url.Values{"two_step": {"required"}, "grace_period_days": {"30"},
+		"allowed_methods": {"email"}, "confirmed": {"1"}}), 303, "/admin/policy?done=policy")
+	b := e.browser(t)
+	want(t, b.signIn(t, ownerEmail, ownerPwd), 303, "/sign-in/enrol")
+	a := b.get("/sign-in/enrol")
+	want(t, a, 200, "", "Your organisation requires two-step verification", "Add e-mail")
+	wantNot(t, a, "Skip for now", "Add an authenticator app")
+	want(t, b.post("/sign-in/enrol/totp", nil), 403, "", "Your organisation does not allow this method.")
+	a = b.get("/sign-in/enrol/email")
+	want(t, a, 200, "", "Add e-mail", `action="/sign-in/enrol/email"`, `value="`+ownerEmail+`"`, "Back to the choice of methods")
+	a = b.post("/sign-in/enrol/email", url.Values{"address": {ownerEmail}})
+	want(t, a, 303, a.location)
+	if !strings.HasPrefix(a.location, "/sign-in/enrol/email/fac_") {
+		t.Fatalf("adding e-mail at enrolment goes to %q", a.location)
+	}
+	page, _, _ := strings.Cut(a.location, "?")
+	want(t, b.get(a.location), 200, "", "We sent a code to "+ownerEmail, `action="`+page+`/resend"`)
+	code := e.mailed(t, ownerEmail, "code_enrol")["code"]
+	a = b.post(page, url.Values{"code": {code}})
+	want(t, a, 200, "", "Your recovery codes", "I have saved them — continue")
+	want(t, b.post("/sign-in/enrol/complete", nil), 303, "/account/security?done=enabled")
+	want(t, b.get("/account/security"), 200, "", "Two-step verification is on.", "Signed in as "+ownerEmail)
+	for name, body := range b.seen {
+		checkLabels(t, name, body)
+	}
+}
