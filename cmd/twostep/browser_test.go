@@ -42,6 +42,18 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
+// steps returns a function that runs browser actions, failing t with what the
+// page said when one fails.
+func steps(t *testing.T, ctx context.Context) func(what string, actions ...chromedp.Action[chromedp.Void]) {
+	return func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+			t.Fatalf("%s: %v\npage text:\n%s", what, err, body)
+		}
+	}
+}
+
 // TestBrowserAuthenticatorJourney: a person sets up Twostep, adds an
 // authenticator app reading the key from the page, signs out, and signs in with
 // a code computed from that key — in a real browser against the real binary.
@@ -53,13 +65,7 @@ func TestBrowserAuthenticatorJourney(t *testing.T) {
 		t.Fatalf("no setup link in:\n%s", srv.output())
 	}
 	const pw = "a long and good password"
-	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
-			t.Fatalf("%s: %v\npage text:\n%s", what, err, body)
-		}
-	}
+	run := steps(t, ctx)
 	get := func(what string, a chromedp.Action[string]) string {
 		t.Helper()
 		v, err := chromedp.Run(ctx, a)
@@ -168,13 +174,7 @@ func TestBrowserEmailJourney(t *testing.T) {
 		t.Fatalf("no setup link in:\n%s", srv.output())
 	}
 	const pw = "a long and good password"
-	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
-			t.Fatalf("%s: %v\npage text:\n%s", what, err, body)
-		}
-	}
+	run := steps(t, ctx)
 	run("setup, then add an e-mail method",
 		chromedp.Navigate(setup[1]),
 		chromedp.SendKeys(chromedp.CSS("#name"), "Cloud Legal"),

@@ -269,7 +269,17 @@ func (s *Service) SetPasswordAccount(ctx context.Context, token string) (*Accoun
 // SetPassword sets an account's password with a one-time link token. It never
 // signs anyone in; every session of the account ends.
 func (s *Service) SetPassword(ctx context.Context, token, password string, c *Caller) error {
-	ch, err := s.liveToken(ctx, token, PurposeSetPassword, PurposeInvite)
+	return s.passwordByLink(ctx, token, password, c, []Purpose{PurposeSetPassword, PurposeInvite},
+		func(tx Store, a *Account) error {
+			return s.audit(ctx, tx, event{typ: "password.changed", account: a, caller: c, detail: map[string]any{"via": "link"}})
+		})
+}
+
+// passwordByLink sets a password with a one-time link of one of purposes ps:
+// the link is consumed, every session of the account ends, and then (in the
+// same transaction) done records what else the link's kind demands.
+func (s *Service) passwordByLink(ctx context.Context, token, password string, c *Caller, ps []Purpose, done func(Store, *Account) error) error {
+	ch, err := s.liveToken(ctx, token, ps...)
 	if err != nil {
 		return err
 	}
@@ -280,7 +290,7 @@ func (s *Service) SetPassword(ctx context.Context, token, password string, c *Ca
 	if err != nil {
 		return err
 	}
-	return s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(tx Store) error {
 		if ok, err := tx.ConsumeChallenge(ctx, ch.ID, s.now()); err != nil || !ok {
 			return cmpErr(err, ErrExpired)
 		}
@@ -295,8 +305,12 @@ func (s *Service) SetPassword(ctx context.Context, token, password string, c *Ca
 		if err := tx.DeleteSessions(ctx, a.ID, ""); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, event{typ: "password.changed", account: a, caller: c, detail: map[string]any{"via": "link"}})
+		return done(tx, a)
 	})
+	if err == nil {
+		s.wake()
+	}
+	return err
 }
 
 // ResetTwoStep removes every factor and recovery code of the account with the

@@ -354,40 +354,10 @@ func (s *Service) PasswordResetAccount(ctx context.Context, token string) (*Acco
 // in and never touches two-step verification (FL-08); every session ends and
 // the holder is told.
 func (s *Service) ResetPassword(ctx context.Context, token, password string, c *Caller) error {
-	ch, err := s.liveToken(ctx, token, PurposePasswordReset)
-	if err != nil {
-		return err
-	}
-	if err := CheckPassword("password", password); err != nil {
-		return err
-	}
-	hash, err := s.hasher.Hash(ctx, password)
-	if err != nil {
-		return err
-	}
-	err = s.store.Atomic(ctx, func(tx Store) error {
-		if ok, err := tx.ConsumeChallenge(ctx, ch.ID, s.now()); err != nil || !ok {
-			return cmpErr(err, ErrExpired)
-		}
-		a, err := tx.Account(ctx, ch.AccountID)
-		if err != nil {
-			return err
-		}
-		a.PasswordHash = hash
-		if err := tx.UpdateAccount(ctx, a); err != nil {
-			return err
-		}
-		if err := tx.DeleteSessions(ctx, a.ID, ""); err != nil {
-			return err
-		}
+	return s.passwordByLink(ctx, token, password, c, []Purpose{PurposePasswordReset}, func(tx Store, a *Account) error {
 		if err := s.audit(ctx, tx, event{typ: "password.reset", account: a, caller: c}); err != nil {
 			return err
 		}
 		return s.notice(ctx, tx, a, "password_reset_done", nil)
 	})
-	if err != nil {
-		return err
-	}
-	s.wake()
-	return nil
 }
