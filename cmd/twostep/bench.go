@@ -347,6 +347,7 @@ func cmdBenchRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		sampler = startSampler(serverPID)
 	}
 	selfCPU, _ := readCPU(os.Getpid())
+	fmt.Fprintf(stderr, "bench run: measuring %s mode for %s with %d in flight…\n", *mode, *dur, b.conc)
 	res := b.measure(ctx, *mode, *dur)
 	if cpu, err := readCPU(os.Getpid()); err == nil {
 		res.clientCPU = cpu - selfCPU

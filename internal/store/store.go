@@ -52,6 +52,8 @@ var _ twostep.Store = (*DB)(nil)
 type pools struct {
 	writer, reader *sql.DB // one and the same pool on PostgreSQL
 	log            *slog.Logger
+	// stmts caches the writer's prepared statements on SQLite; nil on PostgreSQL.
+	stmts, readStmts *stmtCache
 }
 
 type querier interface {
@@ -145,7 +147,9 @@ func openSQLite(ctx context.Context, path, sync string, log *slog.Logger) (*DB, 
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	// _pragma parameters run on every new connection of a pool.
-	common := "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+	// A memory map and a larger page cache spare the readers a pread for every
+	// page after each write of the writer.
+	common := "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=mmap_size(268435456)&_pragma=cache_size(-32000)"
 	writer, err := sql.Open("sqlite", path+common+"&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -163,8 +167,9 @@ func openSQLite(ctx context.Context, path, sync string, log *slog.Logger) (*DB, 
 	}
 	reader.SetMaxOpenConns(4)
 	reader.SetMaxIdleConns(4)
-	return &DB{d: sqliteDialect, read: reader, write: writer,
-		pools: &pools{writer: writer, reader: reader, log: log}}, nil
+	ws, rs := newStmtCache(writer), newStmtCache(reader)
+	return &DB{d: sqliteDialect, read: cachedPool{rs}, write: cachedPool{ws},
+		pools: &pools{writer: writer, reader: reader, log: log, stmts: ws, readStmts: rs}}, nil
 }
 
 func openPostgres(ctx context.Context, url string, log *slog.Logger) (*DB, error) {
@@ -188,6 +193,10 @@ func openPostgres(ctx context.Context, url string, log *slog.Logger) (*DB, error
 func (db *DB) Close() error {
 	if db.pools == nil {
 		return nil
+	}
+	if db.pools.stmts != nil {
+		db.pools.stmts.close()
+		db.pools.readStmts.close()
 	}
 	err := db.pools.writer.Close()
 	if db.pools.reader != db.pools.writer {
@@ -261,8 +270,19 @@ func (db *DB) atomic(ctx context.Context, fn func(*DB) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	defer tx.Rollback() // after Commit, a no-op; on error or panic, the undo
-	if err := fn(&DB{d: db.d, read: tx, write: tx}); err != nil {
+	var q querier = tx
+	var ct *cachedTx
+	if db.pools.stmts != nil {
+		ct = &cachedTx{tx: tx, c: db.pools.stmts, missed: new([]string)}
+		q = *ct
+	}
+	defer func() {
+		tx.Rollback() // after Commit, a no-op; on error or panic, the undo
+		if ct != nil {
+			ct.prepareMissed(context.WithoutCancel(ctx)) // now that the writer is free
+		}
+	}()
+	if err := fn(&DB{d: db.d, read: q, write: q}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

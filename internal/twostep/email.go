@@ -25,7 +25,7 @@ type SendRequest struct {
 // channel's cooldown, a *ThrottledError when a sending cap is reached, and
 // ErrDeliveryFailed when the last delivery of this sign-in failed for good.
 func (s *Service) SendSignInCode(ctx context.Context, r SendRequest) (*CodeSent, error) {
-	c, acct, err := s.liveSignIn(ctx, r.SignInToken)
+	c, acct, err := s.liveSignIn(ctx, s.store, r.SignInToken)
 	if err != nil {
 		return nil, err
 	}
