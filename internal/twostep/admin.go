@@ -161,7 +161,7 @@ func (s *Service) prepareAccount(ctx context.Context, org *Org, email string, ro
 	if !role.Valid() {
 		return nil, invalid("role", "must be member, admin or owner")
 	}
-	a := &Account{ID: s.newID("acc"), OrgID: org.ID, Email: email, Role: role, SSO: sso, Locale: "en", CreatedAt: s.now()}
+	a := &Account{ID: s.newID("acc"), OrgID: org.ID, Email: email, Role: role, SSO: sso, CreatedAt: s.now()}
 	if password != "" {
 		if sso {
 			return nil, invalid("password", "an SSO account signs in through its organisation and has no password")

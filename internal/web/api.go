@@ -222,7 +222,7 @@ type accountJSON struct {
 	Org                orgJSON     `json:"org"`
 	Role               string      `json:"role"`
 	SSO                bool        `json:"sso"`
-	Locale             string      `json:"locale"`
+	Locale             *string     `json:"locale"`
 	TwoStep            twoStepJSON `json:"two_step"`
 	AllowLegacyClients bool        `json:"allow_legacy_clients"`
 	MinClientVersion   *string     `json:"min_client_version"`
@@ -254,7 +254,7 @@ func accountBody(info *twostep.AccountInfo) accountJSON {
 	}
 	return accountJSON{
 		ID: a.ID, Email: a.Email, Org: orgJSON{ID: info.Org.ID, Name: info.Org.Name, Slug: info.Org.Slug},
-		Role: string(a.Role), SSO: a.SSO, Locale: a.Locale, AllowLegacyClients: a.AllowLegacyClients,
+		Role: string(a.Role), SSO: a.SSO, Locale: nullString(a.Locale), AllowLegacyClients: a.AllowLegacyClients,
 		ConfirmedUntil: jsonTime(info.ConfirmedUntil), MinClientVersion: nullString(info.MinClientVersion),
 		TwoStep: twoStepJSON{Enabled: a.TwoStepEnabled(), EnabledAt: jsonTime(a.TwoStepSince), Required: info.Required,
 			AllowedMethods: allowed, Methods: factorsBody(info.Factors), DefaultMethod: string(info.DefaultMethod),

@@ -188,6 +188,9 @@ func TestAPIJourney(t *testing.T) { // FL-01, FL-02, OTP-12
 	// OTP-12: the seed is never returned after activation.
 	st, b, resp = a.call("GET", "/api/v1/account", session, nil)
 	a.want(st, 200, b, "account")
+	if b["locale"] != nil {
+		t.Errorf("locale %v of a new account, want null (pages follow the browser until one is chosen)", b["locale"])
+	}
 	ts := b["two_step"].(map[string]any)
 	if ts["enabled"] != true || ts["recovery_codes_left"] != 10.0 || ts["default_method"] != "totp" {
 		t.Errorf("account two_step: %v", ts)
