@@ -1853,12 +1853,20 @@ func (s *Server) codeError(w http.ResponseWriter, p *page, err error) int {
 }
 
 func (s *Server) pageEmailFactorPost(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	s.factorCodePost(w, r, c, s.renderEmailFactor)
+}
+
+// codePage renders the page that asks for the code of a pending method.
+type codePage func(w http.ResponseWriter, r *http.Request, c *twostep.Caller, err error, status int, sent time.Time)
+
+// factorCodePost verifies the first code of a pending e-mail or phone method.
+func (s *Server) factorCodePost(w http.ResponseWriter, r *http.Request, c *twostep.Caller, render codePage) {
 	_, codes, err := s.svc.VerifyFactor(r.Context(), c, r.PathValue("id"), r.PostFormValue("code"))
 	switch {
 	case errors.Is(err, twostep.ErrNotFound), errors.Is(err, twostep.ErrConflict):
 		redirect(w, r, methodsBase(c))
 	case err != nil:
-		s.renderEmailFactor(w, r, c, err, 0, parseSent(r.PostFormValue("sent")))
+		render(w, r, c, err, 0, parseSent(r.PostFormValue("sent")))
 	case len(codes) > 0:
 		s.renderCodes(w, r, c, codes, true)
 	default:
@@ -1867,9 +1875,15 @@ func (s *Server) pageEmailFactorPost(w http.ResponseWriter, r *http.Request, c *
 }
 
 func (s *Server) pageEmailFactorResend(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
-	page := methodsBase(c) + "/email/" + url.PathEscape(r.PathValue("id"))
+	s.factorCodeResend(w, r, c, "/email/", twostep.MethodEmail, s.renderEmailFactor)
+}
+
+// factorCodeResend sends a new code to a pending method by its own channel and
+// shows its code page again (kind is "/email/" or "/phone/").
+func (s *Server) factorCodeResend(w http.ResponseWriter, r *http.Request, c *twostep.Caller, kind string, m twostep.Method, render codePage) {
+	page := methodsBase(c) + kind + url.PathEscape(r.PathValue("id"))
 	_, err := s.svc.ResendFactorCode(r.Context(), c, r.PathValue("id"))
-	err = sendFailed(err, twostep.MethodEmail)
+	err = sendFailed(err, m)
 	switch {
 	case err == nil:
 		redirect(w, r, page+"?sent="+sentParam(s.clock()))
@@ -1877,9 +1891,9 @@ func (s *Server) pageEmailFactorResend(w http.ResponseWriter, r *http.Request, c
 		// Gone, or active already: nothing to resend.
 		redirect(w, r, methodsBase(c))
 	case errors.Is(err, twostep.ErrResendTooSoon):
-		s.renderEmailFactor(w, r, c, err, 0, s.sentBefore(err))
+		render(w, r, c, err, 0, s.sentBefore(err))
 	default:
-		s.renderEmailFactor(w, r, c, err, 0, timeZero)
+		render(w, r, c, err, 0, timeZero)
 	}
 }
 
@@ -2059,36 +2073,13 @@ func (s *Server) renderPhoneFactor(w http.ResponseWriter, r *http.Request, c *tw
 }
 
 func (s *Server) pagePhoneFactorPost(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
-	_, codes, err := s.svc.VerifyFactor(r.Context(), c, r.PathValue("id"), r.PostFormValue("code"))
-	switch {
-	case errors.Is(err, twostep.ErrNotFound), errors.Is(err, twostep.ErrConflict):
-		redirect(w, r, methodsBase(c))
-	case err != nil:
-		s.renderPhoneFactor(w, r, c, err, 0, parseSent(r.PostFormValue("sent")))
-	case len(codes) > 0:
-		s.renderCodes(w, r, c, codes, true)
-	default:
-		redirect(w, r, methodsBase(c)+"?done=added")
-	}
+	s.factorCodePost(w, r, c, s.renderPhoneFactor)
 }
 
 // pagePhoneFactorResend sends a new code to a pending phone method, by the
 // channel it was added with.
 func (s *Server) pagePhoneFactorResend(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
-	page := methodsBase(c) + "/phone/" + url.PathEscape(r.PathValue("id"))
-	_, err := s.svc.ResendFactorCode(r.Context(), c, r.PathValue("id"))
-	err = sendFailed(err, twostep.MethodSMS)
-	switch {
-	case err == nil:
-		redirect(w, r, page+"?sent="+sentParam(s.clock()))
-	case errors.Is(err, twostep.ErrNotFound), errors.As(err, new(*twostep.InvalidError)):
-		// Gone, or active already: nothing to resend.
-		redirect(w, r, methodsBase(c))
-	case errors.Is(err, twostep.ErrResendTooSoon):
-		s.renderPhoneFactor(w, r, c, err, 0, s.sentBefore(err))
-	default:
-		s.renderPhoneFactor(w, r, c, err, 0, timeZero)
-	}
+	s.factorCodeResend(w, r, c, "/phone/", twostep.MethodSMS, s.renderPhoneFactor)
 }
 
 // ---- Settings: older app versions, language ----
