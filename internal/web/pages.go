@@ -1794,34 +1794,40 @@ type emailCodeData struct {
 	Finished string // where "Cancel" goes
 }
 
+// pendingCodePage starts the code page of the caller's pending method (of one
+// of ms) named in the path, with err worded on it; when there is no such
+// method or err is not about the code, it answers itself and reports false.
+func (s *Server) pendingCodePage(w http.ResponseWriter, r *http.Request, c *twostep.Caller, err error, status int, ms ...twostep.Method) (*page, *twostep.Factor, int, bool) {
+	p, info, ierr := s.accountPage(r, c)
+	if ierr != nil {
+		s.pageError(w, r, ierr)
+		return nil, nil, 0, false
+	}
+	f := pendingFactor(info, r.PathValue("id"), ms...)
+	if f == nil {
+		// Already verified, replaced or removed: the security page says how things stand.
+		redirect(w, r, methodsBase(c))
+		return nil, nil, 0, false
+	}
+	p.Focus = "code"
+	if err != nil {
+		if status = s.codeError(w, p, err); status == 0 {
+			s.pageError(w, r, err)
+			return nil, nil, 0, false
+		}
+	}
+	return p, f, status, true
+}
+
 // pageEmailFactor asks for the code sent to a pending e-mail method.
 func (s *Server) pageEmailFactor(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
 	s.renderEmailFactor(w, r, c, nil, http.StatusOK, parseSent(r.URL.Query().Get("sent")))
 }
 
 func (s *Server) renderEmailFactor(w http.ResponseWriter, r *http.Request, c *twostep.Caller, err error, status int, sent time.Time) {
-	p, info, ierr := s.accountPage(r, c)
-	if ierr != nil {
-		s.pageError(w, r, ierr)
+	p, f, status, ok := s.pendingCodePage(w, r, c, err, status, twostep.MethodEmail)
+	if !ok {
 		return
-	}
-	var f *twostep.Factor
-	for _, x := range info.Factors {
-		if x.ID == r.PathValue("id") && x.Method == twostep.MethodEmail && x.Status == twostep.FactorPending {
-			f = x
-		}
-	}
-	if f == nil {
-		// Already verified, replaced or removed: the security page says how things stand.
-		redirect(w, r, methodsBase(c))
-		return
-	}
-	p.Focus = "code"
-	if err != nil {
-		if status = s.codeError(w, p, err); status == 0 {
-			s.pageError(w, r, err)
-			return
-		}
 	}
 	id := url.PathEscape(f.ID)
 	sentAt := ""
@@ -2037,23 +2043,9 @@ func (s *Server) pagePhoneFactor(w http.ResponseWriter, r *http.Request, c *twos
 }
 
 func (s *Server) renderPhoneFactor(w http.ResponseWriter, r *http.Request, c *twostep.Caller, err error, status int, sent time.Time) {
-	p, info, ierr := s.accountPage(r, c)
-	if ierr != nil {
-		s.pageError(w, r, ierr)
+	p, f, status, ok := s.pendingCodePage(w, r, c, err, status, twostep.MethodSMS, twostep.MethodVoice)
+	if !ok {
 		return
-	}
-	f := pendingFactor(info, r.PathValue("id"), twostep.MethodSMS, twostep.MethodVoice)
-	if f == nil {
-		// Already verified, replaced or removed: the security page says how things stand.
-		redirect(w, r, methodsBase(c))
-		return
-	}
-	p.Focus = "code"
-	if err != nil {
-		if status = s.codeError(w, p, err); status == 0 {
-			s.pageError(w, r, err)
-			return
-		}
 	}
 	id := url.PathEscape(f.ID)
 	sentAt := ""
