@@ -324,8 +324,10 @@ func testChallenges(t *testing.T, db *store.DB) {
 	same(t, "cleared Challenge", &cleared, get[*twostep.Challenge](t)(db.Challenge(ctx, "c1")))
 	ok(t, db.UpdateChallenge(ctx, &changed))
 
-	same(t, "CountChallengeAttempt", 2, get[int](t)(db.CountChallengeAttempt(ctx, "c1")))
-	same(t, "CountChallengeAttempt", 3, get[int](t)(db.CountChallengeAttempt(ctx, "c1")))
+	same(t, "CountChallengeAttempt", 2, get[*twostep.Challenge](t)(db.CountChallengeAttempt(ctx, "c1")).Attempts)
+	counted := get[*twostep.Challenge](t)(db.CountChallengeAttempt(ctx, "c1"))
+	same(t, "CountChallengeAttempt", 3, counted.Attempts)
+	same(t, "CountChallengeAttempt returns the row", get[*twostep.Challenge](t)(db.Challenge(ctx, "c1")), counted)
 	same(t, "ConsumeChallenge", true, get[bool](t)(db.ConsumeChallenge(ctx, "c1", t0)))
 	same(t, "ConsumeChallenge again", false, get[bool](t)(db.ConsumeChallenge(ctx, "c1", t0)))
 	_, err := db.CountChallengeAttempt(ctx, "c1")
@@ -650,7 +652,13 @@ func testRaces(t *testing.T, db *store.DB) {
 	same(t, "ConsumeChallenge successes", 1, countTrue(used))
 
 	// RL-05: every attempt is counted, each caller sees its own count.
-	counts := race(t, 50, func() (int, error) { return db.CountChallengeAttempt(ctx, "count") })
+	counts := race(t, 50, func() (int, error) {
+		c, err := db.CountChallengeAttempt(ctx, "count")
+		if err != nil {
+			return 0, err
+		}
+		return c.Attempts, nil
+	})
 	slices.Sort(counts)
 	want := make([]int, 50)
 	for i := range want {

@@ -296,12 +296,10 @@ func (db *DB) UpdateChallenge(ctx context.Context, c *twostep.Challenge) error {
 }
 
 // CountChallengeAttempt adds one to the attempts of an unconsumed challenge and
-// returns the new count; ErrNotFound if it does not exist or is consumed.
-func (db *DB) CountChallengeAttempt(ctx context.Context, id string) (int, error) {
-	var n int
-	err := db.writeRow(ctx, `UPDATE challenges SET attempts = attempts + 1
-		WHERE id = ? AND consumed_at IS NULL RETURNING attempts`, id).Scan(&n)
-	return n, wrap(err, "count challenge attempt")
+// returns it as it now is; ErrNotFound if it does not exist or is consumed.
+func (db *DB) CountChallengeAttempt(ctx context.Context, id string) (*twostep.Challenge, error) {
+	return one(db.writeRow(ctx, `UPDATE challenges SET attempts = attempts + 1
+		WHERE id = ? AND consumed_at IS NULL RETURNING `+challengeCols, id), scanChallenge, "count challenge attempt")
 }
 
 // ConsumeChallenge marks the challenge consumed if it is not yet, and reports

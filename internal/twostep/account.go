@@ -126,9 +126,12 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 				if ch == nil {
 					return nil, nil
 				}
-				n, err := tx.CountChallengeAttempt(ctx, ch.ID)
-				if errors.Is(err, ErrNotFound) || err == nil && n > s.limits.Attempts {
+				fresh, err := tx.CountChallengeAttempt(ctx, ch.ID)
+				if errors.Is(err, ErrNotFound) || err == nil && fresh.Attempts > s.limits.Attempts {
 					return ErrExpired, nil
+				}
+				if err == nil {
+					*ch = *fresh
 				}
 				return nil, err
 			})

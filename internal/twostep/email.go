@@ -201,13 +201,13 @@ func (s *Service) VerifyEmailChange(ctx context.Context, c *Caller, code string)
 		if err != nil {
 			return nil, err
 		}
-		n, err := tx.CountChallengeAttempt(ctx, ch.ID)
-		if errors.Is(err, ErrNotFound) || err == nil && n > s.limits.Attempts {
+		if ch, err = tx.CountChallengeAttempt(ctx, ch.ID); errors.Is(err, ErrNotFound) || err == nil && ch.Attempts > s.limits.Attempts {
 			return ErrExpired, nil
 		}
 		if err != nil {
 			return nil, err
 		}
+		n := ch.Attempts
 		if !s.matchCode(ch, MethodEmail, "", code) {
 			return &CodeError{AttemptsLeft: s.limits.Attempts - n}, nil
 		}

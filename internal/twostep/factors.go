@@ -354,14 +354,12 @@ func (s *Service) matchEnrolment(ctx context.Context, tx Store, f *Factor, code 
 	if err != nil {
 		return false, nil, err
 	}
-	n, err := tx.CountChallengeAttempt(ctx, ch.ID)
-	if errors.Is(err, ErrNotFound) || err == nil && n > s.limits.Attempts {
+	if ch, err = tx.CountChallengeAttempt(ctx, ch.ID); errors.Is(err, ErrNotFound) || err == nil && ch.Attempts > s.limits.Attempts {
 		return false, ErrExpired, nil
 	}
 	if err != nil {
 		return false, nil, err
 	}
-	ch.Attempts = n
 	if !s.matchCode(ch, f.Method, f.ID, code) {
 		return false, nil, nil
 	}

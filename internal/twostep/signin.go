@@ -429,20 +429,16 @@ func (s *Service) verifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 		caller := &Caller{Account: acct, IP: r.IP, UserAgent: r.UserAgent}
 		n := 0
 		refusal, err := s.secondStep(ctx, tx, acct, r.Method, code, r.FactorID, c, caller, func() (error, error) {
-			var err error
-			n, err = tx.CountChallengeAttempt(ctx, c.ID)
-			if errors.Is(err, ErrNotFound) || (err == nil && n > s.limits.Attempts) {
+			// The live code as of now, not as of the lookup: a resend in between replaced it.
+			fresh, err := tx.CountChallengeAttempt(ctx, c.ID)
+			if errors.Is(err, ErrNotFound) || (err == nil && fresh.Attempts > s.limits.Attempts) {
 				return ErrExpired, nil
 			}
 			if err != nil {
 				return nil, err
 			}
-			// The live code as of now, not as of the lookup: a resend in between replaced it.
-			fresh, err := tx.Challenge(ctx, c.ID)
-			if err != nil {
-				return nil, err
-			}
 			*c = *fresh
+			n = fresh.Attempts
 			return nil, nil
 		})
 		if err != nil || errors.Is(refusal, ErrExpired) || errors.Is(refusal, ErrThrottled) {

@@ -59,8 +59,9 @@ type Store interface {
 	// CodeExpiresAt, Sends, LastSentAt, LastChannel, AMR and ExpiresAt.
 	UpdateChallenge(ctx context.Context, c *Challenge) error
 	// CountChallengeAttempt adds one to the attempts of an unconsumed challenge and
-	// returns the new count; ErrNotFound if it does not exist or is consumed.
-	CountChallengeAttempt(ctx context.Context, id string) (int, error)
+	// returns it as it now is (holding its row within Atomic); ErrNotFound if it
+	// does not exist or is consumed.
+	CountChallengeAttempt(ctx context.Context, id string) (*Challenge, error)
 	// ConsumeChallenge marks the challenge consumed if it is not yet, and reports
 	// whether this call did it.
 	ConsumeChallenge(ctx context.Context, id string, at time.Time) (bool, error)
