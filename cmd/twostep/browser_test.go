@@ -42,6 +42,20 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
+// setupLink returns the first-run link the server printed, waiting for its
+// output to arrive.
+func setupLink(t *testing.T, srv *server) []string {
+	t.Helper()
+	re := regexp.MustCompile(`open (http://\S+/setup/\S+) `)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(srv.output()); m != nil {
+			return m
+		}
+	}
+	t.Fatalf("no setup link in:\n%s", srv.output())
+	return nil
+}
+
 // steps returns a function that runs browser actions, failing t with what the
 // page said when one fails.
 func steps(t *testing.T, ctx context.Context) func(what string, actions ...chromedp.Action[chromedp.Void]) {
@@ -60,10 +74,7 @@ func steps(t *testing.T, ctx context.Context) func(what string, actions ...chrom
 func TestBrowserAuthenticatorJourney(t *testing.T) {
 	ctx := browser(t)
 	srv := serve(t, t.TempDir(), nil)
-	setup := regexp.MustCompile(`open (http://\S+/setup/\S+) `).FindStringSubmatch(srv.output())
-	if setup == nil {
-		t.Fatalf("no setup link in:\n%s", srv.output())
-	}
+	setup := setupLink(t, srv)
 	const pw = "a long and good password"
 	run := steps(t, ctx)
 	get := func(what string, a chromedp.Action[string]) string {
@@ -169,10 +180,7 @@ func TestBrowserEmailJourney(t *testing.T) {
 	ctx := browser(t)
 	ms := smtptest.NewServer(t, smtptest.Options{Mode: "plain"})
 	srv := serve(t, t.TempDir(), []string{"TWOSTEP_SMTP_URL=smtp+insecure://" + ms.Addr, "TWOSTEP_MAIL_FROM=no-reply@cloud-legal.example"})
-	setup := regexp.MustCompile(`open (http://\S+/setup/\S+) `).FindStringSubmatch(srv.output())
-	if setup == nil {
-		t.Fatalf("no setup link in:\n%s", srv.output())
-	}
+	setup := setupLink(t, srv)
 	const pw = "a long and good password"
 	run := steps(t, ctx)
 	run("setup, then add an e-mail method",

@@ -233,10 +233,9 @@ func serve(t *testing.T, dir string, env []string) *server {
 func TestServeZeroConfig(t *testing.T) {
 	dir := t.TempDir()
 	srv := serve(t, dir, nil)
-	url, out := srv.url, srv.output()
-	m := regexp.MustCompile(`open (http://127\.0\.0\.1:\d+/setup/[A-Za-z0-9_-]{43}) `).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no setup link in:\n%s", out)
+	url, m := srv.url, setupLink(t, srv)
+	if !regexp.MustCompile(`^http://127\.0\.0\.1:\d+/setup/[A-Za-z0-9_-]{43}$`).MatchString(m[1]) {
+		t.Fatalf("setup link %q is not the server's URL with a 256-bit token", m[1])
 	}
 	for _, f := range []string{"twostep.db", "secret.key"} {
 		if _, err := os.Stat(filepath.Join(dir, "twostep-data", f)); err != nil {

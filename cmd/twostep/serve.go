@@ -48,17 +48,19 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 
-	fmt.Fprintf(stdout, "Twostep %s is running at %s\n", version, cfg.BaseURL)
-	if cfg.Dev {
-		fmt.Fprintf(stdout, "Dev mode: messages are not sent; read them at %s/dev/outbox\n", cfg.BaseURL)
-	}
 	setup, err := a.svc.SetupToken(ctx)
 	if err != nil {
 		return err
 	}
-	if setup != "" {
-		fmt.Fprintf(stdout, "First run: open %s/setup/%s to create your organisation and its owner.\n", cfg.BaseURL, setup)
+	// One write, so that whoever reads the output sees the setup link with the URL.
+	banner := fmt.Sprintf("Twostep %s is running at %s\n", version, cfg.BaseURL)
+	if cfg.Dev {
+		banner += fmt.Sprintf("Dev mode: messages are not sent; read them at %s/dev/outbox\n", cfg.BaseURL)
 	}
+	if setup != "" {
+		banner += fmt.Sprintf("First run: open %s/setup/%s to create your organisation and its owner.\n", cfg.BaseURL, setup)
+	}
+	io.WriteString(stdout, banner)
 
 	go a.housekeeping(ctx)
 	go a.worker.Run(ctx)
