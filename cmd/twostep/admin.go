@@ -30,6 +30,24 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	return nil
 }
 
+// openWithPassword reads the configuration, then the password from stdin when
+// asked (before anything is opened, so a missing one costs nothing), then
+// opens the app.
+func openWithPassword(ctx context.Context, load func() (*Config, error), fromStdin bool, stdin io.Reader, stderr io.Writer) (*app, *Config, string, error) {
+	cfg, err := load()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	password := ""
+	if fromStdin {
+		if password, err = readPassword(stdin); err != nil {
+			return nil, nil, "", err
+		}
+	}
+	a, err := openApp(ctx, cfg, stderr)
+	return a, cfg, password, err
+}
+
 // readPassword reads one password from stdin: the first line, without its line end.
 func readPassword(stdin io.Reader) (string, error) {
 	line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
@@ -56,17 +74,7 @@ func cmdOrgCreate(ctx context.Context, args []string, getenv func(string) string
 	if *name == "" || *owner == "" {
 		return usageError{"org create needs --name and --owner"}
 	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	password := ""
-	if *pwStdin {
-		if password, err = readPassword(stdin); err != nil {
-			return err
-		}
-	}
-	a, err := openApp(ctx, cfg, stderr)
+	a, cfg, password, err := openWithPassword(ctx, load, *pwStdin, stdin, stderr)
 	if err != nil {
 		return err
 	}
@@ -103,17 +111,7 @@ func cmdUserCreate(ctx context.Context, args []string, getenv func(string) strin
 	if *sso && *pwStdin {
 		return usageError{"--sso and --password-stdin cannot go together: an SSO account has no password"}
 	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	password := ""
-	if *pwStdin {
-		if password, err = readPassword(stdin); err != nil {
-			return err
-		}
-	}
-	a, err := openApp(ctx, cfg, stderr)
+	a, cfg, password, err := openWithPassword(ctx, load, *pwStdin, stdin, stderr)
 	if err != nil {
 		return err
 	}

@@ -525,6 +525,15 @@ func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) {
 	s.apiError(w, r, twostep.ErrNotFound)
 }
 
+// codeSent answers 202 with where a code went, or the error.
+func (s *Server) codeSent(w http.ResponseWriter, r *http.Request, cs *twostep.CodeSent, err error) {
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, codeSentBody(cs))
+}
+
 // decodeInto decodes the request body into v, answering the error itself; it
 // reports whether the handler may go on.
 func (s *Server) decodeInto(w http.ResponseWriter, r *http.Request, v any) bool {
@@ -559,20 +568,12 @@ func (s *Server) apiSignInSend(w http.ResponseWriter, r *http.Request) {
 	}
 	cs, err := s.svc.SendSignInCode(r.Context(), twostep.SendRequest{SignInToken: body.SignInToken, Method: twostep.Method(body.Method),
 		FactorID: body.FactorID, IP: s.clientIP(r), UserAgent: r.UserAgent()})
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, codeSentBody(cs))
+	s.codeSent(w, r, cs, err)
 }
 
 func (s *Server) apiResendFactor(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
 	cs, err := s.svc.ResendFactorCode(r.Context(), c, r.PathValue("id"))
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, codeSentBody(cs))
+	s.codeSent(w, r, cs, err)
 }
 
 func (s *Server) apiConfirmIdentitySend(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
@@ -584,11 +585,7 @@ func (s *Server) apiConfirmIdentitySend(w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	cs, err := s.svc.ConfirmIdentitySend(r.Context(), c, twostep.Method(body.Method), body.FactorID)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, codeSentBody(cs))
+	s.codeSent(w, r, cs, err)
 }
 
 func (s *Server) apiChangeEmail(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
@@ -599,11 +596,7 @@ func (s *Server) apiChangeEmail(w http.ResponseWriter, r *http.Request, c *twost
 		return
 	}
 	cs, err := s.svc.ChangeEmail(r.Context(), c, body.Email)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, codeSentBody(cs))
+	s.codeSent(w, r, cs, err)
 }
 
 func (s *Server) apiVerifyEmail(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
