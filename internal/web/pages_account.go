@@ -783,12 +783,7 @@ func (s *Server) pageAddEmailPost(w http.ResponseWriter, r *http.Request, c *two
 	address := strings.TrimSpace(r.PostFormValue("address"))
 	nf, err := s.svc.AddFactor(r.Context(), c, twostep.FactorRequest{Method: twostep.MethodEmail, Address: address})
 	err = sendFailed(err, twostep.MethodEmail)
-	if err == nil {
-		redirect(w, r, methodsBase(c)+"/email/"+url.PathEscape(nf.Factor.ID)+"?sent="+sentParam(s.clock()))
-		return
-	}
-	if errors.Is(err, twostep.ErrConfirmIdentity) {
-		confirmFirst(w, r, "/account/security/email")
+	if s.factorAdded(w, r, c, "email", nf, err) {
 		return
 	}
 	p, _, ierr := s.accountPage(r, c)
@@ -885,6 +880,21 @@ func (s *Server) codeError(w http.ResponseWriter, p *page, err error) int {
 
 func (s *Server) pageEmailFactorPost(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
 	s.factorCodePost(w, r, c, s.renderEmailFactor)
+}
+
+// factorAdded answers an add-method form that went through (to the code page)
+// or needs a confirmation first, and reports whether it did; any other error
+// is left for the form to show.
+func (s *Server) factorAdded(w http.ResponseWriter, r *http.Request, c *twostep.Caller, kind string, nf *twostep.NewFactor, err error) bool {
+	switch {
+	case err == nil:
+		redirect(w, r, methodsBase(c)+"/"+kind+"/"+url.PathEscape(nf.Factor.ID)+"?sent="+sentParam(s.clock()))
+	case errors.Is(err, twostep.ErrConfirmIdentity):
+		confirmFirst(w, r, "/account/security/"+kind)
+	default:
+		return false
+	}
+	return true
 }
 
 // codePage renders the page that asks for the code of a pending method.
@@ -1004,12 +1014,7 @@ func (s *Server) pageAddPhonePost(w http.ResponseWriter, r *http.Request, c *two
 	}
 	nf, err := s.svc.AddFactor(r.Context(), c, twostep.FactorRequest{Method: m, Phone: phone, Country: country})
 	err = sendFailed(err, m)
-	if err == nil {
-		redirect(w, r, methodsBase(c)+"/phone/"+url.PathEscape(nf.Factor.ID)+"?sent="+sentParam(s.clock()))
-		return
-	}
-	if errors.Is(err, twostep.ErrConfirmIdentity) {
-		confirmFirst(w, r, "/account/security/phone")
+	if s.factorAdded(w, r, c, "phone", nf, err) {
 		return
 	}
 	p, info, ierr := s.accountPage(r, c)
