@@ -47,3 +47,9 @@ func (db *DB) MigrateToForTest(ctx context.Context, version int64) error {
 
 // DialectForTest returns "sqlite" or "postgres".
 func (db *DB) DialectForTest() string { return db.d.name }
+
+// QueuedForTest is how many Atomic calls wait for the SQLite writer.
+func (db *DB) QueuedForTest() int { return len(db.pools.batch.queue) }
+
+// LargestBatchForTest is the most Atomic calls one SQLite transaction has held.
+func (db *DB) LargestBatchForTest() int { return int(db.pools.batch.largest.Load()) }

@@ -53,10 +53,24 @@ func (c *stmtCache) close() {
 	c.m = map[string]*sql.Stmt{}
 }
 
+// uncancellable returns ctx without its cancellation unless it is already done.
+// A statement on SQLite runs for microseconds, and the driver watches a
+// cancellable context with a goroutine of its own for each statement (and
+// database/sql with another for each transaction): on a busy server those
+// goroutines and their wake-ups cost more than the statements. A context done
+// before the statement starts still fails it at once.
+func uncancellable(ctx context.Context) context.Context {
+	if ctx.Err() != nil {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
+}
+
 // cachedPool is a querier over a pool whose statements are cached.
 type cachedPool struct{ c *stmtCache }
 
 func (p cachedPool) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx = uncancellable(ctx)
 	st, err := p.c.get(ctx, q)
 	if err != nil {
 		return nil, err
@@ -65,6 +79,7 @@ func (p cachedPool) ExecContext(ctx context.Context, q string, args ...any) (sql
 }
 
 func (p cachedPool) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	ctx = uncancellable(ctx)
 	st, err := p.c.get(ctx, q)
 	if err != nil {
 		return nil, err
@@ -73,6 +88,7 @@ func (p cachedPool) QueryContext(ctx context.Context, q string, args ...any) (*s
 }
 
 func (p cachedPool) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx = uncancellable(ctx)
 	st, err := p.c.get(ctx, q)
 	if err != nil {
 		return p.c.db.QueryRowContext(ctx, q, args...) // fails the same way, as a *sql.Row
@@ -107,6 +123,7 @@ func (t cachedTx) prepareMissed(ctx context.Context) {
 }
 
 func (t cachedTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx = uncancellable(ctx)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -114,6 +131,7 @@ func (t cachedTx) ExecContext(ctx context.Context, q string, args ...any) (sql.R
 }
 
 func (t cachedTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	ctx = uncancellable(ctx)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -121,6 +139,7 @@ func (t cachedTx) QueryContext(ctx context.Context, q string, args ...any) (*sql
 }
 
 func (t cachedTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx = uncancellable(ctx)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}

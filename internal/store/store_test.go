@@ -1,8 +1,11 @@
 package store_test
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,5 +138,103 @@ func TestMigrateOutbox(t *testing.T) {
 				same(t, "challenges after migrating down", "2", n)
 			}
 		})
+	}
+}
+
+// TestAtomicBatches runs many Atomic calls at once on SQLite, where they share
+// transactions: each call's outcome must still be its own. A call that fails or
+// panics leaves no write behind, and the calls beside it in the same
+// transaction keep theirs.
+func TestAtomicBatches(t *testing.T) {
+	db := openDB(t, "sqlite:"+filepath.Join(t.TempDir(), "twostep.db"), store.Options{})
+	ctx := t.Context()
+	errRefused := errors.New("refused")
+	const n = 48
+	// The first call holds the writer until the others are queued, so that
+	// they run together in the batches that follow.
+	started, hold := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- db.Atomic(ctx, func(tx twostep.Store) error {
+			close(started)
+			<-hold
+			return tx.PutThrottle(ctx, twostep.Throttle{Key: "first", Failures: 1})
+		})
+	}()
+	<-started
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	panics := make([]any, n)
+	for i := range n {
+		wg.Go(func() {
+			defer func() { panics[i] = recover() }()
+			errs[i] = db.Atomic(ctx, func(tx twostep.Store) error {
+				if err := tx.PutThrottle(ctx, twostep.Throttle{Key: fmt.Sprint("k", i), Failures: i + 1}); err != nil {
+					return err
+				}
+				switch i % 4 {
+				case 1:
+					return errRefused
+				case 3:
+					panic(fmt.Sprint("bug in call ", i))
+				}
+				return nil
+			})
+		})
+	}
+	for db.QueuedForTest() < n {
+		time.Sleep(time.Millisecond)
+	}
+	close(hold)
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	if got := db.LargestBatchForTest(); got < n/2 {
+		t.Errorf("largest batch %d calls, want at least %d: the calls did not share transactions", got, n/2)
+	}
+	for i := range n {
+		got, err := db.Throttle(ctx, fmt.Sprint("k", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantPanic := ""
+		if i%4 == 3 {
+			wantPanic = fmt.Sprint("bug in call ", i)
+		}
+		if p, _ := panics[i].(string); p != wantPanic {
+			t.Errorf("call %d panicked with %v, want %q", i, panics[i], wantPanic)
+		}
+		switch i % 4 {
+		case 1:
+			if !errors.Is(errs[i], errRefused) {
+				t.Errorf("call %d returned %v, want its own error", i, errs[i])
+			}
+			fallthrough
+		case 3:
+			if got.Failures != 0 {
+				t.Errorf("call %d failed, yet its write is there: %+v", i, got)
+			}
+		default:
+			if errs[i] != nil || got.Failures != i+1 {
+				t.Errorf("call %d returned %v and left %+v, want its write committed", i, errs[i], got)
+			}
+		}
+	}
+}
+
+// TestAtomicAfterClose: a closed store refuses new transactions instead of
+// waiting forever for a writer that is gone.
+func TestAtomicAfterClose(t *testing.T) {
+	db, err := store.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "twostep.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Atomic(t.Context(), func(twostep.Store) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Atomic after Close = %v, want a closed error", err)
 	}
 }
