@@ -179,6 +179,12 @@ func testAccounts(t *testing.T, db *store.DB) {
 	wantErr(t, "Account", err, twostep.ErrNotFound)
 	wantErr(t, "UpdateAccount", db.UpdateAccount(ctx, &twostep.Account{ID: "nope", Email: "x@y"}), twostep.ErrNotFound)
 
+	// SetLastSignIn moves that one field and leaves the rest as it is.
+	a.LastSignInAt = t0.Add(2 * time.Hour)
+	ok(t, db.SetLastSignIn(ctx, a.ID, a.LastSignInAt))
+	same(t, "Account after SetLastSignIn", a, get[*twostep.Account](t)(db.Account(ctx, a.ID)))
+	wantErr(t, "SetLastSignIn", db.SetLastSignIn(ctx, "nope", t0), twostep.ErrNotFound)
+
 	other := newOrg(t, db, "other")
 	newAccount(t, db, other.ID, "zed@example.com")
 	b.Email = "bob@example.com" // the update was refused

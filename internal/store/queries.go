@@ -123,6 +123,11 @@ func (db *DB) UpdateAccount(ctx context.Context, a *twostep.Account) error {
 		a.AllowLegacyClients, us(a.TwoStepSince), us(a.LastSignInAt), a.ID)
 }
 
+// SetLastSignIn implements twostep.Store.
+func (db *DB) SetLastSignIn(ctx context.Context, accountID string, at time.Time) error {
+	return db.execOne(ctx, "set last sign-in", `UPDATE accounts SET last_sign_in_at = ? WHERE id = ?`, us(at), accountID)
+}
+
 // Factors.
 
 const factorCols = `id, account_id, method, status, label, secret, address,

@@ -158,7 +158,7 @@ func openSQLite(ctx context.Context, path, sync string, log *slog.Logger) (*DB, 
 	// disk it cost a quarter of the writer's time in system calls. The
 	// checkpointer copies the WAL back; the writer does it only past 10,000
 	// pages (40 MB), should the checkpointer fall behind.
-	writer, err := sql.Open("sqlite", path+common+"&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(10000)&_txlock=immediate")
+	writer, err := sql.Open("sqlite", path+common+"&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(4000)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}

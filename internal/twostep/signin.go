@@ -339,7 +339,7 @@ func (s *Service) signedIn(ctx context.Context, tx Store, a *Account, amr []stri
 		return nil, err
 	}
 	a.LastSignInAt = sess.CreatedAt
-	if err := tx.UpdateAccount(ctx, a); err != nil {
+	if err := tx.SetLastSignIn(ctx, a.ID, a.LastSignInAt); err != nil {
 		return nil, err
 	}
 	return &SignInResult{Status: StatusSignedIn, Account: a, SessionToken: token, Session: sess, ExpiresAt: sess.ExpiresAt}, nil

@@ -30,6 +30,10 @@ type Store interface {
 	// Accounts lists the accounts of an organisation, by e-mail.
 	Accounts(ctx context.Context, orgID string) ([]*Account, error)
 	UpdateAccount(ctx context.Context, a *Account) error
+	// SetLastSignIn moves only the account's last sign-in time: the hot path of
+	// every sign-in writes one column, not the row and its indexes.
+	// ErrNotFound if there is no such account.
+	SetLastSignIn(ctx context.Context, accountID string, at time.Time) error
 
 	CreateFactor(ctx context.Context, f *Factor) error
 	Factor(ctx context.Context, id string) (*Factor, error)
