@@ -2,6 +2,7 @@ package twostep_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,4 +45,40 @@ func BenchmarkSignIn(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkVerifySignInParallel measures second steps made at once by many
+// goroutines on SQLite, where they share write transactions: the ceiling the
+// HTTP server works under, without HTTP, JSON and a load generator on the same
+// cores. Each operation uses its own account, so that each (account, step) is
+// used once; the accounts and their sign-ins are made outside the timer.
+func BenchmarkVerifySignInParallel(b *testing.B) {
+	f := newFixture(b, storetest.SQLite(b), twostep.Limits{})
+	ctx := context.Background()
+	accounts, err := f.svc.PrepareLoadAccounts(ctx, "Bench", b.N, twostep.CheapArgon2, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tokens := make([]string, b.N)
+	for i, a := range accounts {
+		res, err := f.svc.SignIn(ctx, twostep.SignInRequest{Email: a.Email, Password: a.Password})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tokens[i] = res.SignInToken
+	}
+	var next atomic.Int64
+	b.SetParallelism(16) // 32 in flight on 2 cores, as the load generator's -c 32
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1) - 1
+			_, err := f.svc.VerifySignIn(ctx, twostep.VerifyRequest{SignInToken: tokens[i], Method: twostep.MethodTOTP,
+				Code: f.code(accounts[i].Secret)})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
