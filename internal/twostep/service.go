@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Options are what a Service needs. Store, Sealer and Hasher are required; the
@@ -235,9 +236,17 @@ func (s *Service) audit(ctx context.Context, st Store, e event) error {
 	return st.AppendEvent(ctx, ev)
 }
 
+// truncate returns s as valid UTF-8 of at most n bytes, cut at a character
+// boundary. What a client sends (its User-Agent) is stored as text: PostgreSQL
+// refuses invalid UTF-8, and a refused insert would undo the throttle count and
+// audit event written in the same transaction.
 func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/twostep/twostep/internal/twostep"
@@ -19,8 +20,31 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+			if err := r.ParseForm(); err != nil {
+				http.Error(w, "The form could not be read: it is larger than 64 KiB or malformed.", http.StatusBadRequest)
+				return
+			}
+			// Forms become stored text: invalid UTF-8 becomes U+FFFD, as
+			// encoding/json does for the API, rather than an insert PostgreSQL
+			// refuses halfway through a sign-in.
+			validUTF8(r.PostForm)
+			validUTF8(r.Form)
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+func validUTF8(vs url.Values) {
+	for k, v := range vs {
+		for i := range v {
+			v[i] = strings.ToValidUTF8(v[i], "\uFFFD")
+		}
+		if clean := strings.ToValidUTF8(k, "\uFFFD"); clean != k {
+			delete(vs, k)
+			vs[clean] = append(vs[clean], v...)
+		}
+	}
 }
 
 // securityHeaders sets what every answer carries: a strict CSP with no framing,

@@ -422,6 +422,18 @@ func TestSignInWrongPassword(t *testing.T) {
 	}
 }
 
+// TestFormNotUTF8: a form field that is not valid UTF-8 reaches the service as
+// text, with U+FFFD where the bad bytes were, and comes back on the page so;
+// PostgreSQL would refuse the raw bytes in the middle of a sign-in.
+func TestFormNotUTF8(t *testing.T) {
+	e := newEnv(t)
+	e.setUp(t)
+	b := e.browser(t)
+	a := b.signIn(t, "nobody\xff@karbon.example", "not the password")
+	want(t, a, 401, "", "The e-mail address or the password is wrong.", "value=\"nobody\uFFFD@karbon.example\"")
+	wantNot(t, a, "\xff")
+}
+
 func TestJourney(t *testing.T) {
 	e := newEnv(t)
 	b := e.setUp(t)
