@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -46,7 +47,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		// What net/http logs (TLS handshake errors, panics it recovered) goes
+		// through the same handler, so that every line is one record (AU-04).
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 
 	setup, err := a.svc.SetupToken(ctx)
 	if err != nil {
