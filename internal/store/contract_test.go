@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -513,6 +514,19 @@ func testEvents(t *testing.T, db *store.DB) {
 	for _, tt := range tests {
 		same(t, "Events "+tt.name, tt.want, get[[]*twostep.AuditEvent](t)(db.Events(ctx, tt.f)))
 	}
+
+	// AU-04: the database itself refuses to change or remove an event.
+	for _, q := range []string{
+		"UPDATE audit_events SET type = 'forged'",
+		"UPDATE audit_events SET detail = NULL WHERE account_id = 'a1'",
+		"DELETE FROM audit_events WHERE account_id = 'a2'",
+		"DELETE FROM audit_events",
+	} {
+		if err := db.ExecForTest(ctx, q); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: %v, want refused as append-only", q, err)
+		}
+	}
+	same(t, "Events after the refused changes", pick(4, 3, 2, 1, 0), get[[]*twostep.AuditEvent](t)(db.Events(ctx, twostep.EventFilter{})))
 
 	ok(t, db.Atomic(ctx, func(s twostep.Store) error {
 		for range 250 {
