@@ -174,7 +174,12 @@ func (w *Worker) handle(ctx context.Context, m *twostep.OutboxMessage, leaseUnti
 	// sent message would be sent again once its lease runs out.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := w.store.FinishMessage(fctx, m); err != nil {
+	if err := w.store.FinishMessage(fctx, m); errors.Is(err, twostep.ErrConflict) {
+		// This delivery outlived its lease and another worker took the message
+		// over: its outcome is the one that counts.
+		log.Warn("notify: lease ran out before the outcome was recorded; another worker has the message")
+		return nil
+	} else if err != nil {
 		return fmt.Errorf("notify: finish message %s: %w", m.ID, err)
 	}
 	return nil

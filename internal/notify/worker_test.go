@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -390,5 +391,50 @@ func TestRunWakes(t *testing.T) {
 	waitKept(2)
 	if n, err := db.PendingMessages(context.Background()); err != nil || n != 0 {
 		t.Errorf("PendingMessages = %d, %v", n, err)
+	}
+}
+
+// overtaken is a transport whose delivery outlives the worker's lease: while it
+// is under way, another worker claims the message and delivers it.
+type overtaken struct {
+	t  *testing.T
+	f  *fixture
+	id string
+}
+
+func (o overtaken) Deliver(ctx context.Context, _ notify.Rendered) (string, error) {
+	o.f.now = o.f.now.Add(31 * time.Second) // past the first worker's 30 s lease
+	ms, err := o.f.db.ClaimMessages(ctx, o.f.now, o.f.now.Add(30*time.Second), 16)
+	if err != nil || len(ms) != 1 {
+		o.t.Errorf("second worker claimed %d, %v; want the message", len(ms), err)
+		return "", errors.New("no second claim")
+	}
+	m := ms[0]
+	m.Status, m.SentAt, m.ProviderID = twostep.MessageSent, o.f.now, "second-worker"
+	if err := o.f.db.FinishMessage(ctx, m); err != nil {
+		o.t.Errorf("second worker finishing: %v", err)
+	}
+	return "", errors.New("451 too slow") // the first worker's attempt fails
+}
+
+// TestStaleWorkerKeepsOut: a worker whose lease ran out while it delivered
+// does not overwrite the outcome of the worker that took the message over
+// (here: sent); it says so in the log and carries on.
+func TestStaleWorkerKeepsOut(t *testing.T) { storetest.Backends(t, testStaleWorkerKeepsOut) }
+
+func testStaleWorkerKeepsOut(t *testing.T, db *store.DB) {
+	f := newFixtureOn(t, db)
+	enqueue(t, f.db, f.sealer, "msg_a", "code_sign_in", codeData("493817"), t0)
+	w := notify.NewWorker(notify.WorkerOptions{Store: db, Sealer: f.sealer, Texts: loadTexts(t),
+		Transports: map[string]notify.Transport{"email": overtaken{t: t, f: f, id: "msg_a"}},
+		Logger:     slog.New(slog.NewTextHandler(&f.log, nil)),
+		Clock:      func() time.Time { return f.now }})
+	f.pass(t, w, 1)
+	m := message(t, f.db, "msg_a")
+	if m.Status != twostep.MessageSent || m.ProviderID != "second-worker" || m.Error != "" {
+		t.Errorf("after the stale worker: status %s, provider %q, error %q; want the second worker's sent", m.Status, m.ProviderID, m.Error)
+	}
+	if !strings.Contains(f.log.String(), "another worker has the message") {
+		t.Errorf("log does not say the lease was lost:\n%s", f.log.String())
 	}
 }

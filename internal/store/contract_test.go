@@ -797,6 +797,15 @@ func testOutbox(t *testing.T, db *store.DB) {
 	claimed := get[[]*twostep.OutboxMessage](t)(db.ClaimMessages(ctx, t0.Add(time.Minute), t0.Add(2*time.Minute), 10))
 	bare.Attempts, bare.LeaseUntil = 2, t0.Add(2*time.Minute)
 	same(t, "bare message claimed again", []*twostep.OutboxMessage{bare}, claimed)
+	// The first worker's lease ran out and a second one claimed the message:
+	// the first one's outcome must not overwrite the second one's.
+	stale := *bare
+	stale.Attempts, stale.Status, stale.Error, stale.NextAttemptAt = 1, twostep.MessagePending, "timeout", t0.Add(time.Hour)
+	wantErr(t, "FinishMessage after the lease ran out", db.FinishMessage(ctx, &stale), twostep.ErrConflict)
+	// Still pending, without the stale error, and claimable once the second lease ends.
+	bare.Attempts, bare.LeaseUntil = 3, t0.Add(3*time.Minute)
+	same(t, "message after a stale FinishMessage", []*twostep.OutboxMessage{bare},
+		get[[]*twostep.OutboxMessage](t)(db.ClaimMessages(ctx, t0.Add(2*time.Minute), t0.Add(3*time.Minute), 10)))
 
 	wantErr(t, "duplicate id", db.EnqueueMessage(ctx, message("m1", t0)), twostep.ErrConflict)
 	sent := message("m3", t0)

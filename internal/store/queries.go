@@ -588,11 +588,19 @@ func (db *DB) FinishMessage(ctx context.Context, m *twostep.OutboxMessage) error
 	default:
 		return fmt.Errorf("store: finish message: unknown status %q", m.Status)
 	}
-	err := db.execOne(ctx, "finish message", `UPDATE outbox SET status = ?, next_attempt_at = ?, error = ?,
-		permanent = ?, provider_id = ?, sent_at = ?, lease_until = NULL`+wipe+` WHERE id = ?`,
-		m.Status, usDue(m.NextAttemptAt), m.Error, m.Permanent, m.ProviderID, us(m.SentAt), m.ID)
+	done, err := db.execDid(ctx, "finish message", `UPDATE outbox SET status = ?, next_attempt_at = ?, error = ?,
+		permanent = ?, provider_id = ?, sent_at = ?, lease_until = NULL`+wipe+` WHERE id = ? AND attempts = ?`,
+		m.Status, usDue(m.NextAttemptAt), m.Error, m.Permanent, m.ProviderID, us(m.SentAt), m.ID, m.Attempts)
 	if err != nil {
 		return err
+	}
+	if !done {
+		var one int
+		err := db.write.QueryRowContext(ctx, db.d.bind(`SELECT 1 FROM outbox WHERE id = ?`), m.ID).Scan(&one)
+		if err == nil {
+			return fmt.Errorf("store: finish message: claimed again since: %w", twostep.ErrConflict)
+		}
+		return wrap(err, "finish message")
 	}
 	m.LeaseUntil = time.Time{}
 	if wipe != "" {

@@ -105,7 +105,10 @@ type Store interface {
 	ClaimMessages(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*OutboxMessage, error)
 	// FinishMessage records the outcome of an attempt: Status, NextAttemptAt,
 	// Error, Permanent, ProviderID and SentAt; it clears the lease, and the
-	// payload once the message is sent or failed.
+	// payload once the message is sent or failed. m.Attempts, as its claim
+	// returned it, fences the write: if another worker has claimed the message
+	// since (this worker's lease ran out), FinishMessage changes nothing and
+	// returns ErrConflict, and the other worker's outcome stands.
 	FinishMessage(ctx context.Context, m *OutboxMessage) error
 	// LastMessage returns the newest message of a challenge; ErrNotFound if none.
 	LastMessage(ctx context.Context, challengeID string) (*OutboxMessage, error)
