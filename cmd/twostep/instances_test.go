@@ -191,23 +191,30 @@ func (p *proxy) restore() {
 	p.down = false
 }
 
-// TestDatabaseUnreachable cuts the way to PostgreSQL under a running server:
-// /readyz answers 503, the API 503 unavailable with Retry-After, and both
-// recover without a restart when the database is back.
-func TestDatabaseUnreachable(t *testing.T) {
-	dbURL := storetest.PostgresSchemaURL(t)
-	u, err := url.Parse(dbURL)
+// serveBehindProxy starts a server whose way to PostgreSQL (a fresh schema,
+// with an organisation) goes through a proxy the test can cut; env is added to
+// the server's environment.
+func serveBehindProxy(t *testing.T, env ...string) (*server, *proxy) {
+	t.Helper()
+	u, err := url.Parse(storetest.PostgresSchemaURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := newProxy(t, u.Host)
 	u.Host = p.l.Addr().String()
 	dir := t.TempDir()
-	env := []string{"TWOSTEP_DATABASE_URL=" + u.String()}
+	env = append(env, "TWOSTEP_DATABASE_URL="+u.String())
 	if r := runCmd(t, dir, env, "a long and good password\n", "org", "create", "--name", "Cloud Legal", "--owner", "joe@example.com", "--password-stdin"); r.code != 0 {
 		t.Fatalf("org create: %+v", r)
 	}
-	srv := serve(t, dir, env)
+	return serve(t, dir, env), p
+}
+
+// TestDatabaseUnreachable cuts the way to PostgreSQL under a running server:
+// /readyz answers 503, the API 503 unavailable with Retry-After, and both
+// recover without a restart when the database is back.
+func TestDatabaseUnreachable(t *testing.T) {
+	srv, p := serveBehindProxy(t)
 	get := func(path string) int {
 		resp, err := httpClient.Get(srv.url + path)
 		if err != nil {

@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/twostep/twostep/internal/store/storetest"
 )
 
 // A whole forged log record in each format, and what an attacker puts in a
@@ -125,19 +123,7 @@ func logInjection(t *testing.T, format string) {
 }
 
 func logInjectionDatabaseDown(t *testing.T, format string) {
-	dbURL := storetest.PostgresSchemaURL(t)
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newProxy(t, u.Host)
-	u.Host = p.l.Addr().String()
-	dir := t.TempDir()
-	env := []string{"TWOSTEP_DATABASE_URL=" + u.String(), "TWOSTEP_LOG_FORMAT=" + format}
-	if r := runCmd(t, dir, env, "a long and good password\n", "org", "create", "--name", "Cloud Legal", "--owner", "joe@example.com", "--password-stdin"); r.code != 0 {
-		t.Fatalf("org create: %+v", r)
-	}
-	srv := serve(t, dir, env)
+	srv, p := serveBehindProxy(t, "TWOSTEP_LOG_FORMAT="+format)
 	p.cut()
 	paths := []string{"/reset-password/" + injection, "/api/v1/account/factors/" + injection + "/verify"}
 	send(t, "GET", srv.url+"/reset-password/"+url.PathEscape(injection), "", "", nil)

@@ -20,8 +20,9 @@ import (
 // lifetime the code declares and the second one second after it.
 func TestIssuedCodeLifetimes(t *testing.T) { // ADM-04
 	ctx := context.Background()
-	// enrolSMS gives a new account a phone method and returns its e-mail.
-	enrolSMS := func(f *fixture, i int) string {
+	// addSMS gives a new account a phone method, not yet proven, and returns
+	// the account's caller and the factor's id.
+	addSMS := func(f *fixture, i int) (*twostep.Caller, string) {
 		f.t.Helper()
 		email := fmt.Sprintf("user%d@example.com", i)
 		f.account(email)
@@ -30,7 +31,14 @@ func TestIssuedCodeLifetimes(t *testing.T) { // ADM-04
 		if err != nil {
 			f.t.Fatal(err)
 		}
-		if _, _, err := f.svc.VerifyFactor(ctx, c, nf.Factor.ID, f.lastMessage("sms", "code_enrol").Data["code"]); err != nil {
+		return c, nf.Factor.ID
+	}
+	// enrolSMS gives a new account a phone method and returns its e-mail.
+	enrolSMS := func(f *fixture, i int) string {
+		f.t.Helper()
+		c, id := addSMS(f, i)
+		email := c.Account.Email
+		if _, _, err := f.svc.VerifyFactor(ctx, c, id, f.lastMessage("sms", "code_enrol").Data["code"]); err != nil {
 			f.t.Fatal(err)
 		}
 		return email
@@ -70,15 +78,9 @@ func TestIssuedCodeLifetimes(t *testing.T) { // ADM-04
 		}},
 		// The enrolment challenge lives an hour: only the code's own lifetime ends it.
 		{"enrolment code by SMS", 10 * time.Minute, twostep.CodeTTL, func(f *fixture, i int) func() error {
-			email := fmt.Sprintf("user%d@example.com", i)
-			f.account(email)
-			c := f.caller(f.signIn(email).SessionToken)
-			nf, err := f.svc.AddFactor(ctx, c, twostep.FactorRequest{Method: twostep.MethodSMS, Phone: fmt.Sprintf("+3361234567%d", i)})
-			if err != nil {
-				f.t.Fatal(err)
-			}
+			c, id := addSMS(f, i)
 			code := f.lastMessage("sms", "code_enrol").Data["code"]
-			return func() error { _, _, err := f.svc.VerifyFactor(ctx, c, nf.Factor.ID, code); return err }
+			return func() error { _, _, err := f.svc.VerifyFactor(ctx, c, id, code); return err }
 		}},
 		{"identity-confirmation code by SMS", 10 * time.Minute, twostep.CodeTTL, func(f *fixture, i int) func() error {
 			res := f.signIn(enrolSMS(f, i))
