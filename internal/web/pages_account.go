@@ -637,6 +637,21 @@ func (s *Server) needsConfirm(w http.ResponseWriter, r *http.Request, info *twos
 	return true
 }
 
+// confirmedPage is accountPage for a page that needs a recent identity
+// confirmation. It returns nil once it has answered instead: with an error
+// page, or with the way to confirm first.
+func (s *Server) confirmedPage(w http.ResponseWriter, r *http.Request, c *twostep.Caller) *page {
+	p, info, err := s.accountPage(r, c)
+	if err != nil {
+		s.pageError(w, r, err)
+		return nil
+	}
+	if s.needsConfirm(w, r, info) {
+		return nil
+	}
+	return p
+}
+
 // ---- Authenticator app and recovery codes ----
 
 func (s *Server) pageAddTOTP(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
@@ -766,12 +781,8 @@ type addEmailData struct {
 
 // pageAddEmail asks for the address an e-mail method sends its codes to.
 func (s *Server) pageAddEmail(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
-	p, info, err := s.accountPage(r, c)
-	if err != nil {
-		s.pageError(w, r, err)
-		return
-	}
-	if s.needsConfirm(w, r, info) {
+	p := s.confirmedPage(w, r, c)
+	if p == nil {
 		return
 	}
 	p.Focus = "address"
@@ -1138,12 +1149,8 @@ type changeEmailData struct {
 }
 
 func (s *Server) pageChangeEmail(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
-	p, info, err := s.accountPage(r, c)
-	if err != nil {
-		s.pageError(w, r, err)
-		return
-	}
-	if s.needsConfirm(w, r, info) {
+	p := s.confirmedPage(w, r, c)
+	if p == nil {
 		return
 	}
 	p.Focus = "email"
@@ -1239,12 +1246,8 @@ func (s *Server) renderChangeEmail(w http.ResponseWriter, r *http.Request, c *tw
 // ---- Password ----
 
 func (s *Server) pageChangePassword(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
-	p, info, err := s.accountPage(r, c)
-	if err != nil {
-		s.pageError(w, r, err)
-		return
-	}
-	if s.needsConfirm(w, r, info) {
+	p := s.confirmedPage(w, r, c)
+	if p == nil {
 		return
 	}
 	p.Focus = "current_password"
