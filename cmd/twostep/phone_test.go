@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base32"
 	"encoding/json"
@@ -67,20 +66,10 @@ func (f *fakeTwilio) wait(t *testing.T, n int) url.Values {
 // call sends a JSON request to the server and decodes the answer.
 func call(t *testing.T, method, url, token string, body any) (int, map[string]any) {
 	t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, url, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	status, b := send(t, method, url, token, "", body)
 	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	json.Unmarshal(b, &out)
+	return status, out
 }
 
 var sixDigits = regexp.MustCompile(`\d{6}`)
