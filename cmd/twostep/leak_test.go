@@ -112,18 +112,8 @@ func leakJourneys(t *testing.T, format string) {
 			keep(string(l[1]))
 		}
 	}
-	auditResp, err := http.NewRequest("GET", api+"/org/audit?limit=200", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	auditResp.Header.Set("Authorization", "Bearer "+confirmed["session_token"].(string))
-	resp, err := http.DefaultClient.Do(auditResp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	audit, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	resp, err = http.Get(srv.url + "/metrics")
+	_, audit := send(t, "GET", api+"/org/audit?limit=200", confirmed["session_token"].(string), "", nil)
+	resp, err := http.Get(srv.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
