@@ -140,11 +140,8 @@ func (b *batcher) loop() {
 // run runs items in one transaction and sets each item's outcome.
 func (b *batcher) run(items []*batchItem) {
 	ctx := context.Background() // each item's own context is checked before it runs
-	missed := new([]string)
-	defer func() {
-		ct := cachedTx{c: b.stmts, missed: missed}
-		ct.prepareMissed(ctx) // now that the writer is free
-	}()
+	q := cachedTx{c: b.stmts, missed: new([]string)}
+	defer q.prepareMissed(ctx) // once the writer is free
 	tx, err := b.writer.BeginTx(ctx, b.d.txOptions)
 	if err != nil {
 		for _, it := range items {
@@ -153,41 +150,36 @@ func (b *batcher) run(items []*batchItem) {
 		return
 	}
 	defer tx.Rollback() // after Commit, a no-op
-	q := cachedTx{tx: tx, c: b.stmts, missed: missed}
+	q.tx = tx
 	st := &DB{d: b.d, read: q, write: q}
 	// A lone item needs no savepoint: if it fails, the whole transaction goes.
 	alone := len(items) == 1
+	// sp runs a savepoint statement; if one fails, the transaction is lost to all.
+	sp := func(stmt string) bool {
+		if _, err := q.ExecContext(ctx, stmt); err != nil {
+			b.fail(items, fmt.Errorf("store: %s: %w", stmt, err))
+			return false
+		}
+		return true
+	}
 	committed := 0
 	for _, it := range items {
 		if it.err = it.ctx.Err(); it.err != nil {
 			continue
 		}
-		if !alone {
-			if _, err := q.ExecContext(ctx, "SAVEPOINT item"); err != nil {
-				b.fail(items, fmt.Errorf("store: savepoint: %w", err))
-				return
-			}
-		}
-		it.err, it.panicked = call(it.fn, st)
-		if it.err == nil && it.panicked == nil {
-			committed++
-			if !alone {
-				if _, err := q.ExecContext(ctx, "RELEASE item"); err != nil {
-					b.fail(items, fmt.Errorf("store: release savepoint: %w", err))
-					return
-				}
-			}
-			continue
-		}
-		if alone {
-			return // the deferred Rollback undoes it
-		}
-		if _, err := q.ExecContext(ctx, "ROLLBACK TO item"); err != nil {
-			b.fail(items, fmt.Errorf("store: roll back to savepoint: %w", err))
+		if !alone && !sp("SAVEPOINT item") {
 			return
 		}
-		if _, err := q.ExecContext(ctx, "RELEASE item"); err != nil {
-			b.fail(items, fmt.Errorf("store: release savepoint: %w", err))
+		it.err, it.panicked = call(it.fn, st)
+		switch {
+		case it.err == nil && it.panicked == nil:
+			committed++
+		case alone:
+			return // the deferred Rollback undoes it
+		case !sp("ROLLBACK TO item"):
+			return
+		}
+		if !alone && !sp("RELEASE item") {
 			return
 		}
 	}
