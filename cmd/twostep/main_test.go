@@ -132,7 +132,7 @@ func TestOrgAndUserCreate(t *testing.T) {
 		t.Fatalf("org create: %+v", r)
 	}
 	lines := strings.Split(r.stdout, "\n")
-	if !regexp.MustCompile(`^org_[a-z2-7]{16}$`).MatchString(lines[0]) {
+	if !regexp.MustCompile(`^org_[2-7a-z]{26}$`).MatchString(lines[0]) {
 		t.Errorf("first line %q is not the org id alone", lines[0])
 	}
 	if !strings.Contains(r.stdout, "slug cloud-legal") || !regexp.MustCompile(`http://127\.0\.0\.1:8080/set-password/[A-Za-z0-9_-]{43} `).MatchString(r.stdout) {

@@ -26,7 +26,10 @@ func (s *Service) PrepareLoadAccounts(ctx context.Context, orgName string, n int
 		return nil, invalid("accounts", "must be 1 or more")
 	}
 	now := s.now()
-	org := &Org{ID: s.newID("org"), Name: orgName, Slug: Slugify(orgName) + "-" + s.newID("x")[2:8], Policy: s.DefaultPolicy(), CreatedAt: now}
+	suffix := make([]byte, 4) // 30 random bits in the slug, so that each run makes a new org
+	s.mustRead(suffix)
+	org := &Org{ID: s.newID("org"), Name: orgName, Slug: Slugify(orgName) + "-" + idEncoding.EncodeToString(suffix)[:6],
+		Policy: s.DefaultPolicy(), CreatedAt: now}
 	org.Policy.ChangedAt = now
 	if err := s.store.CreateOrg(ctx, org); err != nil {
 		return nil, err

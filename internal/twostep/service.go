@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -158,13 +159,20 @@ type Caller struct {
 
 func (s *Service) now() time.Time { return s.clock().UTC() }
 
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+// idEncoding is base32 with its alphabet in byte order, so that encoded ids
+// sort as the bytes they encode.
+var idEncoding = base32.NewEncoding("234567abcdefghijklmnopqrstuvwxyz").WithPadding(base32.NoPadding)
 
-// newID returns prefix_ followed by 80 random bits.
+// newID returns prefix_ followed by the time in milliseconds (48 bits) and 80
+// random bits. Ids made later sort later, so a new row's id goes at the end of
+// its index instead of on a random page: one page less to write per insert.
+// Ids are not secrets; the time they reveal is the row's creation time.
 func (s *Service) newID(prefix string) string {
-	b := make([]byte, 10)
-	s.mustRead(b)
-	return prefix + "_" + idEncoding.EncodeToString(b)
+	var b [16]byte
+	ms := uint64(s.now().UnixMilli())
+	binary.BigEndian.PutUint64(b[:8], ms<<16)
+	s.mustRead(b[6:])
+	return prefix + "_" + idEncoding.EncodeToString(b[:])
 }
 
 // newToken returns a 256-bit random token and its SHA-256 (FL-03).
