@@ -306,10 +306,16 @@ func testChallenges(t *testing.T, db *store.DB) {
 	ok(t, db.CreateChallenge(ctx, c))
 	same(t, "Challenge", c, get[*twostep.Challenge](t)(db.Challenge(ctx, "c1")))
 	same(t, "ChallengeByToken", c, get[*twostep.Challenge](t)(db.ChallengeByToken(ctx, []byte("tok"))))
+	withC, withA, err := db.ChallengeWithAccount(ctx, []byte("tok"))
+	ok(t, err)
+	same(t, "ChallengeWithAccount challenge", c, withC)
+	same(t, "ChallengeWithAccount account", get[*twostep.Account](t)(db.Account(ctx, acc.ID)), withA)
 
 	setup := &twostep.Challenge{ID: "c2", TokenHash: []byte("setup"), Purpose: twostep.PurposeSetup, CreatedAt: t0}
 	ok(t, db.CreateChallenge(ctx, setup))
 	same(t, "setup Challenge", setup, get[*twostep.Challenge](t)(db.Challenge(ctx, "c2")))
+	_, _, err = db.ChallengeWithAccount(ctx, []byte("setup"))
+	wantErr(t, "ChallengeWithAccount of a challenge without account", err, twostep.ErrNotFound)
 	wantErr(t, "duplicate token", db.CreateChallenge(ctx, &twostep.Challenge{ID: "c3", TokenHash: []byte("tok")}), twostep.ErrConflict)
 	for _, id := range []string{"c4", "c5"} { // many challenges may have no token
 		ok(t, db.CreateChallenge(ctx, &twostep.Challenge{ID: id, Purpose: twostep.PurposeSetup}))
@@ -337,7 +343,7 @@ func testChallenges(t *testing.T, db *store.DB) {
 	same(t, "CountChallengeAttempt returns the row", get[*twostep.Challenge](t)(db.Challenge(ctx, "c1")), counted)
 	same(t, "ConsumeChallenge", true, get[bool](t)(db.ConsumeChallenge(ctx, "c1", t0)))
 	same(t, "ConsumeChallenge again", false, get[bool](t)(db.ConsumeChallenge(ctx, "c1", t0)))
-	_, err := db.CountChallengeAttempt(ctx, "c1")
+	_, err = db.CountChallengeAttempt(ctx, "c1")
 	wantErr(t, "CountChallengeAttempt after consume", err, twostep.ErrNotFound)
 	changed.Attempts, changed.ConsumedAt = 3, t0
 	same(t, "consumed Challenge", &changed, get[*twostep.Challenge](t)(db.Challenge(ctx, "c1")))
@@ -346,6 +352,8 @@ func testChallenges(t *testing.T, db *store.DB) {
 	wantErr(t, "Challenge", err, twostep.ErrNotFound)
 	_, err = db.ChallengeByToken(ctx, []byte("nope"))
 	wantErr(t, "ChallengeByToken", err, twostep.ErrNotFound)
+	_, _, err = db.ChallengeWithAccount(ctx, []byte("nope"))
+	wantErr(t, "ChallengeWithAccount", err, twostep.ErrNotFound)
 	wantErr(t, "UpdateChallenge", db.UpdateChallenge(ctx, &twostep.Challenge{ID: "nope"}), twostep.ErrNotFound)
 	_, err = db.CountChallengeAttempt(ctx, "nope")
 	wantErr(t, "CountChallengeAttempt", err, twostep.ErrNotFound)

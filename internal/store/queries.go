@@ -280,6 +280,22 @@ func (db *DB) ChallengeByToken(ctx context.Context, tokenHash []byte) (*twostep.
 		scanChallenge, "challenge by token")
 }
 
+// challengeAccountCols are challengeCols then accountCols, for a join of the two.
+var challengeAccountCols = qualify("c", challengeCols) + ", " + qualify("a", accountCols)
+
+// ChallengeWithAccount returns the challenge with tokenHash and the account it
+// belongs to in one statement; ErrNotFound if there is no such challenge or it
+// belongs to no account.
+func (db *DB) ChallengeWithAccount(ctx context.Context, tokenHash []byte) (*twostep.Challenge, *twostep.Account, error) {
+	row := db.row(ctx, `SELECT `+challengeAccountCols+` FROM challenges c
+		JOIN accounts a ON a.id = c.account_id WHERE c.token_hash = ?`, tokenHash)
+	c, a, err := scanBoth(row, scanChallenge, scanAccount)
+	if err != nil {
+		return nil, nil, wrap(err, "challenge with account")
+	}
+	return c, a, nil
+}
+
 // LatestChallenge returns the newest (last created) unconsumed challenge of the
 // account with purpose p, expired or not; ErrNotFound if none.
 func (db *DB) LatestChallenge(ctx context.Context, accountID string, p twostep.Purpose) (*twostep.Challenge, error) {

@@ -356,6 +356,32 @@ func (db *DB) writeRow(ctx context.Context, q string, args ...any) *sql.Row {
 
 type scanner interface{ Scan(dest ...any) error }
 
+// scanFunc is a scanner made of a function.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
+// scanBoth scans a row that holds the columns of A, then those of B, with the
+// scan functions of each: they keep their own conversions of what they read.
+func scanBoth[A, B any](s scanner, scanA func(scanner) (*A, error), scanB func(scanner) (*B, error)) (*A, *B, error) {
+	var b *B
+	a, err := scanA(scanFunc(func(destA ...any) error {
+		var err error
+		b, err = scanB(scanFunc(func(destB ...any) error { return s.Scan(append(destA, destB...)...) }))
+		return err
+	}))
+	return a, b, err
+}
+
+// qualify prefixes each column of a comma-separated list with table.
+func qualify(table, cols string) string {
+	fields := strings.Split(cols, ",")
+	for i, f := range fields {
+		fields[i] = table + "." + strings.TrimSpace(f)
+	}
+	return strings.Join(fields, ", ")
+}
+
 func one[T any](row *sql.Row, scan func(scanner) (*T, error), op string) (*T, error) {
 	v, err := scan(row)
 	if err != nil {

@@ -487,7 +487,7 @@ func (s *Service) liveSignIn(ctx context.Context, st Store, token string) (*Chal
 	if token == "" {
 		return nil, nil, invalid("sign_in_token", "is required")
 	}
-	c, err := st.ChallengeByToken(ctx, HashToken(token))
+	c, acct, err := st.ChallengeWithAccount(ctx, HashToken(token))
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil, ErrExpired
 	}
@@ -496,10 +496,6 @@ func (s *Service) liveSignIn(ctx context.Context, st Store, token string) (*Chal
 	}
 	if c.Purpose != PurposeSignIn || !c.ConsumedAt.IsZero() || !s.now().Before(c.ExpiresAt) || c.Attempts >= s.limits.Attempts {
 		return nil, nil, ErrExpired
-	}
-	acct, err := st.Account(ctx, c.AccountID)
-	if err != nil {
-		return nil, nil, err
 	}
 	return c, acct, nil
 }

@@ -59,6 +59,9 @@ type Store interface {
 	CreateChallenge(ctx context.Context, c *Challenge) error
 	Challenge(ctx context.Context, id string) (*Challenge, error)
 	ChallengeByToken(ctx context.Context, tokenHash []byte) (*Challenge, error)
+	// ChallengeWithAccount returns the challenge with tokenHash and the account
+	// it belongs to; ErrNotFound if there is none or it belongs to no account.
+	ChallengeWithAccount(ctx context.Context, tokenHash []byte) (*Challenge, *Account, error)
 	// UpdateChallenge writes SessionID, FactorID, Method, Address, CodeHash,
 	// CodeExpiresAt, Sends, LastSentAt, LastChannel, AMR and ExpiresAt.
 	UpdateChallenge(ctx context.Context, c *Challenge) error
