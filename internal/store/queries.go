@@ -612,7 +612,7 @@ func (db *DB) FinishMessage(ctx context.Context, m *twostep.OutboxMessage) error
 	}
 	if !done {
 		var one int
-		err := db.write.QueryRowContext(ctx, db.d.bind(`SELECT 1 FROM outbox WHERE id = ?`), m.ID).Scan(&one)
+		err := db.writeRow(ctx, `SELECT 1 FROM outbox WHERE id = ?`, m.ID).Scan(&one)
 		if err == nil {
 			return fmt.Errorf("store: finish message: claimed again since: %w", twostep.ErrConflict)
 		}
