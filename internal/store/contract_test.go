@@ -364,7 +364,7 @@ func testSessions(t *testing.T, db *store.DB) {
 	ctx := t.Context()
 	acc := newMember(t, db)
 	s := &twostep.Session{ID: "s1", TokenHash: []byte("token-s1"), AccountID: acc.ID, AMR: []string{"pwd", "otp"},
-		Legacy: true, ConfirmedUntil: t0.Add(10 * time.Minute), CreatedAt: t0, LastSeenAt: t0,
+		SecondStep: twostep.SecondStepExempt, Legacy: true, ConfirmedUntil: t0.Add(10 * time.Minute), CreatedAt: t0, LastSeenAt: t0,
 		IdleExpiresAt: t0.Add(time.Hour), ExpiresAt: t0.Add(24 * time.Hour), IP: "192.0.2.1", UserAgent: "test"}
 	ok(t, db.CreateSession(ctx, s))
 	same(t, "SessionByToken", s, get[*twostep.Session](t)(db.SessionByToken(ctx, []byte("token-s1"))))

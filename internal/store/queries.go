@@ -354,13 +354,13 @@ func (db *DB) DeleteExpired(ctx context.Context, t time.Time) error {
 
 // Sessions.
 
-const sessionCols = `id, token_hash, account_id, amr, legacy, confirmed_until, created_at,
+const sessionCols = `id, token_hash, account_id, amr, second_step, legacy, confirmed_until, created_at,
 	last_seen_at, idle_expires_at, expires_at, ip, user_agent`
 
 func scanSession(s scanner) (*twostep.Session, error) {
 	var ss twostep.Session
 	var amr string
-	err := s.Scan(&ss.ID, &ss.TokenHash, &ss.AccountID, &amr, &ss.Legacy, tm{&ss.ConfirmedUntil},
+	err := s.Scan(&ss.ID, &ss.TokenHash, &ss.AccountID, &amr, &ss.SecondStep, &ss.Legacy, tm{&ss.ConfirmedUntil},
 		tm{&ss.CreatedAt}, tm{&ss.LastSeenAt}, tm{&ss.IdleExpiresAt}, tm{&ss.ExpiresAt}, &ss.IP, &ss.UserAgent)
 	ss.AMR = split[string](amr)
 	return &ss, err
@@ -368,8 +368,12 @@ func scanSession(s scanner) (*twostep.Session, error) {
 
 // CreateSession stores s; ErrConflict if its id or token hash is taken.
 func (db *DB) CreateSession(ctx context.Context, s *twostep.Session) error {
-	_, err := db.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.ID, s.TokenHash, s.AccountID, join(s.AMR), s.Legacy, us(s.ConfirmedUntil), us(s.CreatedAt),
+	step := s.SecondStep
+	if step == "" {
+		step = twostep.SecondStepNone
+	}
+	_, err := db.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.TokenHash, s.AccountID, join(s.AMR), string(step), s.Legacy, us(s.ConfirmedUntil), us(s.CreatedAt),
 		us(s.LastSeenAt), us(s.IdleExpiresAt), us(s.ExpiresAt), s.IP, s.UserAgent)
 	return wrap(err, "create session")
 }

@@ -3,6 +3,7 @@ package twostep
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -41,7 +42,7 @@ func (s *Service) AccountInfo(ctx context.Context, c *Caller) (*AccountInfo, err
 	}
 	info := &AccountInfo{Account: a, Org: org, Factors: factors, AllowedMethods: s.allowed(org),
 		Required: org.Policy.TwoStep == PolicyRequired, RecoveryCodesLeft: len(codes)}
-	info.GraceUntil = s.graceUntil(org, a)
+	info.GraceUntil = graceUntil(org, a)
 	if min := s.minClientVersion(org); min != nil {
 		info.MinClientVersion = versionString(min)
 	}
@@ -50,10 +51,12 @@ func (s *Service) AccountInfo(ctx context.Context, c *Caller) (*AccountInfo, err
 			info.DefaultMethod = f.Method
 		}
 	}
-	if c.Session != nil && !c.Session.Legacy && s.now().Before(c.Session.ConfirmedUntil) {
+	if s.requireConfirmed(c) == nil {
 		info.ConfirmedUntil = c.Session.ConfirmedUntil
 	}
-	if c.SignIn != nil {
+	if c.SignIn != nil && len(codes) == 0 && !slices.ContainsFunc(factors, func(f *Factor) bool { return f.Status == FactorActive }) {
+		// API.md §3.2: an enrolment token counts as a confirmation only when the
+		// password is all the account has.
 		info.ConfirmedUntil = c.SignIn.ExpiresAt
 	}
 	return info, nil
@@ -68,23 +71,34 @@ type ConfirmRequest struct {
 	FactorID string
 }
 
-// ConfirmIdentity checks the password (and a second-step code when two-step is
-// on) and replaces the caller's session with a new one, confirmed for the
-// confirmation window, whose token it returns (FL-02, FL-07). The old token stops
-// working. Errors: ErrInvalidCredentials for a wrong password, *CodeError for a
-// wrong code, *ThrottledError while the account or e-mail is locked (RL-09).
+// ConfirmIdentity checks the password (and a second step, by a method the
+// sign-in decision offers, when the account has any: SU-07) and replaces the
+// caller's session with a new one, confirmed for the confirmation window, whose
+// token it returns (FL-02, FL-07). The old token stops working. Errors:
+// ErrInvalidCredentials for a wrong password, *CodeError for a wrong code,
+// *ThrottledError while the account or e-mail is locked (RL-09),
+// ErrMethodNotAllowed for a method the policy does not let it use now.
 func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmRequest) (string, *Session, error) {
 	a := c.Account
+	if c.Session == nil {
+		return "", nil, ErrUnauthenticated
+	}
 	if r.Password == "" {
 		return "", nil, invalid("password", "is required")
 	}
+	st, err := s.signInState(ctx, s.store, a, nil, []string{"pwd"})
+	if err != nil {
+		return "", nil, err
+	}
 	code := ""
-	if a.TwoStepEnabled() {
+	if st.HasMethod() {
 		if r.Method == "" || r.Code == "" {
 			return "", nil, invalid("code", "two-step verification is on: give a method and a code as well as the password")
 		}
-		var err error
 		if code, err = checkCodeFormat(r.Method, r.Code); err != nil {
+			return "", nil, err
+		}
+		if err := offered(st, Decide(st), r.Method, r.FactorID); err != nil {
 			return "", nil, err
 		}
 	}
@@ -105,15 +119,17 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 	if !ok {
 		return "", nil, s.passwordFailed(ctx, a.Email, c)
 	}
-	amr := []string{"pwd"}
 	var token string
 	var sess *Session
 	err = s.atomically(ctx, func(tx Store) (error, error) {
-		if a.TwoStepEnabled() {
+		st, err := s.signInState(ctx, tx, a, nil, []string{"pwd"})
+		if err != nil {
+			return nil, err
+		}
+		if st.HasMethod() {
 			var ch *Challenge
 			if r.Method.delivers() {
 				// The code must be one sent to confirm identity for this session (OOB-04, SU-04).
-				var err error
 				ch, err = tx.LatestChallenge(ctx, a.ID, PurposeConfirmIdentity)
 				if err != nil && !errors.Is(err, ErrNotFound) {
 					return nil, err
@@ -122,7 +138,7 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 					ch = nil
 				}
 			}
-			refusal, err := s.secondStep(ctx, tx, a, r.Method, code, r.FactorID, ch, c, func() (error, error) {
+			refusal, err := s.secondStep(ctx, tx, st, r.Method, code, r.FactorID, ch, c, func() (error, error) {
 				if ch == nil {
 					return nil, nil
 				}
@@ -150,18 +166,19 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 					return nil, cmpErr(err, ErrExpired)
 				}
 			}
-			amr = append(amr, r.Method.AMR())
+			st.Proven = append(st.Proven, r.Method.AMR())
 		}
-		var err error
-		if token, sess, err = s.startSession(ctx, tx, a, amr, true, false, c); err != nil {
+		step := SecondStepNone
+		if provenSecondStep(st.Proven) {
+			step = SecondStepProven
+		}
+		if token, sess, err = s.startSession(ctx, tx, a, st.Proven, step, true, c); err != nil {
 			return nil, err
 		}
-		if c.Session != nil {
-			if err := tx.DeleteSession(ctx, c.Session.ID); err != nil {
-				return nil, err
-			}
+		if err := tx.DeleteSession(ctx, c.Session.ID); err != nil {
+			return nil, err
 		}
-		return nil, s.audit(ctx, tx, event{typ: "identity.confirmed", account: a, caller: c, detail: map[string]any{"amr": amr}})
+		return nil, s.audit(ctx, tx, event{typ: "identity.confirmed", account: a, caller: c, detail: map[string]any{"amr": st.Proven}})
 	})
 	if err != nil {
 		return "", nil, err

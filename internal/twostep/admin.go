@@ -98,7 +98,9 @@ func (s *Service) Setup(ctx context.Context, token string, n NewOrg, c *Caller) 
 		if err := s.insertOrg(ctx, tx, org, acct, c); err != nil {
 			return err
 		}
-		res, err = s.signedIn(ctx, tx, acct, []string{"pwd"}, false, c)
+		// A new owner has nothing but the password: Decide gives the session.
+		next := Decide(SignInState{Account: acct, Org: org, Offered: s.methods, Proven: []string{"pwd"}, Now: s.now()})
+		res, err = s.signedIn(ctx, tx, acct, next, c)
 		return err
 	})
 	return res, err

@@ -3,7 +3,6 @@ package twostep
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 )
 
@@ -29,7 +28,11 @@ func (s *Service) SendSignInCode(ctx context.Context, r SendRequest) (*CodeSent,
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.deliveryFactor(ctx, acct, r.Method, r.FactorID)
+	st, err := s.signInState(ctx, s.store, acct, nil, c.AMR)
+	if err != nil {
+		return nil, err
+	}
+	f, err := deliveryFactor(st, r.Method, r.FactorID)
 	if err != nil {
 		return nil, err
 	}
@@ -66,39 +69,29 @@ func (s *Service) lastDeliveryFailed(ctx context.Context, challengeID string) er
 	return nil
 }
 
-// deliveryFactor picks the active factor of the account that takes method m:
+// deliveryFactor picks the factor that takes method m among those the sign-in
+// decision offers in st (SU-07: a method the policy bans sends nothing):
 // factorID if given, else the default, else the newest.
-func (s *Service) deliveryFactor(ctx context.Context, a *Account, m Method, factorID string) (*Factor, error) {
+func deliveryFactor(st SignInState, m Method, factorID string) (*Factor, error) {
 	if m == "" {
 		return nil, invalid("method", "is required")
 	}
 	if !m.delivers() {
 		return nil, invalid("method", "must be email, sms or voice: only those methods send codes")
 	}
-	factors, err := s.activeFactors(ctx, s.store, a.ID)
-	if err != nil {
+	next := Decide(st)
+	if err := offered(st, next, m, factorID); err != nil {
 		return nil, err
 	}
 	var pick *Factor
-	for _, f := range factors {
-		if f.Method != m && !(isPhone(f.Method) && slices.Contains(f.Channels, m)) {
-			continue
-		}
-		if factorID != "" {
-			if f.ID == factorID {
-				return f, nil
-			}
+	for _, c := range next.Choices {
+		f := c.Factor
+		if c.Method != m || factorID != "" && f.ID != factorID {
 			continue
 		}
 		if pick == nil || f.Default || !pick.Default && f.CreatedAt.After(pick.CreatedAt) {
 			pick = f
 		}
-	}
-	if pick == nil {
-		if factorID != "" {
-			return nil, invalid("factor_id", "is not an active "+string(m)+" method of this account")
-		}
-		return nil, invalid("method", "this account has no active "+string(m)+" method")
 	}
 	return pick, nil
 }
@@ -109,7 +102,11 @@ func (s *Service) ConfirmIdentitySend(ctx context.Context, c *Caller, m Method, 
 	if c.Session == nil {
 		return nil, ErrUnauthenticated
 	}
-	f, err := s.deliveryFactor(ctx, c.Account, m, factorID)
+	st, err := s.signInState(ctx, s.store, c.Account, nil, []string{"pwd"})
+	if err != nil {
+		return nil, err
+	}
+	f, err := deliveryFactor(st, m, factorID)
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,10 @@ var (
 	ErrUnavailable           = errors.New("twostep: unavailable")
 	// ErrBusy means too many password hashes are queued; retry shortly.
 	ErrBusy = errors.New("twostep: busy")
+	// ErrEnrolmentRequired is ErrPolicyRequiresTwoStep for a sign-in that must
+	// set up a method before it gets a session (API.md §3.1: 403, where removing
+	// the last method is a 409 conflict).
+	ErrEnrolmentRequired = fmt.Errorf("%w: set up a method to finish signing in", ErrPolicyRequiresTwoStep)
 )
 
 // InvalidError reports a request value that is wrong: Field names it as the caller

@@ -86,7 +86,7 @@ func (s *Service) AddFactor(ctx context.Context, c *Caller, r FactorRequest) (*N
 			f.Label = MaskAddress(r.Method, f.Address)
 		}
 	}
-	if err := s.requireConfirmed(c); err != nil {
+	if err := s.mayEnrol(c); err != nil {
 		return nil, err
 	}
 	org, err := s.store.Org(ctx, a.OrgID)
@@ -383,6 +383,9 @@ func (s *Service) UpdateFactor(ctx context.Context, c *Caller, id string, ch Fac
 	}
 	if ch.Default != nil && !*ch.Default {
 		return nil, invalid("default", "can only be set to true: make another method the default instead")
+	}
+	if c.SignIn != nil {
+		return nil, ErrForbidden // a sign-in that must enrol changes no existing method
 	}
 	var f *Factor
 	err := s.store.Atomic(ctx, func(tx Store) error {

@@ -178,7 +178,8 @@ type Session struct {
 	TokenHash      []byte
 	AccountID      string
 	AMR            []string
-	Legacy         bool // signed in by a legacy client with the password alone
+	SecondStep     SecondStep // how its second step was met
+	Legacy         bool       // signed in by a legacy client with the password alone
 	ConfirmedUntil time.Time
 	CreatedAt      time.Time
 	LastSeenAt     time.Time

@@ -11,7 +11,9 @@ import (
 const InviteTTL = 7 * 24 * time.Hour
 
 // requireAdmin returns ErrForbidden unless the caller is an owner or admin of
-// their organisation, signed in with a session (not a sign-in token).
+// their organisation, signed in with a session (not a sign-in token) that is
+// not a legacy client's; ErrConfirmIdentity when the caller has a second step
+// that this session neither proved nor recently confirmed (FL-04).
 func (s *Service) requireAdmin(c *Caller) error {
 	if c.Session == nil {
 		return ErrUnauthenticated
@@ -19,7 +21,22 @@ func (s *Service) requireAdmin(c *Caller) error {
 	if c.Account.Role != RoleOwner && c.Account.Role != RoleAdmin {
 		return ErrForbidden
 	}
+	if c.Session.SecondStep == SecondStepExempt || c.Session.Legacy {
+		return ErrForbidden
+	}
+	if c.Account.TwoStepEnabled() && c.Session.SecondStep != SecondStepProven {
+		return s.requireConfirmed(c)
+	}
 	return nil
+}
+
+// requireSensitiveAdmin is requireAdmin with a recent identity confirmation,
+// for what changes the security of others: the policy and member resets.
+func (s *Service) requireSensitiveAdmin(c *Caller) error {
+	if err := s.requireAdmin(c); err != nil {
+		return err
+	}
+	return s.requireConfirmed(c)
 }
 
 // member returns the account id of the caller's organisation, or ErrNotFound
@@ -48,7 +65,7 @@ func (s *Service) Org(ctx context.Context, c *Caller) (*Org, error) {
 // every member's grace period and e-mails those who have no allowed method yet
 // (not SSO members). Every change is audited with before and after.
 func (s *Service) SetPolicy(ctx context.Context, c *Caller, p Policy) (*Policy, error) {
-	if err := s.requireAdmin(c); err != nil {
+	if err := s.requireSensitiveAdmin(c); err != nil {
 		return nil, err
 	}
 	if p.TwoStep != PolicyOptional && p.TwoStep != PolicyRequired {
@@ -103,7 +120,7 @@ func (s *Service) SetPolicy(ctx context.Context, c *Caller, p Policy) (*Policy, 
 		}
 		for _, m := range members {
 			data := map[string]string{"org": org.Name, "until": ""}
-			if until := s.graceUntil(org, m); !until.IsZero() {
+			if until := graceUntil(org, m); !until.IsZero() {
 				data["until"] = until.Format("2006-01-02")
 			}
 			if err := s.notice(ctx, tx, m, "two_step_required", data); err != nil {
@@ -164,30 +181,17 @@ func (s *Service) EnrolmentPreview(ctx context.Context, c *Caller, allowed []Met
 	return len(members), err
 }
 
-// usable returns the factors whose method the organisation allows.
+// usable returns the factors whose method (or, for a phone, one of whose
+// channels) the organisation allows.
 func (s *Service) usable(org *Org, factors []*Factor) []*Factor {
 	allowed := s.allowed(org)
 	var out []*Factor
 	for _, f := range factors {
-		if slices.Contains(allowed, f.Method) {
+		if len(factorChannels(f, allowed)) > 0 {
 			out = append(out, f)
 		}
 	}
 	return out
-}
-
-// graceUntil is when a member's grace period ends under a required policy:
-// the later of the policy change and the member's creation, plus the grace
-// days; zero when there is none (owners and admins get none: ORG-02).
-func (s *Service) graceUntil(org *Org, a *Account) time.Time {
-	if org.Policy.TwoStep != PolicyRequired || org.Policy.GracePeriodDays == 0 || a.Role != RoleMember {
-		return time.Time{}
-	}
-	start := org.Policy.ChangedAt
-	if a.CreatedAt.After(start) {
-		start = a.CreatedAt
-	}
-	return start.Add(time.Duration(org.Policy.GracePeriodDays) * 24 * time.Hour)
 }
 
 // Member is an account as its organisation's admins see it.
@@ -382,7 +386,7 @@ func (s *Service) UpdateMember(ctx context.Context, c *Caller, id string, ch Mem
 // ResetMember removes a member's methods and recovery codes, ends their
 // sessions and e-mails them, as the caller (Karbon's accountant; ADM-01).
 func (s *Service) ResetMember(ctx context.Context, c *Caller, id string) error {
-	if err := s.requireAdmin(c); err != nil {
+	if err := s.requireSensitiveAdmin(c); err != nil {
 		return err
 	}
 	a, err := s.member(ctx, c, id)

@@ -97,7 +97,7 @@ func TestRequiredPolicyWithGrace(t *testing.T) { // ORG-01, ORG-02
 	}
 	done, err = f.svc.CompleteSignIn(ctx, res.SignInToken, "", "")
 	if err != nil || !cmp.Equal(done.Session.AMR, []string{"pwd", "otp"}) || !done.GraceUntil.IsZero() {
-		t.Fatalf("complete after enrolling: %+v %v", done, err)
+		t.Fatalf("complete after enrolling: %+v %+v %v", done, done.Session, err)
 	}
 
 	// Owners and admins get no grace (ORG-02).
@@ -151,9 +151,15 @@ func TestAllowedMethods(t *testing.T) { // OOB-07, OOB-08, ORG-03
 	if _, err := f.svc.AddFactor(ctx, f.caller(joeSession), twostep.FactorRequest{Method: twostep.MethodEmail}); !errors.Is(err, twostep.ErrMethodNotAllowed) {
 		t.Errorf("adding a method the policy leaves out: %v", err)
 	}
+	// SU-07: the member proves the method they have, then adds an allowed one.
 	res := f.signIn("joe@example.com")
-	if res.Status != twostep.StatusEnrollmentRequired || !cmp.Equal(res.AllowedMethods, []twostep.Method{twostep.MethodTOTP}) {
-		t.Errorf("sign-in with only a method no longer allowed: %+v", res)
+	if res.Status != twostep.StatusSecondStep || res.CodeSent == nil || res.CodeSent.Method != twostep.MethodEmail {
+		t.Fatalf("sign-in with only a method no longer allowed: %+v", res)
+	}
+	code, _ := f.lastCode("code_sign_in")
+	res, err := f.verify(res.SignInToken, twostep.MethodEmail, code)
+	if err != nil || res.Status != twostep.StatusEnrollmentRequired || !cmp.Equal(res.AllowedMethods, []twostep.Method{twostep.MethodTOTP}) {
+		t.Errorf("after proving the method no longer allowed: %+v %v", res, err)
 	}
 	// With TOTP allowed and required, the owner's last method stays.
 	f.policy(owner, twostep.Policy{TwoStep: twostep.PolicyRequired, AllowedMethods: []twostep.Method{twostep.MethodTOTP}})

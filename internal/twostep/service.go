@@ -260,15 +260,30 @@ func truncate(s string, n int) string {
 }
 
 // requireConfirmed returns ErrConfirmIdentity unless the caller's session has a
-// recent identity confirmation (SU-01).
+// recent identity confirmation (SU-01): a sign-in that proved everything the
+// account has, or ConfirmIdentity. A legacy client's session never counts, and
+// an enrolment token is ErrForbidden: it only adds a method (mayEnrol).
 func (s *Service) requireConfirmed(c *Caller) error {
-	if c.SignIn != nil && s.now().Before(c.SignIn.ExpiresAt) {
-		return nil // the password was just proven, and the token only enrols
+	if c.SignIn != nil {
+		return ErrForbidden
 	}
-	if c.Session == nil || c.Session.Legacy || !s.now().Before(c.Session.ConfirmedUntil) {
+	if c.Session == nil || c.Session.SecondStep == SecondStepExempt || c.Session.Legacy || !s.now().Before(c.Session.ConfirmedUntil) {
 		return ErrConfirmIdentity
 	}
 	return nil
+}
+
+// mayEnrol returns nil when the caller may bind a new method (SU-03): a
+// confirmed session, or the live token of a sign-in that must enrol, which
+// Decide hands out only once the account proved what it has.
+func (s *Service) mayEnrol(c *Caller) error {
+	if c.SignIn != nil && c.Session == nil {
+		if !s.now().Before(c.SignIn.ExpiresAt) {
+			return ErrUnauthenticated
+		}
+		return nil
+	}
+	return s.requireConfirmed(c)
 }
 
 // offered reports whether this server offers m.
@@ -280,15 +295,7 @@ func (s *Service) DefaultPolicy() Policy {
 }
 
 // allowed returns the methods the organisation's policy allows among those offered.
-func (s *Service) allowed(o *Org) []Method {
-	var out []Method
-	for _, m := range s.methods {
-		if slices.Contains(o.Policy.AllowedMethods, m) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
+func (s *Service) allowed(o *Org) []Method { return allowedMethods(o, s.methods) }
 
 // atomically runs fn in one transaction. fn returns a refusal (a wrong code) or
 // an error; a refusal still commits, because the failure it counted must stay

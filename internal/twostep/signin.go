@@ -3,6 +3,7 @@ package twostep
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -123,18 +124,6 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 	if err != nil {
 		return nil, err
 	}
-	factors, err := s.activeFactors(ctx, s.store, acct.ID)
-	if err != nil {
-		return nil, err
-	}
-	if usable := s.usable(org, factors); len(usable) < len(factors) || len(factors) == 0 {
-		// Methods the organisation no longer allows are not offered; a member left
-		// with none, or without any under a required policy, must enrol first.
-		if len(usable) == 0 && (len(factors) > 0 || org.Policy.TwoStep == PolicyRequired) {
-			return s.enrolmentRequired(ctx, acct, org)
-		}
-		factors = usable
-	}
 	legacy := false
 	if acct.TwoStepEnabled() && version != nil {
 		if min := s.minClientVersion(org); min != nil && version.Less(min) {
@@ -144,15 +133,24 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 			legacy = true
 		}
 	}
-	if len(factors) == 0 || legacy {
+	st, err := s.signInState(ctx, s.store, acct, org, []string{"pwd"})
+	if err != nil {
+		return nil, err
+	}
+	st.Legacy = legacy
+	next := Decide(st)
+	switch next.Kind {
+	case NextEnrol:
+		return s.enrolmentRequired(ctx, s.store, acct, org, next, caller)
+	case NextSession:
 		var res *SignInResult
 		err := s.store.Atomic(ctx, func(tx Store) error {
 			var err error
-			res, err = s.signedIn(ctx, tx, acct, []string{"pwd"}, legacy, caller)
+			res, err = s.signedIn(ctx, tx, acct, next, caller)
 			if err != nil {
 				return err
 			}
-			detail := map[string]any{"amr": []string{"pwd"}}
+			detail := map[string]any{"amr": next.AMR, "second_step": string(next.SecondStep)}
 			if legacy {
 				detail["legacy_client"] = r.ClientVersion
 			}
@@ -166,19 +164,17 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 		AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: now.Add(s.signInTTL),
 	}
 	res := &SignInResult{Status: StatusSecondStep, Account: acct, Org: org, SignInToken: token, ExpiresAt: c.ExpiresAt}
-	if res.Methods, res.DefaultMethod, err = s.methodOptions(ctx, acct, factors); err != nil {
-		return nil, err
-	}
+	res.Methods, res.DefaultMethod = methodOptions(next)
 	var capped error
 	err = s.store.Atomic(ctx, func(tx Store) error {
 		if err := tx.CreateChallenge(ctx, c); err != nil {
 			return err
 		}
-		def := defaultFactor(factors)
-		if !def.Method.delivers() {
+		def, ok := defaultChoice(next)
+		if !ok || !def.Method.delivers() {
 			return nil
 		}
-		cs, err := s.sendCode(ctx, tx, acct, c, def.Method, def.ID, def.Address, caller)
+		cs, err := s.sendCode(ctx, tx, acct, c, def.Method, def.Factor.ID, def.Factor.Address, caller)
 		if errors.Is(err, ErrThrottled) {
 			// A sending cap never fails the sign-in: it comes without code_sent.
 			capped = err
@@ -195,14 +191,50 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 	return res, nil
 }
 
-// defaultFactor returns the account's default active factor, else the first.
-func defaultFactor(factors []*Factor) *Factor {
-	for _, f := range factors {
-		if f.Default {
-			return f
+// signInState loads what Decide looks at for account a (and org, when nil),
+// with what the sign-in has proven so far.
+func (s *Service) signInState(ctx context.Context, st Store, a *Account, org *Org, proven []string) (SignInState, error) {
+	if org == nil {
+		var err error
+		if org, err = st.Org(ctx, a.OrgID); err != nil {
+			return SignInState{}, err
 		}
 	}
-	return factors[0]
+	factors, err := s.activeFactors(ctx, st, a.ID)
+	if err != nil {
+		return SignInState{}, err
+	}
+	codes, err := st.RecoveryCodes(ctx, a.ID)
+	if err != nil {
+		return SignInState{}, err
+	}
+	return SignInState{Account: a, Org: org, Offered: s.methods, Factors: factors, RecoveryCodes: len(codes),
+		Proven: proven, Now: s.now()}, nil
+}
+
+// defaultChoice returns the choice a second step starts with: the account's
+// default factor, else the first, by the channel it was set up with.
+func defaultChoice(n Next) (Choice, bool) {
+	score := func(c Choice) int {
+		if c.Factor == nil {
+			return -1
+		}
+		n := 0
+		if c.Factor.Default {
+			n += 2
+		}
+		if c.Method == c.Factor.Method {
+			n++
+		}
+		return n
+	}
+	var pick Choice
+	for _, c := range n.Choices {
+		if score(c) > score(pick) {
+			pick = c
+		}
+	}
+	return pick, pick.Factor != nil
 }
 
 func (s *Service) passwordKeys(email, ip string) []string {
@@ -304,37 +336,26 @@ func (s *Service) activeFactors(ctx context.Context, st Store, accountID string)
 	return slices.DeleteFunc(all, func(f *Factor) bool { return f.Status != FactorActive }), nil
 }
 
-// methodOptions lists what the account can use at sign-in: one entry per active
-// factor, then recovery codes while some remain.
-func (s *Service) methodOptions(ctx context.Context, a *Account, factors []*Factor) ([]MethodOption, Method, error) {
+// methodOptions lists what a second step offers: one entry per factor and
+// channel ("call me instead" on the same number), then recovery codes while
+// some remain; and the method of the default choice.
+func methodOptions(n Next) ([]MethodOption, Method) {
 	var out []MethodOption
-	var def Method
-	for _, f := range factors {
-		if isPhone(f.Method) {
-			// One entry per number and channel: "call me instead" on the same number.
-			for _, ch := range f.Channels {
-				out = append(out, MethodOption{Method: ch, FactorID: f.ID, To: MaskAddress(ch, f.Address)})
-			}
-		} else {
-			out = append(out, MethodOption{Method: f.Method, FactorID: f.ID, To: MaskAddress(f.Method, f.Address)})
+	for _, c := range n.Choices {
+		o := MethodOption{Method: c.Method}
+		if c.Factor != nil {
+			o.FactorID, o.To = c.Factor.ID, MaskAddress(c.Method, c.Factor.Address)
 		}
-		if f.Default || def == "" {
-			def = f.Method
-		}
+		out = append(out, o)
 	}
-	codes, err := s.store.RecoveryCodes(ctx, a.ID)
-	if err != nil {
-		return nil, "", err
-	}
-	if len(codes) > 0 {
-		out = append(out, MethodOption{Method: MethodRecoveryCode})
-	}
-	return out, def, nil
+	def, _ := defaultChoice(n)
+	return out, def.Method
 }
 
-// signedIn starts a session for a sign-in that proved amr.
-func (s *Service) signedIn(ctx context.Context, tx Store, a *Account, amr []string, legacy bool, c *Caller) (*SignInResult, error) {
-	token, sess, err := s.startSession(ctx, tx, a, amr, !legacy, legacy, c)
+// signedIn starts the session that next (NextSession, or NextEnrol within its
+// grace period) says the sign-in has earned.
+func (s *Service) signedIn(ctx context.Context, tx Store, a *Account, next Next, c *Caller) (*SignInResult, error) {
+	token, sess, err := s.startSession(ctx, tx, a, next.AMR, next.SecondStep, next.Confirmed, c)
 	if err != nil {
 		return nil, err
 	}
@@ -345,17 +366,18 @@ func (s *Service) signedIn(ctx context.Context, tx Store, a *Account, amr []stri
 	return &SignInResult{Status: StatusSignedIn, Account: a, SessionToken: token, Session: sess, ExpiresAt: sess.ExpiresAt}, nil
 }
 
-// startSession stores a new session with a fresh token (FL-02, FL-03). A session
-// that proved every factor of the account counts as a fresh identity confirmation.
-func (s *Service) startSession(ctx context.Context, tx Store, a *Account, amr []string, confirmed, legacy bool, c *Caller) (string, *Session, error) {
+// startSession stores a new session with a fresh token (FL-02, FL-03), recording
+// how its second step was met. A confirmed session counts as a fresh identity
+// confirmation for the confirmation window.
+func (s *Service) startSession(ctx context.Context, tx Store, a *Account, amr []string, step SecondStep, confirmed bool, c *Caller) (string, *Session, error) {
 	now := s.now()
 	token, hash := s.newToken()
 	sess := &Session{
-		ID: s.newID("ses"), TokenHash: hash, AccountID: a.ID, AMR: amr, Legacy: legacy,
+		ID: s.newID("ses"), TokenHash: hash, AccountID: a.ID, AMR: amr, SecondStep: step, Legacy: step == SecondStepExempt,
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.sessionMax),
 	}
 	sess.IdleExpiresAt = minTime(now.Add(s.sessionIdle), sess.ExpiresAt)
-	if confirmed {
+	if confirmed && step != SecondStepExempt {
 		sess.ConfirmedUntil = now.Add(s.confirmWindow)
 	}
 	if c != nil {
@@ -413,22 +435,24 @@ func (s *Service) verifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 		return nil, err
 	}
 	var res *SignInResult
-	var acct *Account
 	// Everything, the lookups included, in one write transaction: on SQLite the
 	// writer's warm page cache answers them faster than a reader that must first
 	// catch up with the writes before it (the hot path of every sign-in).
 	err = s.atomically(ctx, func(tx Store) (error, error) {
-		c, a, err := s.liveSignIn(ctx, tx, r.SignInToken)
+		c, acct, err := s.liveSignIn(ctx, tx, r.SignInToken)
 		if errors.Is(err, ErrExpired) {
 			return ErrExpired, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		acct = a
 		caller := &Caller{Account: acct, IP: r.IP, UserAgent: r.UserAgent}
+		st, err := s.signInState(ctx, tx, acct, nil, c.AMR)
+		if err != nil {
+			return nil, err
+		}
 		n := 0
-		refusal, err := s.secondStep(ctx, tx, acct, r.Method, code, r.FactorID, c, caller, func() (error, error) {
+		refusal, err := s.secondStep(ctx, tx, st, r.Method, code, r.FactorID, c, caller, func() (error, error) {
 			// The live code as of now, not as of the lookup: a resend in between replaced it.
 			fresh, err := tx.CountChallengeAttempt(ctx, c.ID)
 			if errors.Is(err, ErrNotFound) || (err == nil && fresh.Attempts > s.limits.Attempts) {
@@ -460,13 +484,22 @@ func (s *Service) verifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 		if used.delivers() {
 			used = c.Method // amr follows the channel the code came by
 		}
-		amr := append(slices.Clone(c.AMR), used.AMR())
-		res, err = s.signedIn(ctx, tx, acct, amr, false, caller)
-		if err != nil {
+		st.Proven = append(slices.Clone(c.AMR), used.AMR())
+		// Proven now; what comes next is the policy's: a session, or enrolment
+		// of a method it allows (SU-07: prove what you have, then add).
+		next := Decide(st)
+		if next.Kind == NextEnrol {
+			res, err = s.enrolmentRequired(ctx, tx, acct, st.Org, next, caller)
+			return nil, err
+		}
+		if next.Kind != NextSession {
+			return nil, fmt.Errorf("twostep: sign-in still needs a second step after proving %s", used)
+		}
+		if res, err = s.signedIn(ctx, tx, acct, next, caller); err != nil {
 			return nil, err
 		}
 		return nil, s.audit(ctx, tx, event{typ: "sign_in.succeeded", account: acct, caller: caller,
-			detail: map[string]any{"amr": amr, "method": string(r.Method)}})
+			detail: map[string]any{"amr": next.AMR, "method": string(r.Method), "second_step": string(next.SecondStep)}})
 	})
 	if err != nil {
 		return nil, err
@@ -507,22 +540,18 @@ func (s *Service) SignInMethods(ctx context.Context, token string) (*SignInResul
 	if err != nil {
 		return nil, err
 	}
-	factors, err := s.activeFactors(ctx, s.store, acct.ID)
+	st, err := s.signInState(ctx, s.store, acct, nil, c.AMR)
 	if err != nil {
 		return nil, err
 	}
-	org, err := s.store.Org(ctx, acct.OrgID)
-	if err != nil {
-		return nil, err
-	}
-	res := &SignInResult{Status: StatusSecondStep, Account: acct, Org: org, SignInToken: token, ExpiresAt: c.ExpiresAt}
-	res.Methods, res.DefaultMethod, err = s.methodOptions(ctx, acct, factors)
+	res := &SignInResult{Status: StatusSecondStep, Account: acct, Org: st.Org, SignInToken: token, ExpiresAt: c.ExpiresAt}
+	res.Methods, res.DefaultMethod = methodOptions(Decide(st))
 	if now := s.now(); len(c.CodeHash) > 0 && now.Before(c.CodeExpiresAt) {
 		// The live code of this sign-in, so that a page can say where it went.
 		res.CodeSent = &CodeSent{Method: c.Method, FactorID: c.FactorID, To: MaskAddress(c.Method, c.Address),
 			ExpiresIn: c.CodeExpiresAt.Sub(now), ResendAfter: max(0, c.LastSentAt.Add(ResendCooldown).Sub(now))}
 	}
-	return res, err
+	return res, nil
 }
 
 // checkCodeFormat returns the code in canonical form, or an *InvalidError when it
@@ -543,16 +572,26 @@ func checkCodeFormat(m Method, code string) (string, error) {
 	return "", invalid("method", "must be one of totp, email, sms, voice, recovery_code")
 }
 
-// secondStep checks a second-step code of an active factor inside tx, under the
-// account's throttle: locked → refusal ErrThrottled, whatever the code (RL-08);
-// otherwise count (the before hook, then a failure if wrong) and compare. A
-// wrong code is the refusal ErrInvalidCode.
-func (s *Service) secondStep(ctx context.Context, tx Store, a *Account, m Method, code, factorID string, ch *Challenge, c *Caller,
+// secondStep checks a second-step code inside tx, by a method Decide(st)
+// offers: another is ErrMethodNotAllowed (a method the policy bans, SU-07) or
+// an *InvalidError (one the account lacks), before anything is counted.
+// Counting and the lock check are one locked step before the comparison
+// (RL-12): the account's throttle row is held until tx ends, so parallel
+// attempts on any number of sign-ins take turns; locked → refusal ErrThrottled,
+// whatever the code (RL-08); then the before hook counts, and the comparison;
+// a wrong code counts a failure and is the refusal ErrInvalidCode.
+func (s *Service) secondStep(ctx context.Context, tx Store, st SignInState, m Method, code, factorID string, ch *Challenge, c *Caller,
 	before func() (error, error)) (error, error) {
+	a := st.Account
+	next := Decide(st)
+	if err := offered(st, next, m, factorID); err != nil {
+		return nil, err
+	}
+	if m.delivers() && ch != nil && ch.Method != "" && !next.Offers(ch.Method, ch.FactorID) {
+		return nil, ErrMethodNotAllowed // the live code went by a channel the policy banned since
+	}
 	now := s.now()
-	// A plain read on the way in: most codes are right, and only a failure
-	// needs the row held while it counts (below).
-	t, err := tx.Throttle(ctx, accountKey(a.ID))
+	t, err := tx.LockThrottle(ctx, accountKey(a.ID))
 	if err != nil {
 		return nil, err
 	}
@@ -564,14 +603,11 @@ func (s *Service) secondStep(ctx context.Context, tx Store, a *Account, m Method
 			return refusal, err
 		}
 	}
-	ok, err := s.matchSecondStep(ctx, tx, a, m, code, factorID, ch, c)
+	ok, err := s.matchSecondStep(ctx, tx, a, st.Factors, m, code, factorID, ch, c)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		if t, err = tx.LockThrottle(ctx, accountKey(a.ID)); err != nil {
-			return nil, err
-		}
 		after := s.limits.Account.Fail(t, now)
 		if err := tx.PutThrottle(ctx, after); err != nil {
 			return nil, err
@@ -603,22 +639,45 @@ func (s *Service) secondStep(ctx context.Context, tx Store, a *Account, m Method
 	return nil, nil
 }
 
-// matchSecondStep reports whether code proves m for the account, consuming what
-// it uses (the TOTP step, the recovery code) in the same statement that checks
-// it. A delivered code is the live code of ch, which the caller consumes.
-func (s *Service) matchSecondStep(ctx context.Context, tx Store, a *Account, m Method, code, factorID string, ch *Challenge, c *Caller) (bool, error) {
+// offered returns nil when next lets m (and factorID) prove the second step;
+// ErrMethodNotAllowed when the account has such a method that the policy does
+// not let it use now; otherwise an *InvalidError.
+func offered(st SignInState, next Next, m Method, factorID string) error {
+	if next.Offers(m, factorID) {
+		return nil
+	}
+	if next.Kind != NextSecondStep {
+		return invalid("method", "this account has no second step to prove")
+	}
+	for _, f := range st.Factors {
+		if slices.Contains(factorChannels(f, nil), m) && (factorID == "" || f.ID == factorID) {
+			return ErrMethodNotAllowed
+		}
+	}
+	if m == MethodRecoveryCode {
+		return invalid("method", "this account has no unused recovery code")
+	}
+	if factorID != "" {
+		return invalid("factor_id", "is not an active "+string(m)+" method of this account")
+	}
+	return invalid("method", "this account has no "+string(m)+" method")
+}
+
+// matchSecondStep reports whether code proves m for the account, whose active
+// factors are factors, consuming what it uses (the TOTP step, the recovery
+// code) in the same statement that checks it. A delivered code is the live code
+// of ch, which the caller consumes.
+func (s *Service) matchSecondStep(ctx context.Context, tx Store, a *Account, factors []*Factor, m Method, code, factorID string, ch *Challenge, c *Caller) (bool, error) {
 	switch m {
 	case MethodEmail, MethodSMS, MethodVoice:
 		if !s.matchCode(ch, m, factorID, code) {
 			return false, nil
 		}
-		f, err := tx.Factor(ctx, ch.FactorID)
-		if errors.Is(err, ErrNotFound) || err == nil && (f.AccountID != a.ID || f.Status != FactorActive) {
+		i := slices.IndexFunc(factors, func(f *Factor) bool { return f.ID == ch.FactorID })
+		if i < 0 {
 			return false, nil // the factor went away since the code was sent
 		}
-		if err != nil {
-			return false, err
-		}
+		f := factors[i]
 		f.LastUsedAt = s.now()
 		return true, tx.UpdateFactor(ctx, f)
 	case MethodRecoveryCode:
@@ -639,10 +698,6 @@ func (s *Service) matchSecondStep(ctx context.Context, tx Store, a *Account, m M
 		}
 		return true, s.notice(ctx, tx, a, "recovery_code_used", map[string]string{"left": itoa(len(codes) - 1)})
 	case MethodTOTP:
-		factors, err := s.activeFactors(ctx, tx, a.ID)
-		if err != nil {
-			return false, err
-		}
 		for _, f := range factors {
 			if f.Method != MethodTOTP || (factorID != "" && f.ID != factorID) {
 				continue
@@ -717,21 +772,18 @@ func (s *Service) SignOut(ctx context.Context, c *Caller) error {
 }
 
 // enrolmentRequired starts a sign-in whose token may only set up a method the
-// organisation allows, then complete (ORG-01).
-func (s *Service) enrolmentRequired(ctx context.Context, a *Account, org *Org) (*SignInResult, error) {
+// organisation allows, then complete (ORG-01); next (NextEnrol) says which and
+// the token carries what was proven so far.
+func (s *Service) enrolmentRequired(ctx context.Context, st Store, a *Account, org *Org, next Next, caller *Caller) (*SignInResult, error) {
 	now := s.now()
 	token, hash := s.newToken()
 	c := &Challenge{ID: s.newID("sge"), TokenHash: hash, Purpose: PurposeEnrolSignIn, AccountID: a.ID,
-		AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: now.Add(s.signInTTL)}
-	if err := s.store.CreateChallenge(ctx, c); err != nil {
+		AMR: slices.Clone(next.AMR), CreatedAt: now, ExpiresAt: now.Add(s.signInTTL)}
+	if err := st.CreateChallenge(ctx, c); err != nil {
 		return nil, err
 	}
-	res := &SignInResult{Status: StatusEnrollmentRequired, Account: a, Org: org, SignInToken: token, ExpiresAt: c.ExpiresAt,
-		AllowedMethods: s.allowed(org)}
-	if until := s.graceUntil(org, a); now.Before(until) {
-		res.GraceUntil = until
-	}
-	return res, nil
+	return &SignInResult{Status: StatusEnrollmentRequired, Account: a, Org: org, SignInToken: token, ExpiresAt: c.ExpiresAt,
+		AllowedMethods: next.Allowed, GraceUntil: next.GraceUntil}, nil
 }
 
 // AuthenticateEnrolment returns the caller a sign-in token from
@@ -754,10 +806,12 @@ func (s *Service) AuthenticateEnrolment(ctx context.Context, token, ip, userAgen
 	return &Caller{Account: a, SignIn: ch, IP: ip, UserAgent: userAgent}, nil
 }
 
-// CompleteSignIn ends a sign-in that had to enrol: once a method the
-// organisation allows is active, with a session whose amr holds the method
-// just proven; during a grace period, without one (GraceUntil says until when);
-// after it, ErrPolicyRequiresTwoStep. ErrExpired for a spent or unknown token.
+// CompleteSignIn ends a sign-in that had to enrol, as Decide says from what the
+// sign-in has proven (the method just enrolled included): with a session once a
+// method the organisation allows is active and proven; during a grace period,
+// without one (GraceUntil says until when); after it, ErrEnrolmentRequired.
+// ErrExpired for a spent or unknown token, and for an account that gained a
+// method this sign-in did not prove (SU-07).
 func (s *Service) CompleteSignIn(ctx context.Context, token, ip, userAgent string) (*SignInResult, error) {
 	if token == "" {
 		return nil, invalid("sign_in_token", "is required")
@@ -770,42 +824,35 @@ func (s *Service) CompleteSignIn(ctx context.Context, token, ip, userAgent strin
 	if err != nil {
 		return nil, err
 	}
-	org, err := s.store.Org(ctx, a.OrgID)
-	if err != nil {
-		return nil, err
-	}
-	factors, err := s.activeFactors(ctx, s.store, a.ID)
-	if err != nil {
-		return nil, err
-	}
-	var grace time.Time
-	if len(s.usable(org, factors)) == 0 {
-		grace = s.graceUntil(org, a)
-		if org.Policy.TwoStep != PolicyRequired && len(factors) == 0 {
-			grace = time.Time{} // the policy was relaxed meanwhile: nothing to enrol
-		} else if !s.now().Before(grace) {
-			return nil, ErrPolicyRequiresTwoStep
-		}
-	}
 	caller := &Caller{Account: a, IP: ip, UserAgent: userAgent}
 	var res *SignInResult
+	var next Next
 	err = s.store.Atomic(ctx, func(tx Store) error {
+		st, err := s.signInState(ctx, tx, a, nil, ch.AMR)
+		if err != nil {
+			return err
+		}
+		switch next = Decide(st); {
+		case next.Kind == NextSecondStep:
+			return ErrExpired
+		case next.Kind == NextEnrol && next.GraceUntil.IsZero():
+			return ErrEnrolmentRequired
+		}
 		if ok, err := tx.ConsumeChallenge(ctx, ch.ID, s.now()); err != nil || !ok {
 			return cmpErr(err, ErrExpired)
 		}
-		var err error
-		if res, err = s.signedIn(ctx, tx, a, ch.AMR, false, caller); err != nil {
+		if res, err = s.signedIn(ctx, tx, a, next, caller); err != nil {
 			return err
 		}
-		detail := map[string]any{"amr": ch.AMR, "enrolled": grace.IsZero()}
-		if !grace.IsZero() {
-			detail["grace_until"] = grace.Format(time.RFC3339)
+		detail := map[string]any{"amr": next.AMR, "enrolled": next.Kind == NextSession, "second_step": string(next.SecondStep)}
+		if next.Kind == NextEnrol {
+			detail["grace_until"] = next.GraceUntil.Format(time.RFC3339)
 		}
 		return s.audit(ctx, tx, event{typ: "sign_in.succeeded", account: a, caller: caller, detail: detail})
 	})
 	if err != nil {
 		return nil, err
 	}
-	res.GraceUntil = grace
+	res.GraceUntil = next.GraceUntil
 	return res, nil
 }

@@ -39,6 +39,7 @@ var errorMapping = []struct {
 	{twostep.ErrConfirmIdentity, 403, "confirm_identity_required", "Confirm your identity first (POST /api/v1/account/confirm-identity)."},
 	{twostep.ErrClientUpgrade, 403, "client_upgrade_required", "This app version cannot do two-step verification; update it."},
 	{twostep.ErrSSOManaged, 403, "sso_managed", "This account signs in through its organisation's single sign-on."},
+	{twostep.ErrEnrolmentRequired, 403, "policy_requires_two_step", "Your organisation requires two-step verification: set up a method to finish signing in."},
 	{twostep.ErrPolicyRequiresTwoStep, 409, "policy_requires_two_step", "Your organisation requires two-step verification."},
 	{twostep.ErrMethodNotAllowed, 403, "method_not_allowed_by_policy", "Your organisation does not allow this method."},
 	{twostep.ErrNotFound, 404, "not_found", "Not found."},

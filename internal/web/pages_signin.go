@@ -360,6 +360,12 @@ func (s *Server) pageVerifyPost(w http.ResponseWriter, r *http.Request) {
 	method, factor := r.PostFormValue("method"), r.PostFormValue("factor_id")
 	res, err := s.svc.VerifySignIn(r.Context(), twostep.VerifyRequest{SignInToken: ck.Value, Method: twostep.Method(method),
 		Code: r.PostFormValue("code"), FactorID: factor, IP: s.clientIP(r), UserAgent: r.UserAgent()})
+	if err == nil && res.Status == twostep.StatusEnrollmentRequired {
+		// Proven; now the policy wants a method it allows: the new token only enrols.
+		s.setCookie(w, s.signInCookie(), res.SignInToken, res.ExpiresAt)
+		redirect(w, r, enrolBase)
+		return
+	}
 	if err == nil {
 		s.setCookie(w, s.signInCookie(), "", timeZero)
 		s.setCookie(w, s.sessionCookie(), res.SessionToken, res.ExpiresAt)

@@ -1,0 +1,194 @@
+package twostep
+
+import (
+	"slices"
+	"time"
+)
+
+// SecondStep says how a session's second step was met (API.md, the paragraph
+// before §7). One mapping decides everything from it: an identity confirmation
+// needs SecondStepProven, an administrator's session too when the administrator
+// has a method.
+type SecondStep string
+
+// How a session's second step was met.
+const (
+	SecondStepProven     SecondStep = "proven"     // in this sign-in
+	SecondStepRemembered SecondStep = "remembered" // a remembered device (a later issue)
+	SecondStepUpstream   SecondStep = "upstream"   // trusted from an SSO provider (a later issue)
+	SecondStepExempt     SecondStep = "exempt"     // a legacy client let in with the password alone
+	SecondStepNone       SecondStep = "none"       // the account had no method to prove
+)
+
+// SignInState is what a sign-in decision looks at: the account, what it has,
+// its organisation's policy and what this sign-in has proven so far.
+type SignInState struct {
+	Account *Account
+	Org     *Org
+	// Offered are the methods this server offers; the policy allows a subset.
+	Offered []Method
+	// Factors are the account's active factors; RecoveryCodes counts its unused codes.
+	Factors       []*Factor
+	RecoveryCodes int
+	// Proven is the amr earned so far: "pwd", then the second step's.
+	Proven []string
+	// Legacy is an old client that the account and its organisation let in
+	// with the password alone (API.md §3.1).
+	Legacy bool
+	Now    time.Time
+}
+
+// NextKind is what a sign-in must do next.
+type NextKind int
+
+// The next step of a sign-in.
+const (
+	NextSecondStep NextKind = iota + 1 // prove one of Choices
+	NextEnrol                          // set up one of Allowed (or skip until GraceUntil)
+	NextSession                        // done: a session with SecondStep and AMR
+)
+
+// Choice is one way to prove the second step: a factor by one of its channels,
+// or a recovery code (Factor nil).
+type Choice struct {
+	Method Method
+	Factor *Factor
+}
+
+// Next is the one answer to "what must this sign-in do now".
+type Next struct {
+	Kind NextKind
+	// NextSecondStep: every factor and channel that may prove it, then recovery
+	// codes while some remain.
+	Choices []Choice
+	// NextEnrol: the methods the policy allows, and until when the member may
+	// go on without one (zero: not at all), with the session below.
+	Allowed    []Method
+	GraceUntil time.Time
+	// NextSession (and NextEnrol): how the second step was met and the
+	// session's amr.
+	SecondStep SecondStep
+	AMR        []string
+	// Confirmed: the session counts as a fresh identity confirmation, because
+	// it proved everything the account has.
+	Confirmed bool
+}
+
+// Offers reports whether the step lets m prove the second step, by factorID when
+// one is given.
+func (n Next) Offers(m Method, factorID string) bool {
+	return n.Kind == NextSecondStep && slices.ContainsFunc(n.Choices, func(c Choice) bool {
+		return c.Method == m && (factorID == "" || c.Factor != nil && c.Factor.ID == factorID)
+	})
+}
+
+// HasMethod reports whether the account has anything to prove: an active
+// factor or an unused recovery code.
+func (st SignInState) HasMethod() bool { return len(st.Factors) > 0 || st.RecoveryCodes > 0 }
+
+// Decide returns the next step of a sign-in. It is the one place that says what
+// a person must do before getting a session, whatever the path (API, pages, and
+// the protocols built on them):
+//   - an account with any active method or unused recovery code proves one of them
+//     before anything else (SU-07), whatever the policy says; only the methods the
+//     policy allows are offered, unless none of its methods is allowed: then it
+//     proves what it has, and enrols an allowed one after;
+//   - a legacy client let in by the account and its policy is the one exception,
+//     with a session marked exempt that never counts as a confirmation;
+//   - an account left without an allowed method (or without any under a required
+//     policy) enrols, or goes on during its grace period;
+//   - otherwise it gets a session.
+func Decide(st SignInState) Next {
+	allowed := allowedMethods(st.Org, st.Offered)
+	var usable []*Factor
+	for _, f := range st.Factors {
+		if len(factorChannels(f, allowed)) > 0 {
+			usable = append(usable, f)
+		}
+	}
+	proven := provenSecondStep(st.Proven)
+	if st.HasMethod() && !proven {
+		if st.Legacy {
+			return Next{Kind: NextSession, SecondStep: SecondStepExempt, AMR: []string{"pwd"}}
+		}
+		n := Next{Kind: NextSecondStep}
+		for _, f := range st.Factors {
+			chans := factorChannels(f, allowed)
+			if len(usable) == 0 {
+				chans = factorChannels(f, nil) // prove what you have, then enrol
+			}
+			for _, m := range chans {
+				n.Choices = append(n.Choices, Choice{Method: m, Factor: f})
+			}
+		}
+		if st.RecoveryCodes > 0 {
+			n.Choices = append(n.Choices, Choice{Method: MethodRecoveryCode})
+		}
+		return n
+	}
+	// What a session would record now: for NextSession, and for NextEnrol
+	// when its grace period lets the member go on without enrolling.
+	n := Next{Kind: NextSession, SecondStep: SecondStepNone, AMR: slices.Clone(st.Proven)}
+	if proven {
+		n.SecondStep = SecondStepProven
+	}
+	// Everything the account has was proven: the password when that is all it has.
+	n.Confirmed = proven || !st.HasMethod()
+	if len(usable) == 0 && (len(st.Factors) > 0 || st.Org.Policy.TwoStep == PolicyRequired) {
+		n.Kind, n.Allowed = NextEnrol, allowed
+		if until := graceUntil(st.Org, st.Account); st.Now.Before(until) {
+			n.GraceUntil = until
+		}
+	}
+	return n
+}
+
+// provenSecondStep reports whether amr holds a second step beside the password.
+func provenSecondStep(amr []string) bool {
+	return slices.ContainsFunc(amr, func(m string) bool { return m != "pwd" })
+}
+
+// factorChannels returns the methods by which f proves the second step, among
+// allowed (nil: all of them). A phone takes each of its channels.
+func factorChannels(f *Factor, allowed []Method) []Method {
+	chans := []Method{f.Method}
+	if isPhone(f.Method) && len(f.Channels) > 0 {
+		chans = f.Channels
+	}
+	if allowed == nil {
+		return chans
+	}
+	var out []Method
+	for _, m := range chans {
+		if slices.Contains(allowed, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// allowedMethods returns the methods the organisation's policy allows among
+// those offered.
+func allowedMethods(o *Org, offered []Method) []Method {
+	out := []Method{}
+	for _, m := range offered {
+		if slices.Contains(o.Policy.AllowedMethods, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// graceUntil is when a member's grace period ends under a required policy:
+// the later of the policy change and the member's creation, plus the grace
+// days; zero when there is none (owners and admins get none: ORG-02).
+func graceUntil(org *Org, a *Account) time.Time {
+	if org.Policy.TwoStep != PolicyRequired || org.Policy.GracePeriodDays == 0 || a.Role != RoleMember {
+		return time.Time{}
+	}
+	start := org.Policy.ChangedAt
+	if a.CreatedAt.After(start) {
+		start = a.CreatedAt
+	}
+	return start.Add(time.Duration(org.Policy.GracePeriodDays) * 24 * time.Hour)
+}
