@@ -74,7 +74,7 @@ func enqueueMessage(t testing.TB, db twostep.Store, sealer *twostep.Sealer, m *t
 
 func message(t testing.TB, db twostep.Store, id string) *twostep.OutboxMessage {
 	t.Helper()
-	m, err := db.LastMessage(context.Background(), "ch_"+id)
+	m, err := db.LastMessage(context.Background(), "ch_"+id, "")
 	if err != nil {
 		t.Fatal(err)
 	}

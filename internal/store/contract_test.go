@@ -439,7 +439,7 @@ func testDeleteExpired(t *testing.T, db *store.DB) {
 	ok(t, db.DeleteExpired(ctx, now))
 	var kept []string
 	for id := range messages {
-		if _, err := db.LastMessage(ctx, "c-"+id); err == nil {
+		if _, err := db.LastMessage(ctx, "c-"+id, ""); err == nil {
 			kept = append(kept, "message "+id)
 		}
 	}
@@ -773,7 +773,7 @@ func message(id string, due time.Time) *twostep.OutboxMessage {
 // lastMessage returns the newest message of challenge ch-id, as message names it.
 func lastMessage(t testing.TB, db twostep.Store, id string) *twostep.OutboxMessage {
 	t.Helper()
-	return get[*twostep.OutboxMessage](t)(db.LastMessage(t.Context(), "ch-"+id))
+	return get[*twostep.OutboxMessage](t)(db.LastMessage(t.Context(), "ch-"+id, ""))
 }
 
 func ids(ms []*twostep.OutboxMessage) []string {
@@ -794,7 +794,7 @@ func testOutbox(t *testing.T, db *store.DB) {
 		ProviderID: "prov-1", CreatedAt: t0, SentAt: t0.Add(2 * time.Second)}
 	ok(t, db.EnqueueMessage(ctx, m))
 	same(t, "Status set by EnqueueMessage", twostep.MessagePending, m.Status)
-	same(t, "LastMessage", m, get[*twostep.OutboxMessage](t)(db.LastMessage(ctx, ch.ID)))
+	same(t, "LastMessage", m, get[*twostep.OutboxMessage](t)(db.LastMessage(ctx, ch.ID, "")))
 
 	// The zero due time means at once, and stays zero; no challenge, no payload.
 	bare := &twostep.OutboxMessage{ID: "m2", Channel: "email", To: "ann@example.com", Template: "welcome",
@@ -827,7 +827,7 @@ func testOutbox(t *testing.T, db *store.DB) {
 	ok(t, db.DeleteExpired(ctx, t0.Add(time.Hour)))
 	_, err := db.Challenge(ctx, ch.ID)
 	wantErr(t, "Challenge after DeleteExpired", err, twostep.ErrNotFound)
-	same(t, "LastMessage after DeleteExpired", m, get[*twostep.OutboxMessage](t)(db.LastMessage(ctx, ch.ID)))
+	same(t, "LastMessage after DeleteExpired", m, get[*twostep.OutboxMessage](t)(db.LastMessage(ctx, ch.ID, "")))
 	same(t, "PendingMessages after DeleteExpired", 2, get[int](t)(db.PendingMessages(ctx)))
 
 	wantErr(t, "FinishMessage of a missing message", db.FinishMessage(ctx, &twostep.OutboxMessage{ID: "nope",
@@ -835,9 +835,9 @@ func testOutbox(t *testing.T, db *store.DB) {
 	if err := db.FinishMessage(ctx, &twostep.OutboxMessage{ID: "m1", Status: "lost"}); err == nil {
 		t.Error("FinishMessage with an unknown status succeeded")
 	}
-	_, err = db.LastMessage(ctx, "nope")
+	_, err = db.LastMessage(ctx, "nope", "")
 	wantErr(t, "LastMessage of a challenge without messages", err, twostep.ErrNotFound)
-	_, err = db.LastMessage(ctx, "")
+	_, err = db.LastMessage(ctx, "", "")
 	wantErr(t, "LastMessage of no challenge", err, twostep.ErrNotFound)
 }
 
@@ -973,8 +973,25 @@ func testLastMessage(t *testing.T, db *store.DB) {
 	enqueue("a0", "c1", t0.Add(time.Minute)) // the same microsecond, added last: newest whatever its id
 	enqueue("y1", "c2", t0.Add(time.Hour))
 	enqueue("z1", "", t0.Add(time.Hour))
-	same(t, "LastMessage", "a0", get[*twostep.OutboxMessage](t)(db.LastMessage(ctx, "c1")).ID)
-	same(t, "LastMessage of c2", "y1", get[*twostep.OutboxMessage](t)(db.LastMessage(ctx, "c2")).ID)
+	same(t, "LastMessage", "a0", get[*twostep.OutboxMessage](t)(db.LastMessage(ctx, "c1", "")).ID)
+	same(t, "LastMessage of c2", "y1", get[*twostep.OutboxMessage](t)(db.LastMessage(ctx, "c2", "")).ID)
+
+	// By channel: an SMS refused on a sign-in says nothing about its call.
+	voice := message("v1", t0)
+	voice.ChallengeID, voice.CreatedAt, voice.Channel = "c1", t0.Add(2*time.Minute), "voice"
+	ok(t, db.EnqueueMessage(ctx, voice))
+	same(t, "LastMessage of c1, any channel", "v1", get[*twostep.OutboxMessage](t)(db.LastMessage(ctx, "c1", "")).ID)
+	same(t, "LastMessage of c1 by voice", "v1", get[*twostep.OutboxMessage](t)(db.LastMessage(ctx, "c1", "voice")).ID)
+	same(t, "LastMessage of c1 by "+message("", t0).Channel, "a0",
+		get[*twostep.OutboxMessage](t)(db.LastMessage(ctx, "c1", message("", t0).Channel)).ID)
+	_, err := db.LastMessage(ctx, "c2", "voice")
+	wantErr(t, "LastMessage of c2 by voice", err, twostep.ErrNotFound)
+
+	// To an address, whatever the challenge: the newest on that channel.
+	same(t, "LastMessageTo by e-mail", "z1", get[*twostep.OutboxMessage](t)(db.LastMessageTo(ctx, "email", voice.To)).ID)
+	same(t, "LastMessageTo by voice", "v1", get[*twostep.OutboxMessage](t)(db.LastMessageTo(ctx, "voice", voice.To)).ID)
+	_, err = db.LastMessageTo(ctx, "voice", "nobody@example.com")
+	wantErr(t, "LastMessageTo an unknown address", err, twostep.ErrNotFound)
 }
 
 // testClaimRace: each queued message is delivered once, however many workers

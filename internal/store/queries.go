@@ -629,11 +629,22 @@ func (db *DB) FinishMessage(ctx context.Context, m *twostep.OutboxMessage) error
 	return nil
 }
 
-// LastMessage returns the newest (last created) message of a challenge;
-// ErrNotFound if none.
-func (db *DB) LastMessage(ctx context.Context, challengeID string) (*twostep.OutboxMessage, error) {
-	return one(db.row(ctx, `SELECT `+outboxCols+` FROM outbox WHERE challenge_id = ?
-		ORDER BY created_at DESC, seq DESC LIMIT 1`, challengeID), scanMessage, "last message")
+// LastMessage returns the newest (last created) message of a challenge on
+// channel ("" for any); ErrNotFound if none.
+func (db *DB) LastMessage(ctx context.Context, challengeID, channel string) (*twostep.OutboxMessage, error) {
+	if channel == "" {
+		return one(db.row(ctx, `SELECT `+outboxCols+` FROM outbox WHERE challenge_id = ?
+			ORDER BY created_at DESC, seq DESC LIMIT 1`, challengeID), scanMessage, "last message")
+	}
+	return one(db.row(ctx, `SELECT `+outboxCols+` FROM outbox WHERE challenge_id = ? AND channel = ?
+		ORDER BY created_at DESC, seq DESC LIMIT 1`, challengeID, channel), scanMessage, "last message")
+}
+
+// LastMessageTo returns the newest (last created) message on channel to the
+// address to; ErrNotFound if none.
+func (db *DB) LastMessageTo(ctx context.Context, channel, to string) (*twostep.OutboxMessage, error) {
+	return one(db.row(ctx, `SELECT `+outboxCols+` FROM outbox WHERE to_addr = ? AND channel = ?
+		ORDER BY created_at DESC, seq DESC LIMIT 1`, to, channel), scanMessage, "last message to")
 }
 
 // PendingMessages counts messages not yet sent nor given up, leased or not.

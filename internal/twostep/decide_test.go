@@ -344,3 +344,51 @@ func TestParallelWrongCodesCapped(t *testing.T) { // RL-12
 		}
 	})
 }
+
+// TestRefusedSMSOffersCall: a provider's permanent refusal of a text message
+// (Twilio 21610 "unsubscribed") blocks texts on that sign-in, not the call to
+// the same number, and the next sign-in calls first.
+func TestRefusedSMSOffersCall(t *testing.T) { // OOB-10
+	f := newFixture(t, storetest.SQLite(t), twostep.Limits{})
+	f.account("owner@example.com")
+	ctx := context.Background()
+	c := f.caller(f.signIn("owner@example.com").SessionToken)
+	nf, err := f.svc.AddFactor(ctx, c, twostep.FactorRequest{Method: twostep.MethodSMS, Phone: "+33612345678"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.VerifyFactor(ctx, c, nf.Factor.ID, f.lastMessage("sms", "code_enrol").Data["code"]); err != nil {
+		t.Fatal(err)
+	}
+	f.outbox()
+	res := f.signIn("owner@example.com")
+	if res.CodeSent == nil || res.CodeSent.Method != twostep.MethodSMS {
+		t.Fatalf("first sign-in: %+v, want a text", res.CodeSent)
+	}
+	now := f.clock.Now()
+	msgs, err := f.db.ClaimMessages(ctx, now, now.Add(time.Minute), 10)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("claim: %v %d", err, len(msgs))
+	}
+	msgs[0].Status, msgs[0].Permanent, msgs[0].Error = twostep.MessageFailed, true, "twilio 21610: unsubscribed recipient"
+	if err := f.db.FinishMessage(ctx, msgs[0]); err != nil {
+		t.Fatal(err)
+	}
+	send := func(m twostep.Method) error {
+		_, err := f.svc.SendSignInCode(ctx, twostep.SendRequest{SignInToken: res.SignInToken, Method: m})
+		return err
+	}
+	f.clock.Advance(31 * time.Second)
+	if err := send(twostep.MethodSMS); !errors.Is(err, twostep.ErrDeliveryFailed) {
+		t.Errorf("another text after the refusal: %v, want ErrDeliveryFailed", err)
+	}
+	if err := send(twostep.MethodVoice); err != nil {
+		t.Errorf("a call after the text was refused: %v", err)
+	}
+	f.outbox()
+	f.clock.Advance(time.Minute)
+	next := f.signIn("owner@example.com")
+	if next.CodeSent == nil || next.CodeSent.Method != twostep.MethodVoice || next.DefaultMethod != twostep.MethodVoice {
+		t.Errorf("next sign-in: default %s, sent %+v; want a call", next.DefaultMethod, next.CodeSent)
+	}
+}

@@ -36,7 +36,7 @@ func (s *Service) SendSignInCode(ctx context.Context, r SendRequest) (*CodeSent,
 	if err != nil {
 		return nil, err
 	}
-	if err := s.lastDeliveryFailed(ctx, c.ID); err != nil {
+	if err := s.lastDeliveryFailed(ctx, c.ID, r.Method); err != nil {
 		return nil, err
 	}
 	caller := &Caller{Account: acct, IP: r.IP, UserAgent: r.UserAgent}
@@ -54,19 +54,33 @@ func (s *Service) SendSignInCode(ctx context.Context, r SendRequest) (*CodeSent,
 }
 
 // lastDeliveryFailed returns ErrDeliveryFailed when the provider refused the
-// last message of the challenge for good (a resend would meet the same fate).
-func (s *Service) lastDeliveryFailed(ctx context.Context, challengeID string) error {
-	m, err := s.store.LastMessage(ctx, challengeID)
+// last message of the challenge by channel m for good (a resend by the same
+// channel would meet the same fate; another channel may still get through).
+func (s *Service) lastDeliveryFailed(ctx context.Context, challengeID string, m Method) error {
+	msg, err := s.store.LastMessage(ctx, challengeID, string(m))
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if m.Status == MessageFailed && m.Permanent {
+	if msg.Status == MessageFailed && msg.Permanent {
 		return ErrDeliveryFailed
 	}
 	return nil
+}
+
+// refused reports whether the provider refused the last message by channel m
+// to address for good.
+func (s *Service) refused(ctx context.Context, m Method, address string) (bool, error) {
+	msg, err := s.store.LastMessageTo(ctx, string(m), address)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return msg.Status == MessageFailed && msg.Permanent, nil
 }
 
 // deliveryFactor picks the factor that takes method m among those the sign-in

@@ -164,13 +164,23 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 		AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: now.Add(s.signInTTL),
 	}
 	res := &SignInResult{Status: StatusSecondStep, Account: acct, Org: org, SignInToken: token, ExpiresAt: c.ExpiresAt}
-	res.Methods, res.DefaultMethod = methodOptions(next)
+	res.Methods, _ = methodOptions(next)
+	def, ok := defaultChoice(next)
+	if ok && def.Method == MethodSMS && next.Offers(MethodVoice, def.Factor.ID) {
+		// The provider refused the last text to this number for good (an
+		// unsubscribed or unreachable number): call it instead.
+		if no, err := s.refused(ctx, MethodSMS, def.Factor.Address); err != nil {
+			return nil, err
+		} else if no {
+			def.Method = MethodVoice
+		}
+	}
+	res.DefaultMethod = def.Method
 	var capped error
 	err = s.store.Atomic(ctx, func(tx Store) error {
 		if err := tx.CreateChallenge(ctx, c); err != nil {
 			return err
 		}
-		def, ok := defaultChoice(next)
 		if !ok || !def.Method.delivers() {
 			return nil
 		}

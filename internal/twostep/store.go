@@ -113,8 +113,12 @@ type Store interface {
 	// since (this worker's lease ran out), FinishMessage changes nothing and
 	// returns ErrConflict, and the other worker's outcome stands.
 	FinishMessage(ctx context.Context, m *OutboxMessage) error
-	// LastMessage returns the newest message of a challenge; ErrNotFound if none.
-	LastMessage(ctx context.Context, challengeID string) (*OutboxMessage, error)
+	// LastMessage returns the newest message of a challenge on channel ("" for
+	// any); ErrNotFound if none.
+	LastMessage(ctx context.Context, challengeID, channel string) (*OutboxMessage, error)
+	// LastMessageTo returns the newest message on channel to the address to;
+	// ErrNotFound if none.
+	LastMessageTo(ctx context.Context, channel, to string) (*OutboxMessage, error)
 	// PendingMessages counts messages not yet sent nor given up.
 	PendingMessages(ctx context.Context) (int, error)
 
