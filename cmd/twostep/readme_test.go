@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -130,6 +131,30 @@ func TestReadmeCurl(t *testing.T) {
 		for _, pair := range wantPair.FindAllString(s.want, -1) {
 			if !strings.Contains(out, pair) {
 				t.Errorf("README line %q: the answer lacks %s, which the README shows:\n%s", s.line, pair, out)
+			}
+		}
+	}
+}
+
+// TestDocsLinks: the README and docs/ stand alone in a clone: every relative
+// link points at a file of the repository (issue 11, item 18).
+func TestDocsLinks(t *testing.T) {
+	link := regexp.MustCompile(`\]\(([^)#\s]+)(?:#[^)]*)?\)`)
+	for _, doc := range []string{"../../README.md", "../../docs/configuration.md", "../../docs/api.md"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") {
+				continue
+			}
+			path := filepath.Join(filepath.Dir(doc), target)
+			if rel, err := filepath.Rel("../..", path); err != nil || strings.HasPrefix(rel, "..") {
+				t.Errorf("%s links to %s, outside the repository", doc, target)
+			} else if _, err := os.Stat(path); err != nil {
+				t.Errorf("%s links to %s, which is not in the repository", doc, target)
 			}
 		}
 	}
