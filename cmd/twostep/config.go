@@ -34,7 +34,7 @@ var settings = []setting{
 	{"sqlite_sync", "normal or full (default normal)"},
 	{"secret_key_file", "key file, one KEYID:BASE64 per line (default data dir + /secret.key)"},
 	{"issuer", "name shown in authenticator apps and messages (default Twostep)"},
-	{"dev", "dev mode: messages go to the outbox page (default on without SMTP or SMS provider)"},
+	{"dev", "dev mode: messages go to the outbox page, readable by anyone (default on only without SMTP or SMS provider, on a loopback listen address with an http base URL)"},
 	{"smtp_url", "smtp://user:pass@host:port, smtps://… or smtp+insecure://host:port"},
 	{"mail_from", "sender address (default no-reply@ + base URL host)"},
 	{"sms_provider", "twilio, webhook or outbox"},
@@ -52,6 +52,7 @@ var settings = []setting{
 	{"confirm_window", "how long an identity confirmation lasts (default 10m)"},
 	{"trusted_proxies", "comma-separated CIDRs whose X-Forwarded-For is believed"},
 	{"log_format", "text or json (default text)"},
+	{"metrics_listen", "address of a second listener for GET /metrics, such as 127.0.0.1:9090 (default none: /metrics on the main address, to loopback clients only)"},
 }
 
 func envName(s string) string  { return "TWOSTEP_" + strings.ToUpper(s) }
@@ -86,6 +87,7 @@ type Config struct {
 	ConfirmWindow    time.Duration
 	TrustedProxies   []netip.Prefix
 	LogFormat        string
+	MetricsListen    string
 }
 
 // configFlags adds every setting as a flag, plus --config, to fs. The returned
@@ -225,8 +227,11 @@ func parseConfig(raw map[string]source) (*Config, error) {
 	if c.SMSProvider != "" && c.SMSProvider != "twilio" && c.SMSProvider != "webhook" && c.SMSProvider != "outbox" {
 		return nil, bad(from, c.SMSProvider, "must be twilio, webhook or outbox")
 	}
+	// Dev mode shows every message, reset and invitation links included, to
+	// anyone who asks: it turns itself on only for a newcomer's first run on
+	// this machine, never for a server others can reach (API.md §2).
 	devDefault := "false"
-	if c.SMTPURL == "" && c.SMSProvider == "" {
+	if c.SMTPURL == "" && c.SMSProvider == "" && loopbackListen(c.Listen) && (c.BaseURL == nil || c.BaseURL.Scheme == "http") {
 		devDefault = "true"
 	}
 	v, from := get("dev", devDefault)
@@ -299,6 +304,15 @@ func parseConfig(raw map[string]source) (*Config, error) {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return nil, bad(from, c.LogFormat, "must be text or json")
 	}
+	if c.MetricsListen, from = get("metrics_listen", ""); c.MetricsListen != "" {
+		_, port, err := net.SplitHostPort(c.MetricsListen)
+		if err != nil || port == "" {
+			return nil, bad(from, c.MetricsListen, "must be host:port, such as 127.0.0.1:9090")
+		}
+		if c.MetricsListen == c.Listen && port != "0" {
+			return nil, bad(from, c.MetricsListen, "must differ from TWOSTEP_LISTEN")
+		}
+	}
 	if c.SMSProvider == "twilio" && (c.TwilioAccountSID == "" || c.TwilioAuthToken == "" || c.TwilioFrom == "") {
 		return nil, errors.New("TWOSTEP_SMS_PROVIDER=twilio needs TWOSTEP_TWILIO_ACCOUNT_SID, TWOSTEP_TWILIO_AUTH_TOKEN and TWOSTEP_TWILIO_FROM")
 	}
@@ -322,6 +336,21 @@ func (c *Config) setBaseURL(listen string) {
 	if !c.mailFromSet {
 		c.MailFrom = "no-reply@" + c.BaseURL.Hostname()
 	}
+}
+
+// loopbackListen reports whether listen (host:port) accepts connections from
+// this machine only: a loopback address or "localhost". An empty host (every
+// interface) or any other name does not count; names are not resolved.
+func loopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 func parseBool(s string) (bool, error) {

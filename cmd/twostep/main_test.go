@@ -110,6 +110,8 @@ func TestConfigErrors(t *testing.T) {
 		{"webhook", []string{"TWOSTEP_SMS_PROVIDER=webhook", "TWOSTEP_SMS_WEBHOOK_URL=https://sms.example.com"}, nil, "TWOSTEP_SMS_PROVIDER=webhook needs TWOSTEP_SMS_WEBHOOK_URL and TWOSTEP_SMS_WEBHOOK_SECRET"},
 		{"provider", []string{"TWOSTEP_SMS_PROVIDER=carrier-pigeon"}, nil, `TWOSTEP_SMS_PROVIDER="carrier-pigeon": must be twilio, webhook or outbox`},
 		{"smtp", []string{"TWOSTEP_SMTP_URL=mailto:x@example.com"}, nil, "TWOSTEP_SMTP_URL: must be smtp://host:port"},
+		{"metrics listen", []string{"TWOSTEP_METRICS_LISTEN=9090"}, nil, `TWOSTEP_METRICS_LISTEN="9090": must be host:port`},
+		{"metrics listen flag", nil, []string{"--metrics-listen", "localhost"}, `--metrics-listen="localhost": must be host:port`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,6 +122,8 @@ func TestConfigErrors(t *testing.T) {
 		dir := t.TempDir()
 		os.WriteFile(filepath.Join(dir, "c.yaml"), []byte("listen: 127.0.0.1:9999\nsession_max: forever\n"), 0o600)
 		oneLineError(t, runCmd(t, dir, nil, "", "migrate", "--config", "c.yaml"), `c.yaml: session_max="forever"`)
+		os.WriteFile(filepath.Join(dir, "m.yaml"), []byte("metrics_listen: 127.0.0.1:8080\n"), 0o600)
+		oneLineError(t, runCmd(t, dir, nil, "", "migrate", "--config", "m.yaml"), `m.yaml: metrics_listen="127.0.0.1:8080": must differ from TWOSTEP_LISTEN`)
 		os.WriteFile(filepath.Join(dir, "d.yaml"), []byte("lisen: 127.0.0.1:9999\n"), 0o600)
 		oneLineError(t, runCmd(t, dir, nil, "", "migrate", "--config", "d.yaml"), `unknown key "lisen"`)
 	})
@@ -204,7 +208,9 @@ func (s *server) stop(t *testing.T, sig syscall.Signal) int {
 	return s.cmd.ProcessState.ExitCode()
 }
 
-var runningAt = regexp.MustCompile(`is running at (http://\S+)\n`)
+// runningAt finds the URL the banner gives, or the address it listens on when
+// the base URL is another (an https one behind a proxy, say).
+var runningAt = regexp.MustCompile(`is running at (http://\S+?|\S+ \(listening on (http://\S+)\))\n`)
 
 // serve starts `twostep serve` in dir on a free port and returns once it answers.
 func serve(t *testing.T, dir string, env []string) *server {
@@ -220,6 +226,9 @@ func serve(t *testing.T, dir string, env []string) *server {
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if m := runningAt.FindStringSubmatch(s.output()); m != nil {
 			s.url = m[1]
+			if m[2] != "" {
+				s.url = m[2]
+			}
 			if resp, err := http.Get(s.url + "/healthz"); err == nil {
 				resp.Body.Close()
 				return s

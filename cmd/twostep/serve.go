@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync"
 	"syscall"
 	"time"
 
@@ -18,7 +19,9 @@ import (
 )
 
 // cmdServe runs the server until ctx ends (SIGINT, SIGTERM), then shuts down
-// gracefully: requests in flight get up to 10 seconds to finish.
+// gracefully: it stops accepting, gives requests and deliveries in flight up
+// to 10 seconds to finish, waits for every goroutine it started, and only then
+// closes the database.
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve")
 	load := configFlags(fs, getenv)
@@ -42,6 +45,13 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer ln.Close()
 	cfg.setBaseURL(ln.Addr().String())
+	var metricsLn net.Listener
+	if cfg.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return fmt.Errorf("TWOSTEP_METRICS_LISTEN=%q: %w", cfg.MetricsListen, err)
+		}
+		defer metricsLn.Close()
+	}
 
 	a, err := openApp(ctx, cfg, stderr)
 	if err != nil {
@@ -49,23 +59,36 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer a.Close()
 
+	// With a listener of its own, /metrics is not on the main address at all.
+	mainMetrics := a.metrics.handler()
+	if metricsLn != nil {
+		mainMetrics = nil
+	}
 	h, err := web.New(web.Options{Service: a.svc, Logger: a.log, BaseURL: cfg.BaseURL, Dev: cfg.Dev,
-		TrustedProxies: cfg.TrustedProxies, MailFrom: cfg.MailFrom, Metrics: a.metrics.handler()})
+		TrustedProxies: cfg.TrustedProxies, MailFrom: cfg.MailFrom, Metrics: mainMetrics})
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-		// What net/http logs (TLS handshake errors, panics it recovered) goes
-		// through the same handler, so that every line is one record (AU-04).
-		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	servers := []*http.Server{a.httpServer(h)}
+	listeners := []net.Listener{ln}
+	if metricsLn != nil {
+		servers = append(servers, a.httpServer(web.MetricsOnly(a.metrics.handler())))
+		listeners = append(listeners, metricsLn)
+	}
 
 	setup, err := a.svc.SetupToken(ctx)
 	if err != nil {
 		return err
 	}
 	// One write, so that whoever reads the output sees the setup link with the URL.
-	banner := fmt.Sprintf("Twostep %s is running at %s\n", version, cfg.BaseURL)
+	banner := fmt.Sprintf("Twostep %s is running at %s", version, cfg.BaseURL)
+	if listening := "http://" + ln.Addr().String(); listening != cfg.BaseURL.String() {
+		banner += " (listening on " + listening + ")"
+	}
+	banner += "\n"
+	if metricsLn != nil {
+		banner += fmt.Sprintf("Metrics at http://%s/metrics\n", metricsLn.Addr())
+	}
 	if cfg.Dev {
 		banner += fmt.Sprintf("Dev mode: messages are not sent; read them at %s/dev/outbox\n", cfg.BaseURL)
 	}
@@ -73,23 +96,67 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		banner += fmt.Sprintf("First run: open %s/setup/%s to create your organisation and its owner.\n", cfg.BaseURL, setup)
 	}
 	io.WriteString(stdout, banner)
+	a.warnUndeliverable()
 
-	go a.housekeeping(ctx)
-	go a.worker.Run(ctx)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	// Every goroutine below ends before the deferred Close of the database: a
+	// delivery in flight must record its outcome, or it is sent again after a
+	// restart (issue 11, item 8).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { a.housekeeping(ctx) })
+	wg.Go(func() { a.worker.Run(ctx) })
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		wg.Go(func() {
+			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		})
+	}
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
 	a.log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	cancel() // the worker claims nothing more and housekeeping ends
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	for _, srv := range servers {
+		// Stops accepting, then waits for the requests in flight.
+		if err := srv.Shutdown(shutdownCtx); err != nil && serveErr == nil {
+			serveErr = err
+		}
 	}
-	return nil
+	wg.Wait()
+	return serveErr
+}
+
+// httpServer is the http.Server of one listener.
+func (a *app) httpServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		// What net/http logs (TLS handshake errors, panics it recovered) goes
+		// through the same handler, so that every line is one record (AU-04).
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+}
+
+// warnUndeliverable says at start-up what this server cannot deliver, so that
+// an operator learns it before the first person waits for a reset link.
+func (a *app) warnUndeliverable() {
+	if a.cfg.Dev {
+		if !loopbackListen(a.cfg.Listen) || a.cfg.BaseURL.Scheme != "http" {
+			a.log.Warn("dev mode is on for a server other machines can reach: anyone can read every message, reset and invitation links included, at /dev/outbox; set TWOSTEP_DEV=false")
+		}
+		return
+	}
+	if a.cfg.SMTPURL == "" {
+		a.log.Warn("no SMTP server (TWOSTEP_SMTP_URL) and dev mode off: e-mail is not offered as a second step, and password reset links, invitations and notices cannot be delivered")
+	}
+	if a.cfg.SMSProvider == "" {
+		a.log.Info("no SMS provider (TWOSTEP_SMS_PROVIDER): SMS and voice calls are not offered as a second step")
+	}
 }
 
 // housekeeping re-reads the key file on SIGHUP and every minute (so a rotation

@@ -29,6 +29,9 @@ type WorkerOptions struct {
 	Poll time.Duration
 	// Batch is how many messages one pass claims, and delivers at once. Default 16.
 	Batch int
+	// Drain is how long deliveries in flight may go on once Run's context has
+	// ended, before they are cancelled. Default 10s.
+	Drain time.Duration
 	// Metrics, if set, counts deliveries.
 	Metrics Metrics
 }
@@ -56,6 +59,7 @@ type Worker struct {
 	lease      time.Duration
 	poll       time.Duration
 	batch      int
+	drain      time.Duration
 	wake       chan struct{}
 	metrics    Metrics
 }
@@ -63,7 +67,7 @@ type Worker struct {
 // NewWorker returns a Worker; it does nothing until Run or DeliverDue.
 func NewWorker(o WorkerOptions) *Worker {
 	w := &Worker{store: o.Store, sealer: o.Sealer, texts: o.Texts, transports: o.Transports, log: o.Logger,
-		clock: o.Clock, lease: o.Lease, poll: o.Poll, batch: o.Batch, wake: make(chan struct{}, 1), metrics: o.Metrics}
+		clock: o.Clock, lease: o.Lease, poll: o.Poll, batch: o.Batch, drain: o.Drain, wake: make(chan struct{}, 1), metrics: o.Metrics}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
@@ -79,6 +83,9 @@ func NewWorker(o WorkerOptions) *Worker {
 	if w.batch <= 0 {
 		w.batch = 16
 	}
+	if w.drain <= 0 {
+		w.drain = 10 * time.Second
+	}
 	return w
 }
 
@@ -93,9 +100,32 @@ func (w *Worker) Wake() {
 
 // Run delivers due messages until ctx ends. Store errors are logged and the
 // next poll tries again.
+//
+// Once ctx ends Run claims nothing more, and returns only when the deliveries
+// in flight have ended and their outcomes are recorded. Those deliveries are
+// not cut off with ctx: they get Drain more before they are cancelled. A
+// delivery cut off after the provider took the message, or whose outcome is
+// never recorded, is sent again later: a code arrives twice.
 func (w *Worker) Run(ctx context.Context) {
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+		select {
+		case <-done:
+		case <-time.After(w.drain):
+			w.log.Warn("notify: deliveries still in flight after the drain period; cancelling them", "drain", w.drain)
+			cancel()
+		}
+	}()
 	for ctx.Err() == nil {
-		n, err := w.DeliverDue(ctx)
+		n, err := w.DeliverDue(dctx)
 		if err != nil && ctx.Err() == nil {
 			w.log.Error("notify: delivery pass failed", "error", err)
 		}

@@ -150,6 +150,9 @@ func openSQLite(ctx context.Context, path, sync string, log *slog.Logger) (*DB, 
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	if err := privateSQLiteFiles(path, log); err != nil {
+		return nil, err
+	}
 	// _pragma parameters run on every new connection of a pool.
 	common := "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=cache_size(-32000)"
 	// The writer reads through a memory map, which spares it a pread for every

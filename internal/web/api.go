@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,8 +15,17 @@ import (
 )
 
 // decode reads one JSON object into v, refusing unknown fields, trailing data
-// and wrong types with a message that names what is wrong.
+// and wrong types with a message that names what is wrong. A body declared as
+// anything but application/json (parameters such as charset allowed) is
+// errNotJSON, before the body is read: curl -d sends a form, and the answer
+// must say so rather than find the body empty. A body with no Content-Type
+// at all is read as JSON.
 func decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return errNotJSON
+		}
+	}
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -51,9 +51,16 @@ var errorMapping = []struct {
 	{twostep.ErrBusy, 503, "unavailable", "The service is busy; try again shortly."},
 }
 
+// errNotJSON is an API request body sent as something other than JSON.
+var errNotJSON = errors.New("web: the body is not declared as JSON")
+
 // toProblem maps err to what a client is told. Unknown errors are internal: the
 // client gets 503 unavailable (most are a database away) and the log gets the rest.
 func toProblem(err error) (p problem, internal bool) {
+	if errors.Is(err, errNotJSON) {
+		return problem{Type: "about:blank", Title: http.StatusText(http.StatusUnsupportedMediaType), Status: http.StatusUnsupportedMediaType,
+			Code: "invalid_request", Detail: "send Content-Type: application/json"}, false
+	}
 	var inv *twostep.InvalidError
 	if errors.As(err, &inv) {
 		d := inv.Reason

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -172,12 +173,45 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
+// serveMetrics answers GET /metrics on the main address, to loopback clients
+// only (API.md §3.4): counters can reveal activity, such as a reset asked for
+// an address that has an account.
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	if s.metrics == nil {
 		http.NotFound(w, r)
 		return
 	}
+	if !s.loopbackClient(r) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte("/metrics is served to clients on this machine only; set TWOSTEP_METRICS_LISTEN to serve it elsewhere\n"))
+		return
+	}
 	s.metrics.ServeHTTP(w, r)
+}
+
+// loopbackClient reports whether r comes from this machine, judged by the
+// peer address alone. A request that went through a proxy is not a loopback
+// client even when the proxy runs on this machine: it forwards other people.
+// So a peer listed in TWOSTEP_TRUSTED_PROXIES never counts, and neither does a
+// request with a forwarding header (a proxy on loopback that nobody declared
+// trusted still says whom it forwards). X-Forwarded-For is never believed for
+// this: it could only ever widen who gets in.
+func (s *Server) loopbackClient(r *http.Request) bool {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	addr := peer.Addr().Unmap()
+	if !addr.IsLoopback() || s.trusted(addr) {
+		return false
+	}
+	for _, h := range []string{"X-Forwarded-For", "Forwarded", "X-Real-Ip"} {
+		if len(r.Header.Values(h)) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

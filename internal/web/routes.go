@@ -142,3 +142,12 @@ func (s *Server) routes() http.Handler {
 	csrf := http.NewCrossOriginProtection()
 	return s.recoverPanics(s.securityHeaders(csrf.Handler(s.limitBody(mux))))
 }
+
+// MetricsOnly is the handler of the second listener, TWOSTEP_METRICS_LISTEN
+// (API.md §3.4): GET /metrics for whoever reaches that address (the operator
+// chose who can), and 404 for everything else.
+func MetricsOnly(metrics http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	return mux
+}

@@ -34,7 +34,9 @@ type Server struct {
 	mu       sync.Mutex
 	user     string // "" accepts mail without AUTH
 	pass     string
-	rcptErrs []error // answers to the next RCPT commands, then 250
+	rcptErrs []error       // answers to the next RCPT commands, then 250
+	hold     chan struct{} // while open, DATA waits before it answers
+	held     chan struct{} // told of each message that waits
 	sessions int
 	rcpts    int
 	got      []Received
@@ -106,6 +108,25 @@ func (ms *Server) FailRcpt(codes ...int) {
 	}
 }
 
+// Hold makes every DATA command from now on wait, once the message is read and
+// before the server answers, until release is called: a delivery held in
+// flight. held receives once for each message that starts waiting.
+func (ms *Server) Hold() (held <-chan struct{}, release func()) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	hold, h := make(chan struct{}), make(chan struct{}, 16)
+	ms.hold, ms.held = hold, h
+	var once sync.Once
+	return h, func() {
+		once.Do(func() {
+			ms.mu.Lock()
+			ms.hold, ms.held = nil, nil
+			ms.mu.Unlock()
+			close(hold)
+		})
+	}
+}
+
 // Received returns what the server got so far.
 func (ms *Server) Received() []Received {
 	ms.mu.Lock()
@@ -165,6 +186,14 @@ func (s *session) Data(r io.Reader) error {
 		return err
 	}
 	s.cur.Data = b
+	s.ms.mu.Lock()
+	hold, held := s.ms.hold, s.ms.held
+	s.ms.mu.Unlock()
+	if hold != nil {
+		held <- struct{}{}
+		<-hold
+	}
+	// The message counts as received once the server answers 250 to it.
 	s.ms.mu.Lock()
 	defer s.ms.mu.Unlock()
 	s.ms.got = append(s.ms.got, s.cur)
