@@ -37,6 +37,8 @@ func testStore(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Sessions", testSessions},
 		{"DeleteExpired", testDeleteExpired},
 		{"Throttles", testThrottles},
+		{"ThrottlesByKeys", testThrottlesByKeys},
+		{"Devices", testDevices},
 		{"Events", testEvents},
 		{"DevMessages", testDevMessages},
 		{"Outbox", testOutbox},
@@ -436,8 +438,17 @@ func testDeleteExpired(t *testing.T, db *store.DB) {
 		th.Key = key
 		ok(t, db.PutThrottle(ctx, th))
 	}
+	devices := map[string]time.Time{"expired": now.Add(-time.Second), "live": now}
+	for id, exp := range devices {
+		newDevice(t, db, id, acc.ID, exp)
+	}
 	ok(t, db.DeleteExpired(ctx, now))
 	var kept []string
+	for id := range devices {
+		if _, err := db.DeviceByToken(ctx, []byte("token-"+id)); err == nil {
+			kept = append(kept, "device "+id)
+		}
+	}
 	for id := range messages {
 		if _, err := db.LastMessage(ctx, "c-"+id, ""); err == nil {
 			kept = append(kept, "message "+id)
@@ -459,7 +470,7 @@ func testDeleteExpired(t *testing.T, db *store.DB) {
 		}
 	}
 	slices.Sort(kept)
-	same(t, "kept", []string{"challenge forever", "challenge live", "message pending-old", "message sent-recent",
+	same(t, "kept", []string{"challenge forever", "challenge live", "device live", "message pending-old", "message sent-recent",
 		"session forever", "session live", "throttle locked", "throttle recent"}, kept)
 }
 
@@ -572,6 +583,7 @@ func testCascade(t *testing.T, db *store.DB) {
 		ok(t, db.ReplaceRecoveryCodes(ctx, a.ID, []*twostep.RecoveryCode{{ID: "r-" + a.ID, Hash: []byte{1}}}))
 		newChallenge(t, db, "c-"+a.ID, a.ID)
 		newSession(t, db, "s-"+a.ID, a.ID)
+		newDevice(t, db, "d-"+a.ID, a.ID, t0.Add(time.Hour))
 	}
 	left := func(a *twostep.Account) int {
 		t.Helper()
@@ -581,6 +593,7 @@ func testCascade(t *testing.T, db *store.DB) {
 			second(db.Factor(ctx, "f-"+a.ID)),
 			second(db.Challenge(ctx, "c-"+a.ID)),
 			second(db.SessionByToken(ctx, []byte("token-s-"+a.ID))),
+			second(db.DeviceByToken(ctx, []byte("token-d-"+a.ID))),
 		} {
 			if err == nil {
 				n++
@@ -592,7 +605,7 @@ func testCascade(t *testing.T, db *store.DB) {
 	}
 	ok(t, db.ExecForTest(ctx, "DELETE FROM accounts WHERE id = ?", acc.ID))
 	same(t, "rows left of the deleted account", 0, left(acc))
-	same(t, "rows left of the other account", 5, left(other))
+	same(t, "rows left of the other account", 6, left(other))
 	ok(t, db.ExecForTest(ctx, "DELETE FROM orgs WHERE id = ?", acc.OrgID))
 	same(t, "rows left after deleting the org", 0, left(other))
 }

@@ -333,8 +333,8 @@ func (db *DB) ConsumeChallenge(ctx context.Context, id string, at time.Time) (bo
 		`UPDATE challenges SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL`, us(at), id)
 }
 
-// DeleteExpired removes challenges and sessions that ended before t. A zero
-// expiry never ends. Outbox messages stay: they outlive their challenge.
+// DeleteExpired removes challenges, sessions and devices that ended before t. A
+// zero expiry never ends. Outbox messages stay: they outlive their challenge.
 func (db *DB) DeleteExpired(ctx context.Context, t time.Time) error {
 	return db.atomic(ctx, func(tx *DB) error {
 		if _, err := tx.exec(ctx, `DELETE FROM challenges WHERE expires_at < ?`, us(t)); err != nil {
@@ -342,6 +342,9 @@ func (db *DB) DeleteExpired(ctx context.Context, t time.Time) error {
 		}
 		if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE expires_at < ? OR idle_expires_at < ?`, us(t), us(t)); err != nil {
 			return wrap(err, "delete expired sessions")
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM devices WHERE expires_at < ?`, us(t)); err != nil {
+			return wrap(err, "delete expired devices")
 		}
 		old := us(t.Add(-twostep.KeepFinished))
 		if _, err := tx.exec(ctx, `DELETE FROM outbox WHERE status <> 'pending' AND created_at < ?`, old); err != nil {

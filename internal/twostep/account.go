@@ -76,8 +76,11 @@ type ConfirmRequest struct {
 // caller's session with a new one, confirmed for the confirmation window, whose
 // token it returns (FL-02, FL-07). The old token stops working. Errors:
 // ErrInvalidCredentials for a wrong password, *CodeError for a wrong code,
-// *ThrottledError while the account or e-mail is locked (RL-09),
-// ErrMethodNotAllowed for a method the policy does not let it use now.
+// *ThrottledError while the account's second step or its signed-in password
+// checks are locked (RL-09), ErrMethodNotAllowed for a method the policy does
+// not let it use now. Wrong passwords here count per account, not per e-mail:
+// the session says who the caller is, and a lock strangers put on the e-mail
+// must not stop its holder (RL-13).
 func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmRequest) (string, *Session, error) {
 	a := c.Account
 	if c.Session == nil {
@@ -103,7 +106,7 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 		}
 	}
 	now := s.now()
-	for _, key := range []string{emailKey(a.Email), accountKey(a.ID)} {
+	for _, key := range []string{reauthKey(a.ID), accountKey(a.ID)} {
 		t, err := s.store.Throttle(ctx, key)
 		if err != nil {
 			return "", nil, err
@@ -117,7 +120,7 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 		return "", nil, err
 	}
 	if !ok {
-		return "", nil, s.passwordFailed(ctx, a.Email, c)
+		return "", nil, s.passwordFailed(ctx, []string{reauthKey(a.ID)}, c)
 	}
 	var token string
 	var sess *Session

@@ -248,7 +248,8 @@ func (s *Service) VerifyEmailChange(ctx context.Context, c *Caller, code string)
 
 // ChangePassword replaces the caller's password, given the current one (SU-02),
 // ends every other session and tells the holder. It needs a recent identity
-// confirmation.
+// confirmation. Wrong current passwords count per account, as in
+// ConfirmIdentity; a *ThrottledError while those are locked (RL-09).
 func (s *Service) ChangePassword(ctx context.Context, c *Caller, current, password string) error {
 	if current == "" {
 		return invalid("current_password", "is required")
@@ -260,7 +261,7 @@ func (s *Service) ChangePassword(ctx context.Context, c *Caller, current, passwo
 		return err
 	}
 	a := c.Account
-	t, err := s.store.Throttle(ctx, emailKey(a.Email))
+	t, err := s.store.Throttle(ctx, reauthKey(a.ID))
 	if err != nil {
 		return err
 	}
@@ -272,7 +273,7 @@ func (s *Service) ChangePassword(ctx context.Context, c *Caller, current, passwo
 		return err
 	}
 	if !ok {
-		if err := s.passwordFailed(ctx, a.Email, c); err != nil && !errors.Is(err, ErrInvalidCredentials) {
+		if err := s.passwordFailed(ctx, []string{reauthKey(a.ID)}, c); err != nil && !errors.Is(err, ErrInvalidCredentials) {
 			return err
 		}
 		return invalid("current_password", "is not your current password")

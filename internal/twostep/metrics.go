@@ -11,7 +11,7 @@ type Metrics interface {
 	// SecondStep counts second-step submissions by method and outcome.
 	SecondStep(method, outcome string)
 	// ThrottleTrip counts throttles that locked and caps that refused a send, by
-	// kind ("account", "email", "ip", "send_number", "send_global", …).
+	// kind ("account", "email", "ip", "device", "reauth", "send_number", "send_global", …).
 	ThrottleTrip(kind string)
 }
 

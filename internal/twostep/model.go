@@ -189,7 +189,8 @@ type Session struct {
 	UserAgent      string
 }
 
-// Throttle counts failures under one key ("account:ID", "email:ADDR", "ip:ADDR").
+// Throttle counts failures under one key ("account:ID", "email:ADDR", "ip:ADDR",
+// "device:ID", "reauth:ID").
 type Throttle struct {
 	Key          string
 	Failures     int // consecutive, reset by a success

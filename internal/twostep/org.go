@@ -210,7 +210,6 @@ func (s *Service) Members(ctx context.Context, c *Caller) ([]Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
 	out := make([]Member, 0, len(accounts))
 	for _, a := range accounts {
 		m := Member{Account: a}
@@ -223,12 +222,8 @@ func (s *Service) Members(ctx context.Context, c *Caller) ([]Member, error) {
 				m.Methods = append(m.Methods, f.Method)
 			}
 		}
-		t, err := s.store.Throttle(ctx, accountKey(a.ID))
-		if err != nil {
+		if m.LockedUntil, err = s.lockedUntil(ctx, s.store, a); err != nil {
 			return nil, err
-		}
-		if _, locked := t.Locked(now); locked {
-			m.LockedUntil = t.LockedUntil
 		}
 		out = append(out, m)
 	}
@@ -417,7 +412,9 @@ func (s *Service) EndMemberSessions(ctx context.Context, c *Caller, id string) e
 	})
 }
 
-// UnlockMember clears a member's second-step back-off (RL-11).
+// UnlockMember clears every lock of a member, whichever key holds it: the
+// second-step back-off, the e-mail's, the signed-in password checks' and each
+// device's (RL-11, RL-13). The audit event says which kinds it cleared.
 func (s *Service) UnlockMember(ctx context.Context, c *Caller, id string) error {
 	if err := s.requireAdmin(c); err != nil {
 		return err
@@ -427,15 +424,12 @@ func (s *Service) UnlockMember(ctx context.Context, c *Caller, id string) error 
 		return err
 	}
 	return s.store.Atomic(ctx, func(tx Store) error {
-		t, err := tx.LockThrottle(ctx, accountKey(a.ID))
+		cleared, err := s.unlock(ctx, tx, a)
 		if err != nil {
 			return err
 		}
-		t.Failures, t.LockedUntil = 0, time.Time{}
-		if err := tx.PutThrottle(ctx, t); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, event{typ: "account.unlocked", account: a, actorID: c.Account.ID, caller: c})
+		return s.audit(ctx, tx, event{typ: "account.unlocked", account: a, actorID: c.Account.ID, caller: c,
+			detail: map[string]any{"cleared": cleared}})
 	})
 }
 

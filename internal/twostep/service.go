@@ -129,6 +129,9 @@ func New(o Options) (*Service, error) {
 	if s.limits == (Limits{}) {
 		s.limits = DefaultLimits
 	}
+	if s.limits.Device == (Limit{}) {
+		s.limits.Device = s.limits.Email
+	}
 	return s, nil
 }
 
@@ -155,6 +158,10 @@ type Caller struct {
 	SignIn    *Challenge
 	IP        string
 	UserAgent string
+	// DeviceToken is the device token the client presented while signing in,
+	// "" for none: a sign-in that succeeds renews that device rather than
+	// making a new one.
+	DeviceToken string
 }
 
 func (s *Service) now() time.Time { return s.clock().UTC() }

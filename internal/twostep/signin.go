@@ -22,6 +22,9 @@ type SignInRequest struct {
 	ClientVersion string
 	IP            string
 	UserAgent     string
+	// DeviceToken is the token of an earlier successful sign-in from this
+	// client, "" for none (RL-13: see Device).
+	DeviceToken string
 }
 
 // MethodOption is one way the account can prove the second step now.
@@ -34,11 +37,14 @@ type MethodOption struct {
 // SignInResult is where a sign-in stands after a step. Exactly one of
 // SessionToken (signed in) and SignInToken (more to do) is set.
 type SignInResult struct {
-	Status        string
-	Account       *Account
-	Org           *Org
-	SessionToken  string
-	Session       *Session
+	Status       string
+	Account      *Account
+	Org          *Org
+	SessionToken string
+	Session      *Session
+	// DeviceToken comes with a session: the client keeps it for its next
+	// sign-ins (see Device).
+	DeviceToken   string
 	SignInToken   string
 	ExpiresAt     time.Time
 	Methods       []MethodOption
@@ -53,13 +59,13 @@ type SignInResult struct {
 }
 
 func emailKey(email string) string { return "email:" + email }
-func ipKey(ip string) string       { return "ip:" + ip }
 func accountKey(id string) string  { return "account:" + id }
 
 // SignIn checks an e-mail and password. It returns ErrInvalidCredentials alike
 // for an unknown e-mail and a wrong password, spending the same hashing time
 // (EN-01, EN-02); a *ThrottledError while the e-mail or the client address has
-// failed too often; ErrSSOManaged for SSO accounts; an *UpgradeError for an old
+// failed too often, or, for a known device of the account (r.DeviceToken), while
+// that device has (RL-13); ErrSSOManaged for SSO accounts; an *UpgradeError for an old
 // client on an account with two-step on.
 func (s *Service) SignIn(ctx context.Context, r SignInRequest) (*SignInResult, error) {
 	res, err := s.signIn(ctx, r)
@@ -89,7 +95,19 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 		version = v
 	}
 	now := s.now()
-	for _, key := range s.passwordKeys(email, r.IP) {
+	acct, err := s.store.AccountByEmail(ctx, email)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	keys := s.passwordKeys(email, r.IP)
+	dev, err := s.knownDevice(ctx, r.DeviceToken, acct)
+	if err != nil {
+		return nil, err
+	}
+	if dev != nil {
+		keys = []string{deviceKey(dev.ID)} // RL-13: only its own failures count
+	}
+	for _, key := range keys {
 		t, err := s.store.Throttle(ctx, key)
 		if err != nil {
 			return nil, err
@@ -97,10 +115,6 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 		if wait, locked := t.Locked(now); locked {
 			return nil, throttled(ErrThrottled, wait)
 		}
-	}
-	acct, err := s.store.AccountByEmail(ctx, email)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, err
 	}
 	if acct != nil && acct.SSO {
 		return nil, ErrSSOManaged
@@ -113,11 +127,11 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 	if err != nil {
 		return nil, err
 	}
-	caller := &Caller{Account: acct, IP: r.IP, UserAgent: r.UserAgent}
+	caller := &Caller{Account: acct, IP: r.IP, UserAgent: r.UserAgent, DeviceToken: r.DeviceToken}
 	if !ok {
-		return nil, s.passwordFailed(ctx, email, caller)
+		return nil, s.passwordFailed(ctx, keys, caller)
 	}
-	if err := s.passwordSucceeded(ctx, email); err != nil {
+	if err := s.passwordSucceeded(ctx, keys[0]); err != nil {
 		return nil, err
 	}
 	org, err := s.store.Org(ctx, acct.OrgID)
@@ -268,20 +282,20 @@ func (s *Service) checkPassword(ctx context.Context, password, hash string) (boo
 	return s.hasher.Verify(ctx, password, hash)
 }
 
-// passwordFailed counts a wrong password against the e-mail and the client
-// address and returns the error to answer.
-func (s *Service) passwordFailed(ctx context.Context, email string, c *Caller) error {
+// passwordFailed counts a wrong password against keys (the e-mail and the
+// client address, or a known device, or a signed-in account) and returns the
+// error to answer. A lock it starts on a key of the caller's account is in the
+// account's activity, with its end.
+func (s *Service) passwordFailed(ctx context.Context, keys []string, c *Caller) error {
 	now := s.now()
 	err := s.store.Atomic(ctx, func(tx Store) error {
-		for _, key := range s.passwordKeys(email, c.IP) {
+		var locks []Throttle
+		for _, key := range keys {
 			t, err := tx.LockThrottle(ctx, key)
 			if err != nil {
 				return err
 			}
-			l, kind := s.limits.Email, "email"
-			if key != emailKey(email) {
-				l, kind = s.limits.IP, "ip"
-			}
+			l, kind := s.passwordLimit(key)
 			after := l.Fail(t, now)
 			if err := tx.PutThrottle(ctx, after); err != nil {
 				return err
@@ -289,13 +303,17 @@ func (s *Service) passwordFailed(ctx context.Context, email string, c *Caller) e
 			if _, was := t.Locked(now); !was {
 				if _, is := after.Locked(now); is {
 					s.metrics.ThrottleTrip(kind)
+					locks = append(locks, after)
 				}
 			}
 		}
 		if c.Account == nil {
 			return nil
 		}
-		return s.audit(ctx, tx, event{typ: "sign_in.failed", account: c.Account, caller: c, detail: map[string]any{"reason": "password"}})
+		if err := s.audit(ctx, tx, event{typ: "sign_in.failed", account: c.Account, caller: c, detail: map[string]any{"reason": "password"}}); err != nil {
+			return err
+		}
+		return s.auditLocks(ctx, tx, locks, c)
 	})
 	if err != nil {
 		return err
@@ -303,17 +321,20 @@ func (s *Service) passwordFailed(ctx context.Context, email string, c *Caller) e
 	return ErrInvalidCredentials
 }
 
-func (s *Service) passwordSucceeded(ctx context.Context, email string) error {
-	t, err := s.store.Throttle(ctx, emailKey(email))
+// passwordSucceeded forgives the consecutive failures under key (the e-mail's,
+// or the known device's) after a right password (RL-07).
+func (s *Service) passwordSucceeded(ctx context.Context, key string) error {
+	t, err := s.store.Throttle(ctx, key)
 	if err != nil || t.Failures == 0 {
 		return err
 	}
 	return s.store.Atomic(ctx, func(tx Store) error {
-		t, err := tx.LockThrottle(ctx, emailKey(email))
+		t, err := tx.LockThrottle(ctx, key)
 		if err != nil {
 			return err
 		}
-		return tx.PutThrottle(ctx, s.limits.Email.Succeed(t))
+		l, _ := s.passwordLimit(key)
+		return tx.PutThrottle(ctx, l.Succeed(t))
 	})
 }
 
@@ -363,9 +384,13 @@ func methodOptions(n Next) ([]MethodOption, Method) {
 }
 
 // signedIn starts the session that next (NextSession, or NextEnrol within its
-// grace period) says the sign-in has earned.
+// grace period) says the sign-in has earned, and gives its client a device token.
 func (s *Service) signedIn(ctx context.Context, tx Store, a *Account, next Next, c *Caller) (*SignInResult, error) {
 	token, sess, err := s.startSession(ctx, tx, a, next.AMR, next.SecondStep, next.Confirmed, c)
+	if err != nil {
+		return nil, err
+	}
+	device, err := s.issueDevice(ctx, tx, a, c)
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +398,8 @@ func (s *Service) signedIn(ctx context.Context, tx Store, a *Account, next Next,
 	if err := tx.SetLastSignIn(ctx, a.ID, a.LastSignInAt); err != nil {
 		return nil, err
 	}
-	return &SignInResult{Status: StatusSignedIn, Account: a, SessionToken: token, Session: sess, ExpiresAt: sess.ExpiresAt}, nil
+	return &SignInResult{Status: StatusSignedIn, Account: a, SessionToken: token, Session: sess, ExpiresAt: sess.ExpiresAt,
+		DeviceToken: device}, nil
 }
 
 // startSession stores a new session with a fresh token (FL-02, FL-03), recording
@@ -414,6 +440,9 @@ type VerifyRequest struct {
 	FactorID    string
 	IP          string
 	UserAgent   string
+	// DeviceToken is the client's device token, "" for none: the device a
+	// successful sign-in renews (see Device).
+	DeviceToken string
 }
 
 // VerifySignIn checks a second-step code and, when it is right, ends the sign-in
@@ -456,7 +485,7 @@ func (s *Service) verifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 		if err != nil {
 			return nil, err
 		}
-		caller := &Caller{Account: acct, IP: r.IP, UserAgent: r.UserAgent}
+		caller := &Caller{Account: acct, IP: r.IP, UserAgent: r.UserAgent, DeviceToken: r.DeviceToken}
 		st, err := s.signInState(ctx, tx, acct, nil, c.AMR)
 		if err != nil {
 			return nil, err

@@ -72,8 +72,8 @@ type Store interface {
 	// ConsumeChallenge marks the challenge consumed if it is not yet, and reports
 	// whether this call did it.
 	ConsumeChallenge(ctx context.Context, id string, at time.Time) (bool, error)
-	// DeleteExpired removes challenges and sessions that ended before t, and
-	// outbox messages finished and throttles idle for KeepFinished before t.
+	// DeleteExpired removes challenges, sessions and devices that ended before
+	// t, and outbox messages finished and throttles idle for KeepFinished before t.
 	DeleteExpired(ctx context.Context, t time.Time) error
 
 	CreateSession(ctx context.Context, s *Session) error
@@ -84,8 +84,23 @@ type Store interface {
 	// DeleteSessions ends every session of the account except the one with id except.
 	DeleteSessions(ctx context.Context, accountID, except string) error
 
+	// CreateDevice stores d; ErrConflict if its id or token hash is taken.
+	CreateDevice(ctx context.Context, d *Device) error
+	// DeviceByToken returns the device with tokenHash, expired or not, or ErrNotFound.
+	DeviceByToken(ctx context.Context, tokenHash []byte) (*Device, error)
+	// RenewDevice gives the device of d.AccountID whose token hash is oldHash,
+	// if it has not expired by d.LastUsedAt, d's TokenHash, LastUsedAt,
+	// ExpiresAt, IP and UserAgent, fills in d's ID and CreatedAt, and reports
+	// whether there was such a device. One statement: of concurrent renewals
+	// of one token, one wins.
+	RenewDevice(ctx context.Context, oldHash []byte, d *Device) (bool, error)
+	// Devices lists the account's devices, expired or not, oldest first.
+	Devices(ctx context.Context, accountID string) ([]*Device, error)
+
 	// Throttle reads the throttle under key; a zero Throttle with that key if none.
 	Throttle(ctx context.Context, key string) (Throttle, error)
+	// Throttles reads the throttles under keys that exist, in no given order.
+	Throttles(ctx context.Context, keys []string) ([]Throttle, error)
 	// LockThrottle is Throttle for use inside Atomic: it creates the row if needed
 	// and holds it so that concurrent transactions on the same key take turns.
 	LockThrottle(ctx context.Context, key string) (Throttle, error)

@@ -1,6 +1,10 @@
 package twostep
 
-import "time"
+import (
+	"net/netip"
+	"strings"
+	"time"
+)
 
 // Limit is a throttle rule: after Free consecutive failures the key is locked for
 // Base, doubling with each further failure up to Max (RL-01, RL-11); PerHour
@@ -18,6 +22,8 @@ type Limits struct {
 	Account Limit // second-step failures per account, shared by every path (RL-03)
 	Email   Limit // password failures per submitted e-mail, whether or not it has an account
 	IP      Limit // password failures per client address
+	// Device is password failures per known device (RL-13); zero: as Email.
+	Device Limit
 	// Attempts is how many wrong codes one sign-in or enrolment allows (RL-06).
 	Attempts int
 }
@@ -29,6 +35,7 @@ var DefaultLimits = Limits{
 	Account:  Limit{Free: 10, Base: 30 * time.Second, Max: time.Hour, PerHour: 100},
 	Email:    Limit{Free: 10, Base: 30 * time.Second, Max: time.Hour, PerHour: 100},
 	IP:       Limit{Free: 100, Base: 30 * time.Second, Max: 15 * time.Minute, PerHour: 1000},
+	Device:   Limit{Free: 10, Base: 30 * time.Second, Max: time.Hour, PerHour: 100},
 	Attempts: 5,
 }
 
@@ -93,4 +100,24 @@ func (c Cap) Take(t Throttle, now time.Time) (after Throttle, wait time.Duration
 	}
 	t.HourFailures++
 	return t, 0, true
+}
+
+// ipKey is the client-address throttle key. IPv6 addresses count by their /64,
+// the block a single subscriber is usually given, since rotating within it costs
+// nothing; IPv4 (also written as IPv4-mapped IPv6) counts per address. Anything
+// that is not an address counts as it is.
+func ipKey(ip string) string {
+	addr, err := netip.ParseAddr(strings.TrimSpace(ip))
+	if err != nil {
+		return "ip:" + ip
+	}
+	addr = addr.Unmap()
+	if addr.Is4() {
+		return "ip:" + addr.String()
+	}
+	prefix, err := addr.WithZone("").Prefix(64)
+	if err != nil {
+		return "ip:" + ip
+	}
+	return "ip:" + prefix.String()
 }

@@ -92,6 +92,7 @@ func (t jsonTime) MarshalJSON() ([]byte, error) {
 type signInJSON struct {
 	Status         string        `json:"status"`
 	SessionToken   string        `json:"session_token,omitempty"`
+	DeviceToken    string        `json:"device_token,omitempty"`
 	SignInToken    string        `json:"sign_in_token,omitempty"`
 	ExpiresAt      jsonTime      `json:"expires_at"`
 	AMR            []string      `json:"amr,omitempty"`
@@ -109,7 +110,7 @@ type methodJSON struct {
 }
 
 func signInBody(res *twostep.SignInResult) signInJSON {
-	out := signInJSON{Status: res.Status, SessionToken: res.SessionToken, SignInToken: res.SignInToken,
+	out := signInJSON{Status: res.Status, SessionToken: res.SessionToken, DeviceToken: res.DeviceToken, SignInToken: res.SignInToken,
 		ExpiresAt: jsonTime(res.ExpiresAt), DefaultMethod: string(res.DefaultMethod)}
 	if res.Session != nil {
 		out.AMR = res.Session.AMR
@@ -136,13 +137,14 @@ func (s *Server) apiSignIn(w http.ResponseWriter, r *http.Request) {
 		Email         string `json:"email"`
 		Password      string `json:"password"`
 		ClientVersion string `json:"client_version"`
+		DeviceToken   string `json:"device_token"`
 	}
 	if err := decode(r, &body); err != nil {
 		s.apiError(w, r, err)
 		return
 	}
 	res, err := s.svc.SignIn(r.Context(), twostep.SignInRequest{Email: body.Email, Password: body.Password,
-		ClientVersion: body.ClientVersion, IP: s.clientIP(r), UserAgent: r.UserAgent()})
+		ClientVersion: body.ClientVersion, IP: s.clientIP(r), UserAgent: r.UserAgent(), DeviceToken: body.DeviceToken})
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -156,13 +158,15 @@ func (s *Server) apiSignInVerify(w http.ResponseWriter, r *http.Request) {
 		Method      string `json:"method"`
 		Code        string `json:"code"`
 		FactorID    string `json:"factor_id"`
+		DeviceToken string `json:"device_token"`
 	}
 	if err := decode(r, &body); err != nil {
 		s.apiError(w, r, err)
 		return
 	}
 	res, err := s.svc.VerifySignIn(r.Context(), twostep.VerifyRequest{SignInToken: body.SignInToken,
-		Method: twostep.Method(body.Method), Code: body.Code, FactorID: body.FactorID, IP: s.clientIP(r), UserAgent: r.UserAgent()})
+		Method: twostep.Method(body.Method), Code: body.Code, FactorID: body.FactorID, IP: s.clientIP(r), UserAgent: r.UserAgent(),
+		DeviceToken: body.DeviceToken})
 	if err != nil {
 		s.apiError(w, r, err)
 		return

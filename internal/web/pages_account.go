@@ -350,10 +350,23 @@ func finishPath(base string, f *twostep.Factor) string {
 	return ""
 }
 
+// lockEnd is when the lock of a sign_in.locked event ends, in words.
+func lockEnd(detail map[string]any) string {
+	s, _ := detail["until"].(string)
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return formatTime(t)
+	}
+	return s
+}
+
 func eventRows(p *page, evs []*twostep.AuditEvent) []eventRow {
 	out := make([]eventRow, 0, len(evs))
 	for _, e := range evs {
-		what, ok := p.tr("event." + e.Type)
+		var kv []any
+		if e.Type == "sign_in.locked" {
+			kv = []any{"Until", lockEnd(e.Detail)}
+		}
+		what, ok := p.tr("event."+e.Type, kv...)
 		if !ok {
 			what = e.Type
 		}

@@ -408,7 +408,7 @@ const auditPage = 50
 
 // auditTypes are the event types the audit page filters by, as the ids of their names.
 var auditTypes = []string{
-	"event.sign_in.succeeded", "event.sign_in.failed", "event.second_step.failed", "event.second_step.locked",
+	"event.sign_in.succeeded", "event.sign_in.failed", "event.sign_in.locked", "event.second_step.failed", "event.second_step.locked",
 	"event.second_step.replayed", "event.two_step.enabled", "event.two_step.disabled", "event.factor.added",
 	"event.factor.removed", "event.recovery_codes.generated", "event.recovery_code.used", "event.two_step.reset_by_admin",
 	"event.policy.changed", "event.member.changed", "event.account.created", "event.account.unlocked",
@@ -515,6 +515,8 @@ func (p *page) auditText(e *twostep.AuditEvent, who func(string) string) string 
 		}
 	case "audit.factor.added", "audit.factor.removed", "audit.two_step.enabled", "audit.second_step.failed":
 		kv = append(kv, "Method", p.methodName(str(d, "method")))
+	case "audit.sign_in.locked":
+		kv = append(kv, "Until", lockEnd(d))
 	case "audit.delivery.capped":
 		kv = append(kv, "Method", p.methodName(str(d, "channel")))
 	case "audit.password.changed":

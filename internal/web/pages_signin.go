@@ -56,7 +56,7 @@ type signInData struct{ NoOrg bool }
 func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
 	res, err := s.svc.SignIn(r.Context(), twostep.SignInRequest{Email: email, Password: password,
-		IP: s.clientIP(r), UserAgent: r.UserAgent()})
+		IP: s.clientIP(r), UserAgent: r.UserAgent(), DeviceToken: s.deviceToken(r)})
 	if err != nil {
 		p := s.newPage(r, nil)
 		p.Form, p.Focus = url.Values{"email": {email}}, "email"
@@ -70,7 +70,7 @@ func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 	}
 	switch res.Status {
 	case twostep.StatusSignedIn:
-		s.setCookie(w, s.sessionCookie(), res.SessionToken, res.ExpiresAt)
+		s.setSignedIn(w, res)
 		redirect(w, r, "/account/security")
 	case twostep.StatusSecondStep:
 		s.setCookie(w, s.signInCookie(), res.SignInToken, res.ExpiresAt)
@@ -359,7 +359,7 @@ func (s *Server) pageVerifyPost(w http.ResponseWriter, r *http.Request) {
 	}
 	method, factor := r.PostFormValue("method"), r.PostFormValue("factor_id")
 	res, err := s.svc.VerifySignIn(r.Context(), twostep.VerifyRequest{SignInToken: ck.Value, Method: twostep.Method(method),
-		Code: r.PostFormValue("code"), FactorID: factor, IP: s.clientIP(r), UserAgent: r.UserAgent()})
+		Code: r.PostFormValue("code"), FactorID: factor, IP: s.clientIP(r), UserAgent: r.UserAgent(), DeviceToken: s.deviceToken(r)})
 	if err == nil && res.Status == twostep.StatusEnrollmentRequired {
 		// Proven; now the policy wants a method it allows: the new token only enrols.
 		s.setCookie(w, s.signInCookie(), res.SignInToken, res.ExpiresAt)
@@ -368,7 +368,7 @@ func (s *Server) pageVerifyPost(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		s.setCookie(w, s.signInCookie(), "", timeZero)
-		s.setCookie(w, s.sessionCookie(), res.SessionToken, res.ExpiresAt)
+		s.setSignedIn(w, res)
 		redirect(w, r, "/account/security")
 		return
 	}
@@ -548,7 +548,7 @@ func (s *Server) pageSetupPost(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, status, "setup", p)
 		return
 	}
-	s.setCookie(w, s.sessionCookie(), res.SessionToken, res.ExpiresAt)
+	s.setSignedIn(w, res)
 	redirect(w, r, "/account/security?done=welcome")
 }
 
@@ -758,7 +758,7 @@ func (s *Server) pageEnrolComplete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setCookie(w, s.signInCookie(), "", timeZero)
-	s.setCookie(w, s.sessionCookie(), res.SessionToken, res.ExpiresAt)
+	s.setSignedIn(w, res)
 	if !res.GraceUntil.IsZero() {
 		redirect(w, r, "/account/security?done=skipped")
 		return

@@ -80,6 +80,32 @@ func (s *Server) signInCookie() string {
 	return "twostep_signin"
 }
 
+// deviceCookie keeps the device token (API.md §11, SECURITY.md RL-13) across
+// sign-outs: it outlives sessions, as long as the device record does.
+func (s *Server) deviceCookie() string {
+	if s.secure {
+		return "__Host-twostep_device"
+	}
+	return "twostep_device"
+}
+
+// deviceToken is the device token the request's cookie carries, "" for none.
+func (s *Server) deviceToken(r *http.Request) string {
+	if ck, err := r.Cookie(s.deviceCookie()); err == nil {
+		return ck.Value
+	}
+	return ""
+}
+
+// setSignedIn gives the browser the session and the device token of a
+// sign-in that has succeeded.
+func (s *Server) setSignedIn(w http.ResponseWriter, res *twostep.SignInResult) {
+	s.setCookie(w, s.sessionCookie(), res.SessionToken, res.ExpiresAt)
+	if res.DeviceToken != "" {
+		s.setCookie(w, s.deviceCookie(), res.DeviceToken, s.clock().Add(twostep.DeviceIdle))
+	}
+}
+
 func (s *Server) setCookie(w http.ResponseWriter, name, value string, expires time.Time) {
 	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode}
 	if value == "" {

@@ -1,0 +1,75 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// Devices.
+
+const deviceCols = `id, account_id, token_hash, created_at, last_used_at, expires_at, ip, user_agent`
+
+func scanDevice(s scanner) (*twostep.Device, error) {
+	var d twostep.Device
+	err := s.Scan(&d.ID, &d.AccountID, &d.TokenHash, tm{&d.CreatedAt}, tm{&d.LastUsedAt}, tm{&d.ExpiresAt},
+		&d.IP, &d.UserAgent)
+	return &d, err
+}
+
+// CreateDevice stores d; ErrConflict if its id or token hash is taken.
+func (db *DB) CreateDevice(ctx context.Context, d *twostep.Device) error {
+	_, err := db.exec(ctx, `INSERT INTO devices (`+deviceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, d.AccountID, d.TokenHash, us(d.CreatedAt), us(d.LastUsedAt), us(d.ExpiresAt), d.IP, d.UserAgent)
+	return wrap(err, "create device")
+}
+
+// DeviceByToken returns the device with tokenHash, expired or not, or ErrNotFound.
+func (db *DB) DeviceByToken(ctx context.Context, tokenHash []byte) (*twostep.Device, error) {
+	return one(db.row(ctx, `SELECT `+deviceCols+` FROM devices WHERE token_hash = ?`, tokenHash),
+		scanDevice, "device by token")
+}
+
+// RenewDevice gives the live device of d.AccountID whose token hash is oldHash
+// d's new token hash, last use, expiry, address and user agent, in one
+// statement, and fills in d's ID and CreatedAt; false if there is no such device.
+func (db *DB) RenewDevice(ctx context.Context, oldHash []byte, d *twostep.Device) (bool, error) {
+	err := db.writeRow(ctx, `UPDATE devices SET token_hash = ?, last_used_at = ?, expires_at = ?, ip = ?, user_agent = ?
+		WHERE token_hash = ? AND account_id = ? AND expires_at > ? RETURNING id, created_at`,
+		d.TokenHash, us(d.LastUsedAt), us(d.ExpiresAt), d.IP, d.UserAgent, oldHash, d.AccountID, us(d.LastUsedAt),
+	).Scan(&d.ID, tm{&d.CreatedAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, wrap(err, "renew device")
+}
+
+// Devices lists the account's devices, expired or not, oldest first.
+func (db *DB) Devices(ctx context.Context, accountID string) ([]*twostep.Device, error) {
+	return list(ctx, db, scanDevice, "devices", `SELECT `+deviceCols+` FROM devices
+		WHERE account_id = ? ORDER BY created_at, id`, accountID)
+}
+
+// Throttles reads the throttles under keys that exist, in no given order.
+func (db *DB) Throttles(ctx context.Context, keys []string) ([]twostep.Throttle, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	ts, err := list(ctx, db, scanThrottle, "throttles", `SELECT `+throttleCols+` FROM throttles
+		WHERE key IN (?`+strings.Repeat(", ?", len(keys)-1)+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]twostep.Throttle, len(ts))
+	for i, t := range ts {
+		out[i] = *t
+	}
+	return out, nil
+}
