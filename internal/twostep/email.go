@@ -218,6 +218,10 @@ func (s *Service) VerifyEmailChange(ctx context.Context, c *Caller, code string)
 		if err := tx.UpdateAccount(ctx, &a); err != nil {
 			return nil, err
 		}
+		// Links sent to the old address must not outlive it (SU-01).
+		if err := tx.ConsumeChallenges(ctx, a.ID, s.now(), passwordLinks...); err != nil {
+			return nil, err
+		}
 		if err := s.audit(ctx, tx, event{typ: "email.changed", account: &a, caller: c,
 			detail: map[string]any{"from": old, "to": a.Email}}); err != nil {
 			return nil, err
@@ -278,56 +282,13 @@ func (s *Service) ChangePassword(ctx context.Context, c *Caller, current, passwo
 		if err := tx.DeleteSessions(ctx, a.ID, c.Session.ID); err != nil {
 			return err
 		}
+		if err := s.passwordReplaced(ctx, tx, a.ID); err != nil {
+			return err
+		}
 		if err := s.audit(ctx, tx, event{typ: "password.changed", account: a, caller: c}); err != nil {
 			return err
 		}
 		return s.notice(ctx, tx, a, "password_changed", nil)
-	})
-	if err != nil {
-		return err
-	}
-	s.wake()
-	return nil
-}
-
-// RequestPasswordReset e-mails a one-time link to reset the password of the
-// account with that address, if there is one. Its answer is the same either
-// way (EN-01); only a malformed address is an error.
-func (s *Service) RequestPasswordReset(ctx context.Context, email string, c *Caller) error {
-	email, err := checkEmail("email", email)
-	if err != nil {
-		return err
-	}
-	a, err := s.store.AccountByEmail(ctx, email)
-	if errors.Is(err, ErrNotFound) || err == nil && a.SSO {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	now := s.now()
-	err = s.store.Atomic(ctx, func(tx Store) error {
-		// At most a few links an hour, silently: the answer must not change.
-		key := "send:reset:" + a.ID
-		t, err := tx.LockThrottle(ctx, key)
-		if err != nil {
-			return err
-		}
-		if _, locked := t.Locked(now); locked {
-			return nil
-		}
-		if err := tx.PutThrottle(ctx, Limit{PerHour: 5}.Fail(t, now)); err != nil {
-			return err
-		}
-		token, hash := s.newToken()
-		ch := &Challenge{ID: s.newID("rst"), TokenHash: hash, Purpose: PurposePasswordReset, AccountID: a.ID,
-			CreatedAt: now, ExpiresAt: now.Add(PasswordResetTTL)}
-		if err := tx.CreateChallenge(ctx, ch); err != nil {
-			return err
-		}
-		data := map[string]string{"link": s.baseURL + "/reset-password/" + token, "minutes": itoa(int(PasswordResetTTL.Minutes())),
-			"issuer": s.issuer, "email": a.Email}
-		return s.enqueue(ctx, tx, Message{Channel: "email", To: a.Email, Locale: a.Locale, Template: "password_reset", Data: data}, ch.ID, ch.ExpiresAt)
 	})
 	if err != nil {
 		return err
@@ -354,8 +315,8 @@ func (s *Service) PasswordResetAccount(ctx context.Context, token string) (*Acco
 // in and never touches two-step verification (FL-08); every session ends and
 // the holder is told.
 func (s *Service) ResetPassword(ctx context.Context, token, password string, c *Caller) error {
-	return s.passwordByLink(ctx, token, password, c, []Purpose{PurposePasswordReset}, func(tx Store, a *Account) error {
-		if err := s.audit(ctx, tx, event{typ: "password.reset", account: a, caller: c}); err != nil {
+	return s.passwordByLink(ctx, token, password, c, []Purpose{PurposePasswordReset}, func(tx Store, a *Account, ch *Challenge) error {
+		if err := s.audit(ctx, tx, event{typ: "password.reset", account: a, caller: c, detail: linkDetail(ch)}); err != nil {
 			return err
 		}
 		return s.notice(ctx, tx, a, "password_reset_done", nil)

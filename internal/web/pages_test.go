@@ -133,6 +133,7 @@ type mail struct {
 func (e *env) deliver(t *testing.T, fail bool) {
 	t.Helper()
 	ctx := context.Background()
+	e.svc.Wait() // password-reset requests queue their link after answering
 	now := e.clock.Now()
 	msgs, err := e.db.ClaimMessages(ctx, now, now.Add(time.Minute), 100)
 	if err != nil {
