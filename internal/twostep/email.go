@@ -148,7 +148,11 @@ func (s *Service) sessionChallenge(ctx context.Context, tx Store, c *Caller, p P
 
 // ChangeEmail starts a change of the caller's e-mail address: a code goes to
 // the new address, and VerifyEmailChange finishes it. It needs a recent
-// identity confirmation; ErrConflict when another account has the address.
+// identity confirmation. When another account has the address, that address
+// gets the notice email_taken instead of a code, and the caller the same
+// answer as for a free address (API.md §3.2): which addresses have accounts,
+// in any organisation, is not the caller's to learn. The code then asked for
+// matches nothing.
 func (s *Service) ChangeEmail(ctx context.Context, c *Caller, email string) (*CodeSent, error) {
 	email, err := checkEmail("email", email)
 	if err != nil {
@@ -160,8 +164,10 @@ func (s *Service) ChangeEmail(ctx context.Context, c *Caller, email string) (*Co
 	if err := s.requireConfirmed(c); err != nil {
 		return nil, err
 	}
-	if _, err := s.store.AccountByEmail(ctx, email); err == nil {
-		return nil, ErrConflict
+	var instead *Message
+	if other, err := s.store.AccountByEmail(ctx, email); err == nil {
+		instead = &Message{Channel: "email", To: email, Locale: other.Locale, Template: "email_taken",
+			Data: map[string]string{"email": email, "issuer": s.issuer}}
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
@@ -174,7 +180,7 @@ func (s *Service) ChangeEmail(ctx context.Context, c *Caller, email string) (*Co
 		if ch.Address != "" && ch.Address != email {
 			ch.LastChannel = "" // a new address is a new send, not a resend
 		}
-		cs, err = s.sendCode(ctx, tx, c.Account, ch, MethodEmail, "", email, c)
+		cs, err = s.sendCodeOr(ctx, tx, c.Account, ch, MethodEmail, "", email, c, instead)
 		return err
 	})
 	if err != nil {
