@@ -350,4 +350,3 @@ func TestPhoneAdditionsCap(t *testing.T) { // OOB-10
 		t.Errorf("after a day: %v", err)
 	}
 }
-
