@@ -90,7 +90,14 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 	return a, nil
 }
 
-func (a *app) Close() error { return a.db.Close() }
+// Close closes the database once the service's background work (password-reset
+// requests answered already) has written what it had to.
+func (a *app) Close() error {
+	if a.svc != nil {
+		a.svc.Wait()
+	}
+	return a.db.Close()
+}
 
 // deliverNow tries once to deliver what a command queued, so that an operator
 // without a running server is not left waiting; whatever fails stays queued for

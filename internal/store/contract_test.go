@@ -34,6 +34,7 @@ func testStore(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"RecoveryCodes", testRecoveryCodes},
 		{"Challenges", testChallenges},
 		{"LatestChallenge", testLatestChallenge},
+		{"ConsumeChallenges", testConsumeChallenges},
 		{"Sessions", testSessions},
 		{"DeleteExpired", testDeleteExpired},
 		{"Throttles", testThrottles},

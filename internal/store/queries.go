@@ -333,6 +333,24 @@ func (db *DB) ConsumeChallenge(ctx context.Context, id string, at time.Time) (bo
 		`UPDATE challenges SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL`, us(at), id)
 }
 
+// ConsumeChallenges marks every unconsumed challenge of the account with one of
+// the purposes consumed at at, in one statement; no purposes consume nothing.
+func (db *DB) ConsumeChallenges(ctx context.Context, accountID string, at time.Time, purposes ...twostep.Purpose) error {
+	if at.IsZero() {
+		return errors.New("store: consume challenges: zero time") // would leave them unconsumed
+	}
+	if len(purposes) == 0 {
+		return nil
+	}
+	args := []any{us(at), accountID}
+	for _, p := range purposes {
+		args = append(args, p)
+	}
+	_, err := db.exec(ctx, `UPDATE challenges SET consumed_at = ?
+		WHERE account_id = ? AND consumed_at IS NULL AND purpose IN (?`+strings.Repeat(", ?", len(purposes)-1)+`)`, args...)
+	return wrap(err, "consume challenges")
+}
+
 // DeleteExpired removes challenges, sessions and devices that ended before t. A
 // zero expiry never ends. Outbox messages stay: they outlive their challenge.
 func (db *DB) DeleteExpired(ctx context.Context, t time.Time) error {

@@ -197,10 +197,8 @@ func (s *Service) insertAccount(ctx context.Context, tx Store, a *Account, c *Ca
 }
 
 func (s *Service) setPasswordToken(ctx context.Context, tx Store, a *Account) (string, error) {
-	now := s.now()
-	token, hash := s.newToken()
-	c := &Challenge{ID: s.newID("spw"), TokenHash: hash, Purpose: PurposeSetPassword, AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(SetPasswordTTL)}
-	return token, tx.CreateChallenge(ctx, c)
+	token, _, err := s.newPasswordLink(ctx, tx, a.ID, PurposeSetPassword, "spw", SetPasswordTTL)
+	return token, err
 }
 
 // NewAccount describes an account to create in an existing organisation.
@@ -268,19 +266,25 @@ func (s *Service) SetPasswordAccount(ctx context.Context, token string) (*Accoun
 	return a, org, err
 }
 
-// SetPassword sets an account's password with a one-time link token. It never
-// signs anyone in; every session of the account ends.
+// SetPassword sets an account's password with a one-time set-password or
+// invitation link. It never signs anyone in; every session of the account
+// ends, every other link and pending sign-in dies, the holder is told (NT-01)
+// and the audit names the link. ErrExpired for a used, dead or unknown link.
 func (s *Service) SetPassword(ctx context.Context, token, password string, c *Caller) error {
 	return s.passwordByLink(ctx, token, password, c, []Purpose{PurposeSetPassword, PurposeInvite},
-		func(tx Store, a *Account) error {
-			return s.audit(ctx, tx, event{typ: "password.changed", account: a, caller: c, detail: map[string]any{"via": "link"}})
+		func(tx Store, a *Account, ch *Challenge) error {
+			if err := s.audit(ctx, tx, event{typ: "password.changed", account: a, caller: c, detail: linkDetail(ch)}); err != nil {
+				return err
+			}
+			return s.notice(ctx, tx, a, "password_set_by_link", nil)
 		})
 }
 
 // passwordByLink sets a password with a one-time link of one of purposes ps:
-// the link is consumed, every session of the account ends, and then (in the
+// the link is consumed, every session of the account ends, whatever the old
+// password or links could still do dies (passwordReplaced), and then (in the
 // same transaction) done records what else the link's kind demands.
-func (s *Service) passwordByLink(ctx context.Context, token, password string, c *Caller, ps []Purpose, done func(Store, *Account) error) error {
+func (s *Service) passwordByLink(ctx context.Context, token, password string, c *Caller, ps []Purpose, done func(Store, *Account, *Challenge) error) error {
 	ch, err := s.liveToken(ctx, token, ps...)
 	if err != nil {
 		return err
@@ -307,7 +311,10 @@ func (s *Service) passwordByLink(ctx context.Context, token, password string, c 
 		if err := tx.DeleteSessions(ctx, a.ID, ""); err != nil {
 			return err
 		}
-		return done(tx, a)
+		if err := s.passwordReplaced(ctx, tx, a.ID); err != nil {
+			return err
+		}
+		return done(tx, a, ch)
 	})
 	if err == nil {
 		s.wake()
@@ -339,6 +346,10 @@ func (s *Service) resetTwoStep(ctx context.Context, a *Account, actorID string, 
 			return err
 		}
 		if err := tx.DeleteSessions(ctx, a.ID, ""); err != nil {
+			return err
+		}
+		// A sign-in started before the reset must not finish after it.
+		if err := tx.ConsumeChallenges(ctx, a.ID, s.now(), pendingSignIns...); err != nil {
 			return err
 		}
 		if err := s.turnOff(ctx, tx, a, event{typ: "two_step.reset_by_admin", account: a, actorID: actorID, caller: c}); err != nil {

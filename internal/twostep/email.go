@@ -159,7 +159,11 @@ func (s *Service) sessionChallenge(ctx context.Context, tx Store, c *Caller, p P
 
 // ChangeEmail starts a change of the caller's e-mail address: a code goes to
 // the new address, and VerifyEmailChange finishes it. It needs a recent
-// identity confirmation; ErrConflict when another account has the address.
+// identity confirmation. When another account has the address, that address
+// gets the notice email_taken instead of a code, and the caller the same
+// answer as for a free address (API.md §3.2): which addresses have accounts,
+// in any organisation, is not the caller's to learn. The code then asked for
+// matches nothing.
 func (s *Service) ChangeEmail(ctx context.Context, c *Caller, email string) (*CodeSent, error) {
 	email, err := checkEmail("email", email)
 	if err != nil {
@@ -171,8 +175,10 @@ func (s *Service) ChangeEmail(ctx context.Context, c *Caller, email string) (*Co
 	if err := s.requireConfirmed(c); err != nil {
 		return nil, err
 	}
-	if _, err := s.store.AccountByEmail(ctx, email); err == nil {
-		return nil, ErrConflict
+	var instead *Message
+	if other, err := s.store.AccountByEmail(ctx, email); err == nil {
+		instead = &Message{Channel: "email", To: email, Locale: other.Locale, Template: "email_taken",
+			Data: map[string]string{"email": email, "issuer": s.issuer}}
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
@@ -185,7 +191,7 @@ func (s *Service) ChangeEmail(ctx context.Context, c *Caller, email string) (*Co
 		if ch.Address != "" && ch.Address != email {
 			ch.LastChannel = "" // a new address is a new send, not a resend
 		}
-		cs, err = s.sendCode(ctx, tx, c.Account, ch, MethodEmail, "", email, c)
+		cs, err = s.sendCodeOr(ctx, tx, c.Account, ch, MethodEmail, "", email, c, instead)
 		return err
 	})
 	if err != nil {
@@ -227,6 +233,10 @@ func (s *Service) VerifyEmailChange(ctx context.Context, c *Caller, code string)
 		}
 		a.Email = ch.Address
 		if err := tx.UpdateAccount(ctx, &a); err != nil {
+			return nil, err
+		}
+		// Links sent to the old address must not outlive it (SU-01).
+		if err := tx.ConsumeChallenges(ctx, a.ID, s.now(), passwordLinks...); err != nil {
 			return nil, err
 		}
 		if err := s.audit(ctx, tx, event{typ: "email.changed", account: &a, caller: c,
@@ -290,56 +300,13 @@ func (s *Service) ChangePassword(ctx context.Context, c *Caller, current, passwo
 		if err := tx.DeleteSessions(ctx, a.ID, c.Session.ID); err != nil {
 			return err
 		}
+		if err := s.passwordReplaced(ctx, tx, a.ID); err != nil {
+			return err
+		}
 		if err := s.audit(ctx, tx, event{typ: "password.changed", account: a, caller: c}); err != nil {
 			return err
 		}
 		return s.notice(ctx, tx, a, "password_changed", nil)
-	})
-	if err != nil {
-		return err
-	}
-	s.wake()
-	return nil
-}
-
-// RequestPasswordReset e-mails a one-time link to reset the password of the
-// account with that address, if there is one. Its answer is the same either
-// way (EN-01); only a malformed address is an error.
-func (s *Service) RequestPasswordReset(ctx context.Context, email string, c *Caller) error {
-	email, err := checkEmail("email", email)
-	if err != nil {
-		return err
-	}
-	a, err := s.store.AccountByEmail(ctx, email)
-	if errors.Is(err, ErrNotFound) || err == nil && a.SSO {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	now := s.now()
-	err = s.store.Atomic(ctx, func(tx Store) error {
-		// At most a few links an hour, silently: the answer must not change.
-		key := "send:reset:" + a.ID
-		t, err := tx.LockThrottle(ctx, key)
-		if err != nil {
-			return err
-		}
-		if _, locked := t.Locked(now); locked {
-			return nil
-		}
-		if err := tx.PutThrottle(ctx, Limit{PerHour: 5}.Fail(t, now)); err != nil {
-			return err
-		}
-		token, hash := s.newToken()
-		ch := &Challenge{ID: s.newID("rst"), TokenHash: hash, Purpose: PurposePasswordReset, AccountID: a.ID,
-			CreatedAt: now, ExpiresAt: now.Add(PasswordResetTTL)}
-		if err := tx.CreateChallenge(ctx, ch); err != nil {
-			return err
-		}
-		data := map[string]string{"link": s.baseURL + "/reset-password/" + token, "minutes": itoa(int(PasswordResetTTL.Minutes())),
-			"issuer": s.issuer, "email": a.Email}
-		return s.enqueue(ctx, tx, Message{Channel: "email", To: a.Email, Locale: a.Locale, Template: "password_reset", Data: data}, ch.ID, ch.ExpiresAt)
 	})
 	if err != nil {
 		return err
@@ -366,8 +333,8 @@ func (s *Service) PasswordResetAccount(ctx context.Context, token string) (*Acco
 // in and never touches two-step verification (FL-08); every session ends and
 // the holder is told.
 func (s *Service) ResetPassword(ctx context.Context, token, password string, c *Caller) error {
-	return s.passwordByLink(ctx, token, password, c, []Purpose{PurposePasswordReset}, func(tx Store, a *Account) error {
-		if err := s.audit(ctx, tx, event{typ: "password.reset", account: a, caller: c}); err != nil {
+	return s.passwordByLink(ctx, token, password, c, []Purpose{PurposePasswordReset}, func(tx Store, a *Account, ch *Challenge) error {
+		if err := s.audit(ctx, tx, event{typ: "password.reset", account: a, caller: c, detail: linkDetail(ch)}); err != nil {
 			return err
 		}
 		return s.notice(ctx, tx, a, "password_reset_done", nil)

@@ -109,6 +109,11 @@ func (s *Service) AddFactor(ctx context.Context, c *Caller, r FactorRequest) (*N
 				}
 			}
 		}
+		if isPhone(r.Method) {
+			if err := s.takePhoneAddition(ctx, tx, a, r.Method); err != nil {
+				return err
+			}
+		}
 		if err := tx.CreateFactor(ctx, f); err != nil {
 			return err
 		}

@@ -185,6 +185,7 @@ func TestReseal(t *testing.T) {
 		secret, _ := f.enrol("joe@example.com")
 		ctx := context.Background()
 		f.svc.RequestPasswordReset(ctx, "joe@example.com", nil) // a queued message
+		f.svc.Wait()
 		line, _ := twostep.NewKeyLine("k2", rand.Reader)
 		k2, _ := twostep.ParseKeys([]byte(line))
 		if err := f.sealer.SetKeys(append(k2, f.keys...)); err != nil {

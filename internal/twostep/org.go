@@ -291,10 +291,9 @@ func (s *Service) Invite(ctx context.Context, c *Caller, email string, role Role
 		}
 		data := map[string]string{"org": org.Name, "inviter": c.Account.Email, "days": "7", "link": ""}
 		if !sso {
-			now := s.now()
-			token, hash := s.newToken()
-			ch := &Challenge{ID: s.newID("inv"), TokenHash: hash, Purpose: PurposeInvite, AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(InviteTTL)}
-			if err := tx.CreateChallenge(ctx, ch); err != nil {
+			// The new link ends any earlier one (SU-01).
+			token, _, err := s.newPasswordLink(ctx, tx, a.ID, PurposeInvite, "inv", InviteTTL)
+			if err != nil {
 				return err
 			}
 			data["link"] = s.baseURL + "/invite/" + token

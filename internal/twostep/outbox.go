@@ -124,8 +124,13 @@ type capError struct {
 
 func (e *capError) Unwrap() error { return e.ThrottledError }
 
-// caps lists the quotas one send by channel to address takes, by name and key.
-func (s *Service) caps(a *Account, channel, address string, c *Caller) []struct {
+// caps lists the quotas one send by channel to address takes, by name and key,
+// for a challenge of purpose p. The per-number quota is the account's own for
+// that number (OOB-10): another account that types the same number, as a
+// pending phone of its own, spends its own quota and never the sign-in codes
+// of the account that proved it; and enrolment sends, to a number not proven
+// yet, have a quota apart from the sign-in and confirmation codes of a proven one.
+func (s *Service) caps(a *Account, p Purpose, channel, address string, c *Caller) []struct {
 	name, key string
 	cap       Cap
 } {
@@ -137,7 +142,11 @@ func (s *Service) caps(a *Account, channel, address string, c *Caller) []struct 
 	if channel != string(MethodSMS) && channel != string(MethodVoice) {
 		return out
 	}
-	out = append(out, capKey{"number", "send:number:" + address, s.phoneLimits.PerNumber})
+	use := "code"
+	if p == PurposeEnrol {
+		use = "enrol"
+	}
+	out = append(out, capKey{"number", "send:number:" + use + ":" + a.ID + ":" + address, s.phoneLimits.PerNumber})
 	if c != nil && c.IP != "" {
 		out = append(out, capKey{"ip", "send:ip:" + c.IP, s.phoneLimits.PerIP})
 	}
@@ -152,13 +161,21 @@ func (s *Service) caps(a *Account, channel, address string, c *Caller) []struct 
 // tx. It returns ErrResendTooSoon inside the cooldown of that channel and a
 // *ThrottledError when the account's hourly cap is reached.
 func (s *Service) sendCode(ctx context.Context, tx Store, a *Account, c *Challenge, m Method, factorID, address string, caller *Caller) (*CodeSent, error) {
+	return s.sendCodeOr(ctx, tx, a, c, m, factorID, address, caller, nil)
+}
+
+// sendCodeOr is sendCode, except that with instead set it makes no code: the
+// challenge changes as for a send (cooldown, caps, the earlier code replaced)
+// but holds a code nobody has, and instead is queued in place of the code
+// message. The caller sees the same answer either way.
+func (s *Service) sendCodeOr(ctx context.Context, tx Store, a *Account, c *Challenge, m Method, factorID, address string, caller *Caller, instead *Message) (*CodeSent, error) {
 	now := s.now()
 	channel := string(m)
 	if c.LastChannel == channel && now.Before(c.LastSentAt.Add(ResendCooldown)) {
 		return nil, throttled(ErrResendTooSoon, c.LastSentAt.Add(ResendCooldown).Sub(now))
 	}
 	// Every quota must have room before any is taken: a refused send costs nothing.
-	caps := s.caps(a, channel, address, caller)
+	caps := s.caps(a, c.Purpose, channel, address, caller)
 	taken := make([]Throttle, len(caps))
 	for i, q := range caps {
 		t, err := tx.LockThrottle(ctx, q.key)
@@ -181,6 +198,9 @@ func (s *Service) sendCode(ctx context.Context, tx Store, a *Account, c *Challen
 	if c.CodeHash, err = s.codeHash(s.sealer.ActiveKeyID(), c.ID, code); err != nil {
 		return nil, err
 	}
+	if instead != nil {
+		c.CodeHash = nil // matches no code
+	}
 	c.Method, c.FactorID, c.Address = m, factorID, address
 	c.CodeExpiresAt = minTime(now.Add(CodeTTL), c.ExpiresAt)
 	c.Sends++
@@ -193,7 +213,11 @@ func (s *Service) sendCode(ctx context.Context, tx Store, a *Account, c *Challen
 		data["email"] = address
 	}
 	msg := Message{Channel: channel, To: address, Locale: a.Locale, Template: codeTemplates[c.Purpose], Data: data}
-	if err := s.enqueue(ctx, tx, msg, c.ID, c.CodeExpiresAt); err != nil {
+	expires := c.CodeExpiresAt
+	if instead != nil {
+		msg, expires = *instead, now.Add(noticeTTL)
+	}
+	if err := s.enqueue(ctx, tx, msg, c.ID, expires); err != nil {
 		return nil, err
 	}
 	return &CodeSent{Method: m, FactorID: factorID, To: MaskAddress(m, address), ExpiresIn: c.CodeExpiresAt.Sub(now), ResendAfter: ResendCooldown}, nil

@@ -1,8 +1,10 @@
 package twostep
 
 import (
+	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -108,4 +110,24 @@ func callingCode(e164 string) string {
 		return ""
 	}
 	return itoa(int(num.GetCountryCode()))
+}
+
+// PhoneAdditions caps the phone numbers an account may start to add (OOB-10):
+// each addition sends a code to a number nobody has proven, so an account
+// typing number after number would pump SMS and calls.
+var PhoneAdditions = Cap{Max: 5, Window: 24 * time.Hour}
+
+// takePhoneAddition counts, in tx, one more phone number the account starts to
+// add by m, or returns a *ThrottledError (audited by recordCap) once it has
+// added PhoneAdditions.Max of them in the window.
+func (s *Service) takePhoneAddition(ctx context.Context, tx Store, a *Account, m Method) error {
+	t, err := tx.LockThrottle(ctx, "add:phone:"+a.ID)
+	if err != nil {
+		return err
+	}
+	after, wait, ok := PhoneAdditions.Take(t, s.now())
+	if !ok {
+		return &capError{ThrottledError: throttled(ErrThrottled, wait).(*ThrottledError), cap: "phone_additions", channel: string(m)}
+	}
+	return tx.PutThrottle(ctx, after)
 }

@@ -129,15 +129,18 @@ func TestPhoneCaps(t *testing.T) { // OOB-10
 		ip     func(i int) string
 		window time.Duration
 		free   int
+		// one account makes every send (the per-number cap is an account's
+		// own: OOB-10); otherwise each send has an account of its own.
+		oneAccount bool
 	}{
 		{"number", twostep.PhoneLimits{PerNumber: twostep.Cap{Max: 3, Window: time.Hour}, PerIP: big, PerCountry: big, Daily: 1000},
-			func(int) string { return "+33612345678" }, func(i int) string { return fmt.Sprintf("192.0.2.%d", i) }, time.Hour, 3},
+			func(int) string { return "+33612345678" }, func(i int) string { return fmt.Sprintf("192.0.2.%d", i) }, time.Hour, 3, true},
 		{"ip", twostep.PhoneLimits{PerNumber: big, PerIP: twostep.Cap{Max: 4, Window: time.Hour}, PerCountry: big, Daily: 1000},
-			func(i int) string { return fmt.Sprintf("+3361234560%d", i) }, func(int) string { return "192.0.2.1" }, time.Hour, 4},
+			func(i int) string { return fmt.Sprintf("+3361234560%d", i) }, func(int) string { return "192.0.2.1" }, time.Hour, 4, false},
 		{"country", twostep.PhoneLimits{PerNumber: big, PerIP: big, PerCountry: twostep.Cap{Max: 3, Window: 24 * time.Hour}, Daily: 1000},
-			func(i int) string { return fmt.Sprintf("+3361234560%d", i) }, func(i int) string { return fmt.Sprintf("192.0.2.%d", i) }, 24 * time.Hour, 3},
+			func(i int) string { return fmt.Sprintf("+3361234560%d", i) }, func(i int) string { return fmt.Sprintf("192.0.2.%d", i) }, 24 * time.Hour, 3, false},
 		{"global", twostep.PhoneLimits{PerNumber: big, PerIP: big, PerCountry: big, Daily: 2},
-			func(i int) string { return fmt.Sprintf("+3361234560%d", i) }, func(i int) string { return fmt.Sprintf("192.0.2.%d", i) }, 24 * time.Hour, 2},
+			func(i int) string { return fmt.Sprintf("+3361234560%d", i) }, func(i int) string { return fmt.Sprintf("192.0.2.%d", i) }, 24 * time.Hour, 2, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,8 +149,12 @@ func TestPhoneCaps(t *testing.T) { // OOB-10
 			ctx := context.Background()
 			add := func(i int) error {
 				email := fmt.Sprintf("user%d@example.com", i)
-				acct := f.account(email)
-				_ = acct
+				if tc.oneAccount {
+					email = "user@example.com"
+				}
+				if i == 0 || !tc.oneAccount {
+					f.account(email)
+				}
 				res, err := f.svc.SignIn(ctx, twostep.SignInRequest{Email: email, Password: password, IP: tc.ip(i)})
 				if err != nil {
 					t.Fatal(err)
@@ -197,7 +204,7 @@ func TestSignInPastPhoneCap(t *testing.T) {
 	if _, _, err := f.svc.VerifyFactor(ctx, c, nf.Factor.ID, f.lastMessage("sms", "code_enrol").Data["code"]); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 4; i++ { // 1 enrolment + 4 sign-ins = the 5 an hour a number takes
+	for i := 0; i < 5; i++ { // the 5 sign-in codes an hour a proven number takes (enrolment codes apart)
 		if res := f.signIn("joe@example.com"); res.CodeSent == nil {
 			t.Fatalf("sign-in %d sent nothing", i+1)
 		}
@@ -208,7 +215,7 @@ func TestSignInPastPhoneCap(t *testing.T) {
 	}
 	// And never a silent fall-back to the other paid channel.
 	f.outbox()
-	for _, m := range f.sent[len(f.sent)-4:] {
+	for _, m := range f.sent[len(f.sent)-5:] {
 		if m.Channel != "sms" {
 			t.Errorf("message by %s", m.Channel)
 		}
@@ -257,4 +264,89 @@ func mustSignInWithSMS(t *testing.T, f *fixture) string {
 		t.Fatal(err)
 	}
 	return done.SessionToken
+}
+
+// TestOtherAccountCannotSilenceSMS: another account that adds the victim's
+// proven number as a pending phone of its own, again and again until its sends
+// are capped, never stops the victim's sign-in codes (OOB-10). The review
+// silenced a victim for an hour this way, repeatably: the per-number cap was
+// one for all accounts.
+func TestOtherAccountCannotSilenceSMS(t *testing.T) { // OOB-10
+	f := newFixture(t, storetest.SQLite(t), twostep.Limits{})
+	ctx := context.Background()
+	const victimNumber = "+33612345678"
+	f.account("joe@example.com")
+	joe := f.caller(f.signIn("joe@example.com").SessionToken)
+	nf, err := f.svc.AddFactor(ctx, joe, twostep.FactorRequest{Method: twostep.MethodSMS, Phone: victimNumber})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.VerifyFactor(ctx, joe, nf.Factor.ID, f.lastMessage("sms", "code_enrol").Data["code"]); err != nil {
+		t.Fatal(err)
+	}
+	f.account("eve@example.com")
+	eve := f.caller(f.signIn("eve@example.com").SessionToken)
+	capped := false
+	for i := 0; i < 20 && !capped; i++ {
+		_, err := f.svc.AddFactor(ctx, eve, twostep.FactorRequest{Method: twostep.MethodSMS, Phone: victimNumber})
+		switch {
+		case errors.Is(err, twostep.ErrThrottled):
+			capped = true
+		case err != nil:
+			t.Fatal(err)
+		}
+		f.clock.Advance(twostep.ResendCooldown)
+	}
+	if !capped {
+		t.Fatal("the other account's sends were never capped")
+	}
+	for i := 0; i < 3; i++ {
+		res := f.signIn("joe@example.com")
+		if res.CodeSent == nil || res.CodeSent.Method != twostep.MethodSMS {
+			t.Fatalf("victim's sign-in %d: code_sent %+v, want an SMS", i+1, res.CodeSent)
+		}
+		if m := f.lastMessage("sms", "code_sign_in"); m.To != victimNumber {
+			t.Errorf("sign-in code to %s", m.To)
+		}
+	}
+}
+
+// TestPhoneAdditionsCap: an account starts to add at most PhoneAdditions.Max
+// phone numbers a day; the next is refused with a retry time, audited, and
+// sends nothing (OOB-10).
+func TestPhoneAdditionsCap(t *testing.T) { // OOB-10
+	f := newFixture(t, storetest.SQLite(t), twostep.Limits{})
+	ctx := context.Background()
+	f.account("eve@example.com")
+	eve := f.caller(f.signIn("eve@example.com").SessionToken)
+	add := func(i int) error {
+		_, err := f.svc.AddFactor(ctx, eve, twostep.FactorRequest{Method: twostep.MethodSMS, Phone: fmt.Sprintf("+3361234560%d", i)})
+		return err
+	}
+	for i := 0; i < twostep.PhoneAdditions.Max; i++ {
+		if err := add(i); err != nil {
+			t.Fatalf("addition %d: %v", i+1, err)
+		}
+	}
+	f.outbox()
+	err := add(9)
+	if !errors.Is(err, twostep.ErrThrottled) || twostep.RetryAfter(err) <= 0 || twostep.RetryAfter(err) > 24*time.Hour {
+		t.Fatalf("addition past the cap: %v (retry after %v)", err, twostep.RetryAfter(err))
+	}
+	if got := f.outbox(); len(got) != 0 {
+		t.Errorf("queued past the cap: %v", got)
+	}
+	evs, _ := f.db.Events(ctx, twostep.EventFilter{Type: "delivery.capped"})
+	if len(evs) != 1 || evs[0].Detail["cap"] != "phone_additions" {
+		t.Errorf("audit events %+v, want one delivery.capped for phone_additions", evs)
+	}
+	// Adding an authenticator app is not a phone addition.
+	if _, err := f.svc.AddFactor(ctx, eve, twostep.FactorRequest{Method: twostep.MethodTOTP}); err != nil {
+		t.Errorf("authenticator app past the phone cap: %v", err)
+	}
+	f.clock.Advance(twostep.PhoneAdditions.Window)
+	eve = f.caller(f.signIn("eve@example.com").SessionToken) // a fresh confirmation
+	if err := add(9); err != nil {
+		t.Errorf("after a day: %v", err)
+	}
 }

@@ -76,6 +76,11 @@ type Service struct {
 
 	dummyOnce sync.Once
 	dummyHash string
+
+	// background counts work still running after its answer (Wait);
+	// resetSlots bounds the password-reset requests among it.
+	background sync.WaitGroup
+	resetSlots chan struct{}
 }
 
 // New returns a Service. It fails only on options that cannot work.
@@ -87,7 +92,7 @@ func New(o Options) (*Service, error) {
 		store: o.Store, wakeFn: o.Wake, baseURL: o.BaseURL, sealer: o.Sealer, hasher: o.Hasher, clock: o.Clock, rand: o.Rand, log: o.Logger,
 		issuer: o.Issuer, methods: o.Methods, sessionIdle: o.SessionIdle, sessionMax: o.SessionMax,
 		confirmWindow: o.ConfirmWindow, signInTTL: o.SignInTTL, limits: o.Limits, smsCountries: o.SMSCountries,
-		phoneLimits: o.PhoneLimits, metrics: o.Metrics,
+		phoneLimits: o.PhoneLimits, metrics: o.Metrics, resetSlots: make(chan struct{}, resetsInFlight),
 	}
 	if s.metrics == nil {
 		s.metrics = noMetrics{}

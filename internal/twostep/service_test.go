@@ -52,6 +52,7 @@ type fixture struct {
 func (f *fixture) outbox() []twostep.Message {
 	f.t.Helper()
 	ctx := context.Background()
+	f.svc.Wait() // password-reset requests queue their link after answering
 	now := f.clock.Now()
 	claimed, err := f.db.ClaimMessages(ctx, now, now.Add(time.Minute), 1000)
 	if err != nil {

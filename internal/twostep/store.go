@@ -72,6 +72,8 @@ type Store interface {
 	// ConsumeChallenge marks the challenge consumed if it is not yet, and reports
 	// whether this call did it.
 	ConsumeChallenge(ctx context.Context, id string, at time.Time) (bool, error)
+	// ConsumeChallenges marks every unconsumed challenge of the account with one of the purposes consumed at at.
+	ConsumeChallenges(ctx context.Context, accountID string, at time.Time, purposes ...Purpose) error
 	// DeleteExpired removes challenges, sessions and devices that ended before
 	// t, and outbox messages finished and throttles idle for KeepFinished before t.
 	DeleteExpired(ctx context.Context, t time.Time) error

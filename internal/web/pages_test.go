@@ -133,6 +133,7 @@ type mail struct {
 func (e *env) deliver(t *testing.T, fail bool) {
 	t.Helper()
 	ctx := context.Background()
+	e.svc.Wait() // password-reset requests queue their link after answering
 	now := e.clock.Now()
 	msgs, err := e.db.ClaimMessages(ctx, now, now.Add(time.Minute), 100)
 	if err != nil {
@@ -1034,8 +1035,6 @@ func TestChangeEmail(t *testing.T) {
 	const newEmail = "owner@new.example"
 	want(t, b.get("/account/security"), 200, "", "Your e-mail address is "+ownerEmail, `href="/account/email"`)
 	want(t, b.get("/account/email"), 200, "", "Change your e-mail address", "Your address now: "+ownerEmail, "New e-mail address")
-	want(t, b.post("/account/email", url.Values{"email": {"dave@karbon.example"}}), 409, "",
-		"New e-mail address: an account with this e-mail address exists already.", `value="dave@karbon.example"`)
 	want(t, b.post("/account/email", url.Values{"email": {ownerEmail}}), 400, "", "New e-mail address: this is already your address.")
 	want(t, b.post("/account/email", url.Values{"email": {"nope"}}), 400, "", "New e-mail address: enter an e-mail address")
 

@@ -1,0 +1,49 @@
+package twostep
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// passwordLinks are the purposes of the one-time links that set a password.
+// At most one of them is alive per account: a new one ends the others, and
+// each dies once the account's password or e-mail changes by any path, so that
+// an old message (an invitation at a former address, a forgotten reset e-mail)
+// can never set the password of an account that moved on (SU-01).
+var passwordLinks = []Purpose{PurposeSetPassword, PurposeInvite, PurposePasswordReset}
+
+// pendingSignIns are the purposes of the challenges that a password earned:
+// sign-ins waiting for their second step or enrolment, and identity
+// confirmation codes. They die with that password, so that a token got with
+// an old password never completes after a reset or change, nor after an admin
+// reset (issue 11, item 14).
+var pendingSignIns = []Purpose{PurposeSignIn, PurposeEnrolSignIn, PurposeConfirmIdentity}
+
+// newPasswordLink ends the account's live password links and makes a new one
+// of purpose p, living ttl, in tx. It returns the token for the link and the
+// challenge, whose id the audit trail may name (never the token).
+func (s *Service) newPasswordLink(ctx context.Context, tx Store, accountID string, p Purpose, prefix string, ttl time.Duration) (string, *Challenge, error) {
+	now := s.now()
+	if err := tx.ConsumeChallenges(ctx, accountID, now, passwordLinks...); err != nil {
+		return "", nil, err
+	}
+	token, hash := s.newToken()
+	ch := &Challenge{ID: s.newID(prefix), TokenHash: hash, Purpose: p, AccountID: accountID, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	return token, ch, tx.CreateChallenge(ctx, ch)
+}
+
+// passwordReplaced ends, in tx, everything the account's old password or
+// links could still do: pending sign-ins, enrolment tokens, identity
+// confirmation codes and password links. Every path that gives the account a
+// password calls it (links, change, and the operator's or admin's reset, which
+// ends sign-ins for the same reason).
+func (s *Service) passwordReplaced(ctx context.Context, tx Store, accountID string) error {
+	return tx.ConsumeChallenges(ctx, accountID, s.now(), slices.Concat(pendingSignIns, passwordLinks)...)
+}
+
+// linkDetail is what the audit trail says about the link that set a password:
+// its kind and its challenge id, never its token.
+func linkDetail(ch *Challenge) map[string]any {
+	return map[string]any{"via": "link", "link": string(ch.Purpose), "challenge_id": ch.ID}
+}
