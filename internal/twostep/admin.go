@@ -129,6 +129,9 @@ func (s *Service) prepareOrg(ctx context.Context, n NewOrg) (*Org, *Account, err
 	if name == "" || utf8.RuneCountInString(name) > 100 {
 		return nil, nil, invalid("name", "must be 1 to 100 characters")
 	}
+	if err := checkText("name", name); err != nil {
+		return nil, nil, err
+	}
 	slug := n.Slug
 	if slug == "" {
 		slug = Slugify(name)

@@ -525,6 +525,7 @@ var invalidMessages = []struct{ reason, id string }{
 	{"an account with this e-mail exists", "invalid.email_taken"},
 	{"must be at least", "invalid.password_short"},
 	{"must be at most", "invalid.too_long"},
+	{"must not hold control characters", "invalid.text_chars"},
 	{"is one of the most common passwords", "invalid.password_common"},
 	{"must be 6 digits", "invalid.code_digits"},
 	{"a recovery code has 16", "invalid.recovery_code"},

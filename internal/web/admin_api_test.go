@@ -1,0 +1,93 @@
+package web_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestAPIFreeText: every free-text field refuses control characters and the
+// characters that reorder text (U+202E makes "Pixel\u202Egnp.exe" read as
+// "Pixelexe.png"), with 400 invalid_request naming the field, and keeps
+// nothing of the refused request (AU-04: CR/LF would forge lines wherever
+// the text is shown or logged). Ordinary text in any script passes.
+func TestAPIFreeText(t *testing.T) { // AU-04
+	a := newAPI(t, false)
+	owner := a.session("owner@example.com")
+	st, b, _ := a.call("POST", "/api/v1/account/factors", owner, map[string]string{"method": "totp", "label": "Pixel"})
+	a.want(st, 201, b, "add a factor to rename")
+	factor := "/api/v1/account/factors/" + b["id"].(string)
+
+	fields := []struct {
+		name         string
+		method, path string
+		body         func(v string) map[string]any
+		field        string
+		good         string // a value that passes, so the refusal is the characters' doing
+		goodStatus   int
+	}{
+		// First: adding a factor of the same kind replaces a pending one.
+		{"factor label change", "PATCH", factor,
+			func(v string) map[string]any { return map[string]any{"label": v} }, "label", "هاتف العمل", 200},
+		{"new factor label", "POST", "/api/v1/account/factors",
+			func(v string) map[string]any { return map[string]any{"method": "totp", "label": v} }, "label", "Téléphone — bureau 📱", 201},
+		{"e-mail factor address", "POST", "/api/v1/account/factors",
+			func(v string) map[string]any {
+				return map[string]any{"method": "email", "address": "joe" + v + "@example.com"}
+			}, "address", "", 201},
+		{"invitation e-mail", "POST", "/api/v1/org/members",
+			func(v string) map[string]any {
+				return map[string]any{"email": "new" + v + "@example.com", "role": "member"}
+			}, "email", "", 201},
+		{"new account e-mail", "PUT", "/api/v1/account/email",
+			func(v string) map[string]any { return map[string]any{"email": "moved" + v + "@example.com"} }, "email", "", 202},
+	}
+	bad := []struct {
+		name, value, says string
+	}{
+		{"NUL", "a\x00b", "U+0000"},
+		{"CR LF", "a\r\nBcc: x", "U+000D"},
+		{"LF", "a\nb", "U+000A"},
+		{"tab", "a\tb", "U+0009"},
+		{"DEL", "a\x7fb", "U+007F"},
+		{"C1 next line", "a\u0085b", "U+0085"},
+		{"line separator", "a\u2028b", "U+2028"},
+		{"right-to-left override", "Pixel\u202Egnp.exe", "U+202E"},
+		{"left-to-right embedding", "a\u202Ab", "U+202A"},
+		{"first strong isolate", "\u2068a\u2069", "U+2068"},
+		{"pop directional isolate", "a\u2069", "U+2069"},
+		{"right-to-left mark", "a\u200Fb", "U+200F"},
+		{"left-to-right mark", "a\u200Eb", "U+200E"},
+		{"Arabic letter mark", "a\u061Cb", "U+061C"},
+	}
+	for _, f := range fields {
+		for _, c := range bad {
+			t.Run(f.name+"/"+c.name, func(t *testing.T) {
+				st, b, _ := a.call(f.method, f.path, owner, f.body(c.value))
+				got := map[string]any{"status": st, "code": b["code"], "field": b["field"]}
+				want := map[string]any{"status": 400, "code": "invalid_request", "field": f.field}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("%q: (-want +got):\n%s", c.value, diff)
+				}
+				if d, _ := b["detail"].(string); !strings.Contains(d, c.says) {
+					t.Errorf("%q: detail %q does not say %q", c.value, d, c.says)
+				}
+			})
+		}
+		t.Run(f.name+"/ordinary text", func(t *testing.T) {
+			if st, b, _ := a.call(f.method, f.path, owner, f.body(f.good)); st != f.goodStatus {
+				t.Errorf("%q: %d %v, want %d", f.good, st, b, f.goodStatus)
+			}
+		})
+	}
+	// Nothing refused was kept: the factors are the two accepted ones.
+	st, list, _ := a.call("GET", "/api/v1/account/factors", owner, nil)
+	a.want(st, 200, list, "list factors")
+	st, members, _ := a.call("GET", "/api/v1/org/members", owner, nil)
+	a.want(st, 200, members, "list members")
+	if s := fmt.Sprint(list, members); strings.ContainsAny(s, "\x00\r\u202E\u2068\u200F") {
+		t.Errorf("a refused value was stored: %s", s)
+	}
+}
