@@ -27,6 +27,12 @@ var (
 	ErrUnavailable           = errors.New("twostep: unavailable")
 	// ErrBusy means too many password hashes are queued; retry shortly.
 	ErrBusy = errors.New("twostep: busy")
+	// ErrLastOwner is ErrConflict for a change that would leave the
+	// organisation without an owner who can sign in.
+	ErrLastOwner = fmt.Errorf("%w: the organisation must keep an owner who can sign in", ErrConflict)
+	// ErrNoSSOConnection is ErrConflict for moving a member to SSO while the
+	// organisation has no SSO connection: they could not sign in at all.
+	ErrNoSSOConnection = fmt.Errorf("%w: the organisation has no SSO connection yet", ErrConflict)
 )
 
 // InvalidError reports a request value that is wrong: Field names it as the caller

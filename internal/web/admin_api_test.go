@@ -91,3 +91,30 @@ func TestAPIFreeText(t *testing.T) { // AU-04
 		t.Errorf("a refused value was stored: %s", s)
 	}
 }
+
+// TestAPIMemberSSO: nobody is moved to SSO while the organisation has no SSO
+// connection (409 conflict saying so), an SSO invitation says that the
+// member cannot sign in yet, and an SSO member can be taken off SSO.
+func TestAPIMemberSSO(t *testing.T) { // ORG-02
+	a := newAPI(t, false)
+	owner := a.session("owner@example.com")
+	st, b, _ := a.call("POST", "/api/v1/org/members", owner, map[string]any{"email": "sso@example.com", "role": "member", "sso": true})
+	a.want(st, 201, b, "invite an SSO member")
+	if b["can_sign_in"] != false || !strings.Contains(fmt.Sprint(b["warning"]), "no single sign-on (SSO) connection yet") {
+		t.Errorf("SSO invitation without a connection: %v", b)
+	}
+	sso := b["id"].(string)
+	st, b, _ = a.call("POST", "/api/v1/org/members", owner, map[string]any{"email": "pwd@example.com", "role": "member"})
+	a.want(st, 201, b, "invite a member")
+	if b["can_sign_in"] != true || b["warning"] != nil {
+		t.Errorf("invitation with a password: %v", b)
+	}
+	st, b, _ = a.call("PATCH", "/api/v1/org/members/"+b["id"].(string), owner, map[string]any{"sso": true})
+	if st != 409 || b["code"] != "conflict" || !strings.Contains(fmt.Sprint(b["detail"]), "no single sign-on (SSO) connection yet") {
+		t.Errorf("moving a member to SSO without a connection: %d %v", st, b)
+	}
+	st, b, _ = a.call("PATCH", "/api/v1/org/members/"+sso, owner, map[string]any{"sso": false})
+	if st != 200 || b["sso"] != false {
+		t.Errorf("taking a member off SSO: %d %v", st, b)
+	}
+}

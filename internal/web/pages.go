@@ -217,16 +217,17 @@ var doneMessages = map[string]string{
 	"legacy_off":     "done.legacy_off",
 	"language":       "done.language",
 	// Enrolment, invitations and administration.
-	"skipped":         "done.skipped",
-	"invited":         "done.invited",
-	"member_invited":  "done.member_invited",
-	"member_role":     "done.member_role",
-	"member_sso_on":   "done.member_sso_on",
-	"member_sso_off":  "done.member_sso_off",
-	"member_sessions": "done.member_sessions",
-	"member_unlocked": "done.member_unlocked",
-	"member_reset":    "done.member_reset",
-	"policy":          "done.policy",
+	"skipped":            "done.skipped",
+	"invited":            "done.invited",
+	"member_invited":     "done.member_invited",
+	"member_invited_sso": "done.member_invited_sso",
+	"member_role":        "done.member_role",
+	"member_sso_on":      "done.member_sso_on",
+	"member_sso_off":     "done.member_sso_off",
+	"member_sessions":    "done.member_sessions",
+	"member_unlocked":    "done.member_unlocked",
+	"member_reset":       "done.member_reset",
+	"policy":             "done.policy",
 }
 
 // lang is the signed-in account's locale, else the best match of
