@@ -261,10 +261,17 @@ func mayActOn(c *Caller, target *Account) error {
 // UnlockMember decide it: the pages offer only what they would allow.
 func MayActOn(c *Caller, target *Account) bool { return mayActOn(c, target) == nil }
 
+// inviteCap is how many invitations one address may get: five a day.
+var inviteCap = Cap{Max: 5, Window: 24 * time.Hour}
+
+func inviteKey(email string) string { return "invite:" + email }
+
 // Invite creates an account in the caller's organisation and e-mails it a
 // one-time link to set its password (7 days); an SSO member is told to sign in
 // through the organisation instead. Inviting again a member who never chose a
-// password sends a new link. ErrConflict when the e-mail has an account.
+// password sends a new link. ErrConflict when the e-mail has an account; a
+// *ThrottledError (ErrThrottled) once the address has had five invitations
+// within a day, so that nobody can be mailed without bound.
 func (s *Service) Invite(ctx context.Context, c *Caller, email string, role Role, sso bool) (*Account, error) {
 	if err := s.requireAdmin(c); err != nil {
 		return nil, err
@@ -299,6 +306,19 @@ func (s *Service) Invite(ctx context.Context, c *Caller, email string, role Role
 		return nil, err
 	}
 	err = s.store.Atomic(ctx, func(tx Store) error {
+		// Each invitation e-mails an address its owner may never have asked
+		// to hear from: cap them per address, whoever sends them.
+		t, err := tx.LockThrottle(ctx, inviteKey(a.Email))
+		if err != nil {
+			return err
+		}
+		t, wait, ok := inviteCap.Take(t, s.now())
+		if !ok {
+			return throttled(ErrThrottled, wait)
+		}
+		if err := tx.PutThrottle(ctx, t); err != nil {
+			return err
+		}
 		if !again {
 			if err := tx.CreateAccount(ctx, a); err != nil {
 				return err

@@ -1,9 +1,12 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -92,6 +95,44 @@ func TestAPIFreeText(t *testing.T) { // AU-04
 	}
 }
 
+// TestAPIInviteCap: one address gets at most 5 invitations a day, then 429
+// too_many_attempts with Retry-After until the day is over: a quota on
+// messages, as OOB-10 puts on codes, so that nobody is mailed without end.
+func TestAPIInviteCap(t *testing.T) { // OOB-10
+	a := newAPI(t, false)
+	owner := a.session("owner@example.com")
+	invite := func() (int, map[string]any, string) {
+		st, b, resp := a.call("POST", "/api/v1/org/members", owner, map[string]any{"email": "pat@example.com", "role": "member"})
+		return st, b, resp.Header.Get("Retry-After")
+	}
+	for i := 1; i <= 5; i++ {
+		if st, b, _ := invite(); st != 201 {
+			t.Fatalf("invitation %d: %d %v", i, st, b)
+		}
+		a.clock.Advance(time.Minute)
+	}
+	st, b, retry := invite()
+	if st != 429 || b["code"] != "too_many_attempts" {
+		t.Fatalf("sixth invitation within a day: %d %v, want 429 too_many_attempts", st, b)
+	}
+	// The day started with the first invitation, five minutes ago.
+	if n, err := strconv.Atoi(retry); err != nil || n != int((24*time.Hour-5*time.Minute).Seconds()) {
+		t.Errorf("Retry-After %q, want the rest of the day", retry)
+	}
+	if n := a.queued("invitation"); n != 5 {
+		t.Errorf("%d invitations e-mailed, want 5", n)
+	}
+	// Another address is not held up by this one.
+	if st, b, _ := a.call("POST", "/api/v1/org/members", owner, map[string]any{"email": "sam@example.com", "role": "member"}); st != 201 {
+		t.Errorf("another address: %d %v", st, b)
+	}
+	a.clock.Advance(24 * time.Hour)
+	owner = a.session("owner@example.com")
+	if st, b, _ := invite(); st != 201 {
+		t.Errorf("the next day: %d %v", st, b)
+	}
+}
+
 // TestAPIMemberSSO: nobody is moved to SSO while the organisation has no SSO
 // connection (409 conflict saying so), an SSO invitation says that the
 // member cannot sign in yet, and an SSO member can be taken off SSO.
@@ -117,4 +158,21 @@ func TestAPIMemberSSO(t *testing.T) { // ORG-02
 	if st != 200 || b["sso"] != false {
 		t.Errorf("taking a member off SSO: %d %v", st, b)
 	}
+}
+
+// queued counts the messages with template tmpl waiting for delivery.
+func (a *api) queued(tmpl string) int {
+	a.t.Helper()
+	now := a.clock.Now()
+	msgs, err := a.db.ClaimMessages(context.Background(), now, now.Add(time.Minute), 1000)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	n := 0
+	for _, m := range msgs {
+		if m.Template == tmpl {
+			n++
+		}
+	}
+	return n
 }
