@@ -156,6 +156,48 @@ func cmdResetTwoStep(ctx context.Context, args []string, getenv func(string) str
 	return nil
 }
 
+// cmdSetSSO moves an account to its organisation's SSO or back: the
+// operator's way back for an account, owners included, that can no longer
+// sign in after a move to SSO.
+func cmdSetSSO(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlags("user set-sso")
+	load := configFlags(fs, getenv)
+	email := fs.String("email", "", "the account's e-mail (required)")
+	on := fs.Bool("on", false, "the account signs in through its organisation's SSO")
+	off := fs.Bool("off", false, "the account signs in with a Twostep password again")
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	if *email == "" || *on == *off {
+		return usageError{"user set-sso needs --email and one of --on or --off"}
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	acct, token, err := a.svc.SetSSO(ctx, *email, *on)
+	if errors.Is(err, twostep.ErrLastOwner) {
+		return fmt.Errorf("%s is the organisation's only owner who can sign in with a password: make another owner first (user create --role owner)", *email)
+	}
+	if err != nil {
+		return flagError(err)
+	}
+	if acct.SSO {
+		fmt.Fprintf(stdout, "%s signs in through the organisation's SSO; its sessions are ended.\n", acct.Email)
+	} else {
+		fmt.Fprintf(stdout, "%s signs in with a Twostep password.\n", acct.Email)
+	}
+	if token != "" {
+		fmt.Fprintf(stdout, "It has no password yet: they set one at %s/set-password/%s (valid 7 days, once).\n", cfg.BaseURL, token)
+	}
+	return nil
+}
+
 // flagError words a domain validation error as a flag error: "--email: …".
 func flagError(err error) error {
 	var inv *twostep.InvalidError

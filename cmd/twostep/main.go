@@ -54,6 +54,7 @@ Commands:
   org create --name NAME --owner EMAIL [--slug SLUG] [--password-stdin]
   user create --org ORG --email EMAIL [--role member|admin|owner] [--sso] [--password-stdin]
   user reset-two-step --email EMAIL
+  user set-sso --email EMAIL --on|--off   move an account to its organisation's SSO or back
   keys rotate [--wait 70s]       add a key, make it active, re-seal stored secrets
   bench prepare --accounts N --out FILE.csv
   bench run --url URL --csv FILE.csv [--mode journey|verify] [-c N] [-d DURATION]
@@ -93,6 +94,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return cmdUserCreate(ctx, rest[1:], getenv, stdin, stdout, stderr)
 		case "user reset-two-step":
 			return cmdResetTwoStep(ctx, rest[1:], getenv, stdout, stderr)
+		case "user set-sso":
+			return cmdSetSSO(ctx, rest[1:], getenv, stdout, stderr)
 		}
 		return usageError{fmt.Sprintf("unknown command %q; see 'twostep help'", cmd+" "+rest[0])}
 	case "version", "--version", "-version":

@@ -131,6 +131,9 @@ func (s *Service) prepareOrg(ctx context.Context, n NewOrg) (*Org, *Account, err
 	if name == "" || utf8.RuneCountInString(name) > 100 {
 		return nil, nil, invalid("name", "must be 1 to 100 characters")
 	}
+	if err := checkText("name", name); err != nil {
+		return nil, nil, err
+	}
 	slug := n.Slug
 	if slug == "" {
 		slug = Slugify(name)
@@ -338,6 +341,43 @@ func (s *Service) ResetTwoStep(ctx context.Context, email, actorID string, c *Ca
 		return nil, err
 	}
 	return a, s.resetTwoStep(ctx, a, actorID, c)
+}
+
+// SetSSO moves the account with the given e-mail to its organisation's SSO
+// (on) or back to Twostep's own sign-in (off), as the operator: the way back
+// for an account that can no longer sign in. The organisation keeps an owner
+// who can sign in (ErrLastOwner). Moving to SSO ends the account's sessions;
+// moving off it an account that has no password yet returns a one-time
+// set-password token (7 days). Asking for the state the account is already in
+// changes nothing.
+func (s *Service) SetSSO(ctx context.Context, email string, on bool) (*Account, string, error) {
+	email, err := checkEmail("email", email)
+	if err != nil {
+		return nil, "", err
+	}
+	a, err := s.store.AccountByEmail(ctx, email)
+	if errors.Is(err, ErrNotFound) {
+		return nil, "", invalid("email", "no account has the e-mail "+email)
+	}
+	if err != nil || a.SSO == on {
+		return a, "", err
+	}
+	before := *a
+	a.SSO = on
+	var token string
+	err = s.store.Atomic(ctx, func(tx Store) error {
+		if err := s.saveMember(ctx, tx, &before, a, OperatorActor, nil); err != nil {
+			return err
+		}
+		if !on && a.PasswordHash == "" {
+			token, err = s.setPasswordToken(ctx, tx, a)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return a, token, nil
 }
 
 func (s *Service) resetTwoStep(ctx context.Context, a *Account, actorID string, c *Caller) error {

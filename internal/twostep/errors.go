@@ -31,6 +31,12 @@ var (
 	// set up a method before it gets a session (API.md §3.1: 403, where removing
 	// the last method is a 409 conflict).
 	ErrEnrolmentRequired = fmt.Errorf("%w: set up a method to finish signing in", ErrPolicyRequiresTwoStep)
+	// ErrLastOwner is ErrConflict for a change that would leave the
+	// organisation without an owner who can sign in.
+	ErrLastOwner = fmt.Errorf("%w: the organisation must keep an owner who can sign in", ErrConflict)
+	// ErrNoSSOConnection is ErrConflict for moving a member to SSO while the
+	// organisation has no SSO connection: they could not sign in at all.
+	ErrNoSSOConnection = fmt.Errorf("%w: the organisation has no SSO connection yet", ErrConflict)
 )
 
 // InvalidError reports a request value that is wrong: Field names it as the caller

@@ -48,6 +48,9 @@ func (s *Service) AddFactor(ctx context.Context, c *Caller, r FactorRequest) (*N
 	if utf8.RuneCountInString(r.Label) > 64 {
 		return nil, invalid("label", "must be at most 64 characters")
 	}
+	if err := checkText("label", r.Label); err != nil {
+		return nil, err
+	}
 	f := &Factor{ID: s.newID("fac"), AccountID: a.ID, Method: r.Method, Status: FactorPending,
 		Label: strings.TrimSpace(r.Label), CreatedAt: s.now()}
 	nf := &NewFactor{Factor: f}
@@ -385,6 +388,11 @@ type FactorChange struct {
 func (s *Service) UpdateFactor(ctx context.Context, c *Caller, id string, ch FactorChange) (*Factor, error) {
 	if ch.Label != nil && (utf8.RuneCountInString(*ch.Label) > 64 || strings.TrimSpace(*ch.Label) == "") {
 		return nil, invalid("label", "must be 1 to 64 characters")
+	}
+	if ch.Label != nil {
+		if err := checkText("label", *ch.Label); err != nil {
+			return nil, err
+		}
 	}
 	if ch.Default != nil && !*ch.Default {
 		return nil, invalid("default", "can only be set to true: make another method the default instead")

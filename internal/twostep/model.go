@@ -82,6 +82,12 @@ type Org struct {
 	CreatedAt time.Time
 }
 
+// HasSSOConnection reports whether the organisation has its own identity
+// provider (API.md §12), without which an SSO member cannot sign in. None has
+// one until SSO connections are built, so nobody can be moved to SSO from the
+// administration; the operator's CLI still can.
+func (o *Org) HasSSOConnection() bool { return false }
+
 // Account is a person who signs in. E-mail addresses are unique across the server.
 type Account struct {
 	ID                 string

@@ -242,10 +242,35 @@ func mayManage(c *Caller, targetRole, newRole Role) error {
 	return nil
 }
 
+// mayActOn returns ErrForbidden when the caller may not act on target from the
+// administration (change its role or SSO, reset it, end its sessions, unlock
+// it): only owners act on owners and admins, and nobody acts on their own
+// account there — one click on one's own row could otherwise lock out the
+// caller and, for the only owner, the whole organisation. People change their
+// own account in its security settings.
+func mayActOn(c *Caller, target *Account) error {
+	if target.ID == c.Account.ID {
+		return ErrForbidden
+	}
+	return mayManage(c, target.Role, target.Role)
+}
+
+// MayActOn reports whether the caller may act on target from the
+// administration, as UpdateMember, ResetMember, EndMemberSessions and
+// UnlockMember decide it: the pages offer only what they would allow.
+func MayActOn(c *Caller, target *Account) bool { return mayActOn(c, target) == nil }
+
+// inviteCap is how many invitations one address may get: five a day.
+var inviteCap = Cap{Max: 5, Window: 24 * time.Hour}
+
+func inviteKey(email string) string { return "invite:" + email }
+
 // Invite creates an account in the caller's organisation and e-mails it a
 // one-time link to set its password (7 days); an SSO member is told to sign in
 // through the organisation instead. Inviting again a member who never chose a
-// password sends a new link. ErrConflict when the e-mail has an account.
+// password sends a new link. ErrConflict when the e-mail has an account; a
+// *ThrottledError (ErrThrottled) once the address has had five invitations
+// within a day, so that nobody can be mailed without bound.
 func (s *Service) Invite(ctx context.Context, c *Caller, email string, role Role, sso bool) (*Account, error) {
 	if err := s.requireAdmin(c); err != nil {
 		return nil, err
@@ -280,6 +305,19 @@ func (s *Service) Invite(ctx context.Context, c *Caller, email string, role Role
 		return nil, err
 	}
 	err = s.store.Atomic(ctx, func(tx Store) error {
+		// Each invitation e-mails an address its owner may never have asked
+		// to hear from: cap them per address, whoever sends them.
+		t, err := tx.LockThrottle(ctx, inviteKey(a.Email))
+		if err != nil {
+			return err
+		}
+		t, wait, ok := inviteCap.Take(t, s.now())
+		if !ok {
+			return throttled(ErrThrottled, wait)
+		}
+		if err := tx.PutThrottle(ctx, t); err != nil {
+			return err
+		}
 		if !again {
 			if err := tx.CreateAccount(ctx, a); err != nil {
 				return err
@@ -310,6 +348,20 @@ func (s *Service) Invite(ctx context.Context, c *Caller, email string, role Role
 	return a, nil
 }
 
+// AwaitsSSOConnection reports whether a is an SSO member of an organisation
+// with no SSO connection yet: such a member cannot sign in until it has one,
+// which whoever invited them should be told.
+func (s *Service) AwaitsSSOConnection(ctx context.Context, a *Account) (bool, error) {
+	if !a.SSO {
+		return false, nil
+	}
+	org, err := s.store.Org(ctx, a.OrgID)
+	if err != nil {
+		return false, err
+	}
+	return !org.HasSSOConnection(), nil
+}
+
 // MemberChange is a change to a member: nil fields stay as they are.
 type MemberChange struct {
 	Role *Role
@@ -317,14 +369,19 @@ type MemberChange struct {
 }
 
 // UpdateMember changes a member's role or SSO flag (admins and owners; only
-// owners touch the owner and admin roles). The organisation keeps at least one
-// owner (ErrConflict). A member moved to SSO is signed out everywhere.
+// owners touch the owner and admin roles; nobody changes their own account:
+// ErrForbidden). Moving a member to SSO needs the organisation's SSO connection
+// (ErrNoSSOConnection while it has none). The organisation keeps an owner who
+// can sign in (ErrLastOwner). A member moved to SSO is signed out everywhere.
 func (s *Service) UpdateMember(ctx context.Context, c *Caller, id string, ch MemberChange) (*Account, error) {
 	if err := s.requireAdmin(c); err != nil {
 		return nil, err
 	}
 	a, err := s.member(ctx, c, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := mayActOn(c, a); err != nil {
 		return nil, err
 	}
 	before := *a
@@ -338,43 +395,61 @@ func (s *Service) UpdateMember(ctx context.Context, c *Caller, id string, ch Mem
 		a.Role = *ch.Role
 	}
 	if ch.SSO != nil {
-		if err := mayManage(c, a.Role, a.Role); err != nil {
-			return nil, err
+		if *ch.SSO && !a.SSO {
+			org, err := s.store.Org(ctx, a.OrgID)
+			if err != nil {
+				return nil, err
+			}
+			if !org.HasSSOConnection() {
+				return nil, ErrNoSSOConnection
+			}
 		}
 		a.SSO = *ch.SSO
 	}
-	err = s.store.Atomic(ctx, func(tx Store) error {
-		if before.Role == RoleOwner && a.Role != RoleOwner {
-			accounts, err := tx.Accounts(ctx, a.OrgID)
-			if err != nil {
-				return err
-			}
-			owners := 0
-			for _, o := range accounts {
-				if o.Role == RoleOwner {
-					owners++
-				}
-			}
-			if owners <= 1 {
-				return ErrConflict
-			}
-		}
-		if err := tx.UpdateAccount(ctx, a); err != nil {
-			return err
-		}
-		if a.SSO && !before.SSO {
-			if err := tx.DeleteSessions(ctx, a.ID, ""); err != nil {
-				return err
-			}
-		}
-		return s.audit(ctx, tx, event{typ: "member.changed", account: a, actorID: c.Account.ID, caller: c,
-			detail: map[string]any{"role": map[string]any{"before": string(before.Role), "after": string(a.Role)},
-				"sso": map[string]any{"before": before.SSO, "after": a.SSO}}})
-	})
+	err = s.store.Atomic(ctx, func(tx Store) error { return s.saveMember(ctx, tx, &before, a, c.Account.ID, c) })
 	if err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// signsInAsOwner reports whether a is an owner who can sign in with Twostep's
+// own password: an owner moved to SSO, or who has not chosen a password yet,
+// cannot rescue the organisation.
+func signsInAsOwner(a *Account) bool {
+	return a.Role == RoleOwner && !a.SSO && a.PasswordHash != ""
+}
+
+// saveMember writes in tx a member changed from before to a by actorID,
+// keeping an owner of the organisation who can sign in (ErrLastOwner),
+// signing out one moved to SSO, and auditing the change.
+func (s *Service) saveMember(ctx context.Context, tx Store, before, a *Account, actorID string, c *Caller) error {
+	if signsInAsOwner(before) && !signsInAsOwner(a) {
+		// Two owners demoting each other at once must not both pass the
+		// count: a locked row per organisation puts such changes in line
+		// on PostgreSQL too (SQLite has one writer anyway).
+		if _, err := tx.LockThrottle(ctx, "owners:"+a.OrgID); err != nil {
+			return err
+		}
+		accounts, err := tx.Accounts(ctx, a.OrgID)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(accounts, func(o *Account) bool { return o.ID != a.ID && signsInAsOwner(o) }) {
+			return ErrLastOwner
+		}
+	}
+	if err := tx.UpdateAccount(ctx, a); err != nil {
+		return err
+	}
+	if a.SSO && !before.SSO {
+		if err := tx.DeleteSessions(ctx, a.ID, ""); err != nil {
+			return err
+		}
+	}
+	return s.audit(ctx, tx, event{typ: "member.changed", account: a, actorID: actorID, caller: c,
+		detail: map[string]any{"role": map[string]any{"before": string(before.Role), "after": string(a.Role)},
+			"sso": map[string]any{"before": before.SSO, "after": a.SSO}}})
 }
 
 // ResetMember removes a member's methods and recovery codes, ends their
@@ -387,19 +462,23 @@ func (s *Service) ResetMember(ctx context.Context, c *Caller, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := mayManage(c, a.Role, a.Role); err != nil {
+	if err := mayActOn(c, a); err != nil {
 		return err
 	}
 	return s.resetTwoStep(ctx, a, c.Account.ID, c)
 }
 
-// EndMemberSessions signs a member out everywhere (ADM-02).
+// EndMemberSessions signs a member out everywhere (ADM-02). Only owners act
+// on owners and admins, and nobody on themselves (ErrForbidden).
 func (s *Service) EndMemberSessions(ctx context.Context, c *Caller, id string) error {
 	if err := s.requireAdmin(c); err != nil {
 		return err
 	}
 	a, err := s.member(ctx, c, id)
 	if err != nil {
+		return err
+	}
+	if err := mayActOn(c, a); err != nil {
 		return err
 	}
 	return s.store.Atomic(ctx, func(tx Store) error {
@@ -413,13 +492,17 @@ func (s *Service) EndMemberSessions(ctx context.Context, c *Caller, id string) e
 
 // UnlockMember clears every lock of a member, whichever key holds it: the
 // second-step back-off, the e-mail's, the signed-in password checks' and each
-// device's (RL-11, RL-13). The audit event says which kinds it cleared.
+// device's (RL-11, RL-13). The audit event says which kinds it cleared. Only
+// owners act on owners and admins, and nobody on themselves (ErrForbidden).
 func (s *Service) UnlockMember(ctx context.Context, c *Caller, id string) error {
 	if err := s.requireAdmin(c); err != nil {
 		return err
 	}
 	a, err := s.member(ctx, c, id)
 	if err != nil {
+		return err
+	}
+	if err := mayActOn(c, a); err != nil {
 		return err
 	}
 	return s.store.Atomic(ctx, func(tx Store) error {

@@ -222,6 +222,9 @@ func NormalizeEmail(s string) string {
 }
 
 func checkEmail(field, email string) (string, error) {
+	if err := checkText(field, strings.TrimSpace(email)); err != nil {
+		return "", err
+	}
 	n := NormalizeEmail(email)
 	if n == "" {
 		return "", invalid(field, "must be an e-mail address such as name@example.com")

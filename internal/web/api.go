@@ -784,7 +784,22 @@ func (s *Server) apiInvite(w http.ResponseWriter, r *http.Request, c *twostep.Ca
 		s.apiError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, memberBody(twostep.Member{Account: a}))
+	waiting, err := s.svc.AwaitsSSOConnection(r.Context(), a)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	// The invitation went out either way; can_sign_in tells the caller
+	// whether the invitee will get in once they follow it.
+	out := struct {
+		memberJSON
+		CanSignIn bool   `json:"can_sign_in"`
+		Warning   string `json:"warning,omitempty"`
+	}{memberJSON: memberBody(twostep.Member{Account: a}), CanSignIn: !waiting}
+	if waiting {
+		out.Warning = "this organisation has no single sign-on (SSO) connection yet: the member cannot sign in until it has one"
+	}
+	writeJSON(w, http.StatusCreated, out)
 }
 
 func (s *Server) apiUpdateMember(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {

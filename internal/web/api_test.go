@@ -626,9 +626,14 @@ func (a *api) session(email string) string {
 	return b["session_token"].(string)
 }
 
-// TestAPIOrgAuthorization: every /api/v1/org endpoint for an owner, an admin, a
-// member, another organisation's admin and a sign-in token (CS-02, FL-01).
-func TestAPIOrgAuthorization(t *testing.T) { // CS-02, FL-01
+// TestAPIOrgAuthorization: every /api/v1/org endpoint, for callers of every
+// role, on targets of every role and on the caller's own account, and for
+// another organisation's admin and a sign-in token (CS-02, FL-01). Only
+// owners act on owners and admins (an admin ending an owner's sessions or
+// unlocking them was the review's finding), and nobody acts on themselves
+// from the administration (the only owner moved themselves to SSO and locked
+// the organisation out).
+func TestAPIOrgAuthorization(t *testing.T) { // CS-02, FL-01, ADM-01, ADM-02, RL-11
 	a := newAPI(t, false)
 	ctx := context.Background()
 	mk := func(org, email string, role twostep.Role) *twostep.Account {
@@ -638,66 +643,116 @@ func TestAPIOrgAuthorization(t *testing.T) { // CS-02, FL-01
 		}
 		return acct
 	}
-	mk("cloud-legal", "admin@example.com", twostep.RoleAdmin)
-	mk("cloud-legal", "member@example.com", twostep.RoleMember)
 	if _, _, _, err := a.svc.CreateOrg(ctx, twostep.NewOrg{Name: "Other", OwnerEmail: "boss@other.example", Password: apiPassword}); err != nil {
 		t.Fatal(err)
 	}
 	mk("other", "otheradmin@other.example", twostep.RoleAdmin)
 	// A sign-in token: the owner with an authenticator app stops at the second step.
-	_, _, ownerSession := a.enrol()
+	a.enrol()
 	st, b, _ := a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "owner@example.com", "password": apiPassword})
 	a.want(st, 200, b, "owner sign-in")
 	signInToken := b["sign_in_token"].(string)
 
-	callers := map[string]string{"owner": ownerSession,
-		"admin": a.session("admin@example.com"), "member": a.session("member@example.com"),
-		"other org's admin": a.session("otheradmin@other.example"), "sign-in token": signInToken,
+	// The callers of each role have no second step, so that their sessions
+	// count as fully proven whatever the admin functions come to demand.
+	type caller struct {
+		role  twostep.Role
+		id    string
+		token string
 	}
-	target := func() string { // a fresh member each time, so destructive calls stay comparable
-		return mk("cloud-legal", fmt.Sprintf("target%d@example.com", time.Now().UnixNano()), twostep.RoleMember).ID
+	var callers []caller
+	for _, role := range []twostep.Role{twostep.RoleMember, twostep.RoleAdmin, twostep.RoleOwner} {
+		acct := mk("cloud-legal", "caller-"+string(role)+"@example.com", role)
+		callers = append(callers, caller{role, acct.ID, a.session(acct.Email)})
+	}
+	n := 0
+	target := func(role twostep.Role) string { // a fresh account each time, so destructive calls stay comparable
+		n++
+		return mk("cloud-legal", fmt.Sprintf("target%d@example.com", n), role).ID
 	}
 	policy := map[string]any{"two_step": "optional", "grace_period_days": 0, "allowed_methods": []string{"totp"}, "min_client_version": nil, "allow_legacy_clients": true}
+	const forbidden, noSSO = 403, 409
 	endpoints := []struct {
 		method, path string
 		body         any
 		ok           int
+		newRole      twostep.Role // a role the call gives: only owners give admin and owner
 	}{
-		{"GET", "/api/v1/org", nil, 200},
-		{"PUT", "/api/v1/org/policy", policy, 200},
-		{"GET", "/api/v1/org/members", nil, 200},
-		{"POST", "/api/v1/org/members", map[string]any{"email": "invitee%d@example.com", "role": "member"}, 201},
-		{"PATCH", "/api/v1/org/members/{id}", map[string]any{"sso": false}, 200},
-		{"POST", "/api/v1/org/members/{id}/reset-two-step", nil, 204},
-		{"POST", "/api/v1/org/members/{id}/end-sessions", nil, 204},
-		{"POST", "/api/v1/org/members/{id}/unlock", nil, 204},
-		{"GET", "/api/v1/org/audit", nil, 200},
+		{"GET", "/api/v1/org", nil, 200, ""},
+		{"PUT", "/api/v1/org/policy", policy, 200, ""},
+		{"GET", "/api/v1/org/members", nil, 200, ""},
+		{"POST", "/api/v1/org/members", map[string]any{"role": "member"}, 201, twostep.RoleMember},
+		{"POST", "/api/v1/org/members", map[string]any{"role": "admin"}, 201, twostep.RoleAdmin},
+		{"POST", "/api/v1/org/members", map[string]any{"role": "owner"}, 201, twostep.RoleOwner},
+		{"PATCH", "/api/v1/org/members/{id}", map[string]any{"role": "member"}, 200, twostep.RoleMember},
+		{"PATCH", "/api/v1/org/members/{id}", map[string]any{"role": "admin"}, 200, twostep.RoleAdmin},
+		{"PATCH", "/api/v1/org/members/{id}", map[string]any{"role": "owner"}, 200, twostep.RoleOwner},
+		{"PATCH", "/api/v1/org/members/{id}", map[string]any{"sso": false}, 200, ""},
+		// No organisation has an SSO connection yet: moving anyone to SSO is a conflict.
+		{"PATCH", "/api/v1/org/members/{id}", map[string]any{"sso": true}, noSSO, ""},
+		{"POST", "/api/v1/org/members/{id}/reset-two-step", nil, 204, ""},
+		{"POST", "/api/v1/org/members/{id}/end-sessions", nil, 204, ""},
+		{"POST", "/api/v1/org/members/{id}/unlock", nil, 204, ""},
+		{"GET", "/api/v1/org/audit", nil, 200, ""},
 	}
-	want := map[string]func(ok int) (int, string){
-		"owner":             func(ok int) (int, string) { return ok, "" },
-		"admin":             func(ok int) (int, string) { return ok, "" },
-		"member":            func(int) (int, string) { return 403, "forbidden" },
-		"other org's admin": func(ok int) (int, string) { return ok, "" }, // on their own org; members of ours are 404 below
-		"sign-in token":     func(int) (int, string) { return 401, "unauthenticated" },
-	}
-	n := 0
-	for who, token := range callers {
-		for _, e := range endpoints {
-			n++
-			path := strings.ReplaceAll(e.path, "{id}", target())
-			body := e.body
-			if m, ok := body.(map[string]any); ok && m["email"] != nil {
-				body = map[string]any{"email": fmt.Sprintf(m["email"].(string), n), "role": "member"}
-			}
-			wantSt, wantCode := want[who](e.ok)
-			if who == "other org's admin" && strings.Contains(e.path, "{id}") {
-				wantSt, wantCode = 404, "not_found"
-			}
-			st, b, _ := a.call(e.method, path, token, body)
-			if st != wantSt || wantCode != "" && b["code"] != wantCode {
-				t.Errorf("%s: %s %s: %d %v, want %d %s", who, e.method, e.path, st, b["code"], wantSt, wantCode)
-			}
+	code := map[int]string{403: "forbidden", 409: "conflict", 404: "not_found", 401: "unauthenticated"}
+	check := func(who, method, path string, token string, body any, wantSt int) {
+		t.Helper()
+		st, b, _ := a.call(method, path, token, body)
+		if st != wantSt || code[wantSt] != "" && b["code"] != code[wantSt] {
+			t.Errorf("%s: %s %s %v: %d %v, want %d %s", who, method, path, body, st, b["code"], wantSt, code[wantSt])
 		}
+	}
+	for _, c := range callers {
+		for _, e := range endpoints {
+			body := e.body
+			if e.method == "POST" && e.path == "/api/v1/org/members" {
+				n++
+				body = map[string]any{"email": fmt.Sprintf("invitee%d@example.com", n), "role": e.body.(map[string]any)["role"]}
+			}
+			// may is the rule: members manage nothing; admins manage members
+			// and give no role but member; owners manage everyone.
+			may := func(targetRole twostep.Role) bool {
+				return c.role == twostep.RoleOwner ||
+					c.role == twostep.RoleAdmin && targetRole == twostep.RoleMember && (e.newRole == "" || e.newRole == twostep.RoleMember)
+			}
+			if !strings.Contains(e.path, "{id}") {
+				want := e.ok
+				if !may(twostep.RoleMember) {
+					want = forbidden
+				}
+				check(string(c.role), e.method, e.path, c.token, body, want)
+				continue
+			}
+			for _, role := range []twostep.Role{twostep.RoleMember, twostep.RoleAdmin, twostep.RoleOwner} {
+				want := e.ok
+				if !may(role) {
+					want = forbidden
+				}
+				check(string(c.role)+" on "+string(role), e.method, strings.ReplaceAll(e.path, "{id}", target(role)), c.token, body, want)
+			}
+			// Nobody acts on their own account from here.
+			check(string(c.role)+" on themselves", e.method, strings.ReplaceAll(e.path, "{id}", c.id), c.token, body, forbidden)
+		}
+	}
+	// Another organisation's admin finds none of ours; a sign-in token is no session.
+	others := a.session("otheradmin@other.example")
+	for _, e := range endpoints {
+		path := strings.ReplaceAll(e.path, "{id}", target(twostep.RoleMember))
+		body := e.body
+		if e.method == "POST" && e.path == "/api/v1/org/members" {
+			n++
+			body = map[string]any{"email": fmt.Sprintf("invitee%d@example.com", n), "role": e.body.(map[string]any)["role"]}
+		}
+		want := e.ok
+		switch {
+		case strings.Contains(e.path, "{id}"):
+			want = 404
+		case e.newRole != "" && e.newRole != twostep.RoleMember:
+			want = forbidden
+		}
+		check("other org's admin", e.method, path, others, body, want)
+		check("sign-in token", e.method, path, signInToken, body, 401)
 	}
 }
 

@@ -45,6 +45,9 @@ var errorMapping = []struct {
 	{twostep.ErrNotFound, 404, "not_found", "Not found."},
 	{twostep.ErrForbidden, 403, "forbidden", "You may not do this."},
 	{twostep.ErrUnauthenticated, 401, "unauthenticated", "Sign in first: the token is missing, unknown or expired."},
+	// Two conflicts that say what to do, before the generic one they wrap.
+	{twostep.ErrLastOwner, 409, "conflict", "The organisation must keep an owner who can sign in (not through SSO, with a password): make another member owner first."},
+	{twostep.ErrNoSSOConnection, 409, "conflict", "This organisation has no single sign-on (SSO) connection yet, so a member moved to SSO could not sign in."},
 	{twostep.ErrConflict, 409, "conflict", "This conflicts with the current state."},
 	{twostep.ErrDeliveryFailed, 502, "delivery_failed", "The code could not be delivered."},
 	{twostep.ErrUnavailable, 503, "unavailable", "The service is unavailable; try again shortly."},

@@ -94,7 +94,9 @@ type memberRow struct {
 	LastSignIn string
 	Invited    bool     // has not chosen a password yet
 	Locked     string   // until when; "" when not locked
-	Manage     bool     // the caller may change this member's SSO and reset their two-step
+	Self       bool     // the caller's own row: nothing to do here, the security settings are the place
+	Manage     bool     // the caller may act on this member: SSO, sessions, unlock, reset
+	ToSSO      bool     // "Move to SSO" is offered: only with the organisation's SSO connection
 	Roles      []option // the roles the caller may give this member; none when they may not change it
 }
 
@@ -105,6 +107,7 @@ type membersData struct {
 	SSO            bool
 	InviteRoles    []option
 	InviteSSO      bool
+	NoSSO          bool // the organisation has no SSO connection: SSO invitees cannot sign in yet
 }
 
 func (s *Server) pageMembers(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
@@ -114,7 +117,7 @@ func (s *Server) pageMembers(w http.ResponseWriter, r *http.Request, c *twostep.
 // renderMembers shows the members page with the refusal of action (if any) and
 // the invitation form as submitted.
 func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, c *twostep.Caller, err error, action string, form url.Values) {
-	p, _, aerr := s.adminPage(r, c)
+	p, org, aerr := s.adminPage(r, c)
 	if aerr != nil {
 		s.adminError(w, r, aerr)
 		return
@@ -135,7 +138,7 @@ func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, c *twoste
 	}
 	q := r.URL.Query()
 	d := membersData{WithoutTwoStep: q.Get("without_two_step") == "1", SSO: q.Get("sso") == "1", Total: len(members),
-		InviteSSO: form.Get("sso") == "1"}
+		InviteSSO: form.Get("sso") == "1", NoSSO: !org.HasSSOConnection()}
 	invited := twostep.Role(form.Get("role"))
 	if invited == "" {
 		invited = twostep.RoleMember
@@ -149,8 +152,9 @@ func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, c *twoste
 		}
 		row := memberRow{ID: a.ID, Email: a.Email, Role: p.roleName(a.Role), TwoStep: a.TwoStepEnabled(), Methods: p.methodNames(m.Methods),
 			SSO: a.SSO, LastSignIn: formatTime(a.LastSignInAt), Locked: formatTime(m.LockedUntil), Invited: a.PasswordHash == "" && !a.SSO,
-			Manage: owner || a.Role == twostep.RoleMember}
-		if owner {
+			Self: a.ID == c.Account.ID, Manage: twostep.MayActOn(c, a)}
+		row.ToSSO = row.Manage && !a.SSO && org.HasSSOConnection()
+		if owner && row.Manage {
 			row.Roles = p.roleOptions(c, a.Role)
 		}
 		d.Rows = append(d.Rows, row)
@@ -163,11 +167,17 @@ func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, c *twoste
 // status, or 0 when the refusal is not for this page to explain.
 func (s *Server) memberError(w http.ResponseWriter, p *page, err error, action string) int {
 	switch {
+	case errors.Is(err, twostep.ErrForbidden) && action == "self":
+		p.Field, p.Error = "", p.T("members.self_refused")
+		return http.StatusForbidden
 	case errors.Is(err, twostep.ErrForbidden) && p.Admin:
 		p.Field, p.Error = "", p.T("members.owners_only")
 		return http.StatusForbidden
 	case errors.Is(err, twostep.ErrConflict) && action == "invite":
 		p.Field, p.Error = "email", p.T("invalid.email_taken", "Field", p.labels["email"])
+		return http.StatusConflict
+	case errors.Is(err, twostep.ErrNoSSOConnection):
+		p.Field, p.Error = "", p.T("members.no_sso_connection")
 		return http.StatusConflict
 	case errors.Is(err, twostep.ErrConflict):
 		p.Field, p.Error = "", p.T("members.last_owner")
@@ -186,10 +196,18 @@ func (s *Server) pageMembersInvite(w http.ResponseWriter, r *http.Request, c *tw
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	role := twostep.Role(r.PostFormValue("role"))
 	sso := r.PostFormValue("sso") == "1"
-	_, err := s.svc.Invite(r.Context(), c, email, role, sso)
+	a, err := s.svc.Invite(r.Context(), c, email, role, sso)
 	if err == nil {
-		redirect(w, r, "/admin/members?done=member_invited")
-		return
+		done := "member_invited"
+		if waiting, werr := s.svc.AwaitsSSOConnection(r.Context(), a); werr != nil {
+			err = werr
+		} else if waiting {
+			done = "member_invited_sso" // says they cannot sign in yet
+		}
+		if err == nil {
+			redirect(w, r, "/admin/members?done="+done)
+			return
+		}
 	}
 	form := url.Values{"email": {email}, "role": {string(role)}}
 	if sso {
@@ -205,7 +223,11 @@ func (s *Server) memberAction(w http.ResponseWriter, r *http.Request, c *twostep
 		redirect(w, r, "/admin/members?done="+done)
 		return
 	}
-	s.renderMembers(w, r, c, err, "member", nil)
+	action := "member"
+	if r.PathValue("id") == c.Account.ID {
+		action = "self"
+	}
+	s.renderMembers(w, r, c, err, action, nil)
 }
 
 func (s *Server) pageMemberRole(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
@@ -255,9 +277,9 @@ func (s *Server) pageMemberReset(w http.ResponseWriter, r *http.Request, c *twos
 	p.Data = struct {
 		ID, Email, Methods string
 		TwoStep, Required  bool
-		Manage             bool
+		Manage, Self       bool
 	}{m.Account.ID, m.Account.Email, p.methodNames(m.Methods), m.Account.TwoStepEnabled(),
-		org.Policy.TwoStep == twostep.PolicyRequired, c.Account.Role == twostep.RoleOwner || m.Account.Role == twostep.RoleMember}
+		org.Policy.TwoStep == twostep.PolicyRequired, twostep.MayActOn(c, m.Account), m.Account.ID == c.Account.ID}
 	s.render(w, r, http.StatusOK, "member_reset", p)
 }
 

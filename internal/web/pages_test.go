@@ -1482,7 +1482,7 @@ func (e *env) join(t *testing.T, link, email, password string) *browser {
 // memberID reads the id of email's row on the members page.
 func memberID(t *testing.T, body, email string) string {
 	t.Helper()
-	return find(t, body, `(?s)<th scope="row">`+regexp.QuoteMeta(email)+`</th>.*?/admin/members/(acc_[a-z0-9]+)/end-sessions`)
+	return find(t, body, `<tr id="member-(acc_[a-z0-9]+)">\s*<th scope="row">`+regexp.QuoteMeta(email)+`</th>`)
 }
 
 const joePwd = "joe's own long phrase"
@@ -1630,8 +1630,22 @@ func TestAdminMembers(t *testing.T) {
 	}
 	want(t, owner.post("/admin/members", url.Values{"email": {"not an address"}, "role": {"member"}}), 400, "",
 		"E-mail address: enter an e-mail address")
-	want(t, owner.post("/admin/members/"+ownerID+"/role", url.Values{"role": {"member"}}), 409, "",
-		"The organisation must keep at least one owner.")
+	// Nobody acts on their own row (item 10: the only owner moved themselves
+	// to SSO and locked the organisation out): the page offers nothing there,
+	// and the domain refuses what is posted anyway.
+	a = owner.get("/admin/members")
+	ownRow := find(t, a.body, `(?s)(<tr id="member-`+ownerID+`">.*?</tr>)`)
+	if !strings.Contains(ownRow, "This is you:") || strings.Contains(ownRow, "<form") || strings.Contains(ownRow, "/reset") {
+		t.Errorf("the owner's own row offers actions:\n%s", ownRow)
+	}
+	for _, action := range []string{"role", "sso", "end-sessions", "unlock", "reset"} {
+		want(t, owner.post("/admin/members/"+ownerID+"/"+action, url.Values{"role": {"member"}, "sso": {"1"}}), 403, "",
+			"You cannot do this to your own account from the members page")
+	}
+	want(t, owner.get("/admin/members/"+ownerID+"/reset"), 200, "", "You cannot do this to your own account")
+	wantNot(t, owner.get("/admin/members/"+ownerID+"/reset"), `action="/admin/members/`+ownerID+`/reset"`)
+	// Nobody is offered "Move to SSO" while the organisation has no SSO connection.
+	wantNot(t, a, "Move to SSO")
 	a = annB.get("/admin/members")
 	want(t, a, 200, "", "Only an owner can change administrators and owners.")
 	wantNot(t, a, `/admin/members/`+ownerID+`/reset"`, "Change role")
@@ -1656,14 +1670,21 @@ func TestAdminMembers(t *testing.T) {
 	want(t, owner.post("/admin/members/"+daveID+"/end-sessions", nil), 303, "/admin/members?done=member_sessions")
 	want(t, daveB.get("/account/security"), 303, "/sign-in")
 	want(t, owner.post("/admin/members/"+daveID+"/role", url.Values{"role": {"admin"}}), 303, "/admin/members?done=member_role")
-	want(t, owner.post("/admin/members/"+daveID+"/sso", url.Values{"sso": {"1"}}), 303, "/admin/members?done=member_sso_on")
+	want(t, owner.post("/admin/members/"+daveID+"/sso", url.Values{"sso": {"1"}}), 409, "",
+		"This organisation has no single sign-on (SSO) connection yet, so nobody can be moved to SSO")
+	// An SSO invitee is told to wait for the connection; they can be taken off SSO.
+	const sam = "sam@karbon.example"
+	want(t, owner.post("/admin/members", url.Values{"email": {sam}, "role": {"member"}, "sso": {"1"}}), 303, "/admin/members?done=member_invited_sso")
+	want(t, owner.get("/admin/members?done=member_invited_sso"), 200, "", "the member cannot sign in until an owner sets one up")
 	a = owner.get("/admin/members?sso=1")
-	want(t, a, 200, "", "1 of 3 members shown", `<th scope="row">`+dave+`</th>`, "Take off SSO")
+	want(t, a, 200, "", "1 of 4 members shown", `<th scope="row">`+sam+`</th>`, "Take off SSO")
+	samID := memberID(t, a.body, sam)
+	want(t, owner.post("/admin/members/"+samID+"/sso", url.Values{"sso": {"0"}}), 303, "/admin/members?done=member_sso_off")
 
 	// The audit log says who did what to whom, and filters.
 	a = owner.get("/admin/audit")
 	want(t, a, 200, "", "Audit log", "<caption>", ownerEmail+" reset two-step for "+dave, ownerEmail+" invited "+dave+" (Member)",
-		ownerEmail+" changed the role of "+dave+" from Member to Administrator", ownerEmail+" moved "+dave+" to single sign-on (SSO)",
+		ownerEmail+" changed the role of "+dave+" from Member to Administrator", ownerEmail+" took "+sam+" off single sign-on (SSO)",
 		ownerEmail+" signed "+dave+" out everywhere", dave+" turned two-step verification on (Authenticator app)",
 		dave+" set their password with a one-time link", ownerEmail+" created the account "+ownerEmail+" (Owner)", "127.0.0.1")
 	a = owner.get("/admin/audit?type=two_step.reset_by_admin")
@@ -1690,7 +1711,7 @@ func TestAdminMembers(t *testing.T) {
 	want(t, owner.post("/account/security/language", url.Values{"locale": {"fr"}}), 303, "/account/security?done=language")
 	a = owner.get("/admin/members")
 	want(t, a, 200, "", `<html lang="fr">`, "Administration", "Membres", "Rôle", "Validation en deux étapes", "Inviter",
-		"Envoyer l’invitation", "Réinitialiser la validation en deux étapes", "Fermer les sessions", "Propriétaire", "3 membres affichés sur 3")
+		"Envoyer l’invitation", "Réinitialiser la validation en deux étapes", "Fermer les sessions", "Propriétaire", "4 membres affichés sur 4", "C’est vous :")
 	want(t, owner.get("/admin/audit?type=two_step.reset_by_admin"), 200, "", ownerEmail+" a réinitialisé la validation en deux étapes de "+dave)
 	want(t, owner.get("/admin/members/"+daveID+"/reset"), 200, "", "Réinitialiser la validation en deux étapes de "+dave+" ?")
 	want(t, daveB.get("/admin/members"), 303, "/sign-in")
