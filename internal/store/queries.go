@@ -512,7 +512,7 @@ func (db *DB) AppendEvent(ctx context.Context, e *twostep.AuditEvent) error {
 func (db *DB) Events(ctx context.Context, f twostep.EventFilter) ([]*twostep.AuditEvent, error) {
 	q := `SELECT ` + eventCols + ` FROM audit_events WHERE 1 = 1`
 	var args []any
-	for _, c := range []struct{ col, v string }{{"org_id", f.OrgID}, {"account_id", f.AccountID}, {"type", f.Type}} {
+	for _, c := range []struct{ col, v string }{{"org_id", f.OrgID}, {"account_id", f.AccountID}, {"type", string(f.Type)}} {
 		if c.v != "" {
 			q += ` AND ` + c.col + ` = ?`
 			args = append(args, c.v)

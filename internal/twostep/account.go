@@ -181,7 +181,7 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 		if err := tx.DeleteSession(ctx, c.Session.ID); err != nil {
 			return nil, err
 		}
-		return nil, s.audit(ctx, tx, event{typ: "identity.confirmed", account: a, caller: c, detail: map[string]any{"amr": st.Proven}})
+		return nil, s.audit(ctx, tx, event{detail: &IdentityConfirmed{AMR: st.Proven}, account: a, caller: c})
 	})
 	if err != nil {
 		return "", nil, err
@@ -236,8 +236,7 @@ func (s *Service) UpdateSettings(ctx context.Context, c *Caller, ch Settings) (*
 		if !changedLegacy {
 			return nil
 		}
-		if err := s.audit(ctx, tx, event{typ: "legacy_clients.changed", account: &a, caller: c,
-			detail: map[string]any{"allow_legacy_clients": a.AllowLegacyClients}}); err != nil {
+		if err := s.audit(ctx, tx, event{detail: &LegacyClientsChanged{AllowLegacyClients: a.AllowLegacyClients}, account: &a, caller: c}); err != nil {
 			return err
 		}
 		return s.notice(ctx, tx, &a, "legacy_clients_changed", map[string]string{"allowed": boolString(a.AllowLegacyClients)})
@@ -276,7 +275,7 @@ func (s *Service) EndOtherSessions(ctx context.Context, c *Caller) error {
 		if err := tx.DeleteSessions(ctx, c.Account.ID, c.Session.ID); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, event{typ: "sessions.ended", account: c.Account, caller: c, detail: map[string]any{"which": "others"}})
+		return s.audit(ctx, tx, event{detail: &SessionsEnded{Which: "others"}, account: c.Account, caller: c})
 	})
 }
 

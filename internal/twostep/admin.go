@@ -195,8 +195,7 @@ func (s *Service) insertAccount(ctx context.Context, tx Store, a *Account, c *Ca
 	case c != nil:
 		actor = a.ID // the first-run page: the owner makes their own account
 	}
-	return s.audit(ctx, tx, event{typ: "account.created", account: a, actorID: actor, caller: c,
-		detail: map[string]any{"role": string(a.Role), "sso": a.SSO}})
+	return s.audit(ctx, tx, event{detail: &AccountCreated{Role: a.Role, SSO: a.SSO}, account: a, actorID: actor, caller: c})
 }
 
 func (s *Service) setPasswordToken(ctx context.Context, tx Store, a *Account) (string, error) {
@@ -276,7 +275,7 @@ func (s *Service) SetPasswordAccount(ctx context.Context, token string) (*Accoun
 func (s *Service) SetPassword(ctx context.Context, token, password string, c *Caller) error {
 	return s.passwordByLink(ctx, token, password, c, []Purpose{PurposeSetPassword, PurposeInvite},
 		func(tx Store, a *Account, ch *Challenge) error {
-			if err := s.audit(ctx, tx, event{typ: "password.changed", account: a, caller: c, detail: linkDetail(ch)}); err != nil {
+			if err := s.audit(ctx, tx, event{detail: &PasswordChanged{Via: "link", Link: ch.Purpose, ChallengeID: ch.ID}, account: a, caller: c}); err != nil {
 				return err
 			}
 			return s.notice(ctx, tx, a, "password_set_by_link", nil)
@@ -392,7 +391,7 @@ func (s *Service) resetTwoStep(ctx context.Context, a *Account, actorID string, 
 		if err := tx.ConsumeChallenges(ctx, a.ID, s.now(), pendingSignIns...); err != nil {
 			return err
 		}
-		if err := s.turnOff(ctx, tx, a, event{typ: "two_step.reset_by_admin", account: a, actorID: actorID, caller: c}); err != nil {
+		if err := s.turnOff(ctx, tx, a, event{detail: &TwoStepResetByAdmin{}, account: a, actorID: actorID, caller: c}); err != nil {
 			return err
 		}
 		return s.notice(ctx, tx, a, "two_step_reset", nil)

@@ -171,9 +171,9 @@ func (s *Service) auditLocks(ctx context.Context, tx Store, locks []Throttle, c 
 		if kind == "ip" {
 			continue
 		}
-		detail := map[string]any{"key": kind, "until": t.LockedUntil.UTC().Format(time.RFC3339),
-			"seconds": int(t.LockedUntil.Sub(s.now()).Seconds())}
-		if err := s.audit(ctx, tx, event{typ: "sign_in.locked", account: c.Account, caller: c, detail: detail}); err != nil {
+		detail := &SignInLocked{Key: kind, Until: t.LockedUntil.UTC().Format(time.RFC3339),
+			Seconds: int(t.LockedUntil.Sub(s.now()).Seconds())}
+		if err := s.audit(ctx, tx, event{detail: detail, account: c.Account, caller: c}); err != nil {
 			return err
 		}
 	}

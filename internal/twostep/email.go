@@ -239,8 +239,7 @@ func (s *Service) VerifyEmailChange(ctx context.Context, c *Caller, code string)
 		if err := tx.ConsumeChallenges(ctx, a.ID, s.now(), passwordLinks...); err != nil {
 			return nil, err
 		}
-		if err := s.audit(ctx, tx, event{typ: "email.changed", account: &a, caller: c,
-			detail: map[string]any{"from": old, "to": a.Email}}); err != nil {
+		if err := s.audit(ctx, tx, event{detail: &EmailChanged{From: old, To: a.Email}, account: &a, caller: c}); err != nil {
 			return nil, err
 		}
 		return nil, s.noticeTo(ctx, tx, &a, old, "email_changed", map[string]string{"new_email": a.Email})
@@ -303,7 +302,7 @@ func (s *Service) ChangePassword(ctx context.Context, c *Caller, current, passwo
 		if err := s.passwordReplaced(ctx, tx, a.ID); err != nil {
 			return err
 		}
-		if err := s.audit(ctx, tx, event{typ: "password.changed", account: a, caller: c}); err != nil {
+		if err := s.audit(ctx, tx, event{detail: &PasswordChanged{}, account: a, caller: c}); err != nil {
 			return err
 		}
 		return s.notice(ctx, tx, a, "password_changed", nil)
@@ -334,7 +333,7 @@ func (s *Service) PasswordResetAccount(ctx context.Context, token string) (*Acco
 // the holder is told.
 func (s *Service) ResetPassword(ctx context.Context, token, password string, c *Caller) error {
 	return s.passwordByLink(ctx, token, password, c, []Purpose{PurposePasswordReset}, func(tx Store, a *Account, ch *Challenge) error {
-		if err := s.audit(ctx, tx, event{typ: "password.reset", account: a, caller: c, detail: linkDetail(ch)}); err != nil {
+		if err := s.audit(ctx, tx, event{detail: &PasswordReset{Via: "link", Link: ch.Purpose, ChallengeID: ch.ID}, account: a, caller: c}); err != nil {
 			return err
 		}
 		return s.notice(ctx, tx, a, "password_reset_done", nil)

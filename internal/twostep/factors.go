@@ -305,8 +305,7 @@ func (s *Service) VerifyFactor(ctx context.Context, c *Caller, id, code string) 
 		if err := tx.UpdateFactor(ctx, f); err != nil {
 			return nil, err
 		}
-		if err := s.audit(ctx, tx, event{typ: "factor.added", account: a, caller: c,
-			detail: map[string]any{"factor_id": f.ID, "method": string(f.Method)}}); err != nil {
+		if err := s.audit(ctx, tx, event{detail: &FactorAdded{FactorID: f.ID, Method: f.Method}, account: a, caller: c}); err != nil {
 			return nil, err
 		}
 		if c.SignIn != nil {
@@ -323,8 +322,7 @@ func (s *Service) VerifyFactor(ctx context.Context, c *Caller, id, code string) 
 		if err := tx.UpdateAccount(ctx, a); err != nil {
 			return nil, err
 		}
-		if err := s.audit(ctx, tx, event{typ: "two_step.enabled", account: a, caller: c,
-			detail: map[string]any{"method": string(f.Method)}}); err != nil {
+		if err := s.audit(ctx, tx, event{detail: &TwoStepEnabled{Method: f.Method}, account: a, caller: c}); err != nil {
 			return nil, err
 		}
 		if codes, err = s.newRecoveryCodes(ctx, tx, c); err != nil {
@@ -473,8 +471,7 @@ func (s *Service) RemoveFactor(ctx context.Context, c *Caller, id string) error 
 		if err := tx.DeleteFactor(ctx, f.ID); err != nil {
 			return err
 		}
-		if err := s.audit(ctx, tx, event{typ: "factor.removed", account: a, caller: c,
-			detail: map[string]any{"factor_id": f.ID, "method": string(f.Method)}}); err != nil {
+		if err := s.audit(ctx, tx, event{detail: &FactorRemoved{FactorID: f.ID, Method: f.Method}, account: a, caller: c}); err != nil {
 			return err
 		}
 		if len(rest) > 0 {
@@ -486,7 +483,7 @@ func (s *Service) RemoveFactor(ctx context.Context, c *Caller, id string) error 
 			}
 			return s.notice(ctx, tx, a, "factor_removed", map[string]string{"method": string(f.Method), "label": f.Label})
 		}
-		if err := s.turnOff(ctx, tx, a, event{typ: "two_step.disabled", account: a, caller: c}); err != nil {
+		if err := s.turnOff(ctx, tx, a, event{detail: &TwoStepDisabled{}, account: a, caller: c}); err != nil {
 			return err
 		}
 		return s.notice(ctx, tx, a, "two_step_disabled", nil)
@@ -555,7 +552,7 @@ func (s *Service) newRecoveryCodes(ctx context.Context, tx Store, c *Caller) ([]
 	if err := tx.ReplaceRecoveryCodes(ctx, c.Account.ID, stored); err != nil {
 		return nil, err
 	}
-	return codes, s.audit(ctx, tx, event{typ: "recovery_codes.generated", account: c.Account, caller: c})
+	return codes, s.audit(ctx, tx, event{detail: &RecoveryCodesGenerated{}, account: c.Account, caller: c})
 }
 
 // MaskAddress shows enough of an e-mail address or phone number for a person to

@@ -41,9 +41,3 @@ func (s *Service) newPasswordLink(ctx context.Context, tx Store, accountID strin
 func (s *Service) passwordReplaced(ctx context.Context, tx Store, accountID string) error {
 	return tx.ConsumeChallenges(ctx, accountID, s.now(), slices.Concat(pendingSignIns, passwordLinks)...)
 }
-
-// linkDetail is what the audit trail says about the link that set a password:
-// its kind and its challenge id, never its token.
-func linkDetail(ch *Challenge) map[string]any {
-	return map[string]any{"via": "link", "link": string(ch.Purpose), "challenge_id": ch.ID}
-}

@@ -178,7 +178,7 @@ func TestPasswordLinkNoticeAndAudit(t *testing.T) { // NT-01, AU-02
 	got := map[string]map[string]any{}
 	for _, e := range evs {
 		if e.Type == "password.changed" || e.Type == "password.reset" {
-			got[e.Type] = e.Detail
+			got[string(e.Type)] = e.Detail
 			if id, _ := e.Detail["challenge_id"].(string); id == "" {
 				t.Errorf("%s names no challenge: %v", e.Type, e.Detail)
 			}

@@ -94,7 +94,7 @@ func TestSetSSO(t *testing.T) { // ORG-02, ADM-01
 // events returns the audit events of type typ about the account, newest first.
 func (f *fixture) events(accountID, typ string) []*twostep.AuditEvent {
 	f.t.Helper()
-	evs, err := f.db.Events(context.Background(), twostep.EventFilter{AccountID: accountID, Type: typ, Limit: 50})
+	evs, err := f.db.Events(context.Background(), twostep.EventFilter{AccountID: accountID, Type: twostep.EventType(typ), Limit: 50})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -210,7 +210,7 @@ type Throttle struct {
 type AuditEvent struct {
 	ID        int64
 	At        time.Time
-	Type      string
+	Type      EventType
 	OrgID     string
 	ActorID   string
 	AccountID string
@@ -223,7 +223,7 @@ type AuditEvent struct {
 type EventFilter struct {
 	OrgID     string
 	AccountID string
-	Type      string
+	Type      EventType
 	Before    int64
 	Limit     int
 }

@@ -107,8 +107,8 @@ func (s *Service) SetPolicy(ctx context.Context, c *Caller, p Policy) (*Policy, 
 		if err := tx.UpdateOrg(ctx, org); err != nil {
 			return err
 		}
-		if err := s.audit(ctx, tx, event{typ: "policy.changed", orgID: org.ID, actorID: c.Account.ID, caller: c,
-			detail: map[string]any{"before": policyDetail(before), "after": policyDetail(p)}}); err != nil {
+		if err := s.audit(ctx, tx, event{detail: &PolicyChanged{Before: policyDetail(before), After: policyDetail(p)},
+			orgID: org.ID, actorID: c.Account.ID, caller: c}); err != nil {
 			return err
 		}
 		if !turnedOn {
@@ -134,15 +134,6 @@ func (s *Service) SetPolicy(ctx context.Context, c *Caller, p Policy) (*Policy, 
 	}
 	s.wake()
 	return &org.Policy, nil
-}
-
-func policyDetail(p Policy) map[string]any {
-	methods := make([]string, len(p.AllowedMethods))
-	for i, m := range p.AllowedMethods {
-		methods[i] = string(m)
-	}
-	return map[string]any{"two_step": p.TwoStep, "grace_period_days": p.GracePeriodDays, "allowed_methods": methods,
-		"min_client_version": p.MinClientVersion, "allow_legacy_clients": p.AllowLegacyClients}
 }
 
 // toEnrol lists the members of org who would have to set up a method under its
@@ -323,8 +314,8 @@ func (s *Service) Invite(ctx context.Context, c *Caller, email string, role Role
 				return err
 			}
 		}
-		if err := s.audit(ctx, tx, event{typ: "account.created", account: a, actorID: c.Account.ID, caller: c,
-			detail: map[string]any{"role": string(a.Role), "sso": a.SSO, "invited": true, "again": again}}); err != nil {
+		if err := s.audit(ctx, tx, event{detail: &AccountCreated{Role: a.Role, SSO: a.SSO, Invited: true, Again: again},
+			account: a, actorID: c.Account.ID, caller: c}); err != nil {
 			return err
 		}
 		data := map[string]string{"org": org.Name, "inviter": c.Account.Email, "days": "7", "link": ""}
@@ -447,9 +438,8 @@ func (s *Service) saveMember(ctx context.Context, tx Store, before, a *Account, 
 			return err
 		}
 	}
-	return s.audit(ctx, tx, event{typ: "member.changed", account: a, actorID: actorID, caller: c,
-		detail: map[string]any{"role": map[string]any{"before": string(before.Role), "after": string(a.Role)},
-			"sso": map[string]any{"before": before.SSO, "after": a.SSO}}})
+	return s.audit(ctx, tx, event{detail: &MemberChanged{Role: Change[Role]{before.Role, a.Role}, SSO: Change[bool]{before.SSO, a.SSO}},
+		account: a, actorID: actorID, caller: c})
 }
 
 // ResetMember removes a member's methods and recovery codes, ends their
@@ -485,8 +475,7 @@ func (s *Service) EndMemberSessions(ctx context.Context, c *Caller, id string) e
 		if err := tx.DeleteSessions(ctx, a.ID, ""); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, event{typ: "sessions.ended", account: a, actorID: c.Account.ID, caller: c,
-			detail: map[string]any{"which": "all"}})
+		return s.audit(ctx, tx, event{detail: &SessionsEnded{Which: "all"}, account: a, actorID: c.Account.ID, caller: c})
 	})
 }
 
@@ -510,8 +499,7 @@ func (s *Service) UnlockMember(ctx context.Context, c *Caller, id string) error 
 		if err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, event{typ: "account.unlocked", account: a, actorID: c.Account.ID, caller: c,
-			detail: map[string]any{"cleared": cleared}})
+		return s.audit(ctx, tx, event{detail: &AccountUnlocked{Cleared: cleared}, account: a, actorID: c.Account.ID, caller: c})
 	})
 }
 

@@ -247,8 +247,7 @@ func (s *Service) recordCap(ctx context.Context, err error, a *Account, c *Calle
 	}
 	s.log.Warn("code not sent: cap reached", "cap", ce.cap, "channel", ce.channel, "account_id", a.ID)
 	s.metrics.ThrottleTrip("send_" + ce.cap)
-	if aerr := s.audit(ctx, s.store, event{typ: "delivery.capped", account: a, caller: c,
-		detail: map[string]any{"cap": ce.cap, "channel": ce.channel}}); aerr != nil {
+	if aerr := s.audit(ctx, s.store, event{detail: &DeliveryCapped{Cap: ce.cap, Channel: ce.channel}, account: a, caller: c}); aerr != nil {
 		s.log.Error("audit", "err", aerr)
 	}
 	return err

@@ -232,18 +232,21 @@ func checkEmail(field, email string) (string, error) {
 	return n, nil
 }
 
-// event is an audit event about to be written.
+// event is an audit event about to be written: its detail says what happened.
 type event struct {
-	typ     string
+	detail  EventDetail
 	orgID   string // when the event is about the organisation, not an account
 	account *Account
 	actorID string
 	caller  *Caller
-	detail  map[string]any
 }
 
 func (s *Service) audit(ctx context.Context, st Store, e event) error {
-	ev := &AuditEvent{At: s.now(), Type: e.typ, ActorID: e.actorID, OrgID: e.orgID, Detail: e.detail}
+	detail, err := detailMap(e.detail)
+	if err != nil {
+		return err
+	}
+	ev := &AuditEvent{At: s.now(), Type: e.detail.EventType(), ActorID: e.actorID, OrgID: e.orgID, Detail: detail}
 	if e.account != nil {
 		ev.AccountID, ev.OrgID = e.account.ID, e.account.OrgID
 		if ev.ActorID == "" {

@@ -216,7 +216,7 @@ func (f *fixture) eventTypes(accountID string) []string {
 	}
 	var out []string
 	for i := len(evs) - 1; i >= 0; i-- {
-		out = append(out, evs[i].Type)
+		out = append(out, string(evs[i].Type))
 	}
 	return out
 }

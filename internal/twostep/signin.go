@@ -164,11 +164,11 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 			if err != nil {
 				return err
 			}
-			detail := map[string]any{"amr": next.AMR, "second_step": string(next.SecondStep)}
+			detail := &SignInSucceeded{AMR: next.AMR, SecondStep: next.SecondStep}
 			if legacy {
-				detail["legacy_client"] = r.ClientVersion
+				detail.LegacyClient = r.ClientVersion
 			}
-			return s.audit(ctx, tx, event{typ: "sign_in.succeeded", account: acct, caller: caller, detail: detail})
+			return s.audit(ctx, tx, event{detail: detail, account: acct, caller: caller})
 		})
 		return res, err
 	}
@@ -310,7 +310,7 @@ func (s *Service) passwordFailed(ctx context.Context, keys []string, c *Caller) 
 		if c.Account == nil {
 			return nil
 		}
-		if err := s.audit(ctx, tx, event{typ: "sign_in.failed", account: c.Account, caller: c, detail: map[string]any{"reason": "password"}}); err != nil {
+		if err := s.audit(ctx, tx, event{detail: &SignInFailed{Reason: "password"}, account: c.Account, caller: c}); err != nil {
 			return err
 		}
 		return s.auditLocks(ctx, tx, locks, c)
@@ -537,8 +537,8 @@ func (s *Service) verifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 		if res, err = s.signedIn(ctx, tx, acct, next, caller); err != nil {
 			return nil, err
 		}
-		return nil, s.audit(ctx, tx, event{typ: "sign_in.succeeded", account: acct, caller: caller,
-			detail: map[string]any{"amr": next.AMR, "method": string(r.Method), "second_step": string(next.SecondStep)}})
+		return nil, s.audit(ctx, tx, event{detail: &SignInSucceeded{AMR: next.AMR, Method: r.Method, SecondStep: next.SecondStep},
+			account: acct, caller: caller})
 	})
 	if err != nil {
 		return nil, err
@@ -651,13 +651,12 @@ func (s *Service) secondStep(ctx context.Context, tx Store, st SignInState, m Me
 		if err := tx.PutThrottle(ctx, after); err != nil {
 			return nil, err
 		}
-		if err := s.audit(ctx, tx, event{typ: "second_step.failed", account: a, caller: c, detail: map[string]any{"method": string(m)}}); err != nil {
+		if err := s.audit(ctx, tx, event{detail: &SecondStepFailed{Method: m}, account: a, caller: c}); err != nil {
 			return nil, err
 		}
 		if wait, locked := after.Locked(now); locked {
 			s.metrics.ThrottleTrip("account")
-			if err := s.audit(ctx, tx, event{typ: "second_step.locked", account: a, caller: c,
-				detail: map[string]any{"seconds": int(wait.Seconds())}}); err != nil {
+			if err := s.audit(ctx, tx, event{detail: &SecondStepLocked{Seconds: int(wait.Seconds())}, account: a, caller: c}); err != nil {
 				return nil, err
 			}
 			// NT-04: the right password followed by wrong codes is worth telling
@@ -732,7 +731,7 @@ func (s *Service) matchSecondStep(ctx context.Context, tx Store, a *Account, fac
 		if err != nil || !used {
 			return false, err
 		}
-		if err := s.audit(ctx, tx, event{typ: "recovery_code.used", account: a, caller: c}); err != nil {
+		if err := s.audit(ctx, tx, event{detail: &RecoveryCodeUsed{}, account: a, caller: c}); err != nil {
 			return false, err
 		}
 		return true, s.notice(ctx, tx, a, "recovery_code_used", map[string]string{"left": itoa(len(codes) - 1)})
@@ -756,8 +755,7 @@ func (s *Service) matchSecondStep(ctx context.Context, tx Store, a *Account, fac
 			if !used {
 				// OTP-10: a replay gets the generic answer, is logged and audited.
 				s.log.Warn("totp code replayed", "account_id", a.ID, "factor_id", f.ID)
-				if err := s.audit(ctx, tx, event{typ: "second_step.replayed", account: a, caller: c,
-					detail: map[string]any{"method": "totp", "factor_id": f.ID}}); err != nil {
+				if err := s.audit(ctx, tx, event{detail: &SecondStepReplayed{Method: MethodTOTP, FactorID: f.ID}, account: a, caller: c}); err != nil {
 					return false, err
 				}
 				return false, s.notice(ctx, tx, a, "totp_replayed", nil)
@@ -883,11 +881,11 @@ func (s *Service) CompleteSignIn(ctx context.Context, token, ip, userAgent strin
 		if res, err = s.signedIn(ctx, tx, a, next, caller); err != nil {
 			return err
 		}
-		detail := map[string]any{"amr": next.AMR, "enrolled": next.Kind == NextSession, "second_step": string(next.SecondStep)}
+		detail := &SignInSucceeded{AMR: next.AMR, Enrolled: next.Kind == NextSession, SecondStep: next.SecondStep}
 		if next.Kind == NextEnrol {
-			detail["grace_until"] = next.GraceUntil.Format(time.RFC3339)
+			detail.GraceUntil = next.GraceUntil.Format(time.RFC3339)
 		}
-		return s.audit(ctx, tx, event{typ: "sign_in.succeeded", account: a, caller: caller, detail: detail})
+		return s.audit(ctx, tx, event{detail: detail, account: a, caller: caller})
 	})
 	if err != nil {
 		return nil, err

@@ -478,7 +478,7 @@ type eventJSON struct {
 func eventsBody(evs []*twostep.AuditEvent) []eventJSON {
 	out := make([]eventJSON, 0, len(evs))
 	for _, e := range evs {
-		out = append(out, eventJSON{ID: e.ID, At: jsonTime(e.At), Type: e.Type, ActorID: e.ActorID, AccountID: e.AccountID,
+		out = append(out, eventJSON{ID: e.ID, At: jsonTime(e.At), Type: string(e.Type), ActorID: e.ActorID, AccountID: e.AccountID,
 			IP: e.IP, UserAgent: e.UserAgent, Detail: e.Detail})
 	}
 	return out
@@ -843,7 +843,7 @@ func (s *Server) apiOrgAudit(w http.ResponseWriter, r *http.Request, c *twostep.
 		return
 	}
 	q := r.URL.Query()
-	evs, err := s.svc.OrgEvents(r.Context(), c, twostep.EventFilter{Before: before, Limit: limit, Type: q.Get("type"), AccountID: q.Get("account_id")})
+	evs, err := s.svc.OrgEvents(r.Context(), c, twostep.EventFilter{Before: before, Limit: limit, Type: twostep.EventType(q.Get("type")), AccountID: q.Get("account_id")})
 	if err != nil {
 		s.apiError(w, r, err)
 		return

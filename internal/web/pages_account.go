@@ -351,24 +351,25 @@ func finishPath(base string, f *twostep.Factor) string {
 }
 
 // lockEnd is when the lock of a sign_in.locked event ends, in words.
-func lockEnd(detail map[string]any) string {
-	s, _ := detail["until"].(string)
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
+func lockEnd(d *twostep.SignInLocked) string {
+	if t, err := time.Parse(time.RFC3339, d.Until); err == nil {
 		return formatTime(t)
 	}
-	return s
+	return d.Until
 }
 
 func eventRows(p *page, evs []*twostep.AuditEvent) []eventRow {
 	out := make([]eventRow, 0, len(evs))
 	for _, e := range evs {
 		var kv []any
-		if e.Type == "sign_in.locked" {
-			kv = []any{"Until", lockEnd(e.Detail)}
+		if d, err := twostep.DetailOf(e); err == nil {
+			if d, ok := d.(*twostep.SignInLocked); ok {
+				kv = []any{"Until", lockEnd(d)}
+			}
 		}
-		what, ok := p.tr("event."+e.Type, kv...)
+		what, ok := p.tr("event."+string(e.Type), kv...)
 		if !ok {
-			what = e.Type
+			what = string(e.Type)
 		}
 		out = append(out, eventRow{At: formatTime(e.At), What: what, IP: e.IP, Device: e.UserAgent})
 	}
