@@ -51,7 +51,8 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 	if a.sealer, err = twostep.NewSealer(keys, rand.Reader); err != nil {
 		return nil, err
 	}
-	if a.db, err = store.Open(ctx, cfg.DatabaseURL, store.Options{SQLiteSync: cfg.SQLiteSync, Logger: a.log}); err != nil {
+	if a.db, err = store.Open(ctx, cfg.DatabaseURL, store.Options{SQLiteSync: cfg.SQLiteSync, Logger: a.log,
+		ConnectTimeout: cfg.DatabaseTimeout}); err != nil {
 		return nil, err
 	}
 	if err := a.db.Migrate(ctx); err != nil {

@@ -32,6 +32,7 @@ var settings = []setting{
 	{"data_dir", "where the embedded defaults live (default ./twostep-data)"},
 	{"database_url", "sqlite:PATH or postgres://… (default sqlite: + data dir + /twostep.db)"},
 	{"sqlite_sync", "normal or full (default normal)"},
+	{"database_timeout", "how long a request waits for the database before answering 503 unavailable; also PostgreSQL's connect timeout (default 5s)"},
 	{"secret_key_file", "key file, one KEYID:BASE64 per line (default data dir + /secret.key)"},
 	{"issuer", "name shown in authenticator apps and messages (default Twostep)"},
 	{"dev", "dev mode: messages go to the outbox page, readable by anyone (default on only without SMTP or SMS provider, on a loopback listen address with an http base URL)"},
@@ -67,6 +68,7 @@ type Config struct {
 	DataDir          string
 	DatabaseURL      string
 	SQLiteSync       string
+	DatabaseTimeout  time.Duration
 	SecretKeyFile    string
 	Issuer           string
 	Dev              bool
@@ -282,7 +284,8 @@ func parseConfig(raw map[string]source) (*Config, error) {
 		name string
 		def  string
 		dst  *time.Duration
-	}{{"session_idle", "1h", &c.SessionIdle}, {"session_max", "24h", &c.SessionMax}, {"confirm_window", "10m", &c.ConfirmWindow}} {
+	}{{"session_idle", "1h", &c.SessionIdle}, {"session_max", "24h", &c.SessionMax}, {"confirm_window", "10m", &c.ConfirmWindow},
+		{"database_timeout", "5s", &c.DatabaseTimeout}} {
 		v, from := get(d.name, d.def)
 		if *d.dst, err = time.ParseDuration(v); err != nil || *d.dst <= 0 {
 			return nil, bad(from, v, "must be a positive Go duration such as 90s, 10m or 1h")

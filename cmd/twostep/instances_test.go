@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -131,13 +130,20 @@ func TestCrashWithQueuedMessage(t *testing.T) {
 	}
 }
 
-// proxy forwards TCP connections to target until cut; restore lets new ones through again.
+// proxy forwards TCP connections to target. cut closes them and refuses new
+// ones (a database that is down); hang accepts and holds every connection,
+// old and new, and forwards nothing (a network that drops packets); restore
+// lets everything through again, what hang held included.
 type proxy struct {
 	l      net.Listener
 	target string
 	mu     sync.Mutex
 	down   bool
 	conns  []net.Conn
+	// flowing is closed while the proxy forwards; while it hangs, a fresh
+	// channel that restore closes.
+	flowing chan struct{}
+	hung    bool
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -146,7 +152,8 @@ func newProxy(t *testing.T, target string) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{l: l, target: target}
+	p := &proxy{l: l, target: target, flowing: make(chan struct{})}
+	close(p.flowing)
 	t.Cleanup(func() { l.Close(); p.cut() })
 	go func() {
 		for {
@@ -160,19 +167,60 @@ func newProxy(t *testing.T, target string) *proxy {
 				c.Close()
 				continue
 			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			p.conns = append(p.conns, c, up)
+			p.conns = append(p.conns, c)
 			p.mu.Unlock()
-			go func() { io.Copy(up, c); up.Close() }()
-			go func() { io.Copy(c, up); c.Close() }()
+			go p.forward(c)
 		}
 	}()
 	return p
+}
+
+// forward connects c to the target once the proxy flows, and copies both ways.
+func (p *proxy) forward(c net.Conn) {
+	if !p.pass() {
+		c.Close()
+		return
+	}
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns = append(p.conns, up)
+	p.mu.Unlock()
+	go func() { p.copy(up, c); up.Close() }()
+	go func() { p.copy(c, up); c.Close() }()
+}
+
+// copy is io.Copy that holds what it read while the proxy hangs.
+func (p *proxy) copy(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if !p.pass() {
+				return
+			}
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// pass waits while the proxy hangs and reports whether it was not cut meanwhile.
+func (p *proxy) pass() bool {
+	p.mu.Lock()
+	ch := p.flowing
+	p.mu.Unlock()
+	<-ch
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.down
 }
 
 func (p *proxy) cut() {
@@ -183,12 +231,29 @@ func (p *proxy) cut() {
 		c.Close()
 	}
 	p.conns = nil
+	p.flow()
+}
+
+func (p *proxy) hang() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.hung {
+		p.hung, p.flowing = true, make(chan struct{})
+	}
 }
 
 func (p *proxy) restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.down = false
+	p.flow()
+}
+
+func (p *proxy) flow() {
+	if p.hung {
+		p.hung = false
+		close(p.flowing)
+	}
 }
 
 // serveBehindProxy starts a server whose way to PostgreSQL (a fresh schema,

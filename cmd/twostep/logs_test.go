@@ -125,7 +125,9 @@ func logInjection(t *testing.T, format string) {
 func logInjectionDatabaseDown(t *testing.T, format string) {
 	srv, p := serveBehindProxy(t, "TWOSTEP_LOG_FORMAT="+format)
 	p.cut()
-	paths := []string{"/reset-password/" + injection, "/api/v1/account/factors/" + injection + "/verify"}
+	// An outage is logged once, by the first request it fails (issue 12, item
+	// 2): that record must hold its path whole.
+	paths := []string{"/reset-password/" + injection}
 	send(t, "GET", srv.url+"/reset-password/"+url.PathEscape(injection), "", "", nil)
 	send(t, "POST", srv.url+"/api/v1/account/factors/"+url.PathEscape(injection)+"/verify", "token", "", map[string]string{"code": injection})
 	send(t, "POST", srv.url+"/api/v1/sign-in", "", "", map[string]string{"email": "joe@example.com" + injection, "password": injection})

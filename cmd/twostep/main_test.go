@@ -112,6 +112,8 @@ func TestConfigErrors(t *testing.T) {
 		{"smtp", []string{"TWOSTEP_SMTP_URL=mailto:x@example.com"}, nil, "TWOSTEP_SMTP_URL: must be smtp://host:port"},
 		{"metrics listen", []string{"TWOSTEP_METRICS_LISTEN=9090"}, nil, `TWOSTEP_METRICS_LISTEN="9090": must be host:port`},
 		{"metrics listen flag", nil, []string{"--metrics-listen", "localhost"}, `--metrics-listen="localhost": must be host:port`},
+		{"database timeout", []string{"TWOSTEP_DATABASE_TIMEOUT=0s"}, nil, `TWOSTEP_DATABASE_TIMEOUT="0s": must be a positive Go duration`},
+		{"database timeout flag", nil, []string{"--database-timeout", "5"}, `--database-timeout="5": must be a positive Go duration`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -126,6 +128,8 @@ func TestConfigErrors(t *testing.T) {
 		oneLineError(t, runCmd(t, dir, nil, "", "migrate", "--config", "m.yaml"), `m.yaml: metrics_listen="127.0.0.1:8080": must differ from TWOSTEP_LISTEN`)
 		os.WriteFile(filepath.Join(dir, "d.yaml"), []byte("lisen: 127.0.0.1:9999\n"), 0o600)
 		oneLineError(t, runCmd(t, dir, nil, "", "migrate", "--config", "d.yaml"), `unknown key "lisen"`)
+		os.WriteFile(filepath.Join(dir, "t.yaml"), []byte("database_timeout: -1s\n"), 0o600)
+		oneLineError(t, runCmd(t, dir, nil, "", "migrate", "--config", "t.yaml"), `t.yaml: database_timeout="-1s": must be a positive Go duration`)
 	})
 }
 

@@ -60,7 +60,7 @@ func newBatcher(writer *sql.DB, stmts *stmtCache, d *dialect, ckpt *checkpointer
 // fn's writes are undone; a failed commit is returned to every caller.
 func (b *batcher) do(ctx context.Context, fn func(*DB) error) error {
 	if err := ctx.Err(); err != nil {
-		return err
+		return unavailable(err)
 	}
 	it := &batchItem{ctx: ctx, fn: fn, ok: make(chan struct{})}
 	if err := b.enqueue(it); err != nil {
@@ -88,7 +88,7 @@ func (b *batcher) enqueue(it *batchItem) error {
 	case b.queue <- it:
 		return nil
 	case <-it.ctx.Done():
-		return it.ctx.Err()
+		return unavailable(it.ctx.Err())
 	}
 }
 
@@ -151,9 +151,13 @@ func (b *batcher) run(items []*batchItem) {
 	}
 	defer tx.Rollback() // after Commit, a no-op
 	q.tx = tx
-	st := &DB{d: b.d, read: q, write: q}
 	// A lone item needs no savepoint: if it fails, the whole transaction goes.
 	alone := len(items) == 1
+	// Reads may stop at an item's deadline: SQLite keeps the transaction of
+	// an interrupted read. Writes may not when others share it (cachedTx.shared).
+	w := q
+	w.shared = !alone
+	st := &DB{d: b.d, read: q, write: w}
 	// sp runs a savepoint statement; if one fails, the transaction is lost to all.
 	sp := func(stmt string) bool {
 		if _, err := q.ExecContext(ctx, stmt); err != nil {
@@ -164,7 +168,7 @@ func (b *batcher) run(items []*batchItem) {
 	}
 	committed := 0
 	for _, it := range items {
-		if it.err = it.ctx.Err(); it.err != nil {
+		if it.err = unavailable(it.ctx.Err()); it.err != nil {
 			continue
 		}
 		if !alone && !sp("SAVEPOINT item") {

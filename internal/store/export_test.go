@@ -25,10 +25,11 @@ func (db *DB) ValueForTest(ctx context.Context, reader bool, q string) (string, 
 
 // MigrateToForTest migrates up or down to version.
 func (db *DB) MigrateToForTest(ctx context.Context, version int64) error {
-	p, err := db.migrator()
+	p, done, err := db.migrator()
 	if err != nil {
 		return err
 	}
+	defer done()
 	now, err := p.GetDBVersion(ctx)
 	if err != nil {
 		return err
@@ -53,3 +54,26 @@ func (db *DB) QueuedForTest() int { return len(db.pools.batch.queue) }
 
 // LargestBatchForTest is the most Atomic calls one SQLite transaction has held.
 func (db *DB) LargestBatchForTest() int { return int(db.pools.batch.largest.Load()) }
+
+// CountToForTest counts to n in one statement on a reader, as a list does: a
+// statement that runs as long as n makes it.
+func (db *DB) CountToForTest(ctx context.Context, n int) (int, error) {
+	vs, err := list(ctx, db, scanInt, "count to", "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) SELECT count(*) FROM c", n)
+	if err != nil {
+		return 0, err
+	}
+	return *vs[0], nil
+}
+
+// CountIntoForTest writes the count to n into the table scratch(x) in one
+// statement that returns rows, as a claim does.
+func (db *DB) CountIntoForTest(ctx context.Context, n int) error {
+	_, err := writeList(ctx, db, scanInt, "count into", "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) INSERT INTO scratch (x) SELECT count(*) FROM c RETURNING x", n)
+	return err
+}
+
+func scanInt(s scanner) (*int, error) {
+	var v int
+	err := s.Scan(&v)
+	return &v, err
+}

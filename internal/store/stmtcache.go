@@ -53,19 +53,6 @@ func (c *stmtCache) close() {
 	c.m = map[string]*sql.Stmt{}
 }
 
-// uncancellable returns ctx without its cancellation unless it is already done.
-// A statement on SQLite runs for microseconds, and the driver watches a
-// cancellable context with a goroutine of its own for each statement (and
-// database/sql with another for each transaction): on a busy server those
-// goroutines and their wake-ups cost more than the statements. A context done
-// before the statement starts still fails it at once.
-func uncancellable(ctx context.Context) context.Context {
-	if ctx.Err() != nil {
-		return ctx
-	}
-	return context.WithoutCancel(ctx)
-}
-
 // cachedPool is a querier over a pool whose statements are cached.
 type cachedPool struct{ c *stmtCache }
 
@@ -104,6 +91,16 @@ type cachedTx struct {
 	tx     *sql.Tx
 	c      *stmtCache
 	missed *[]string
+	// shared: other callers' writes are in the transaction too, so none of
+	// its statements may be interrupted (neverInterrupted).
+	shared bool
+}
+
+func (t cachedTx) context(ctx context.Context) context.Context {
+	if t.shared {
+		return neverInterrupted(ctx)
+	}
+	return uncancellable(ctx)
 }
 
 func (t cachedTx) stmt(ctx context.Context, q string) *sql.Stmt {
@@ -123,7 +120,7 @@ func (t cachedTx) prepareMissed(ctx context.Context) {
 }
 
 func (t cachedTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	ctx = uncancellable(ctx)
+	ctx = t.context(ctx)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -131,7 +128,7 @@ func (t cachedTx) ExecContext(ctx context.Context, q string, args ...any) (sql.R
 }
 
 func (t cachedTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	ctx = uncancellable(ctx)
+	ctx = t.context(ctx)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -139,7 +136,7 @@ func (t cachedTx) QueryContext(ctx context.Context, q string, args ...any) (*sql
 }
 
 func (t cachedTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	ctx = uncancellable(ctx)
+	ctx = t.context(ctx)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}

@@ -16,8 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
@@ -37,6 +38,26 @@ type Options struct {
 	SQLiteSync string
 	// Logger receives what Migrate applies; nil discards it.
 	Logger *slog.Logger
+	// ConnectTimeout bounds each attempt to connect to PostgreSQL (pgx's
+	// connect_timeout, unless the URL sets one): without it, a server whose
+	// packets are dropped holds a new connection until the kernel gives up,
+	// minutes later. Zero is DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+}
+
+// DefaultConnectTimeout is Options.ConnectTimeout when it is zero.
+const DefaultConnectTimeout = 5 * time.Second
+
+// postgresSessionTimeouts are set on every PostgreSQL connection of the pool
+// unless the URL sets them. A request that gave up on the database (its
+// deadline passed, the network dropped) closes its connection, but PostgreSQL
+// learns that only when it next writes to it: until then the statement runs on
+// and its transaction keeps its row locks, which stop every other instance. These
+// bound that. Migrations run on connections of their own without them: an index
+// built over a large table may take longer.
+var postgresSessionTimeouts = map[string]string{
+	"statement_timeout":                   "30s",
+	"idle_in_transaction_session_timeout": "30s",
 }
 
 // DB is a twostep.Store on SQLite or PostgreSQL, safe for concurrent use.
@@ -52,6 +73,9 @@ var _ twostep.Store = (*DB)(nil)
 type pools struct {
 	writer, reader *sql.DB // one and the same pool on PostgreSQL
 	log            *slog.Logger
+	// pg is the PostgreSQL connection configuration, for the migrations' own
+	// connections; nil on SQLite.
+	pg *pgx.ConnConfig
 	// stmts caches the writer's prepared statements on SQLite; nil on PostgreSQL.
 	stmts, readStmts *stmtCache
 	// batch groups concurrent Atomic calls into one transaction on SQLite; nil on PostgreSQL.
@@ -119,7 +143,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
 		return openSQLite(ctx, path, opts.SQLiteSync, log)
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return openPostgres(ctx, url, log)
+		return openPostgres(ctx, url, opts.ConnectTimeout, log)
 	}
 	// Only the scheme is shown: the rest may hold a password.
 	scheme, _, ok := strings.Cut(url, ":")
@@ -201,11 +225,26 @@ func openSQLite(ctx context.Context, path, sync string, log *slog.Logger) (*DB, 
 			batch: newBatcher(writer, ws, sqliteDialect, cp), checkpoint: cp}}, nil
 }
 
-func openPostgres(ctx context.Context, url string, log *slog.Logger) (*DB, error) {
-	pool, err := sql.Open("pgx", url)
+func openPostgres(ctx context.Context, url string, connectTimeout time.Duration, log *slog.Logger) (*DB, error) {
+	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		// pgx's message may quote the URL, password included.
+		return nil, errors.New("store: the PostgreSQL URL cannot be parsed")
 	}
+	if cfg.ConnectTimeout == 0 {
+		if connectTimeout <= 0 {
+			connectTimeout = DefaultConnectTimeout
+		}
+		cfg.ConnectTimeout = connectTimeout
+	}
+	migrations := cfg.Copy()
+	for k, v := range postgresSessionTimeouts {
+		if _, ok := cfg.RuntimeParams[k]; !ok {
+			cfg.RuntimeParams[k] = v
+			migrations.RuntimeParams[k] = "0"
+		}
+	}
+	pool := stdlib.OpenDB(*cfg)
 	// Bounded so that several instances fit under the server's max_connections.
 	pool.SetMaxOpenConns(16)
 	pool.SetMaxIdleConns(16)
@@ -215,7 +254,7 @@ func openPostgres(ctx context.Context, url string, log *slog.Logger) (*DB, error
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	return &DB{d: postgresDialect, read: pool, write: pool,
-		pools: &pools{writer: pool, reader: pool, log: log}}, nil
+		pools: &pools{writer: pool, reader: pool, log: log, pg: migrations}}, nil
 }
 
 // Close closes the database. It is a no-op on the DB handed to an Atomic function.
@@ -243,10 +282,11 @@ func (db *DB) Close() error {
 
 // Migrate brings the schema up to date with the migrations built into the binary.
 func (db *DB) Migrate(ctx context.Context) error {
-	p, err := db.migrator()
+	p, done, err := db.migrator()
 	if err != nil {
 		return err
 	}
+	defer done()
 	results, err := p.Up(ctx)
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
@@ -258,35 +298,42 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
-func (db *DB) migrator() (*goose.Provider, error) {
+// migrator returns the migrations' provider and a function that releases what
+// it holds once the migrations are done.
+func (db *DB) migrator() (*goose.Provider, func(), error) {
 	if db.pools == nil {
-		return nil, errors.New("store: migrate inside Atomic")
+		return nil, nil, errors.New("store: migrate inside Atomic")
 	}
 	fsys, err := fs.Sub(migrations, "migrations/"+db.d.name)
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, nil, fmt.Errorf("store: %w", err)
 	}
 	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	on, done := db.pools.writer, func() {}
 	if db.d == postgresDialect {
 		// Several instances may start at once; one migrates, the others wait.
 		locker, err := lock.NewPostgresSessionLocker()
 		if err != nil {
-			return nil, fmt.Errorf("store: %w", err)
+			return nil, nil, fmt.Errorf("store: %w", err)
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
+		// Without the pool's statement timeouts (postgresSessionTimeouts).
+		on = stdlib.OpenDB(*db.pools.pg)
+		done = func() { on.Close() }
 	}
-	p, err := goose.NewProvider(db.d.goose, db.pools.writer, fsys, opts...)
+	p, err := goose.NewProvider(db.d.goose, on, fsys, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("store: migrate: %w", err)
+		done()
+		return nil, nil, fmt.Errorf("store: migrate: %w", err)
 	}
-	return p, nil
+	return p, done, nil
 }
 
 // Ping reports whether the database answers.
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
 	if err := db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return fmt.Errorf("store: ping: %w", err)
+		return fmt.Errorf("store: ping: %w", unavailable(err))
 	}
 	return nil
 }
@@ -310,14 +357,14 @@ func (db *DB) atomic(ctx context.Context, fn func(*DB) error) error {
 	}
 	tx, err := db.pools.writer.BeginTx(ctx, db.d.txOptions)
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
+		return fmt.Errorf("store: begin: %w", unavailable(err))
 	}
 	defer tx.Rollback() // after Commit, a no-op; on error or panic, the undo
 	if err := fn(&DB{d: db.d, read: tx, write: tx}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
+		return fmt.Errorf("store: commit: %w", unavailable(err))
 	}
 	return nil
 }
@@ -408,7 +455,9 @@ func writeList[T any](ctx context.Context, db *DB, scan func(scanner) (*T, error
 }
 
 func query[T any](ctx context.Context, on querier, d *dialect, scan func(scanner) (*T, error), op, q string, args ...any) ([]*T, error) {
-	rows, err := on.QueryContext(ctx, d.bind(q), args...)
+	// A list may run long, unlike a lookup by key: on SQLite, only it stops
+	// where its deadline passes (see uncancellable).
+	rows, err := on.QueryContext(interruptible(ctx), d.bind(q), args...)
 	if err != nil {
 		return nil, wrap(err, op)
 	}
@@ -434,7 +483,7 @@ func wrap(err error, op string) error {
 	case isUnique(err):
 		return fmt.Errorf("store: %s: %w", op, twostep.ErrConflict)
 	}
-	return fmt.Errorf("store: %s: %w", op, err)
+	return fmt.Errorf("store: %s: %w", op, unavailable(err))
 }
 
 func isUnique(err error) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -75,6 +76,11 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	case <-t.C:
 		return throttled(ErrBusy, time.Second)
 	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The request's time ran out in the queue: the server is busy,
+			// which is not the database's failure.
+			return throttled(ErrBusy, time.Second)
+		}
 		return ctx.Err()
 	}
 }

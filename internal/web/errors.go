@@ -52,6 +52,8 @@ var errorMapping = []struct {
 	{twostep.ErrDeliveryFailed, 502, "delivery_failed", "The code could not be delivered."},
 	{twostep.ErrUnavailable, 503, "unavailable", "The service is unavailable; try again shortly."},
 	{twostep.ErrBusy, 503, "unavailable", "The service is busy; try again shortly."},
+	// The request's database deadline passed (withDatabaseDeadline).
+	{context.DeadlineExceeded, 503, "unavailable", "The service is unavailable; try again shortly."},
 }
 
 // errNotJSON is an API request body sent as something other than JSON.
@@ -104,6 +106,8 @@ func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	p, internal := toProblem(err)
 	if internal {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else if isUnavailable(err) {
+		s.unavailable(r, err)
 	}
 	if p.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(p.RetryAfter))

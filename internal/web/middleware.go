@@ -214,10 +214,14 @@ func (s *Server) loopbackClient(r *http.Request) bool {
 	return true
 }
 
+// readyz answers 503 while the database does not answer within readyTimeout
+// (API.md §3.4).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if err := s.svc.Ready(r.Context()); err != nil {
-		s.log.Warn("not ready", "err", err)
+	ctx, cancel := context.WithTimeout(r.Context(), min(readyTimeout, s.dbTimeout))
+	defer cancel()
+	if err := s.svc.Ready(ctx); err != nil {
+		s.unavailable(r, err)
 		w.Header().Set("Retry-After", "5")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte("database unreachable\n"))

@@ -301,6 +301,8 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	pr, internal := toProblem(err)
 	if internal {
 		s.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else if isUnavailable(err) {
+		s.unavailable(r, err)
 	}
 	if pr.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(pr.RetryAfter))
@@ -344,7 +346,10 @@ func (s *Server) formError(w http.ResponseWriter, p *page, err error) int {
 	case errors.Is(err, twostep.ErrInvalidCode):
 		p.Field, p.Error = "code", p.T("code.wrong")
 		return http.StatusBadRequest
-	case errors.Is(err, twostep.ErrThrottled), errors.Is(err, twostep.ErrBusy), errors.Is(err, twostep.ErrUnavailable):
+	case errors.Is(err, twostep.ErrThrottled), errors.Is(err, twostep.ErrBusy), isUnavailable(err):
+		if isUnavailable(err) {
+			s.unavailable(nil, err)
+		}
 		wait := twostep.RetryAfter(err)
 		if wait <= 0 {
 			wait = 5 * time.Second

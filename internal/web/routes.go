@@ -140,7 +140,7 @@ func (s *Server) routes() http.Handler {
 	// Every cookie-authenticated write must pass cross-origin protection (CS-01);
 	// bearer-token clients send no Origin or Sec-Fetch-Site and pass through.
 	csrf := http.NewCrossOriginProtection()
-	return s.recoverPanics(s.securityHeaders(csrf.Handler(s.limitBody(mux))))
+	return s.recoverPanics(s.securityHeaders(csrf.Handler(s.limitBody(s.withDatabaseDeadline(mux)))))
 }
 
 // MetricsOnly is the handler of the second listener, TWOSTEP_METRICS_LISTEN

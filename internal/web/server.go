@@ -23,6 +23,9 @@ type Options struct {
 	MailFrom       string         // the sender address people are told to look for
 	Clock          func() time.Time
 	Metrics        http.Handler // serves /metrics; nil: 404
+	// DatabaseTimeout is how long a request may take before its database work
+	// gives up and it answers 503 unavailable; zero is DefaultDatabaseTimeout.
+	DatabaseTimeout time.Duration
 }
 
 // Server is the HTTP handler of pages and API.
@@ -38,6 +41,9 @@ type Server struct {
 	handler  http.Handler
 	pages    *pages
 	metrics  http.Handler
+	// dbTimeout is each request's deadline (withDatabaseDeadline).
+	dbTimeout time.Duration
+	outage    outageLog
 }
 
 // New returns the handler. It fails only when the embedded templates or
@@ -47,7 +53,10 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("web: Service and BaseURL are required")
 	}
 	s := &Server{svc: o.Service, log: o.Logger, baseURL: o.BaseURL, dev: o.Dev, proxies: o.TrustedProxies,
-		mailFrom: o.MailFrom, clock: o.Clock, secure: o.BaseURL.Scheme == "https", metrics: o.Metrics}
+		mailFrom: o.MailFrom, clock: o.Clock, secure: o.BaseURL.Scheme == "https", metrics: o.Metrics, dbTimeout: o.DatabaseTimeout}
+	if s.dbTimeout <= 0 {
+		s.dbTimeout = DefaultDatabaseTimeout
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
