@@ -4,13 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	netmail "net/mail"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wneessen/go-mail"
@@ -40,6 +43,9 @@ type SMTP struct {
 	host       string
 	clientOpts []mail.Option
 	from       *netmail.Address
+	tlsConfig  *tls.Config
+	implicit   bool // smtps: TLS from the first byte
+	timeout    time.Duration
 }
 
 // NewSMTP checks o and returns an SMTP transport; it connects only when it
@@ -112,25 +118,71 @@ func NewSMTP(o SMTPOptions) (*SMTP, error) {
 		return nil, fmt.Errorf("notify: mail from %q: %v", o.From, err)
 	}
 	from.Name = o.FromName
-	s := &SMTP{host: host, clientOpts: opts, from: from}
-	if _, err := s.client(); err != nil { // check the options once, not at every message
+	s := &SMTP{host: host, clientOpts: opts, from: from, tlsConfig: tlsConfig, implicit: u.Scheme == "smtps", timeout: timeout}
+	if _, err := s.client(nil); err != nil { // check the options once, not at every message
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *SMTP) client() (*mail.Client, error) {
-	c, err := mail.NewClient(s.host, s.clientOpts...)
+func (s *SMTP) client(dial mail.DialContextFunc) (*mail.Client, error) {
+	opts := s.clientOpts
+	if dial != nil {
+		opts = append(opts[:len(opts):len(opts)], mail.WithDialContextFunc(dial))
+	}
+	c, err := mail.NewClient(s.host, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("notify: smtp: %w", err)
 	}
 	return c, nil
 }
 
+// conns dials for one delivery and closes, at its end, every connection it
+// made. go-mail (v0.8.1) returns from a failed EHLO, STARTTLS or AUTH without
+// closing the connection: each such failure left a socket in CLOSE-WAIT here
+// and a session waiting on the MTA, until the MTA's connection limit was
+// reached. After a successful QUIT the extra Close is a no-op.
+type conns struct {
+	s    *SMTP
+	mu   sync.Mutex
+	open []net.Conn
+}
+
+func (cs *conns) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: cs.s.timeout}
+	var c net.Conn
+	var err error
+	if cs.s.implicit {
+		// A dial function replaces go-mail's own TLS dialer, so it does TLS.
+		c, err = (&tls.Dialer{NetDialer: d, Config: cs.s.tlsConfig}).DialContext(ctx, network, addr)
+	} else {
+		c, err = d.DialContext(ctx, network, addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.open = append(cs.open, c)
+	return c, nil
+}
+
+func (cs *conns) closeAll() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for _, c := range cs.open {
+		c.Close()
+	}
+	cs.open = nil
+}
+
 // Deliver sends m as a multipart/alternative UTF-8 e-mail (text and, if any,
 // HTML) and returns its Message-ID. The error is Permanent when the address is
 // invalid or the server refuses the message with a 5xx reply; connection
-// failures, timeouts and 4xx replies are temporary.
+// failures, timeouts and 4xx replies are temporary. A certificate that does
+// not verify, a server that does not speak TLS where it should, and refused
+// credentials (535) are temporary and marked Operator: only the operator can
+// fix them. Every connection Deliver opens is closed when it returns.
 func (s *SMTP) Deliver(ctx context.Context, m Rendered) (string, error) {
 	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
 	msg.FromMailAddress(s.from)
@@ -147,17 +199,46 @@ func (s *SMTP) Deliver(ctx context.Context, m Rendered) (string, error) {
 	if m.HTML != "" {
 		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)
 	}
-	c, err := s.client()
+	cs := &conns{s: s}
+	defer cs.closeAll()
+	c, err := s.client(cs.dial)
 	if err != nil {
 		return "", err
 	}
 	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
 		err = fmt.Errorf("notify: smtp: %w", err)
 		var se *mail.SendError
-		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
+		switch {
+		case operatorSMTPError(err):
+			return "", Operator(err)
+		case errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500:
 			return "", Permanent(err)
 		}
 		return "", err
 	}
 	return id, nil
+}
+
+// operatorSMTPError reports whether err is one that no retry fixes until the
+// operator acts: the server's certificate does not verify (expired, another
+// name, unknown issuer), TLS cannot be negotiated, or the server refuses the
+// configured credentials (535) or offers no way to send them.
+func operatorSMTPError(err error) bool {
+	var (
+		verify   *tls.CertificateVerificationError
+		hostname x509.HostnameError
+		unknown  x509.UnknownAuthorityError
+		invalid  x509.CertificateInvalidError
+		alert    tls.AlertError
+		record   tls.RecordHeaderError
+		reply    *textproto.Error
+	)
+	switch {
+	case errors.As(err, &verify), errors.As(err, &hostname), errors.As(err, &unknown), errors.As(err, &invalid),
+		errors.As(err, &alert), errors.As(err, &record):
+		return true
+	case errors.As(err, &reply):
+		return reply.Code == 535 || reply.Code == 534 || reply.Code == 538
+	}
+	return errors.Is(err, mail.ErrPlainAuthNotSupported) || errors.Is(err, mail.ErrLoginAuthNotSupported)
 }

@@ -66,7 +66,8 @@ func TestSMTPDelivers(t *testing.T) {
 	}
 }
 
-// TestSMTPWrongPassword: a refused login is an error, and it does not show the password.
+// TestSMTPWrongPassword: a refused login (535) is an error for the operator,
+// temporary, and it does not show the password. Issue 12, item 1.
 func TestSMTPWrongPassword(t *testing.T) {
 	ms := smtptest.NewServer(t, smtptest.Options{Mode: "plain", User: "mailer", Pass: "right"})
 	s, err := notify.NewSMTP(notify.SMTPOptions{URL: "smtp+insecure://mailer:hunter2-wrong@" + ms.Addr, From: "no-reply@id.example.com"})
@@ -74,7 +75,7 @@ func TestSMTPWrongPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = s.Deliver(context.Background(), notify.Rendered{Channel: "email", To: "joe@example.com", Subject: "s", Text: "t"})
-	if err == nil || strings.Contains(err.Error(), "hunter2") || notify.IsPermanent(err) {
+	if err == nil || strings.Contains(err.Error(), "hunter2") || notify.IsPermanent(err) || !notify.IsOperator(err) {
 		t.Errorf("Deliver: %v", err)
 	}
 	if got := ms.Received(); len(got) != 0 {
