@@ -97,7 +97,7 @@ func (w *Worker) Run(ctx context.Context) {
 	for ctx.Err() == nil {
 		n, err := w.DeliverDue(ctx)
 		if err != nil && ctx.Err() == nil {
-			w.log.Error("notify: delivery pass failed", "error", err)
+			w.log.Error("notify: delivery pass failed", "err", err)
 		}
 		if err == nil && n == w.batch {
 			continue // a full batch: more may be due
@@ -146,7 +146,14 @@ func (w *Worker) handle(ctx context.Context, m *twostep.OutboxMessage, leaseUnti
 	// Each outcome sets its own fields; those of an earlier attempt go.
 	m.NextAttemptAt, m.Error, m.Permanent, m.ProviderID, m.SentAt = time.Time{}, "", false, "", time.Time{}
 	log := w.log.With("id", m.ID, "channel", m.Channel, "template", m.Template, "attempt", m.Attempts)
-	switch retryAt := now.Add(backoff(m.Attempts)); {
+	wait := backoff(m.Attempts)
+	if IsOperator(err) {
+		// Retrying every few seconds only hammers a server that will refuse
+		// until the operator acts (and, with TLS or AUTH, holds one of its
+		// sessions each time).
+		wait = operatorBackoff(m.Attempts)
+	}
+	switch retryAt := now.Add(wait); {
 	case err == nil:
 		m.Status, m.SentAt, m.ProviderID = twostep.MessageSent, now, providerID
 		log.Debug("notify: message sent", "provider_id", providerID)
@@ -155,17 +162,17 @@ func (w *Worker) handle(ctx context.Context, m *twostep.OutboxMessage, leaseUnti
 		}
 	case IsPermanent(err):
 		m.Status, m.Permanent, m.Error = twostep.MessageFailed, true, err.Error()
-		log.Error("notify: message refused, not retrying", "error", err)
+		log.Error("notify: message refused, not retrying", "err", err)
 	case retryAt.Before(m.ExpiresAt):
 		m.Status, m.NextAttemptAt, m.Error = twostep.MessagePending, retryAt, err.Error()
 		if IsOperator(err) {
-			log.Error("notify: delivery failed, the operator must act; will retry", "error", err, "retry_at", retryAt)
+			log.Error("notify: delivery failed, the operator must act; will retry", "err", err, "retry_at", retryAt)
 		} else {
-			log.Warn("notify: delivery failed, will retry", "error", err, "retry_at", retryAt)
+			log.Warn("notify: delivery failed, will retry", "err", err, "retry_at", retryAt)
 		}
 	default:
 		m.Status, m.Error = twostep.MessageFailed, err.Error()
-		log.Error("notify: delivery failed, message expired", "error", err)
+		log.Error("notify: delivery failed, message expired", "err", err)
 	}
 	if err != nil && w.metrics != nil {
 		w.metrics.DeliveryFailed(m.Channel, m.Status == twostep.MessageFailed)
@@ -207,6 +214,12 @@ func (w *Worker) deliver(ctx context.Context, m *twostep.OutboxMessage) (string,
 		return "", Permanent(err)
 	}
 	return t.Deliver(ctx, r)
+}
+
+// operatorBackoff is the wait after a failed attempt that only the operator
+// can fix (a certificate, credentials): 30 s, 1 min, 2 min, … at most an hour.
+func operatorBackoff(attempt int) time.Duration {
+	return min(backoff(attempt)*15, time.Hour)
 }
 
 // backoff is the wait after the given failed attempt: 2s, 4s, 8s, … (API.md §4),
