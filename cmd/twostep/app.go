@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,6 +18,7 @@ import (
 	"github.com/twostep/twostep/internal/notify"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/web"
 )
 
 // app is what every command builds from the configuration.
@@ -130,7 +132,7 @@ func transports(cfg *Config, db *store.DB) (map[string]notify.Transport, []twost
 	switch cfg.SMSProvider {
 	case "twilio":
 		tw, err := notify.NewTwilio(notify.TwilioOptions{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken,
-			From: cfg.TwilioFrom, BaseURL: cfg.TwilioBaseURL})
+			From: cfg.TwilioFrom, BaseURL: cfg.TwilioBaseURL, StatusCallback: twilioStatusCallback(cfg)})
 		if err != nil {
 			return nil, nil, fmt.Errorf("TWOSTEP_TWILIO_*: %w", err)
 		}
@@ -151,6 +153,25 @@ func transports(cfg *Config, db *store.DB) (map[string]notify.Transport, []twost
 		methods = append(methods, twostep.MethodSMS, twostep.MethodVoice)
 	}
 	return ts, methods, nil
+}
+
+// twilioToken is the auth token that signs Twilio's status callbacks, or ""
+// when Twilio does not carry the SMS.
+func twilioToken(cfg *Config) string {
+	if cfg.SMSProvider != "twilio" {
+		return ""
+	}
+	return cfg.TwilioAuthToken
+}
+
+// twilioStatusCallback is where Twilio reports the SMS it took and could not
+// deliver, or "" when the base URL is on the loopback, which Twilio cannot reach.
+func twilioStatusCallback(cfg *Config) string {
+	host := cfg.BaseURL.Hostname()
+	if ip, err := netip.ParseAddr(host); strings.EqualFold(host, "localhost") || err == nil && ip.IsLoopback() {
+		return ""
+	}
+	return web.TwilioStatusURL(cfg.BaseURL)
 }
 
 // ensureDataDir creates the data directory when a default lives in it.

@@ -50,7 +50,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer a.Close()
 
 	h, err := web.New(web.Options{Service: a.svc, Logger: a.log, BaseURL: cfg.BaseURL, Dev: cfg.Dev,
-		TrustedProxies: cfg.TrustedProxies, MailFrom: cfg.MailFrom, Metrics: a.metrics.handler()})
+		TrustedProxies: cfg.TrustedProxies, MailFrom: cfg.MailFrom, Metrics: a.metrics.handler(),
+		TwilioAuthToken: twilioToken(cfg)})
 	if err != nil {
 		return err
 	}

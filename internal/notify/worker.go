@@ -136,6 +136,13 @@ func (w *Worker) handle(ctx context.Context, m *twostep.OutboxMessage, leaseUnti
 	var providerID string
 	err := errExpired
 	if now := w.clock(); now.Before(m.ExpiresAt) {
+		stale, serr := twostep.StaleCode(ctx, w.store, m, now)
+		if serr != nil {
+			return fmt.Errorf("notify: message %s: %w", m.ID, serr) // the lease runs out and it is tried again
+		}
+		if stale != "" {
+			return w.drop(ctx, m, stale)
+		}
 		// A delivery must not outlive the lease, or another worker could send
 		// the same message again.
 		dctx, cancel := context.WithTimeout(ctx, leaseUntil.Sub(now))
@@ -177,6 +184,20 @@ func (w *Worker) handle(ctx context.Context, m *twostep.OutboxMessage, leaseUnti
 	if err != nil && w.metrics != nil {
 		w.metrics.DeliveryFailed(m.Channel, m.Status == twostep.MessageFailed)
 	}
+	return w.finish(ctx, m, log)
+}
+
+// drop gives up m without delivering it: its code can no longer be used. It is
+// no delivery failure (no metric, no delivery_failed for the sign-in).
+func (w *Worker) drop(ctx context.Context, m *twostep.OutboxMessage, why string) error {
+	m.Status, m.NextAttemptAt, m.Error, m.Permanent = twostep.MessageFailed, time.Time{}, "dropped: "+why, false
+	log := w.log.With("id", m.ID, "channel", m.Channel, "template", m.Template, "attempt", m.Attempts)
+	log.Info("notify: code dropped, not delivered", "reason", why)
+	return w.finish(ctx, m, log)
+}
+
+// finish records the outcome set in m.
+func (w *Worker) finish(ctx context.Context, m *twostep.OutboxMessage, log *slog.Logger) error {
 	// The outcome must be recorded even when ctx ends (shutdown): otherwise a
 	// sent message would be sent again once its lease runs out.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -213,6 +234,9 @@ func (w *Worker) deliver(ctx context.Context, m *twostep.OutboxMessage) (string,
 	if err != nil {
 		return "", Permanent(err)
 	}
+	// What a phone transport needs to hold a code no longer than it lives, and
+	// to check, on a retry, whether the provider took an earlier attempt.
+	r.ValidFor, r.QueuedAt, r.Attempt = m.ExpiresAt.Sub(w.clock()), m.CreatedAt, m.Attempts
 	return t.Deliver(ctx, r)
 }
 

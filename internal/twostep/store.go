@@ -115,6 +115,9 @@ type Store interface {
 	FinishMessage(ctx context.Context, m *OutboxMessage) error
 	// LastMessage returns the newest message of a challenge; ErrNotFound if none.
 	LastMessage(ctx context.Context, challengeID string) (*OutboxMessage, error)
+	// MessageByProvider returns the message the provider took under
+	// providerID; ErrNotFound if none.
+	MessageByProvider(ctx context.Context, providerID string) (*OutboxMessage, error)
 	// PendingMessages counts messages not yet sent nor given up.
 	PendingMessages(ctx context.Context) (int, error)
 

@@ -23,6 +23,9 @@ type Options struct {
 	MailFrom       string         // the sender address people are told to look for
 	Clock          func() time.Time
 	Metrics        http.Handler // serves /metrics; nil: 404
+	// TwilioAuthToken, when Twilio sends the SMS, checks the signature of its
+	// status callbacks (TwilioStatusPath); empty: that path answers 404.
+	TwilioAuthToken string
 }
 
 // Server is the HTTP handler of pages and API.
@@ -38,6 +41,8 @@ type Server struct {
 	handler  http.Handler
 	pages    *pages
 	metrics  http.Handler
+	// twilioToken checks Twilio's status callbacks; "" when Twilio is not used.
+	twilioToken string
 }
 
 // New returns the handler. It fails only when the embedded templates or
@@ -47,7 +52,8 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("web: Service and BaseURL are required")
 	}
 	s := &Server{svc: o.Service, log: o.Logger, baseURL: o.BaseURL, dev: o.Dev, proxies: o.TrustedProxies,
-		mailFrom: o.MailFrom, clock: o.Clock, secure: o.BaseURL.Scheme == "https", metrics: o.Metrics}
+		mailFrom: o.MailFrom, clock: o.Clock, secure: o.BaseURL.Scheme == "https", metrics: o.Metrics,
+		twilioToken: o.TwilioAuthToken}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
