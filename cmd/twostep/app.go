@@ -70,6 +70,10 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		a.db.Close()
 		return nil, err
 	}
+	if host := cfg.BaseURL.Hostname(); cfg.SMTPURL != "" && !cfg.mailFromSet && mailDomain(host) != host {
+		a.log.Warn("TWOSTEP_MAIL_FROM should be set: the base URL's host is an IP address, not a name to send e-mail from",
+			"mail_from", cfg.MailFrom)
+	}
 	a.metrics = newMetrics()
 	a.worker = notify.NewWorker(notify.WorkerOptions{Store: a.db, Sealer: a.sealer, Texts: texts, Transports: transports,
 		Logger: a.log, Metrics: a.metrics})
@@ -120,7 +124,8 @@ func transports(cfg *Config, db *store.DB) (map[string]notify.Transport, []twost
 		ts["email"], ts["sms"], ts["voice"] = dev, dev, dev
 	}
 	if cfg.SMTPURL != "" {
-		smtp, err := notify.NewSMTP(notify.SMTPOptions{URL: cfg.SMTPURL, From: cfg.MailFrom, FromName: cfg.Issuer})
+		smtp, err := notify.NewSMTP(notify.SMTPOptions{URL: cfg.SMTPURL, From: cfg.MailFrom, FromName: cfg.Issuer,
+			HELO: heloName(cfg.BaseURL.Hostname())})
 		if err != nil {
 			return nil, nil, fmt.Errorf("TWOSTEP_SMTP_URL: %w", err)
 		}
@@ -153,6 +158,31 @@ func transports(cfg *Config, db *store.DB) (map[string]notify.Transport, []twost
 		methods = append(methods, twostep.MethodSMS, twostep.MethodVoice)
 	}
 	return ts, methods, nil
+}
+
+// mailDomain is host when it is a name, else "localhost": a default sender
+// (and Message-ID) at an IP address is what spam filters score against.
+func mailDomain(host string) string {
+	if _, err := netip.ParseAddr(host); err == nil || host == "" {
+		return "localhost"
+	}
+	return host
+}
+
+// heloName is what the SMTP client greets with: the base URL's host, or its
+// address literal (RFC 5321 §4.1.3) when it is an IP address, never the
+// machine's own name.
+func heloName(host string) string {
+	ip, err := netip.ParseAddr(host)
+	switch {
+	case host == "":
+		return "localhost"
+	case err != nil:
+		return host
+	case ip.Is4() || ip.Is4In6():
+		return "[" + ip.Unmap().String() + "]"
+	}
+	return "[IPv6:" + ip.String() + "]"
 }
 
 // twilioToken is the auth token that signs Twilio's status callbacks, or ""

@@ -36,6 +36,11 @@ type SMTPOptions struct {
 	TLSConfig *tls.Config
 	// Timeout bounds the connection and each SMTP command; default 10s.
 	Timeout time.Duration
+	// HELO is the name given in EHLO/HELO: the service's public host name
+	// (the base URL's), or an address literal such as "[192.0.2.1]". Default:
+	// "localhost", never the machine's own name, which says nothing to the
+	// receiving MTA and leaks an internal host name.
+	HELO string
 }
 
 // SMTP is the e-mail Transport: one connection per message.
@@ -46,6 +51,7 @@ type SMTP struct {
 	tlsConfig  *tls.Config
 	implicit   bool // smtps: TLS from the first byte
 	timeout    time.Duration
+	idDomain   string // the Message-ID's right-hand side
 }
 
 // NewSMTP checks o and returns an SMTP transport; it connects only when it
@@ -79,7 +85,11 @@ func NewSMTP(o SMTPOptions) (*SMTP, error) {
 	if tlsConfig.ServerName == "" {
 		tlsConfig.ServerName = host
 	}
-	opts := []mail.Option{mail.WithTimeout(timeout), mail.WithTLSConfig(tlsConfig)}
+	helo := o.HELO
+	if helo == "" {
+		helo = "localhost"
+	}
+	opts := []mail.Option{mail.WithTimeout(timeout), mail.WithTLSConfig(tlsConfig), mail.WithHELO(helo)}
 	var port int
 	// Plain authentication: PLAIN or LOGIN, whichever the server offers. Over
 	// smtp:// without STARTTLS go-mail refuses to send the password to a remote
@@ -118,7 +128,17 @@ func NewSMTP(o SMTPOptions) (*SMTP, error) {
 		return nil, fmt.Errorf("notify: mail from %q: %v", o.From, err)
 	}
 	from.Name = o.FromName
-	s := &SMTP{host: host, clientOpts: opts, from: from, tlsConfig: tlsConfig, implicit: u.Scheme == "smtps", timeout: timeout}
+	// The Message-ID names the sender's domain, not this machine; never an
+	// IP address, which spam filters hold against a message.
+	_, idDomain, _ := strings.Cut(from.Address, "@")
+	if ipDomain(idDomain) {
+		idDomain = "localhost"
+		if !strings.HasPrefix(helo, "[") {
+			idDomain = helo
+		}
+	}
+	s := &SMTP{host: host, clientOpts: opts, from: from, tlsConfig: tlsConfig, implicit: u.Scheme == "smtps", timeout: timeout,
+		idDomain: idDomain}
 	if _, err := s.client(nil); err != nil { // check the options once, not at every message
 		return nil, err
 	}
@@ -191,10 +211,11 @@ func (s *SMTP) Deliver(ctx context.Context, m Rendered) (string, error) {
 	}
 	msg.Subject(m.Subject)
 	msg.SetDate()
-	// The id names the sender's domain, not this machine's host name.
-	_, domain, _ := strings.Cut(s.from.Address, "@")
-	id := strings.ToLower(rand.Text()) + "@" + domain
+	id := strings.ToLower(rand.Text()) + "@" + s.idDomain
 	msg.SetMessageIDWithValue(id)
+	// RFC 3834: a machine wrote this, so vacation and out-of-office replies
+	// must not answer it (nobody reads no-reply@).
+	msg.SetGenHeader("Auto-Submitted", "auto-generated")
 	msg.SetBodyString(mail.TypeTextPlain, m.Text)
 	if m.HTML != "" {
 		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)
@@ -217,6 +238,13 @@ func (s *SMTP) Deliver(ctx context.Context, m Rendered) (string, error) {
 		return "", err
 	}
 	return id, nil
+}
+
+// ipDomain reports whether the domain of an address is an IP address, bare
+// or as an address literal ("[192.0.2.1]", "[IPv6:2001:db8::1]").
+func ipDomain(d string) bool {
+	d = strings.TrimPrefix(strings.TrimSuffix(strings.TrimPrefix(d, "["), "]"), "IPv6:")
+	return net.ParseIP(d) != nil
 }
 
 // operatorSMTPError reports whether err is one that no retry fixes until the

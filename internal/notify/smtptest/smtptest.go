@@ -225,6 +225,7 @@ type Parsed struct {
 	FromName, FromAddr, To, Subject string
 	Text, HTML                      string
 	MessageID                       string
+	AutoSubmitted                   string
 }
 
 // Parse reads a received message as a mail client would, failing t when it
@@ -253,6 +254,7 @@ func Parse(t testing.TB, data []byte) Parsed {
 		t.Errorf("Date: %v", err)
 	}
 	p.MessageID = m.Header.Get("Message-Id")
+	p.AutoSubmitted = m.Header.Get("Auto-Submitted")
 	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/alternative" {
 		t.Fatalf("Content-Type %q: %v", m.Header.Get("Content-Type"), err)
