@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,6 +18,7 @@ import (
 	"github.com/twostep/twostep/internal/notify"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/web"
 )
 
 // app is what every command builds from the configuration.
@@ -68,6 +70,10 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 	if err != nil {
 		a.db.Close()
 		return nil, err
+	}
+	if host := cfg.BaseURL.Hostname(); cfg.SMTPURL != "" && !cfg.mailFromSet && mailDomain(host) != host {
+		a.log.Warn("TWOSTEP_MAIL_FROM should be set: the base URL's host is an IP address, not a name to send e-mail from",
+			"mail_from", cfg.MailFrom)
 	}
 	a.metrics = newMetrics()
 	a.worker = notify.NewWorker(notify.WorkerOptions{Store: a.db, Sealer: a.sealer, Texts: texts, Transports: transports,
@@ -126,7 +132,8 @@ func transports(cfg *Config, db *store.DB) (map[string]notify.Transport, []twost
 		ts["email"], ts["sms"], ts["voice"] = dev, dev, dev
 	}
 	if cfg.SMTPURL != "" {
-		smtp, err := notify.NewSMTP(notify.SMTPOptions{URL: cfg.SMTPURL, From: cfg.MailFrom, FromName: cfg.Issuer})
+		smtp, err := notify.NewSMTP(notify.SMTPOptions{URL: cfg.SMTPURL, From: cfg.MailFrom, FromName: cfg.Issuer,
+			HELO: heloName(cfg.BaseURL.Hostname())})
 		if err != nil {
 			return nil, nil, fmt.Errorf("TWOSTEP_SMTP_URL: %w", err)
 		}
@@ -138,7 +145,7 @@ func transports(cfg *Config, db *store.DB) (map[string]notify.Transport, []twost
 	switch cfg.SMSProvider {
 	case "twilio":
 		tw, err := notify.NewTwilio(notify.TwilioOptions{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken,
-			From: cfg.TwilioFrom, BaseURL: cfg.TwilioBaseURL})
+			From: cfg.TwilioFrom, BaseURL: cfg.TwilioBaseURL, StatusCallback: twilioStatusCallback(cfg)})
 		if err != nil {
 			return nil, nil, fmt.Errorf("TWOSTEP_TWILIO_*: %w", err)
 		}
@@ -159,6 +166,50 @@ func transports(cfg *Config, db *store.DB) (map[string]notify.Transport, []twost
 		methods = append(methods, twostep.MethodSMS, twostep.MethodVoice)
 	}
 	return ts, methods, nil
+}
+
+// mailDomain is host when it is a name, else "localhost": a default sender
+// (and Message-ID) at an IP address is what spam filters score against.
+func mailDomain(host string) string {
+	if _, err := netip.ParseAddr(host); err == nil || host == "" {
+		return "localhost"
+	}
+	return host
+}
+
+// heloName is what the SMTP client greets with: the base URL's host, or its
+// address literal (RFC 5321 §4.1.3) when it is an IP address, never the
+// machine's own name.
+func heloName(host string) string {
+	ip, err := netip.ParseAddr(host)
+	switch {
+	case host == "":
+		return "localhost"
+	case err != nil:
+		return host
+	case ip.Is4() || ip.Is4In6():
+		return "[" + ip.Unmap().String() + "]"
+	}
+	return "[IPv6:" + ip.String() + "]"
+}
+
+// twilioToken is the auth token that signs Twilio's status callbacks, or ""
+// when Twilio does not carry the SMS.
+func twilioToken(cfg *Config) string {
+	if cfg.SMSProvider != "twilio" {
+		return ""
+	}
+	return cfg.TwilioAuthToken
+}
+
+// twilioStatusCallback is where Twilio reports the SMS it took and could not
+// deliver, or "" when the base URL is on the loopback, which Twilio cannot reach.
+func twilioStatusCallback(cfg *Config) string {
+	host := cfg.BaseURL.Hostname()
+	if ip, err := netip.ParseAddr(host); strings.EqualFold(host, "localhost") || err == nil && ip.IsLoopback() {
+		return ""
+	}
+	return web.TwilioStatusURL(cfg.BaseURL)
 }
 
 // ensureDataDir creates the data directory when a default lives in it.

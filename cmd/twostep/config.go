@@ -337,7 +337,7 @@ func (c *Config) setBaseURL(listen string) {
 		c.BaseURL = &url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}
 	}
 	if !c.mailFromSet {
-		c.MailFrom = "no-reply@" + c.BaseURL.Hostname()
+		c.MailFrom = "no-reply@" + mailDomain(c.BaseURL.Hostname())
 	}
 }
 

@@ -46,16 +46,35 @@ func newMetrics() *metrics {
 func (m *metrics) watch(h *twostep.Hasher, backlog func(context.Context) (int, error)) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "twostep_argon2_queue_depth",
 		Help: "Password hashes waiting for a slot."}, func() float64 { return float64(h.Queued()) }))
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "twostep_outbox_backlog",
-		Help: "Messages queued and not yet delivered or given up."}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		n, err := backlog(ctx)
-		if err != nil {
-			return -1
-		}
-		return float64(n)
-	}))
+	m.reg.MustRegister(&backlogCollector{count: backlog,
+		desc: prometheus.NewDesc("twostep_outbox_backlog", "Messages queued and not yet delivered or given up.", nil, nil),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "twostep_outbox_backlog_read_failures_total",
+			Help: "Scrapes that could not count the outbox backlog (the database did not answer)."})})
+}
+
+// backlogCollector reports the outbox backlog at each scrape. While the
+// database does not answer it reports no backlog at all, rather than a number
+// that reads as one (it said -1), and counts the failure.
+type backlogCollector struct {
+	count    func(context.Context) (int, error)
+	desc     *prometheus.Desc
+	failures prometheus.Counter
+}
+
+func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.desc
+	c.failures.Describe(ch)
+}
+
+func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if n, err := c.count(ctx); err != nil {
+		c.failures.Inc()
+	} else {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n))
+	}
+	c.failures.Collect(ch)
 }
 
 func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }

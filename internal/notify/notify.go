@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/twostep/twostep/internal/twostep"
 )
@@ -27,6 +28,12 @@ type Rendered struct {
 	Subject string
 	Text    string
 	HTML    string
+	// Set by the worker for a transport: how long the message stays worth
+	// delivering (its code's remaining life; 0: unknown), when it was queued,
+	// and which attempt this is (1 for the first).
+	ValidFor time.Duration
+	QueuedAt time.Time
+	Attempt  int
 }
 
 // Texts words messages from the templates in messages/LOCALE/TEMPLATE.tmpl, each

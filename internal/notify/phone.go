@@ -65,6 +65,23 @@ func post(ctx context.Context, client *http.Client, timeout time.Duration, u str
 		return 0, nil, Permanent(fmt.Errorf("notify: %s: request: %w", provider, unwrapURLError(err)))
 	}
 	req.Header = header
+	return do(client, req, provider)
+}
+
+// get asks u within timeout, as post does.
+func get(ctx context.Context, client *http.Client, timeout time.Duration, u string, header http.Header,
+	provider string) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, nil, Permanent(fmt.Errorf("notify: %s: request: %w", provider, unwrapURLError(err)))
+	}
+	req.Header = header
+	return do(client, req, provider)
+}
+
+func do(client *http.Client, req *http.Request, provider string) (int, []byte, error) {
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, fmt.Errorf("notify: %s: %w", provider, unwrapURLError(err))

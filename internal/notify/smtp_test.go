@@ -31,7 +31,8 @@ func TestSMTPDelivers(t *testing.T) {
 		t.Run(tc.scheme, func(t *testing.T) {
 			ms := smtptest.NewServer(t, smtptest.Options{Mode: tc.mode, User: "mailer", Pass: "s3cret/+"})
 			s, err := notify.NewSMTP(notify.SMTPOptions{URL: tc.scheme + "://mailer:s3cret%2F+@" + ms.Addr,
-				From: "no-reply@id.example.com", FromName: "Cloud Légal", TLSConfig: ms.TLS, Timeout: 5 * time.Second})
+				From: "no-reply@id.example.com", FromName: "Cloud Légal", TLSConfig: ms.TLS, Timeout: 5 * time.Second,
+				HELO: "id.example.com"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -49,12 +50,20 @@ func TestSMTPDelivers(t *testing.T) {
 			}
 			p := smtptest.Parse(t, got[0].Data)
 			want := smtptest.Parsed{FromName: "Cloud Légal", FromAddr: "no-reply@id.example.com", To: "joe@example.com",
-				Subject: "Votre code de vérification pour la connexion", MessageID: "<" + id + ">"}
+				Subject: "Votre code de vérification pour la connexion", MessageID: "<" + id + ">",
+				AutoSubmitted: "auto-generated"} // RFC 3834; issue 12, item 5
 			if diff := cmp.Diff(want, p, cmp.FilterPath(func(p cmp.Path) bool {
 				s := p.Last().String()
 				return s == ".Text" || s == ".HTML"
 			}, cmp.Ignore())); diff != "" {
 				t.Errorf("headers (-want +got):\n%s", diff)
+			}
+			// The HELO names the service, not this machine (issue 12, item 6);
+			// STARTTLS greets again.
+			for _, helo := range ms.HELOs() {
+				if helo != "id.example.com" {
+					t.Errorf("HELO %q, want id.example.com", helo)
+				}
 			}
 			if strings.ReplaceAll(p.Text, "\r\n", "\n") != r.Text || strings.Count(p.Text, "493817") != 1 {
 				t.Errorf("text part:\n%s", p.Text)
@@ -66,7 +75,8 @@ func TestSMTPDelivers(t *testing.T) {
 	}
 }
 
-// TestSMTPWrongPassword: a refused login is an error, and it does not show the password.
+// TestSMTPWrongPassword: a refused login (535) is an error for the operator,
+// temporary, and it does not show the password. Issue 12, item 1.
 func TestSMTPWrongPassword(t *testing.T) {
 	ms := smtptest.NewServer(t, smtptest.Options{Mode: "plain", User: "mailer", Pass: "right"})
 	s, err := notify.NewSMTP(notify.SMTPOptions{URL: "smtp+insecure://mailer:hunter2-wrong@" + ms.Addr, From: "no-reply@id.example.com"})
@@ -74,7 +84,7 @@ func TestSMTPWrongPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = s.Deliver(context.Background(), notify.Rendered{Channel: "email", To: "joe@example.com", Subject: "s", Text: "t"})
-	if err == nil || strings.Contains(err.Error(), "hunter2") || notify.IsPermanent(err) {
+	if err == nil || strings.Contains(err.Error(), "hunter2") || notify.IsPermanent(err) || !notify.IsOperator(err) {
 		t.Errorf("Deliver: %v", err)
 	}
 	if got := ms.Received(); len(got) != 0 {
@@ -116,6 +126,34 @@ func TestSMTPErrors(t *testing.T) {
 	}
 	if _, err := down.Deliver(context.Background(), m); err == nil || notify.IsPermanent(err) {
 		t.Errorf("connection refused: %v", err)
+	}
+}
+
+// TestSMTPMessageIDNeverAnIP: the Message-ID's domain is the sender's, or,
+// when the sender is at an IP address, the HELO name, else localhost; the
+// HELO defaults to localhost, not the machine's name. Issue 12, item 6.
+func TestSMTPMessageIDNeverAnIP(t *testing.T) {
+	for _, tc := range []struct{ from, helo, wantID, wantHELO string }{
+		{"no-reply@id.example.com", "", "@id.example.com>", "localhost"},
+		{"no-reply@[192.0.2.1]", "auth.example.com", "@auth.example.com>", "auth.example.com"},
+		{"no-reply@[192.0.2.1]", "[192.0.2.1]", "@localhost>", "[192.0.2.1]"},
+	} {
+		ms := smtptest.NewServer(t, smtptest.Options{Mode: "plain"})
+		s, err := notify.NewSMTP(notify.SMTPOptions{URL: "smtp+insecure://" + ms.Addr, From: tc.from, HELO: tc.helo})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Deliver(context.Background(), notify.Rendered{Channel: "email", To: "joe@example.com", Subject: "s", Text: "t", HTML: "<p>t</p>"}); err != nil {
+			t.Fatal(err)
+		}
+		got := ms.Received()
+		if len(got) != 1 {
+			t.Fatalf("%s: received %d", tc.from, len(got))
+		}
+		p := smtptest.Parse(t, got[0].Data)
+		if !strings.HasSuffix(p.MessageID, tc.wantID) || !cmp.Equal(ms.HELOs(), []string{tc.wantHELO}) {
+			t.Errorf("from %s, HELO %q: Message-ID %s, HELOs %q; want …%s and %q", tc.from, tc.helo, p.MessageID, ms.HELOs(), tc.wantID, tc.wantHELO)
+		}
 	}
 }
 

@@ -7,8 +7,10 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -23,6 +25,10 @@ type TwilioOptions struct {
 	BaseURL    string
 	HTTPClient *http.Client  // default: a client of its own
 	Timeout    time.Duration // bounds each request, answer included; default 10s
+	// StatusCallback, if set, is the URL Twilio posts an SMS's status changes
+	// to (signed with the auth token): a message it took and then could not
+	// deliver (30003–30008) is reported there.
+	StatusCallback string
 }
 
 // Twilio is the SMS and voice Transport through Twilio's REST API: an SMS is
@@ -32,6 +38,7 @@ type Twilio struct {
 	sid, token, from      string
 	client                *http.Client
 	timeout               time.Duration
+	statusCallback        string
 }
 
 // NewTwilio checks o and returns a Twilio transport; it connects only when it
@@ -58,7 +65,13 @@ func NewTwilio(o TwilioOptions) (*Twilio, error) {
 	}
 	account := strings.TrimSuffix(u.String(), "/") + "/2010-04-01/Accounts/" + url.PathEscape(o.AccountSID)
 	t := &Twilio{messagesURL: account + "/Messages.json", callsURL: account + "/Calls.json",
-		sid: o.AccountSID, token: o.AuthToken, from: o.From, client: o.HTTPClient, timeout: o.Timeout}
+		sid: o.AccountSID, token: o.AuthToken, from: o.From, client: o.HTTPClient, timeout: o.Timeout,
+		statusCallback: o.StatusCallback}
+	if o.StatusCallback != "" {
+		if _, err := parseHTTPURL("twilio: status callback", o.StatusCallback); err != nil {
+			return nil, err
+		}
+	}
 	if t.client == nil {
 		t.client = &http.Client{}
 	}
@@ -71,6 +84,14 @@ func NewTwilio(o TwilioOptions) (*Twilio, error) {
 // Deliver sends m.Text as an SMS (channel "sms") or reads it in a call
 // (channel "voice", in m.Locale's language, each paragraph a <Say> with a
 // pause between), and returns Twilio's sid for it.
+//
+// An SMS carries a ValidityPeriod of the code's remaining life (m.ValidFor),
+// so that Twilio drops rather than delivers it hours late (its default is 10
+// hours), and the StatusCallback, if configured. Twilio has no idempotency
+// key: an attempt that timed out, or whose worker died, may have been taken.
+// So a retry (m.Attempt > 1) of an SMS first lists the messages Twilio holds
+// to this number from this sender, and when one created since m.QueuedAt has
+// the same text (the same code), returns its sid instead of sending again.
 //
 // Errors: an invalid, landline, unverified (trial account), unsubscribed or
 // not enabled recipient (Twilio 21211, 21614, 21608, 21219, 21610, 21408,
@@ -85,7 +106,20 @@ func (t *Twilio) Deliver(ctx context.Context, m Rendered) (string, error) {
 	form := url.Values{"To": {m.To}, "From": {t.from}}
 	target := t.messagesURL
 	if m.Channel == "sms" {
+		if m.Attempt > 1 {
+			if sid, err := t.tookEarlier(ctx, m); err != nil || sid != "" {
+				return sid, err
+			}
+		}
 		form.Set("Body", m.Text)
+		if m.ValidFor > 0 {
+			// Whole seconds, rounded up, within Twilio's 1 to 36,000.
+			left := int(math.Ceil(m.ValidFor.Seconds()))
+			form.Set("ValidityPeriod", strconv.Itoa(min(left, 36000)))
+		}
+		if t.statusCallback != "" {
+			form.Set("StatusCallback", t.statusCallback)
+		}
 	} else {
 		twiml, err := twimlFor(m.Locale, m.Text)
 		if err != nil {
@@ -94,8 +128,8 @@ func (t *Twilio) Deliver(ctx context.Context, m Rendered) (string, error) {
 		form.Set("Twiml", twiml)
 		target = t.callsURL
 	}
-	header := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Accept": {"application/json"}}
-	header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(t.sid+":"+t.token)))
+	header := t.header()
+	header.Set("Content-Type", "application/x-www-form-urlencoded")
 	status, body, err := post(ctx, t.client, t.timeout, target, header, form.Encode(), "twilio")
 	if err != nil {
 		return "", err
@@ -110,6 +144,49 @@ func (t *Twilio) Deliver(ctx context.Context, m Rendered) (string, error) {
 		return answer.SID, nil
 	}
 	return "", twilioError(status, answer.Code, answer.Message)
+}
+
+func (t *Twilio) header() http.Header {
+	return http.Header{"Accept": {"application/json"},
+		"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(t.sid+":"+t.token))}}
+}
+
+// tookEarlier asks Twilio whether it already holds the SMS m (an earlier
+// attempt whose answer was lost) and returns its sid, or "" when it does not.
+// Twilio's Messages list, filtered by To and From, comes newest first; a
+// message created since m was queued with the same body is the one. A trial
+// account prefixes bodies, hence the suffix. Its error is temporary: sending
+// blind could send twice.
+func (t *Twilio) tookEarlier(ctx context.Context, m Rendered) (string, error) {
+	q := url.Values{"To": {m.To}, "From": {t.from}, "PageSize": {"50"}}
+	status, body, err := get(ctx, t.client, t.timeout, t.messagesURL+"?"+q.Encode(), t.header(), "twilio")
+	if err != nil {
+		return "", fmt.Errorf("notify: twilio: checking for an earlier attempt: %w", err)
+	}
+	var list struct {
+		Messages []struct {
+			SID         string `json:"sid"`
+			Body        string `json:"body"`
+			DateCreated string `json:"date_created"`
+		} `json:"messages"`
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(body, &list)
+	if status/100 != 2 {
+		if err := twilioError(status, list.Code, list.Message); IsOperator(err) {
+			return "", err
+		}
+		return "", fmt.Errorf("notify: twilio: checking for an earlier attempt: HTTP %d", status)
+	}
+	since := m.QueuedAt.Add(-time.Minute) // clocks differ
+	for _, msg := range list.Messages {
+		created, err := time.Parse(time.RFC1123Z, msg.DateCreated)
+		if msg.SID != "" && strings.HasSuffix(msg.Body, m.Text) && (err != nil || !created.Before(since)) {
+			return msg.SID, nil
+		}
+	}
+	return "", nil
 }
 
 // twilioRecipientErrors are Twilio's error codes for a recipient that no retry

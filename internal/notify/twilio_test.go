@@ -38,13 +38,25 @@ type twilioRequest struct {
 type twilioAnswer struct {
 	status int
 	body   string
+	// lost: Twilio takes the message, but its answer comes only after this
+	// long (a timeout on the client's side: was it sent?).
+	lost time.Duration
+}
+
+// twilioMessage is a message the fake Twilio took, as its Messages list shows it.
+type twilioMessage struct {
+	SID         string `json:"sid"`
+	To          string `json:"to"`
+	From        string `json:"from"`
+	Body        string `json:"body"`
+	DateCreated string `json:"date_created"`
 }
 
 // twilioFailure answers as Twilio does when it refuses a request.
 func twilioFailure(status, code int, message string) twilioAnswer {
 	b, _ := json.Marshal(map[string]any{"code": code, "message": message, "status": status,
 		"more_info": fmt.Sprintf("https://www.twilio.com/docs/errors/%d", code)})
-	return twilioAnswer{status, string(b)}
+	return twilioAnswer{status: status, body: string(b)}
 }
 
 // fakeTwilio speaks the shape of Twilio's REST API: form posts with basic
@@ -56,6 +68,8 @@ type fakeTwilio struct {
 	answers map[string][]twilioAnswer // by To
 	got     []twilioRequest
 	n       int
+	took    []twilioMessage // newest last
+	lists   []url.Values    // the queries of GET Messages.json
 }
 
 func newFakeTwilio(t testing.TB) *fakeTwilio {
@@ -90,6 +104,21 @@ func (f *fakeTwilio) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	prefix := "/2010-04-01/Accounts/" + twilioSID + "/"
 	resource := strings.TrimPrefix(r.URL.Path, prefix)
+	if r.Method == http.MethodGet && r.URL.Path == prefix+"Messages.json" {
+		// The Messages list, newest first, filtered by To and From.
+		q := r.URL.Query()
+		f.mu.Lock()
+		f.lists = append(f.lists, q)
+		list := []twilioMessage{}
+		for i := len(f.took) - 1; i >= 0; i-- {
+			if m := f.took[i]; (q.Get("To") == "" || m.To == q.Get("To")) && (q.Get("From") == "" || m.From == q.Get("From")) {
+				list = append(list, m)
+			}
+		}
+		f.mu.Unlock()
+		json.NewEncoder(w).Encode(map[string]any{"messages": list, "page": 0, "page_size": 50})
+		return
+	}
 	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, prefix) || (resource != "Messages.json" && resource != "Calls.json") {
 		f.t.Errorf("fake twilio: %s %s", r.Method, r.URL.Path)
 		reply(twilioFailure(404, 20404, "The requested resource was not found"))
@@ -110,12 +139,31 @@ func (f *fakeTwilio) serve(w http.ResponseWriter, r *http.Request) {
 	if q := f.answers[to]; len(q) > 0 {
 		a, f.answers[to] = q[0], q[1:]
 	} else if resource == "Calls.json" {
-		a = twilioAnswer{201, fmt.Sprintf(`{"sid":"CA%032d","status":"queued","to":%q}`, n, to)}
+		a = twilioAnswer{status: 201, body: fmt.Sprintf(`{"sid":"CA%032d","status":"queued","to":%q}`, n, to)}
 	} else {
-		a = twilioAnswer{201, fmt.Sprintf(`{"sid":"SM%032d","status":"queued","to":%q}`, n, to)}
+		a = twilioAnswer{status: 201, body: fmt.Sprintf(`{"sid":"SM%032d","status":"queued","to":%q}`, n, to)}
+	}
+	if a.status == 0 && a.lost > 0 {
+		a.status, a.body = 201, fmt.Sprintf(`{"sid":"SM%032d","status":"queued","to":%q}`, n, to)
+	}
+	if a.status/100 == 2 && resource == "Messages.json" {
+		f.took = append(f.took, twilioMessage{SID: fmt.Sprintf("SM%032d", n), To: to, From: r.PostForm.Get("From"),
+			Body: r.PostForm.Get("Body"), DateCreated: time.Now().UTC().Format(time.RFC1123Z)})
 	}
 	f.mu.Unlock()
+	if a.lost > 0 {
+		select {
+		case <-time.After(a.lost):
+		case <-r.Context().Done():
+		}
+	}
 	reply(a)
+}
+
+func (f *fakeTwilio) listed() []url.Values {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]url.Values(nil), f.lists...)
 }
 
 func newTwilio(t testing.TB, base, token string) *notify.Twilio {
@@ -243,7 +291,7 @@ func TestTwilioErrors(t *testing.T) {
 		{"authentication", twilioAnswer{}, "wrong-token-hunter3", false, true,
 			"notify: twilio: authentication failed (20003): check TWOSTEP_TWILIO_ACCOUNT_SID and TWOSTEP_TWILIO_AUTH_TOKEN"},
 		{"too many requests", twilioFailure(429, 20429, "Too Many Requests"), twilioToken, false, false, "HTTP 429, error 20429"},
-		{"unavailable", twilioAnswer{503, "<html>Service Unavailable</html>"}, twilioToken, false, false, "HTTP 503"},
+		{"unavailable", twilioAnswer{status: 503, body: "<html>Service Unavailable</html>"}, twilioToken, false, false, "HTTP 503"},
 		{"server error", twilioFailure(500, 20500, "Internal Server Error"), twilioToken, false, false, "HTTP 500, error 20500"},
 		{"other 4xx", twilioFailure(400, 21617, "The concatenated message body exceeds the 1600 character limit"), twilioToken,
 			true, false, "HTTP 400, error 21617: The concatenated message body exceeds the … character limit"},
@@ -347,7 +395,7 @@ func TestTwilioThroughWorker(t *testing.T) {
 	phone("msg_retry", "sms", "+33611111111", "111111")
 	phone("msg_invalid", "sms", "+33622222222", "222222")
 	phone("msg_call", "voice", "+33633333333", "333333")
-	fake.answer("+33611111111", twilioAnswer{503, `{"code":20503,"message":"Service Unavailable","status":503}`})
+	fake.answer("+33611111111", twilioAnswer{status: 503, body: `{"code":20503,"message":"Service Unavailable","status":503}`})
 	fake.answer("+33622222222", twilioFailure(400, 21211, "The 'To' number +33622222222 is not a valid phone number."))
 
 	pass(w, 3)

@@ -127,7 +127,7 @@ func (w *Worker) Run(ctx context.Context) {
 	for ctx.Err() == nil {
 		n, err := w.DeliverDue(dctx)
 		if err != nil && ctx.Err() == nil {
-			w.log.Error("notify: delivery pass failed", "error", err)
+			w.log.Error("notify: delivery pass failed", "err", err)
 		}
 		if err == nil && n == w.batch {
 			continue // a full batch: more may be due
@@ -166,6 +166,13 @@ func (w *Worker) handle(ctx context.Context, m *twostep.OutboxMessage, leaseUnti
 	var providerID string
 	err := errExpired
 	if now := w.clock(); now.Before(m.ExpiresAt) {
+		stale, serr := twostep.StaleCode(ctx, w.store, m, now)
+		if serr != nil {
+			return fmt.Errorf("notify: message %s: %w", m.ID, serr) // the lease runs out and it is tried again
+		}
+		if stale != "" {
+			return w.drop(ctx, m, stale)
+		}
 		// A delivery must not outlive the lease, or another worker could send
 		// the same message again.
 		dctx, cancel := context.WithTimeout(ctx, leaseUntil.Sub(now))
@@ -176,7 +183,14 @@ func (w *Worker) handle(ctx context.Context, m *twostep.OutboxMessage, leaseUnti
 	// Each outcome sets its own fields; those of an earlier attempt go.
 	m.NextAttemptAt, m.Error, m.Permanent, m.ProviderID, m.SentAt = time.Time{}, "", false, "", time.Time{}
 	log := w.log.With("id", m.ID, "channel", m.Channel, "template", m.Template, "attempt", m.Attempts)
-	switch retryAt := now.Add(backoff(m.Attempts)); {
+	wait := backoff(m.Attempts)
+	if IsOperator(err) {
+		// Retrying every few seconds only hammers a server that will refuse
+		// until the operator acts (and, with TLS or AUTH, holds one of its
+		// sessions each time).
+		wait = operatorBackoff(m.Attempts)
+	}
+	switch retryAt := now.Add(wait); {
 	case err == nil:
 		m.Status, m.SentAt, m.ProviderID = twostep.MessageSent, now, providerID
 		log.Debug("notify: message sent", "provider_id", providerID)
@@ -185,21 +199,35 @@ func (w *Worker) handle(ctx context.Context, m *twostep.OutboxMessage, leaseUnti
 		}
 	case IsPermanent(err):
 		m.Status, m.Permanent, m.Error = twostep.MessageFailed, true, err.Error()
-		log.Error("notify: message refused, not retrying", "error", err)
+		log.Error("notify: message refused, not retrying", "err", err)
 	case retryAt.Before(m.ExpiresAt):
 		m.Status, m.NextAttemptAt, m.Error = twostep.MessagePending, retryAt, err.Error()
 		if IsOperator(err) {
-			log.Error("notify: delivery failed, the operator must act; will retry", "error", err, "retry_at", retryAt)
+			log.Error("notify: delivery failed, the operator must act; will retry", "err", err, "retry_at", retryAt)
 		} else {
-			log.Warn("notify: delivery failed, will retry", "error", err, "retry_at", retryAt)
+			log.Warn("notify: delivery failed, will retry", "err", err, "retry_at", retryAt)
 		}
 	default:
 		m.Status, m.Error = twostep.MessageFailed, err.Error()
-		log.Error("notify: delivery failed, message expired", "error", err)
+		log.Error("notify: delivery failed, message expired", "err", err)
 	}
 	if err != nil && w.metrics != nil {
 		w.metrics.DeliveryFailed(m.Channel, m.Status == twostep.MessageFailed)
 	}
+	return w.finish(ctx, m, log)
+}
+
+// drop gives up m without delivering it: its code can no longer be used. It is
+// no delivery failure (no metric, no delivery_failed for the sign-in).
+func (w *Worker) drop(ctx context.Context, m *twostep.OutboxMessage, why string) error {
+	m.Status, m.NextAttemptAt, m.Error, m.Permanent = twostep.MessageFailed, time.Time{}, "dropped: "+why, false
+	log := w.log.With("id", m.ID, "channel", m.Channel, "template", m.Template, "attempt", m.Attempts)
+	log.Info("notify: code dropped, not delivered", "reason", why)
+	return w.finish(ctx, m, log)
+}
+
+// finish records the outcome set in m.
+func (w *Worker) finish(ctx context.Context, m *twostep.OutboxMessage, log *slog.Logger) error {
 	// The outcome must be recorded even when ctx ends (shutdown): otherwise a
 	// sent message would be sent again once its lease runs out.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -236,7 +264,16 @@ func (w *Worker) deliver(ctx context.Context, m *twostep.OutboxMessage) (string,
 	if err != nil {
 		return "", Permanent(err)
 	}
+	// What a phone transport needs to hold a code no longer than it lives, and
+	// to check, on a retry, whether the provider took an earlier attempt.
+	r.ValidFor, r.QueuedAt, r.Attempt = m.ExpiresAt.Sub(w.clock()), m.CreatedAt, m.Attempts
 	return t.Deliver(ctx, r)
+}
+
+// operatorBackoff is the wait after a failed attempt that only the operator
+// can fix (a certificate, credentials): 30 s, 1 min, 2 min, … at most an hour.
+func operatorBackoff(attempt int) time.Duration {
+	return min(backoff(attempt)*15, time.Hour)
 }
 
 // backoff is the wait after the given failed attempt: 2s, 4s, 8s, … (API.md §4),

@@ -55,14 +55,17 @@ func enqueue(t testing.TB, db twostep.Store, sealer *twostep.Sealer, id, templat
 }
 
 // enqueueMessage stores m (ID, Channel, To, Locale and Template set) as
-// enqueue does, with data sealed in its payload.
+// enqueue does, with data sealed in its payload; its ChallengeID, if set, stays.
 func enqueueMessage(t testing.TB, db twostep.Store, sealer *twostep.Sealer, m *twostep.OutboxMessage, data map[string]string, now time.Time) *twostep.OutboxMessage {
 	t.Helper()
 	plain, err := json.Marshal(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.ChallengeID, m.Status, m.NextAttemptAt, m.ExpiresAt, m.CreatedAt = "ch_"+m.ID, twostep.MessagePending, now, now.Add(10*time.Minute), now
+	if m.ChallengeID == "" {
+		m.ChallengeID = "ch_" + m.ID
+	}
+	m.Status, m.NextAttemptAt, m.ExpiresAt, m.CreatedAt = twostep.MessagePending, now, now.Add(10*time.Minute), now
 	if m.Payload, err = sealer.Seal(plain, []byte(m.ID)); err != nil {
 		t.Fatal(err)
 	}

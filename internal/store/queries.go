@@ -668,6 +668,16 @@ func (db *DB) LastMessageTo(ctx context.Context, channel, to string) (*twostep.O
 		ORDER BY created_at DESC, seq DESC LIMIT 1`, to, channel), scanMessage, "last message to")
 }
 
+// MessageByProvider returns the message the provider took under providerID
+// (outbox_provider serves it); ErrNotFound if none.
+func (db *DB) MessageByProvider(ctx context.Context, providerID string) (*twostep.OutboxMessage, error) {
+	if providerID == "" {
+		return nil, fmt.Errorf("store: message by provider: %w", twostep.ErrNotFound)
+	}
+	return one(db.row(ctx, `SELECT `+outboxCols+` FROM outbox WHERE provider_id = ? ORDER BY seq DESC LIMIT 1`,
+		providerID), scanMessage, "message by provider")
+}
+
 // PendingMessages counts messages not yet sent nor given up, leased or not.
 func (db *DB) PendingMessages(ctx context.Context) (int, error) {
 	var n int

@@ -15,6 +15,7 @@ const (
 	EventAccountCreated         EventType = "account.created"
 	EventAccountUnlocked        EventType = "account.unlocked"
 	EventDeliveryCapped         EventType = "delivery.capped"
+	EventDeliveryFailed         EventType = "delivery.failed"
 	EventEmailChanged           EventType = "email.changed"
 	EventFactorAdded            EventType = "factor.added"
 	EventFactorRemoved          EventType = "factor.removed"
@@ -49,6 +50,7 @@ var eventDetails = map[EventType]func() EventDetail{
 	EventAccountCreated:         func() EventDetail { return &AccountCreated{} },
 	EventAccountUnlocked:        func() EventDetail { return &AccountUnlocked{} },
 	EventDeliveryCapped:         func() EventDetail { return &DeliveryCapped{} },
+	EventDeliveryFailed:         func() EventDetail { return &DeliveryFailed{} },
 	EventEmailChanged:           func() EventDetail { return &EmailChanged{} },
 	EventFactorAdded:            func() EventDetail { return &FactorAdded{} },
 	EventFactorRemoved:          func() EventDetail { return &FactorRemoved{} },
@@ -136,6 +138,13 @@ type (
 	DeliveryCapped struct {
 		Cap     string `json:"cap"`
 		Channel string `json:"channel"`
+	}
+	// DeliveryFailed: the provider took a message, then reported that it never
+	// arrived (Reason is for the operator and holds no number or code).
+	DeliveryFailed struct {
+		Channel  string `json:"channel"`
+		Template string `json:"template"`
+		Reason   string `json:"reason"`
 	}
 	// EmailChanged: the account's address moved.
 	EmailChanged struct {
@@ -257,6 +266,7 @@ func (d *SignInSucceeded) GraceTime() (time.Time, bool) {
 func (*AccountCreated) EventType() EventType         { return EventAccountCreated }
 func (*AccountUnlocked) EventType() EventType        { return EventAccountUnlocked }
 func (*DeliveryCapped) EventType() EventType         { return EventDeliveryCapped }
+func (*DeliveryFailed) EventType() EventType         { return EventDeliveryFailed }
 func (*EmailChanged) EventType() EventType           { return EventEmailChanged }
 func (*FactorAdded) EventType() EventType            { return EventFactorAdded }
 func (*FactorRemoved) EventType() EventType          { return EventFactorRemoved }

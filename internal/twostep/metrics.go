@@ -13,13 +13,17 @@ type Metrics interface {
 	// ThrottleTrip counts throttles that locked and caps that refused a send, by
 	// kind ("account", "email", "ip", "device", "reauth", "send_number", "send_global", …).
 	ThrottleTrip(kind string)
+	// DeliveryFailed counts failed deliveries by channel; final says the
+	// message was given up (here: a provider reported it failed after taking it).
+	DeliveryFailed(channel string, final bool)
 }
 
 type noMetrics struct{}
 
-func (noMetrics) SignIn(string)             {}
-func (noMetrics) SecondStep(string, string) {}
-func (noMetrics) ThrottleTrip(string)       {}
+func (noMetrics) SignIn(string)               {}
+func (noMetrics) SecondStep(string, string)   {}
+func (noMetrics) ThrottleTrip(string)         {}
+func (noMetrics) DeliveryFailed(string, bool) {}
 
 func errAs(err error, target any) bool { return errors.As(err, target) }
 func isErr(err, target error) bool     { return errors.Is(err, target) }

@@ -136,6 +136,9 @@ type Store interface {
 	// LastMessageTo returns the newest message on channel to the address to;
 	// ErrNotFound if none.
 	LastMessageTo(ctx context.Context, channel, to string) (*OutboxMessage, error)
+	// MessageByProvider returns the message the provider took under
+	// providerID; ErrNotFound if none.
+	MessageByProvider(ctx context.Context, providerID string) (*OutboxMessage, error)
 	// PendingMessages counts messages not yet sent nor given up.
 	PendingMessages(ctx context.Context) (int, error)
 

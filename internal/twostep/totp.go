@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"image/png"
-	"net/url"
 	"strings"
 	"time"
 
@@ -25,12 +24,36 @@ const (
 var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // OTPAuthURI returns the key URI an authenticator app reads from a QR code
-// (OTP-13): label and issuer percent-encoded, secret in Base32 without padding.
+// (OTP-13): secret in Base32 without padding; issuer and account, without
+// colons, percent-encoded as RFC 3986 asks (Google's Key URI format), so that
+// a space is %20 and never "+", and "+", "&", "=", "#", "/" and non-ASCII
+// letters are escaped in the label and in the issuer parameter alike. A parser
+// that reads the query as a form and one that only percent-decodes then see
+// the same issuer in both places.
 func OTPAuthURI(issuer, account string, secret []byte) string {
-	esc := func(s string) string { return url.PathEscape(strings.ReplaceAll(s, ":", "")) }
-	q := "secret=" + b32.EncodeToString(secret) + "&issuer=" + url.QueryEscape(strings.ReplaceAll(issuer, ":", "")) +
-		"&algorithm=SHA1&digits=6&period=30"
-	return "otpauth://totp/" + esc(issuer) + ":" + esc(account) + "?" + q
+	issuer, account = strings.ReplaceAll(issuer, ":", ""), strings.ReplaceAll(account, ":", "")
+	q := "secret=" + b32.EncodeToString(secret) + "&issuer=" + uriEscape(issuer, "") + "&algorithm=SHA1&digits=6&period=30"
+	return "otpauth://totp/" + uriEscape(issuer, "@") + ":" + uriEscape(account, "@") + "?" + q
+}
+
+// uriEscape percent-encodes s (as UTF-8, upper-case hex) except RFC 3986's
+// unreserved characters and those in keep. url.QueryEscape writes a space as
+// "+" (HTML forms), which RFC 3986 readers take for a plus; url.PathEscape
+// leaves "+", "&" and "=" as they are.
+func uriEscape(s, keep string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("-._~"+keep, c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
 }
 
 // QRPNG returns uri as a QR code of size×size pixels, encoded as PNG.

@@ -22,7 +22,8 @@ func needTool(t *testing.T, name string) string {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("%s is not installed; .ci/run installs it", name)
 		}
-		t.Skipf("%s is not installed (apt-get install %s)", name, map[string]string{"oathtool": "oathtool", "zbarimg": "zbar-tools"}[name])
+		t.Skipf("%s is not installed (apt-get install %s)", name,
+			map[string]string{"oathtool": "oathtool", "zbarimg": "zbar-tools", "python3": "python3"}[name])
 	}
 	return p
 }
@@ -116,7 +117,7 @@ func TestTOTPSkew(t *testing.T) { // OTP-07, OTP-11
 func TestOTPAuthURI(t *testing.T) { // OTP-06, OTP-13
 	secret := []byte("12345678901234567890")
 	uri := OTPAuthURI("Cloud Legal", "jo:e@example.com", secret)
-	want := "otpauth://totp/Cloud%20Legal:joe@example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Cloud+Legal&algorithm=SHA1&digits=6&period=30"
+	want := "otpauth://totp/Cloud%20Legal:joe@example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Cloud%20Legal&algorithm=SHA1&digits=6&period=30"
 	if uri != want {
 		t.Errorf("got  %s\nwant %s", uri, want)
 	}

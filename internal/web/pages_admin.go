@@ -542,6 +542,8 @@ func (p *page) auditText(e *twostep.AuditEvent, who func(string) string) string 
 		kv = append(kv, "Until", lockEnd(d))
 	case *twostep.DeliveryCapped:
 		kv = append(kv, "Method", p.methodName(d.Channel))
+	case *twostep.DeliveryFailed:
+		kv = append(kv, "Method", p.methodName(d.Channel))
 	case *twostep.PasswordChanged:
 		if d.Via == "link" {
 			id = "audit.password.set"

@@ -54,6 +54,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/dev/outbox", s.devOnly(s.apiOutbox))
 	mux.HandleFunc("GET /dev/outbox", s.devOnly(s.pageOutbox))
 
+	// Providers' reports on messages they took: signed, no session.
+	mux.HandleFunc("POST "+TwilioStatusPath, s.twilioStatus)
+
 	// Operations (§3.4).
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)

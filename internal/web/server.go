@@ -26,6 +26,9 @@ type Options struct {
 	// DatabaseTimeout is how long a request may take before its database work
 	// gives up and it answers 503 unavailable; zero is DefaultDatabaseTimeout.
 	DatabaseTimeout time.Duration
+	// TwilioAuthToken, when Twilio sends the SMS, checks the signature of its
+	// status callbacks (TwilioStatusPath); empty: that path answers 404.
+	TwilioAuthToken string
 }
 
 // Server is the HTTP handler of pages and API.
@@ -44,6 +47,8 @@ type Server struct {
 	// dbTimeout is each request's deadline (withDatabaseDeadline).
 	dbTimeout time.Duration
 	outage    outageLog
+	// twilioToken checks Twilio's status callbacks; "" when Twilio is not used.
+	twilioToken string
 }
 
 // New returns the handler. It fails only when the embedded templates or
@@ -53,7 +58,8 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("web: Service and BaseURL are required")
 	}
 	s := &Server{svc: o.Service, log: o.Logger, baseURL: o.BaseURL, dev: o.Dev, proxies: o.TrustedProxies,
-		mailFrom: o.MailFrom, clock: o.Clock, secure: o.BaseURL.Scheme == "https", metrics: o.Metrics, dbTimeout: o.DatabaseTimeout}
+		mailFrom: o.MailFrom, clock: o.Clock, secure: o.BaseURL.Scheme == "https", metrics: o.Metrics, dbTimeout: o.DatabaseTimeout,
+		twilioToken: o.TwilioAuthToken}
 	if s.dbTimeout <= 0 {
 		s.dbTimeout = DefaultDatabaseTimeout
 	}

@@ -39,6 +39,7 @@ type Server struct {
 	held     chan struct{} // told of each message that waits
 	sessions int
 	rcpts    int
+	helos    []string
 	got      []Received
 }
 
@@ -53,6 +54,10 @@ type Received struct {
 type Options struct {
 	Mode       string // "plain", "starttls" or "implicit"
 	User, Pass string
+	// CertHost, if set, is the only name the server's certificate holds, in
+	// place of 127.0.0.1 and localhost: a client that checks names refuses it
+	// (a certificate for another host, as an MTA misconfigured or spoofed).
+	CertHost string
 }
 
 // NewServer starts a server, closed when t ends.
@@ -66,10 +71,11 @@ func NewServer(t testing.TB, o Options) *Server {
 func NewServerAt(t testing.TB, o Options, addr string) *Server {
 	t.Helper()
 	ms := &Server{user: o.User, pass: o.Pass}
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+	s := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		ms.mu.Lock()
 		defer ms.mu.Unlock()
 		ms.sessions++
+		ms.helos = append(ms.helos, c.Hostname())
 		return &session{ms: ms}, nil
 	}))
 	s.Domain = "localhost"
@@ -81,10 +87,10 @@ func NewServerAt(t testing.TB, o Options, addr string) *Server {
 		s.AllowInsecureAuth = true
 		l, err = net.Listen("tcp", addr)
 	case "starttls":
-		s.TLSConfig, ms.TLS = selfSigned(t)
+		s.TLSConfig, ms.TLS = selfSigned(t, o.CertHost)
 		l, err = net.Listen("tcp", addr)
 	case "implicit":
-		s.TLSConfig, ms.TLS = selfSigned(t)
+		s.TLSConfig, ms.TLS = selfSigned(t, o.CertHost)
 		l, err = tls.Listen("tcp", addr, s.TLSConfig)
 	default:
 		t.Fatalf("mode %q", o.Mode)
@@ -132,6 +138,13 @@ func (ms *Server) Received() []Received {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	return append([]Received(nil), ms.got...)
+}
+
+// HELOs returns the names clients gave in HELO or EHLO, one per session.
+func (ms *Server) HELOs() []string {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return append([]string(nil), ms.helos...)
 }
 
 // Counts returns how many sessions and RCPT commands the server saw.
@@ -204,8 +217,9 @@ func (s *session) Reset()        { s.cur = Received{} }
 func (s *session) Logout() error { return nil }
 
 // selfSigned returns a server configuration with a fresh certificate for
-// 127.0.0.1 and localhost, and a client configuration that trusts it.
-func selfSigned(t testing.TB) (server, client *tls.Config) {
+// 127.0.0.1 and localhost (or for host alone, if given), and a client
+// configuration that trusts it.
+func selfSigned(t testing.TB, host string) (server, client *tls.Config) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -217,6 +231,9 @@ func selfSigned(t testing.TB) (server, client *tls.Config) {
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		IsCA: true, BasicConstraintsValid: true,
+	}
+	if host != "" {
+		tmpl.Subject.CommonName, tmpl.DNSNames, tmpl.IPAddresses = host, []string{host}, nil
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -237,6 +254,7 @@ type Parsed struct {
 	FromName, FromAddr, To, Subject string
 	Text, HTML                      string
 	MessageID                       string
+	AutoSubmitted                   string
 }
 
 // Parse reads a received message as a mail client would, failing t when it
@@ -265,6 +283,7 @@ func Parse(t testing.TB, data []byte) Parsed {
 		t.Errorf("Date: %v", err)
 	}
 	p.MessageID = m.Header.Get("Message-Id")
+	p.AutoSubmitted = m.Header.Get("Auto-Submitted")
 	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/alternative" {
 		t.Fatalf("Content-Type %q: %v", m.Header.Get("Content-Type"), err)
