@@ -4,11 +4,14 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -310,14 +313,14 @@ func (db *DB) atomic(ctx context.Context, fn func(*DB) error) error {
 	}
 	tx, err := db.pools.writer.BeginTx(ctx, db.d.txOptions)
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
+		return wrap(err, "begin")
 	}
 	defer tx.Rollback() // after Commit, a no-op; on error or panic, the undo
 	if err := fn(&DB{d: db.d, read: tx, write: tx}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
+		return wrap(err, "commit")
 	}
 	return nil
 }
@@ -433,8 +436,19 @@ func wrap(err error, op string) error {
 		return fmt.Errorf("store: %s: %w", op, twostep.ErrNotFound)
 	case isUnique(err):
 		return fmt.Errorf("store: %s: %w", op, twostep.ErrConflict)
+	case unreachable(err):
+		return fmt.Errorf("store: %s: %w: %w", op, twostep.ErrUnavailable, err)
 	}
 	return fmt.Errorf("store: %s: %w", op, err)
+}
+
+// unreachable reports whether err says the database could not be reached or
+// the connection broke: retryable, unlike a statement the database refused.
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, sql.ErrConnDone) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.SafeToRetry(err)
 }
 
 func isUnique(err error) bool {
