@@ -29,8 +29,7 @@ type failure struct {
 	AttemptsLeft     *int
 	MinClientVersion string
 	ErrorID          string // set for an unexpected error, and logged with it
-
-	sendingPhone bool // a code by SMS or call was asked for (see sending)
+	Log              bool   // the operator must hear of it: a bug, or the database out of reach
 }
 
 // problem is an RFC 9457 problem details body with Twostep's extra members.
@@ -100,10 +99,10 @@ func describe(err error) failure {
 		if !errors.Is(err, m.err) {
 			continue
 		}
-		f := failure{Status: m.status, Code: m.code, Message: m.message, Detail: m.detail, RetryAfter: twostep.RetryAfter(err)}
+		f := failure{Status: m.status, Code: m.code, Message: m.message, Detail: m.detail, RetryAfter: twostep.RetryAfter(err),
+			Log: m.err == twostep.ErrUnavailable || m.err == context.DeadlineExceeded}
 		var snd sending
 		isSend := errors.As(err, &snd)
-		f.sendingPhone = isSend && snd.phone
 		var ce *twostep.CodeError
 		if errors.As(err, &ce) {
 			f.AttemptsLeft = &ce.AttemptsLeft
@@ -143,7 +142,7 @@ func describe(err error) failure {
 		return failure{Status: 499, Code: "unavailable", Message: "error.unavailable"}
 	}
 	return failure{Status: http.StatusInternalServerError, Code: "internal_error", Message: "error.internal",
-		Detail: "problem.internal_error", ErrorID: newErrorID()}
+		Detail: "problem.internal_error", ErrorID: newErrorID(), Log: true}
 }
 
 // cmp0 is d, or def when d is not set.
@@ -162,11 +161,15 @@ func newErrorID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// fail describes err and logs it when it is unexpected, with its error id.
+// fail describes err and logs it when it is unexpected (with its error id) or
+// says the database is out of reach.
 func (s *Server) fail(r *http.Request, err error) failure {
 	f := describe(err)
-	if f.ErrorID != "" {
+	switch {
+	case f.ErrorID != "":
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error_id", f.ErrorID, "err", err)
+	case f.Log:
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	return f
 }
