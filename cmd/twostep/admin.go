@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/web"
 )
 
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -206,7 +207,7 @@ func flagError(err error) error {
 		if name == "" {
 			name = inv.Field
 		}
-		return fmt.Errorf("%s %s", name, inv.Reason)
+		return fmt.Errorf("%s %s", name, web.InvalidText(inv))
 	}
 	return err
 }

@@ -297,7 +297,7 @@ func TestDatabaseUnreachable(t *testing.T) {
 	}
 	st, res := call(t, "POST", srv.url+"/api/v1/sign-in", "", map[string]string{"email": "joe@example.com", "password": "a long and good password"})
 	if st != 503 || res["code"] != "unavailable" || res["retry_after"] == nil {
-		t.Errorf("sign-in with the database cut: %d %v, want 503 unavailable with retry_after", st, res)
+		t.Errorf("sign-in with the database cut: %d %v, want 503 unavailable with retry_after\n%s", st, res, srv.output())
 	}
 	if st := get("/healthz"); st != 200 {
 		t.Errorf("/healthz with the database cut: %d, want 200 (the process is up)", st)

@@ -357,14 +357,14 @@ func (db *DB) atomic(ctx context.Context, fn func(*DB) error) error {
 	}
 	tx, err := db.pools.writer.BeginTx(ctx, db.d.txOptions)
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", unavailable(err))
+		return wrap(err, "begin")
 	}
 	defer tx.Rollback() // after Commit, a no-op; on error or panic, the undo
 	if err := fn(&DB{d: db.d, read: tx, write: tx}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", unavailable(err))
+		return wrap(err, "commit")
 	}
 	return nil
 }

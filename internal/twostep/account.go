@@ -87,7 +87,7 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 		return "", nil, ErrUnauthenticated
 	}
 	if r.Password == "" {
-		return "", nil, invalid("password", "is required")
+		return "", nil, invalid("password", ReasonRequired)
 	}
 	st, err := s.signInState(ctx, s.store, a, nil, []string{"pwd"})
 	if err != nil {
@@ -96,7 +96,7 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 	code := ""
 	if st.HasMethod() {
 		if r.Method == "" || r.Code == "" {
-			return "", nil, invalid("code", "two-step verification is on: give a method and a code as well as the password")
+			return "", nil, invalid("code", ReasonCodeRequired)
 		}
 		if code, err = checkCodeFormat(r.Method, r.Code); err != nil {
 			return "", nil, err
@@ -206,7 +206,7 @@ func (s *Service) UpdateSettings(ctx context.Context, c *Caller, ch Settings) (*
 	a := *c.Account
 	if ch.Locale != nil {
 		if !containsString(Locales, *ch.Locale) {
-			return nil, invalid("locale", "must be one of en, fr")
+			return nil, invalid("locale", ReasonLocale, "Locales", "en, fr")
 		}
 		a.Locale = *ch.Locale
 	}
@@ -217,7 +217,7 @@ func (s *Service) UpdateSettings(ctx context.Context, c *Caller, ch Settings) (*
 		}
 		if *ch.AllowLegacyClients {
 			if !a.TwoStepEnabled() {
-				return nil, invalid("allow_legacy_clients", "turn two-step verification on first")
+				return nil, invalid("allow_legacy_clients", ReasonLegacyNeedsTwoStep)
 			}
 			org, err := s.store.Org(ctx, a.OrgID)
 			if err != nil {

@@ -77,7 +77,7 @@ type NewOrg struct {
 // signs the owner in (a fresh confirmation: they just chose the password).
 func (s *Service) Setup(ctx context.Context, token string, n NewOrg, c *Caller) (*SignInResult, error) {
 	if n.Password == "" {
-		return nil, invalid("password", "is required")
+		return nil, invalid("password", ReasonRequired)
 	}
 	ch, err := s.liveToken(ctx, token, PurposeSetup)
 	if err != nil {
@@ -129,7 +129,7 @@ func (s *Service) CreateOrg(ctx context.Context, n NewOrg) (*Org, *Account, stri
 func (s *Service) prepareOrg(ctx context.Context, n NewOrg) (*Org, *Account, error) {
 	name := strings.TrimSpace(n.Name)
 	if name == "" || utf8.RuneCountInString(name) > 100 {
-		return nil, nil, invalid("name", "must be 1 to 100 characters")
+		return nil, nil, invalid("name", ReasonLength, "Min", "1", "Max", "100")
 	}
 	if err := checkText("name", name); err != nil {
 		return nil, nil, err
@@ -139,7 +139,7 @@ func (s *Service) prepareOrg(ctx context.Context, n NewOrg) (*Org, *Account, err
 		slug = Slugify(name)
 	}
 	if !validSlug(slug) {
-		return nil, nil, invalid("slug", "must be 1 to 63 lower-case letters, digits and single hyphens, such as cloud-legal")
+		return nil, nil, invalid("slug", ReasonSlug)
 	}
 	now := s.now()
 	org := &Org{ID: s.newID("org"), Name: name, Slug: slug, Policy: s.DefaultPolicy(), CreatedAt: now}
@@ -151,7 +151,7 @@ func (s *Service) prepareOrg(ctx context.Context, n NewOrg) (*Org, *Account, err
 func (s *Service) insertOrg(ctx context.Context, tx Store, org *Org, owner *Account, c *Caller) error {
 	if err := tx.CreateOrg(ctx, org); err != nil {
 		if errors.Is(err, ErrConflict) {
-			return invalid("slug", "an organisation with the slug "+org.Slug+" exists already")
+			return invalid("slug", ReasonSlugTaken, "Slug", org.Slug)
 		}
 		return err
 	}
@@ -164,12 +164,12 @@ func (s *Service) prepareAccount(ctx context.Context, org *Org, email string, ro
 		return nil, err
 	}
 	if !role.Valid() {
-		return nil, invalid("role", "must be member, admin or owner")
+		return nil, invalid("role", ReasonRole)
 	}
 	a := &Account{ID: s.newID("acc"), OrgID: org.ID, Email: email, Role: role, SSO: sso, CreatedAt: s.now()}
 	if password != "" {
 		if sso {
-			return nil, invalid("password", "an SSO account signs in through its organisation and has no password")
+			return nil, invalid("password", ReasonSSONoPassword)
 		}
 		if err := CheckPassword("password", password); err != nil {
 			return nil, err
@@ -184,7 +184,7 @@ func (s *Service) prepareAccount(ctx context.Context, org *Org, email string, ro
 func (s *Service) insertAccount(ctx context.Context, tx Store, a *Account, c *Caller) error {
 	if err := tx.CreateAccount(ctx, a); err != nil {
 		if errors.Is(err, ErrConflict) {
-			return &InvalidError{Field: "email", Reason: "an account with this e-mail exists already"}
+			return invalid("email", ReasonEmailTaken)
 		}
 		return err
 	}
@@ -241,14 +241,14 @@ func (s *Service) CreateAccount(ctx context.Context, n NewAccount) (*Account, st
 
 func (s *Service) findOrg(ctx context.Context, idOrSlug string) (*Org, error) {
 	if idOrSlug == "" {
-		return nil, invalid("org", "is required")
+		return nil, invalid("org", ReasonRequired)
 	}
 	org, err := s.store.Org(ctx, idOrSlug)
 	if errors.Is(err, ErrNotFound) {
 		org, err = s.store.OrgBySlug(ctx, idOrSlug)
 	}
 	if errors.Is(err, ErrNotFound) {
-		return nil, invalid("org", "no organisation has the id or slug "+idOrSlug)
+		return nil, invalid("org", ReasonOrgUnknown, "Org", idOrSlug)
 	}
 	return org, err
 }
@@ -334,7 +334,7 @@ func (s *Service) ResetTwoStep(ctx context.Context, email, actorID string, c *Ca
 	}
 	a, err := s.store.AccountByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) {
-		return nil, invalid("email", "no account has the e-mail "+email)
+		return nil, invalid("email", ReasonAccountUnknown, "Email", email)
 	}
 	if err != nil {
 		return nil, err
@@ -356,7 +356,7 @@ func (s *Service) SetSSO(ctx context.Context, email string, on bool) (*Account, 
 	}
 	a, err := s.store.AccountByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) {
-		return nil, "", invalid("email", "no account has the e-mail "+email)
+		return nil, "", invalid("email", ReasonAccountUnknown, "Email", email)
 	}
 	if err != nil || a.SSO == on {
 		return a, "", err

@@ -23,7 +23,7 @@ var CheapArgon2 = Argon2Params{Memory: 64, Time: 1, Threads: 1}
 // store in batches, and returns them. progress, if set, hears how many are done.
 func (s *Service) PrepareLoadAccounts(ctx context.Context, orgName string, n int, p Argon2Params, progress func(int)) ([]LoadAccount, error) {
 	if n < 1 {
-		return nil, invalid("accounts", "must be 1 or more")
+		return nil, invalid("accounts", ReasonTooFew, "Min", "1")
 	}
 	now := s.now()
 	suffix := make([]byte, 4) // 30 random bits in the slug, so that each run makes a new org

@@ -88,10 +88,10 @@ func (s *Service) refused(ctx context.Context, m Method, address string) (bool, 
 // factorID if given, else the default, else the newest.
 func deliveryFactor(st SignInState, m Method, factorID string) (*Factor, error) {
 	if m == "" {
-		return nil, invalid("method", "is required")
+		return nil, invalid("method", ReasonRequired)
 	}
 	if !m.delivers() {
-		return nil, invalid("method", "must be email, sms or voice: only those methods send codes")
+		return nil, invalid("method", ReasonMethodNotSending)
 	}
 	next := Decide(st)
 	if err := offered(st, next, m, factorID); err != nil {
@@ -170,7 +170,7 @@ func (s *Service) ChangeEmail(ctx context.Context, c *Caller, email string) (*Co
 		return nil, err
 	}
 	if email == c.Account.Email {
-		return nil, invalid("email", "is already the address of this account")
+		return nil, invalid("email", ReasonEmailSame)
 	}
 	if err := s.requireConfirmed(c); err != nil {
 		return nil, err
@@ -213,7 +213,7 @@ func (s *Service) VerifyEmailChange(ctx context.Context, c *Caller, code string)
 	err = s.atomically(ctx, func(tx Store) (error, error) {
 		ch, err := tx.LatestChallenge(ctx, a.ID, PurposeEmailChange)
 		if errors.Is(err, ErrNotFound) || err == nil && ch.SessionID != c.Session.ID {
-			return nil, invalid("code", "no e-mail change is waiting: ask for a code with PUT /api/v1/account/email first")
+			return nil, invalid("code", ReasonNoEmailChange)
 		}
 		if err != nil {
 			return nil, err
@@ -261,7 +261,7 @@ func (s *Service) VerifyEmailChange(ctx context.Context, c *Caller, code string)
 // ConfirmIdentity; a *ThrottledError while those are locked (RL-09).
 func (s *Service) ChangePassword(ctx context.Context, c *Caller, current, password string) error {
 	if current == "" {
-		return invalid("current_password", "is required")
+		return invalid("current_password", ReasonRequired)
 	}
 	if err := CheckPassword("password", password); err != nil {
 		return err
@@ -285,7 +285,7 @@ func (s *Service) ChangePassword(ctx context.Context, c *Caller, current, passwo
 		if err := s.passwordFailed(ctx, []string{reauthKey(a.ID)}, c); err != nil && !errors.Is(err, ErrInvalidCredentials) {
 			return err
 		}
-		return invalid("current_password", "is not your current password")
+		return invalid("current_password", ReasonCurrentPassword)
 	}
 	hash, err := s.hasher.Hash(ctx, password)
 	if err != nil {

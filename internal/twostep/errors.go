@@ -3,6 +3,9 @@ package twostep
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -39,21 +42,54 @@ var (
 	ErrNoSSOConnection = fmt.Errorf("%w: the organisation has no SSO connection yet", ErrConflict)
 )
 
-// InvalidError reports a request value that is wrong: Field names it as the caller
-// wrote it, Reason says what is wrong in words a person can act on.
+// InvalidError reports a request value that is wrong: Field names it as the
+// caller wrote it ("" for the request as a whole), Code says what is wrong
+// (one of the Reason constants), and Args are the facts the words need, such
+// as {"Min": "8"} or {"Country": "US", "Countries": "FR, BE"}. The domain holds no
+// words for people: the web adapter's catalogue has a message for every code,
+// in every language it speaks.
 type InvalidError struct {
-	Field  string
-	Reason string
+	Field string
+	Code  Reason
+	Args  map[string]string
 }
 
+// Error is for logs: the field, the code and the arguments, in a stable order.
 func (e *InvalidError) Error() string {
+	var b strings.Builder
+	b.WriteString("twostep: invalid ")
 	if e.Field == "" {
-		return "twostep: invalid request: " + e.Reason
+		b.WriteString("request")
+	} else {
+		b.WriteString(e.Field)
 	}
-	return fmt.Sprintf("twostep: invalid %s: %s", e.Field, e.Reason)
+	b.WriteString(": ")
+	b.WriteString(string(e.Code))
+	if len(e.Args) > 0 {
+		keys := slices.Sorted(maps.Keys(e.Args))
+		b.WriteString(" (")
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(k + "=" + e.Args[k])
+		}
+		b.WriteString(")")
+	}
+	return b.String()
 }
 
-func invalid(field, reason string) error { return &InvalidError{Field: field, Reason: reason} }
+// invalid is an *InvalidError; kv are pairs of argument names and values.
+func invalid(field string, code Reason, kv ...string) error {
+	e := &InvalidError{Field: field, Code: code}
+	if len(kv) > 0 {
+		e.Args = make(map[string]string, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			e.Args[kv[i]] = kv[i+1]
+		}
+	}
+	return e
+}
 
 // ThrottledError is ErrThrottled (or ErrResendTooSoon, ErrBusy, ErrUnavailable)
 // with the time after which a retry may succeed.

@@ -40,13 +40,13 @@ func (s *Service) AddFactor(ctx context.Context, c *Caller, r FactorRequest) (*N
 		return nil, ErrSSOManaged
 	}
 	if r.Method == "" {
-		return nil, invalid("method", "is required")
+		return nil, invalid("method", ReasonRequired)
 	}
 	if !s.offered(r.Method) {
-		return nil, invalid("method", "this server offers "+joinMethods(s.methods))
+		return nil, invalid("method", ReasonMethodUnknown, "Methods", joinMethods(s.methods))
 	}
 	if utf8.RuneCountInString(r.Label) > 64 {
-		return nil, invalid("label", "must be at most 64 characters")
+		return nil, invalid("label", ReasonTooLong, "Max", "64")
 	}
 	if err := checkText("label", r.Label); err != nil {
 		return nil, err
@@ -164,7 +164,7 @@ func (s *Service) ResendFactorCode(ctx context.Context, c *Caller, id string) (*
 		return nil, err
 	}
 	if f.Status != FactorPending || !f.Method.delivers() {
-		return nil, invalid("id", "only a pending e-mail, SMS or voice method has a code to resend")
+		return nil, invalid("id", ReasonNotResendable)
 	}
 	var cs *CodeSent
 	err = s.store.Atomic(ctx, func(tx Store) error {
@@ -385,7 +385,7 @@ type FactorChange struct {
 // UpdateFactor makes a factor the default or renames it.
 func (s *Service) UpdateFactor(ctx context.Context, c *Caller, id string, ch FactorChange) (*Factor, error) {
 	if ch.Label != nil && (utf8.RuneCountInString(*ch.Label) > 64 || strings.TrimSpace(*ch.Label) == "") {
-		return nil, invalid("label", "must be 1 to 64 characters")
+		return nil, invalid("label", ReasonLength, "Min", "1", "Max", "64")
 	}
 	if ch.Label != nil {
 		if err := checkText("label", *ch.Label); err != nil {
@@ -393,7 +393,7 @@ func (s *Service) UpdateFactor(ctx context.Context, c *Caller, id string, ch Fac
 		}
 	}
 	if ch.Default != nil && !*ch.Default {
-		return nil, invalid("default", "can only be set to true: make another method the default instead")
+		return nil, invalid("default", ReasonDefaultTrue)
 	}
 	if c.SignIn != nil {
 		return nil, ErrForbidden // a sign-in that must enrol changes no existing method
@@ -409,7 +409,7 @@ func (s *Service) UpdateFactor(ctx context.Context, c *Caller, id string, ch Fac
 		}
 		if ch.Default != nil && !f.Default {
 			if f.Status != FactorActive {
-				return invalid("default", "only an active method can be the default")
+				return invalid("default", ReasonDefaultPending)
 			}
 			all, err := tx.Factors(ctx, c.Account.ID)
 			if err != nil {

@@ -119,7 +119,8 @@ func TestOrgNameText(t *testing.T) { // AU-04
 	}
 	var inv *twostep.InvalidError
 	_, _, _, err := f.svc.CreateOrg(ctx, twostep.NewOrg{Name: "Cloud\u202ELegal", OwnerEmail: "owner@example.com"})
-	if !errors.As(err, &inv) || inv.Reason != "must not hold control characters (such as line breaks) or characters that change the text direction; it holds U+202E at character 6" {
+	want := &twostep.InvalidError{Field: "name", Code: twostep.ReasonTextChars, Args: map[string]string{"Char": "U+202E", "Position": "6"}}
+	if !errors.As(err, &inv) || !cmp.Equal(inv, want) {
 		t.Errorf("the refusal does not say which character, and where: %v", err)
 	}
 	if _, _, _, err := f.svc.CreateOrg(ctx, twostep.NewOrg{Name: "Société Générale — 法務", OwnerEmail: "owner@example.com", Password: password}); err != nil {

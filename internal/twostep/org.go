@@ -69,18 +69,18 @@ func (s *Service) SetPolicy(ctx context.Context, c *Caller, p Policy) (*Policy, 
 		return nil, err
 	}
 	if p.TwoStep != PolicyOptional && p.TwoStep != PolicyRequired {
-		return nil, invalid("two_step", "must be optional or required")
+		return nil, invalid("two_step", ReasonTwoStepMode)
 	}
 	if p.GracePeriodDays < 0 || p.GracePeriodDays > 365 {
-		return nil, invalid("grace_period_days", "must be a whole number of days from 0 to 365")
+		return nil, invalid("grace_period_days", ReasonGraceDays)
 	}
 	if len(p.AllowedMethods) == 0 {
-		return nil, invalid("allowed_methods", "must name at least one method")
+		return nil, invalid("allowed_methods", ReasonMethodsNone)
 	}
 	var allowed []Method
 	for _, m := range p.AllowedMethods {
 		if !s.offered(m) {
-			return nil, invalid("allowed_methods", string(m)+" is not offered by this server (it offers "+joinMethods(s.methods)+")")
+			return nil, invalid("allowed_methods", ReasonMethodNotOffered, "Method", string(m), "Methods", joinMethods(s.methods))
 		}
 		if !slices.Contains(allowed, m) {
 			allowed = append(allowed, m)
@@ -270,7 +270,7 @@ func (s *Service) Invite(ctx context.Context, c *Caller, email string, role Role
 		role = RoleMember
 	}
 	if !role.Valid() {
-		return nil, invalid("role", "must be member, admin or owner")
+		return nil, invalid("role", ReasonRole)
 	}
 	if err := mayManage(c, RoleMember, role); err != nil {
 		return nil, err
@@ -378,7 +378,7 @@ func (s *Service) UpdateMember(ctx context.Context, c *Caller, id string, ch Mem
 	before := *a
 	if ch.Role != nil {
 		if !ch.Role.Valid() {
-			return nil, invalid("role", "must be member, admin or owner")
+			return nil, invalid("role", ReasonRole)
 		}
 		if err := mayManage(c, a.Role, *ch.Role); err != nil {
 			return nil, err

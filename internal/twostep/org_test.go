@@ -171,7 +171,8 @@ func TestAllowedMethods(t *testing.T) { // OOB-07, OOB-08, ORG-03
 	if _, err := f.svc.SetPolicy(ctx, owner, twostep.Policy{TwoStep: "sometimes", AllowedMethods: []twostep.Method{twostep.MethodTOTP}}); !errors.As(err, &inv) || inv.Field != "two_step" {
 		t.Errorf("bad two_step: %v", err)
 	}
-	if _, err := f.svc.SetPolicy(ctx, owner, twostep.Policy{TwoStep: "optional", AllowedMethods: []twostep.Method{"webauthn"}}); !errors.As(err, &inv) || !strings.Contains(inv.Reason, "not offered") {
+	if _, err := f.svc.SetPolicy(ctx, owner, twostep.Policy{TwoStep: "optional", AllowedMethods: []twostep.Method{"webauthn"}}); !errors.As(err, &inv) ||
+		!cmp.Equal(inv, &twostep.InvalidError{Field: "allowed_methods", Code: twostep.ReasonMethodNotOffered, Args: map[string]string{"Method": "webauthn", "Methods": "totp, email, sms, voice"}}) {
 		t.Errorf("a method the server does not offer: %v", err)
 	}
 	evs, _ := f.db.Events(ctx, twostep.EventFilter{OrgID: owner.Account.OrgID, Type: "policy.changed"})

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -159,11 +160,11 @@ func CheckPassword(field, password string) error {
 	n := utf8.RuneCountInString(password)
 	switch {
 	case n < MinPasswordLen:
-		return invalid(field, fmt.Sprintf("must be at least %d characters", MinPasswordLen))
+		return invalid(field, ReasonPasswordShort, "Min", strconv.Itoa(MinPasswordLen))
 	case len(password) > MaxPasswordLen:
-		return invalid(field, fmt.Sprintf("must be at most %d bytes", MaxPasswordLen))
+		return invalid(field, ReasonPasswordLong, "Max", strconv.Itoa(MaxPasswordLen))
 	case commonPasswords[strings.ToLower(password)]:
-		return invalid(field, "is one of the most common passwords; choose another")
+		return invalid(field, ReasonPasswordCommon)
 	}
 	return nil
 }

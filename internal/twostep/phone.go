@@ -25,31 +25,30 @@ func ParsePhone(phone, country string, m Method, allowed []string) (*Phone, erro
 	phone = strings.TrimSpace(phone)
 	country = strings.ToUpper(strings.TrimSpace(country))
 	if phone == "" {
-		return nil, invalid("phone", "is required")
+		return nil, invalid("phone", ReasonRequired)
 	}
 	if len(phone) > 32 {
-		return nil, invalid("phone", "is too long to be a phone number")
+		return nil, invalid("phone", ReasonPhoneLong)
 	}
 	if !strings.HasPrefix(phone, "+") && country == "" {
-		return nil, invalid("country", "is required for a national number such as 06 12 34 56 78 (or write it with +, such as +33 6 12 34 56 78)")
+		return nil, invalid("country", ReasonCountryRequired)
 	}
 	if country != "" && phonenumbers.GetCountryCodeForRegion(country) == 0 {
-		return nil, invalid("country", "must be a two-letter country code such as FR, JP or US")
+		return nil, invalid("country", ReasonCountryCode)
 	}
 	num, err := phonenumbers.Parse(phone, country)
 	if err != nil {
-		return nil, invalid("phone", "is not a phone number")
+		return nil, invalid("phone", ReasonPhone)
 	}
 	region := phonenumbers.GetRegionCodeForNumber(num)
 	if !phonenumbers.IsValidNumber(num) {
-		where := country
-		if where == "" {
-			where = "its country"
+		if country == "" {
+			return nil, invalid("phone", ReasonPhoneNotValid)
 		}
-		return nil, invalid("phone", "is not a valid number in "+where+" (check the digits, or the country)")
+		return nil, invalid("phone", ReasonPhoneNotValidIn, "Country", country)
 	}
 	if len(allowed) > 0 && !slices.Contains(allowed, region) {
-		return nil, invalid("phone", "numbers in "+region+" cannot receive codes from this server (allowed: "+strings.Join(allowed, ", ")+")")
+		return nil, invalid("phone", ReasonPhoneCountryNotAllowed, "Country", region, "Countries", strings.Join(allowed, ", "))
 	}
 	p := &Phone{E164: phonenumbers.Format(num, phonenumbers.E164), Region: region}
 	switch phonenumbers.GetNumberType(num) {
@@ -58,12 +57,12 @@ func ParsePhone(phone, country string, m Method, allowed []string) (*Phone, erro
 	case phonenumbers.FIXED_LINE, phonenumbers.VOIP:
 		p.Channels = []Method{MethodVoice}
 	case phonenumbers.PREMIUM_RATE:
-		return nil, invalid("phone", "is a premium-rate number, which cannot receive codes")
+		return nil, invalid("phone", ReasonPhonePremium)
 	default:
-		return nil, invalid("phone", "is not a mobile or fixed line (toll-free, shared-cost, pager and personal numbers cannot receive codes)")
+		return nil, invalid("phone", ReasonPhoneType)
 	}
 	if m == MethodSMS && !slices.Contains(p.Channels, MethodSMS) {
-		return nil, invalid("phone", "is a fixed line, which cannot receive text messages; choose a phone call instead")
+		return nil, invalid("phone", ReasonPhoneFixedSMS)
 	}
 	return p, nil
 }

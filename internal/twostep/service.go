@@ -227,7 +227,7 @@ func checkEmail(field, email string) (string, error) {
 	}
 	n := NormalizeEmail(email)
 	if n == "" {
-		return "", invalid(field, "must be an e-mail address such as name@example.com")
+		return "", invalid(field, ReasonEmail)
 	}
 	return n, nil
 }

@@ -81,10 +81,10 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 	email := NormalizeEmail(r.Email)
 	if email == "" {
 		// Not counted: an address that cannot exist tells an attacker nothing.
-		return nil, invalid("email", "must be an e-mail address such as name@example.com")
+		return nil, invalid("email", ReasonEmail)
 	}
 	if r.Password == "" {
-		return nil, invalid("password", "is required")
+		return nil, invalid("password", ReasonRequired)
 	}
 	var version ClientVersion
 	if r.ClientVersion != "" {
@@ -467,7 +467,7 @@ func metricMethod(m Method) string {
 
 func (s *Service) verifySignIn(ctx context.Context, r VerifyRequest) (*SignInResult, error) {
 	if r.SignInToken == "" {
-		return nil, invalid("sign_in_token", "is required")
+		return nil, invalid("sign_in_token", ReasonRequired)
 	}
 	code, err := checkCodeFormat(r.Method, r.Code)
 	if err != nil {
@@ -557,7 +557,7 @@ func cmpErr(err, otherwise error) error {
 // liveSignIn returns the sign-in challenge a token opens, or ErrExpired.
 func (s *Service) liveSignIn(ctx context.Context, st Store, token string) (*Challenge, *Account, error) {
 	if token == "" {
-		return nil, nil, invalid("sign_in_token", "is required")
+		return nil, nil, invalid("sign_in_token", ReasonRequired)
 	}
 	c, acct, err := st.ChallengeWithAccount(ctx, HashToken(token))
 	if errors.Is(err, ErrNotFound) {
@@ -602,13 +602,13 @@ func checkCodeFormat(m Method, code string) (string, error) {
 		return code, checkDigits(code, 6)
 	case MethodRecoveryCode:
 		if normalizeRecoveryCode(code) == "" {
-			return "", invalid("code", "a recovery code has 16 letters and digits, such as abcd-efgh-ijkl-mnop")
+			return "", invalid("code", ReasonRecoveryCode)
 		}
 		return code, nil
 	case "":
-		return "", invalid("method", "is required")
+		return "", invalid("method", ReasonRequired)
 	}
-	return "", invalid("method", "must be one of totp, email, sms, voice, recovery_code")
+	return "", invalid("method", ReasonMethodUnknown, "Methods", "totp, email, sms, voice, recovery_code")
 }
 
 // secondStep checks a second-step code inside tx, by a method Decide(st)
@@ -685,7 +685,7 @@ func offered(st SignInState, next Next, m Method, factorID string) error {
 		return nil
 	}
 	if next.Kind != NextSecondStep {
-		return invalid("method", "this account has no second step to prove")
+		return invalid("method", ReasonNoSecondStep)
 	}
 	for _, f := range st.Factors {
 		if slices.Contains(factorChannels(f, nil), m) && (factorID == "" || f.ID == factorID) {
@@ -693,12 +693,12 @@ func offered(st SignInState, next Next, m Method, factorID string) error {
 		}
 	}
 	if m == MethodRecoveryCode {
-		return invalid("method", "this account has no unused recovery code")
+		return invalid("method", ReasonNoRecoveryCode)
 	}
 	if factorID != "" {
-		return invalid("factor_id", "is not an active "+string(m)+" method of this account")
+		return invalid("factor_id", ReasonFactorNotActive, "Method", string(m))
 	}
-	return invalid("method", "this account has no "+string(m)+" method")
+	return invalid("method", ReasonNoSuchMethod, "Method", string(m))
 }
 
 // matchSecondStep reports whether code proves m for the account, whose active
@@ -764,7 +764,7 @@ func (s *Service) matchSecondStep(ctx context.Context, tx Store, a *Account, fac
 		}
 		return false, nil
 	}
-	return false, invalid("method", "this account has no "+string(m)+" method")
+	return false, invalid("method", ReasonNoSuchMethod, "Method", string(m))
 }
 
 // Authenticate returns the caller a session token belongs to, moving its idle
@@ -851,7 +851,7 @@ func (s *Service) AuthenticateEnrolment(ctx context.Context, token, ip, userAgen
 // method this sign-in did not prove (SU-07).
 func (s *Service) CompleteSignIn(ctx context.Context, token, ip, userAgent string) (*SignInResult, error) {
 	if token == "" {
-		return nil, invalid("sign_in_token", "is required")
+		return nil, invalid("sign_in_token", ReasonRequired)
 	}
 	ch, err := s.liveToken(ctx, token, PurposeEnrolSignIn)
 	if err != nil {

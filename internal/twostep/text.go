@@ -2,6 +2,7 @@ package twostep
 
 import (
 	"fmt"
+	"strconv"
 	"unicode"
 	"unicode/utf8"
 )
@@ -19,12 +20,12 @@ import (
 // and emptiness stay with each caller, whose limits differ.
 func checkText(field, s string) error {
 	if !utf8.ValidString(s) {
-		return invalid(field, "must be UTF-8 text")
+		return invalid(field, ReasonTextUTF8)
 	}
 	for i, r := range s {
 		if unicode.IsControl(r) || bidiControl(r) || r == '\u2028' || r == '\u2029' {
-			return invalid(field, fmt.Sprintf("must not hold control characters (such as line breaks) or characters that change the text direction; it holds U+%04X at character %d",
-				r, utf8.RuneCountInString(s[:i])+1))
+			return invalid(field, ReasonTextChars, "Char", fmt.Sprintf("U+%04X", r),
+				"Position", strconv.Itoa(utf8.RuneCountInString(s[:i])+1))
 		}
 	}
 	return nil

@@ -117,11 +117,11 @@ func normalizeCode(code string) string {
 // checkDigits returns an *InvalidError unless code is n ASCII digits.
 func checkDigits(code string, n int) error {
 	if len(code) != n {
-		return invalid("code", "must be 6 digits")
+		return invalid("code", ReasonCodeDigits)
 	}
 	for _, r := range code {
 		if r < '0' || r > '9' {
-			return invalid("code", "must be 6 digits")
+			return invalid("code", ReasonCodeDigits)
 		}
 	}
 	return nil

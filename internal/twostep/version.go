@@ -13,13 +13,13 @@ type ClientVersion []int
 func ParseClientVersion(field, s string) (ClientVersion, error) {
 	parts := strings.Split(s, ".")
 	if s == "" || len(parts) > 4 {
-		return nil, invalid(field, "must be a dotted version number such as 3.1.0")
+		return nil, invalid(field, ReasonVersion)
 	}
 	v := make(ClientVersion, len(parts))
 	for i, p := range parts {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 0 || len(p) > 9 || (len(p) > 1 && p[0] == '+') {
-			return nil, invalid(field, "must be a dotted version number such as 3.1.0")
+			return nil, invalid(field, ReasonVersion)
 		}
 		v[i] = n
 	}

@@ -29,48 +29,49 @@ func decode(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return badRequest(describeJSONError(err))
+		return describeJSONError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return badRequest("the body must hold one JSON object and nothing after it")
+		return badRequest("", reasonBodyTrailing)
 	}
 	return nil
 }
 
-func describeJSONError(err error) string {
+// describeJSONError is the *InvalidError saying what is wrong with a body.
+func describeJSONError(err error) error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.Is(err, io.EOF):
-		return "the body is empty: send a JSON object"
+		return badRequest("", reasonBodyEmpty)
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "the body ends in the middle of the JSON object"
+		return badRequest("", reasonBodyTruncated)
 	case errors.As(err, &syntax):
-		return fmt.Sprintf("the body is not valid JSON (at byte %d)", syntax.Offset)
+		return badRequest("", reasonBodySyntax, "Offset", strconv.FormatInt(syntax.Offset, 10))
 	case errors.As(err, &typ):
 		if typ.Field == "" {
-			return "the body must be a JSON object"
+			return badRequest("", reasonBodyNotObject)
 		}
-		return fmt.Sprintf("%s must be a %s", typ.Field, jsonKind(typ.Type.Kind().String()))
+		return badRequest(typ.Field, jsonKind(typ.Type.Kind().String()))
 	case errors.As(err, &tooBig):
-		return "the request body is larger than 64 KiB"
+		return badRequest("", reasonBodyTooLarge)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+		return badRequest("", reasonUnknownField, "Name", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	}
-	return "the body is not a valid JSON object"
+	return badRequest("", reasonBodyInvalid)
 }
 
-func jsonKind(k string) string {
+func jsonKind(k string) twostep.Reason {
 	switch k {
 	case "string":
-		return "string"
+		return reasonNotString
 	case "bool":
-		return "boolean (true or false)"
+		return reasonNotBoolean
 	case "ptr":
-		return "value of another type"
+		return reasonWrongType
 	}
-	return "number"
+	return reasonNotNumber
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -489,12 +490,12 @@ func pageQuery(r *http.Request) (before int64, limit int, err error) {
 	q := r.URL.Query()
 	if v := q.Get("before"); v != "" {
 		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before <= 0 {
-			return 0, 0, &twostep.InvalidError{Field: "before", Reason: "must be an event id (a positive whole number)"}
+			return 0, 0, badRequest("before", reasonEventID)
 		}
 	}
 	if v := q.Get("limit"); v != "" {
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 200 {
-			return 0, 0, &twostep.InvalidError{Field: "limit", Reason: "must be a whole number from 1 to 200"}
+			return 0, 0, badRequest("limit", reasonWholeNumber, "Min", "1", "Max", "200")
 		}
 	}
 	return before, limit, nil
@@ -709,16 +710,16 @@ func (s *Server) apiSetPolicy(w http.ResponseWriter, r *http.Request, c *twostep
 	// PUT replaces the policy: every field is needed (min_client_version may be null).
 	switch {
 	case body.TwoStep == nil:
-		s.apiError(w, r, &twostep.InvalidError{Field: "two_step", Reason: "is required (optional or required)"})
+		s.apiError(w, r, badRequest("two_step", twostep.ReasonRequired))
 		return
 	case body.GracePeriodDays == nil:
-		s.apiError(w, r, &twostep.InvalidError{Field: "grace_period_days", Reason: "is required (0 for none)"})
+		s.apiError(w, r, badRequest("grace_period_days", twostep.ReasonRequired))
 		return
 	case body.AllowedMethods == nil:
-		s.apiError(w, r, &twostep.InvalidError{Field: "allowed_methods", Reason: "is required"})
+		s.apiError(w, r, badRequest("allowed_methods", twostep.ReasonRequired))
 		return
 	case body.AllowLegacyClients == nil:
-		s.apiError(w, r, &twostep.InvalidError{Field: "allow_legacy_clients", Reason: "is required (true or false)"})
+		s.apiError(w, r, badRequest("allow_legacy_clients", twostep.ReasonRequired))
 		return
 	}
 	p := twostep.Policy{TwoStep: *body.TwoStep, GracePeriodDays: *body.GracePeriodDays, AllowLegacyClients: *body.AllowLegacyClients}

@@ -17,7 +17,7 @@ const maxBody = 64 << 10
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > maxBody {
-			s.apiError(w, r, badRequest("the request body is larger than 64 KiB"))
+			s.apiError(w, r, badRequest("", reasonBodyTooLarge))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
@@ -147,7 +147,7 @@ func (s *Server) withPageCaller(h func(http.ResponseWriter, *http.Request, *twos
 			if token != "" {
 				s.setCookie(w, s.sessionCookie(), "", timeZero)
 			}
-			if p, internal := toProblem(err); internal || p.Status != http.StatusUnauthorized {
+			if describe(err).Status != http.StatusUnauthorized {
 				s.pageError(w, r, err)
 				return
 			}

@@ -296,89 +296,50 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 }
 
 // pageError answers a page request that failed with a small page saying what
-// went wrong, with the status the API would give.
+// went wrong, with the status the API would give (and the error id of a bug).
 func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
-	pr, internal := toProblem(err)
-	if internal {
-		s.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	} else if isUnavailable(err) {
-		s.unavailable(r, err)
-	}
-	if pr.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(pr.RetryAfter))
-	}
+	s.errorPage(w, r, s.fail(r, err))
+}
+
+// errorPage is the page that says f.
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, f failure) {
+	f.retryAfter(w)
 	p := s.newPage(r, callerFrom(r.Context()))
 	p.Flash = ""
-	msg, ok := p.tr("error." + pr.Code)
-	if !ok {
-		msg = p.T("error.unavailable")
-	}
-	if pr.Code == "invalid_request" && pr.Detail != "" {
-		msg = s.invalidMessage(p, &twostep.InvalidError{Field: pr.Field, Reason: strings.TrimPrefix(pr.Detail, pr.Field+" ")})
-	}
 	p.Data = struct {
-		Status int
-		Text   string
-	}{pr.Status, msg}
-	s.render(w, r, pr.Status, "error", p)
+		Status  int
+		Text    string
+		ErrorID string
+	}{f.Status, s.failureText(p, f), f.ErrorID}
+	s.render(w, r, f.Status, "error", p)
 }
 
-// formError puts err on p as a message a person can act on and returns the
-// status to answer with, or 0 when err is not about what they entered.
+// formError puts err on p as a message a person can act on, when it is about
+// what they entered (or a wait), and returns the status to answer with; 0 when
+// it is not, for the caller to show the error page.
 func (s *Server) formError(w http.ResponseWriter, p *page, err error) int {
-	var inv *twostep.InvalidError
-	var ce *twostep.CodeError
+	f := describe(err)
 	switch {
-	case errors.As(err, &inv):
-		p.Field, p.Error = inv.Field, s.invalidMessage(p, inv)
-		return http.StatusBadRequest
-	case errors.Is(err, twostep.ErrInvalidCredentials):
-		p.Error = p.T("signin.wrong_pair")
-		return http.StatusUnauthorized
-	case errors.As(err, &ce):
-		p.Field = "code"
-		if ce.AttemptsLeft > 0 {
-			p.Error = p.T("code.wrong_left", "Count", ce.AttemptsLeft)
-		} else {
-			p.Error = p.T("code.wrong_none")
-		}
-		return http.StatusBadRequest
-	case errors.Is(err, twostep.ErrInvalidCode):
-		p.Field, p.Error = "code", p.T("code.wrong")
-		return http.StatusBadRequest
-	case errors.Is(err, twostep.ErrThrottled), errors.Is(err, twostep.ErrBusy), isUnavailable(err):
-		if isUnavailable(err) {
-			s.unavailable(nil, err)
-		}
-		wait := twostep.RetryAfter(err)
-		if wait <= 0 {
-			wait = 5 * time.Second
-		}
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
-		p.Field = ""
-		at := s.clock().Add(wait).UTC().Format("15:04")
-		if errors.Is(err, twostep.ErrThrottled) {
-			p.Error = p.T("error.throttled", "Wait", waitText(p, wait), "At", at)
-			return http.StatusTooManyRequests
-		}
-		p.Error = p.T("error.busy", "Wait", waitText(p, wait))
-		return http.StatusServiceUnavailable
+	case f.Reason != "", f.Code == "invalid_credentials", f.Code == "invalid_code", f.Code == "too_many_attempts",
+		f.Status == http.StatusServiceUnavailable, f.Code == "sso_managed", f.Code == "client_upgrade_required",
+		f.Code == "method_not_allowed_by_policy", f.Code == "policy_requires_two_step":
+	default:
+		return 0
 	}
-	for _, e := range []error{twostep.ErrSSOManaged, twostep.ErrClientUpgrade, twostep.ErrMethodNotAllowed, twostep.ErrPolicyRequiresTwoStep} {
-		if errors.Is(err, e) {
-			pr, _ := toProblem(err)
-			p.Field, p.Error = "", p.T("error."+pr.Code)
-			return pr.Status
-		}
+	if f.Code == "too_many_attempts" {
+		f.Message = "error.throttled" // the cap on codes sent is sendError's to word
 	}
-	return 0
+	s.showFailure(w, p, f)
+	return f.Status
 }
 
-func waitText(p *page, d time.Duration) string {
-	if d < time.Minute {
-		return p.T("time.seconds", "Count", int(d.Seconds()))
+// showFailure puts f on p: the message, the field it is about, the wait.
+func (s *Server) showFailure(w http.ResponseWriter, p *page, f failure) {
+	f.retryAfter(w)
+	p.Field, p.Error = f.Field, s.failureText(p, f)
+	if f.Code == "invalid_code" {
+		p.Field = "code"
 	}
-	return p.T("time.minutes", "Count", int((d+time.Minute-1)/time.Minute))
 }
 
 // sending marks err as the answer to a request for a code, so that a throttle
@@ -402,40 +363,19 @@ func sendFailed(err error, m twostep.Method) error {
 func isPhone(m twostep.Method) bool { return m == twostep.MethodSMS || m == twostep.MethodVoice }
 
 // sendError puts a refused request for a code on p as a page-level error: too
-// soon (with the seconds left), the hourly cap (with when to try again), or a
-// delivery the provider refused. Anything else goes to formError. It returns
-// the status to answer with, or 0.
+// soon (with the seconds left), the cap on codes sent (with when to try
+// again), or a delivery the provider refused. Anything else goes to formError.
+// It returns the status to answer with, or 0.
 func (s *Server) sendError(w http.ResponseWriter, p *page, err error) int {
-	wait := twostep.RetryAfter(err)
-	var snd sending
-	isSend := errors.As(err, &snd)
-	switch {
-	case errors.Is(err, twostep.ErrResendTooSoon):
-		if wait <= 0 {
-			wait = twostep.ResendCooldown
+	f := describe(err)
+	switch f.Code {
+	case "resend_too_soon", "too_many_attempts", "delivery_failed":
+		if f.Code == "delivery_failed" && f.Message == "error.delivery_failed" {
+			f.Message = "send.failed" // a code was asked for: the e-mail's words
 		}
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
-		p.Field, p.Error = "", p.T("send.too_soon", "Wait", waitText(p, wait))
-		return http.StatusTooManyRequests
-	case errors.Is(err, twostep.ErrThrottled) && isSend:
-		if wait <= 0 {
-			wait = time.Hour
-		}
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
-		id := "send.cap"
-		if snd.phone {
-			// The toll-fraud caps count per number, network, country and server, not only per person.
-			id = "send.cap_phone"
-		}
-		p.Field, p.Error = "", p.T(id, "Wait", waitText(p, wait), "At", s.clock().Add(wait).UTC().Format("15:04"))
-		return http.StatusTooManyRequests
-	case errors.Is(err, twostep.ErrDeliveryFailed):
-		if isSend && snd.phone {
-			p.Field, p.Error = "", p.T("send.failed_phone")
-		} else {
-			p.Field, p.Error = "", p.T("send.failed")
-		}
-		return http.StatusBadGateway
+		s.showFailure(w, p, f)
+		p.Field = ""
+		return f.Status
 	}
 	return s.formError(w, p, err)
 }
@@ -513,92 +453,6 @@ func (p *page) resend(id, action, labelID string, wait int, kv ...string) *resen
 type mailHelp struct {
 	To   string // the address shown, masked or not
 	From string // the sender to allow; "" when not configured
-}
-
-// invalidMessages translate the domain's reasons, by their start, into words
-// that name the field and say how to fix it.
-var invalidMessages = []struct{ reason, id string }{
-	// Phone numbers (before "is required", which one of them starts with).
-	{"is required for a national number", "invalid.country_required"},
-	{"must be a two-letter country code", "invalid.country_code"},
-	{"is too long to be a phone number", "invalid.phone_long"},
-	{"is not a phone number", "invalid.phone"},
-	{"is a premium-rate number", "invalid.phone_premium"},
-	{"is not a mobile or fixed line", "invalid.phone_type"},
-	{"is a fixed line, which cannot receive text messages", "invalid.phone_fixed_sms"},
-	{"is required", "invalid.required"},
-	{"must be an e-mail address", "invalid.email"},
-	{"an account with this e-mail exists", "invalid.email_taken"},
-	{"must be at least", "invalid.password_short"},
-	{"must be at most", "invalid.too_long"},
-	{"must not hold control characters", "invalid.text_chars"},
-	{"is one of the most common passwords", "invalid.password_common"},
-	{"must be 6 digits", "invalid.code_digits"},
-	{"a recovery code has 16", "invalid.recovery_code"},
-	{"two-step verification is on", "invalid.code_required"},
-	{"must be 1 to 100 characters", "invalid.org_name"},
-	{"must be 1 to 63", "invalid.slug"},
-	{"an organisation with the slug", "invalid.slug_taken"},
-	{"is already the address of this account", "invalid.email_same"},
-	{"is not your current password", "invalid.current_password"},
-	{"no e-mail change is waiting", "invalid.no_email_change"},
-	{"turn two-step verification on first", "invalid.legacy_needs_two_step"},
-	{"must be one of en, fr", "invalid.locale"},
-	// Organisation policy and members.
-	{"must be optional or required", "invalid.two_step"},
-	{"must be a whole number of days from 0 to 365", "invalid.grace_days"},
-	{"must name at least one method", "invalid.methods_none"},
-	{"must be a dotted version number", "invalid.version"},
-	{"must be member, admin or owner", "invalid.role"},
-}
-
-func (s *Server) invalidMessage(p *page, inv *twostep.InvalidError) string {
-	label, ok := p.labels[inv.Field]
-	if !ok {
-		if label, ok = p.tr("field." + inv.Field); !ok {
-			label = inv.Field
-		}
-	}
-	if msg, ok := p.phoneInvalid(label, inv.Reason); ok {
-		return msg
-	}
-	if inv.Field == "allowed_methods" && strings.Contains(inv.Reason, "is not offered by this server") {
-		return p.T("invalid.method_not_offered", "Field", label)
-	}
-	for _, m := range invalidMessages {
-		if strings.HasPrefix(inv.Reason, m.reason) {
-			return p.T(m.id, "Field", label, "Min", twostep.MinPasswordLen)
-		}
-	}
-	if inv.Field == "" {
-		return p.T("invalid.other", "Reason", inv.Reason)
-	}
-	return p.T("invalid.field", "Field", label, "Reason", inv.Reason)
-}
-
-// phoneInvalid translates the refusals of a number that name a country: not
-// valid there, or in a country this server does not send codes to.
-func (p *page) phoneInvalid(label, reason string) (string, bool) {
-	if rest, ok := strings.CutPrefix(reason, "is not a valid number in "); ok {
-		region, _, _ := strings.Cut(rest, " ")
-		if name, ok := p.countryName(region); ok {
-			return p.T("invalid.phone_not_valid_in", "Field", label, "Country", name), true
-		}
-		return p.T("invalid.phone_not_valid", "Field", label), true
-	}
-	if rest, ok := strings.CutPrefix(reason, "numbers in "); ok {
-		region, rest, _ := strings.Cut(rest, " ")
-		_, list, _ := strings.Cut(rest, "(allowed: ")
-		var names []string
-		for r := range strings.SplitSeq(strings.TrimSuffix(list, ")"), ", ") {
-			if name, ok := p.countryName(r); ok {
-				names = append(names, name)
-			}
-		}
-		name, _ := p.countryName(region)
-		return p.T("invalid.phone_country", "Field", label, "Country", name, "Allowed", strings.Join(names, ", ")), true
-	}
-	return "", false
 }
 
 // ---- Dev outbox ----

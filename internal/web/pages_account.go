@@ -289,7 +289,7 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 	case err == nil:
 	case errors.Is(err, twostep.ErrForbidden):
 		// Only the older-app-versions setting is refused this way here.
-		p.Error, status = p.T("security.legacy_forbidden"), http.StatusForbidden
+		p.Error, status = p.T("security.legacy_forbidden"), describe(err).Status
 	default:
 		if status = s.formError(w, p, err); status == 0 {
 			s.pageError(w, r, err)
@@ -496,7 +496,7 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twoste
 	p.Focus = "password"
 	if err != nil {
 		if errors.Is(err, twostep.ErrInvalidCredentials) {
-			p.Field, p.Error, status = "password", p.T("confirm.wrong_password"), http.StatusUnauthorized
+			p.Field, p.Error, status = "password", p.T("confirm.wrong_password"), describe(err).Status
 		} else if status = s.sendError(w, p, err); status == 0 {
 			s.pageError(w, r, err)
 			return
@@ -893,8 +893,10 @@ func (s *Server) codeError(w http.ResponseWriter, p *page, err error) int {
 	var ce *twostep.CodeError
 	switch {
 	case errors.As(err, &ce) && ce.AttemptsLeft <= 0, errors.Is(err, twostep.ErrExpired):
+		// The form words an expired code as one with no tries left: the remedy
+		// (a new code, by the button below) is the same.
 		p.Field, p.Error = "code", p.T("code.spent")
-		return http.StatusBadRequest
+		return describe(&twostep.CodeError{AttemptsLeft: 0}).Status
 	}
 	status := s.sendError(w, p, err)
 	if p.Field != "code" {
@@ -1061,7 +1063,7 @@ func (s *Server) pageAddPhonePost(w http.ResponseWriter, r *http.Request, c *two
 		p.Field = ""
 	}
 	var inv *twostep.InvalidError
-	if errors.As(err, &inv) && strings.HasPrefix(inv.Reason, "is a fixed line") {
+	if errors.As(err, &inv) && inv.Code == twostep.ReasonPhoneFixedSMS {
 		p.landline = true
 		if _, voice := phoneChannels(info.AllowedMethods); !voice {
 			p.Error = p.T("invalid.phone_fixed_no_voice", "Field", p.labels["phone"]) // no call to offer instead
@@ -1216,11 +1218,11 @@ func (s *Server) renderChangeEmail(w http.ResponseWriter, r *http.Request, c *tw
 	// form; errors about the code stay on the code step.
 	var inv *twostep.InvalidError
 	form := errors.Is(err, twostep.ErrConflict) || errors.Is(err, twostep.ErrThrottled) ||
-		errors.As(err, &inv) && (inv.Field != "code" || strings.HasPrefix(inv.Reason, "no e-mail change is waiting"))
+		errors.As(err, &inv) && (inv.Field != "code" || inv.Code == twostep.ReasonNoEmailChange)
 	switch {
 	case err == nil:
 	case errors.Is(err, twostep.ErrConflict):
-		p.Field, p.Error, status = "email", p.T("invalid.email_taken", "Field", p.labels["email"]), http.StatusConflict
+		p.Field, p.Error, status = "email", p.T("invalid.email_taken", "Field", p.labels["email"]), describe(err).Status
 	case form:
 		if status = s.sendError(w, p, err); status == 0 {
 			s.pageError(w, r, err)

@@ -38,17 +38,11 @@ func (s *Server) adminPage(r *http.Request, c *twostep.Caller) (*page, *twostep.
 // adminError answers an administration page that failed; members, who may
 // not see these pages, are told so with 403.
 func (s *Server) adminError(w http.ResponseWriter, r *http.Request, err error) {
-	if !errors.Is(err, twostep.ErrForbidden) {
-		s.pageError(w, r, err)
-		return
+	f := s.fail(r, err)
+	if errors.Is(err, twostep.ErrForbidden) {
+		f.Message = "admin.forbidden"
 	}
-	p := s.newPage(r, callerFrom(r.Context()))
-	p.Flash = ""
-	p.Data = struct {
-		Status int
-		Text   string
-	}{http.StatusForbidden, p.T("admin.forbidden")}
-	s.render(w, r, http.StatusForbidden, "error", p)
+	s.errorPage(w, r, f)
 }
 
 func (p *page) roleName(r twostep.Role) string { return p.T("role." + string(r)) }
@@ -168,19 +162,21 @@ func (s *Server) memberError(w http.ResponseWriter, p *page, err error, action s
 	switch {
 	case errors.Is(err, twostep.ErrForbidden) && action == "self":
 		p.Field, p.Error = "", p.T("members.self_refused")
-		return http.StatusForbidden
+		return describe(err).Status
 	case errors.Is(err, twostep.ErrForbidden) && p.Admin:
 		p.Field, p.Error = "", p.T("members.owners_only")
-		return http.StatusForbidden
+		return describe(err).Status
 	case errors.Is(err, twostep.ErrConflict) && action == "invite":
 		p.Field, p.Error = "email", p.T("invalid.email_taken", "Field", p.labels["email"])
-		return http.StatusConflict
-	case errors.Is(err, twostep.ErrNoSSOConnection):
-		p.Field, p.Error = "", p.T("members.no_sso_connection")
-		return http.StatusConflict
+		return describe(err).Status
 	case errors.Is(err, twostep.ErrConflict):
-		p.Field, p.Error = "", p.T("members.last_owner")
-		return http.StatusConflict
+		// A conflict on a member is the last owner, unless the mapping words it more precisely.
+		f := describe(err)
+		if f.Message == "error.conflict" {
+			f.Message = "members.last_owner"
+		}
+		p.Field, p.Error = "", s.failureText(p, f)
+		return f.Status
 	case errors.Is(err, twostep.ErrNotFound), errors.Is(err, twostep.ErrForbidden):
 		return 0
 	}
@@ -334,11 +330,11 @@ func policyFrom(v url.Values) (twostep.Policy, error) {
 	}
 	n, err := strconv.Atoi(days)
 	if err != nil || n < 0 || n > 365 {
-		return pol, &twostep.InvalidError{Field: "grace_period_days", Reason: "must be a whole number of days from 0 to 365"}
+		return pol, badRequest("grace_period_days", twostep.ReasonGraceDays)
 	}
 	pol.GracePeriodDays = n
 	if len(pol.AllowedMethods) == 0 {
-		return pol, &twostep.InvalidError{Field: "allowed_methods", Reason: "must name at least one method"}
+		return pol, badRequest("allowed_methods", twostep.ReasonMethodsNone)
 	}
 	if pol.MinClientVersion != "" {
 		if _, err := twostep.ParseClientVersion("min_client_version", pol.MinClientVersion); err != nil {
@@ -381,7 +377,7 @@ func (s *Server) pagePolicyPost(w http.ResponseWriter, r *http.Request, c *twost
 		return
 	}
 	if err := r.ParseForm(); err != nil {
-		s.pageError(w, r, badRequest("the form cannot be read"))
+		s.pageError(w, r, badRequest("", reasonFormUnreadable))
 		return
 	}
 	v := url.Values{}

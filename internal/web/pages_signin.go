@@ -383,7 +383,7 @@ func (s *Server) pageVerifyPost(w http.ResponseWriter, r *http.Request) {
 		// This sign-in is spent: start again from the password.
 		s.setCookie(w, s.signInCookie(), "", timeZero)
 		p.Error, p.Focus = p.T("code.wrong_none"), "email"
-		s.render(w, r, http.StatusBadRequest, "sign_in", p)
+		s.render(w, r, describe(err).Status, "sign_in", p)
 		return
 	}
 	status := s.formError(w, p, err)
@@ -686,7 +686,7 @@ func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, c *twostep.
 	switch {
 	case err == nil:
 	case errors.Is(err, twostep.ErrPolicyRequiresTwoStep):
-		p.Error, status = p.T("enrol.grace_over"), http.StatusForbidden
+		p.Error, status = p.T("enrol.grace_over"), describe(err).Status
 	default:
 		if status = s.sendError(w, p, err); status == 0 {
 			s.pageError(w, r, err)

@@ -711,20 +711,19 @@ func TestTranslations(t *testing.T) {
 		g, _, _ := strings.Cut(id, ".")
 		groups[g] = true
 	}
-	src, err := os.ReadFile("pages.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range regexp.MustCompile(`"([a-z]+)\.([a-z_.]*[a-z_])"`).FindAllStringSubmatch(string(src), -1) {
-		if groups[m[1]] {
-			ids = append(ids, m[1]+"."+m[2])
+	for _, file := range []string{"pages.go", "errors.go"} {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`"([a-z]+)\.([a-z_.]*[a-z_])"`).FindAllStringSubmatch(string(src), -1) {
+			if groups[m[1]] {
+				ids = append(ids, m[1]+"."+m[2])
+			}
 		}
 	}
-	for _, m := range invalidMessages {
-		ids = append(ids, m.id)
-	}
 	for _, m := range errorMapping {
-		ids = append(ids, "error."+m.code)
+		ids = append(ids, m.message, "error."+m.code)
 	}
 	for _, m := range []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice, twostep.MethodRecoveryCode} {
 		ids = append(ids, "method."+string(m))

@@ -50,9 +50,9 @@ func TestDatabaseUnavailableLoggedOnce(t *testing.T) {
 // unavailable with Retry-After, as an internal error does not need logging.
 func TestDeadlineIsUnavailable(t *testing.T) {
 	for _, err := range []error{context.DeadlineExceeded, fmt.Errorf("store: x: %w", context.DeadlineExceeded), twostep.ErrUnavailable} {
-		p, internal := toProblem(err)
-		if p.Status != 503 || p.Code != "unavailable" || p.RetryAfter == 0 || internal {
-			t.Errorf("toProblem(%v) = %+v, internal %v; want 503 unavailable with retry_after, not internal", err, p, internal)
+		f := describe(err)
+		if f.Status != 503 || f.Code != "unavailable" || f.RetryAfter == 0 || f.ErrorID != "" {
+			t.Errorf("describe(%v) = %+v; want 503 unavailable with retry_after, not internal", err, f)
 		}
 	}
 }

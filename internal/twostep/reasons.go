@@ -1,0 +1,76 @@
+package twostep
+
+// Reason is the stable code of an InvalidError: what is wrong with a value,
+// in snake_case, never reworded once published (the JSON API returns it as
+// "reason"). The words for each live in the web adapter's catalogue; the
+// comment next to each code names the Args it carries.
+type Reason string
+
+// Reasons a value of any kind is refused.
+const (
+	ReasonRequired  Reason = "required"
+	ReasonTooLong   Reason = "too_long" // Max: characters
+	ReasonLength    Reason = "length"   // Min, Max: characters
+	ReasonTooFew    Reason = "too_few"  // Min
+	ReasonTextUTF8  Reason = "text_utf8"
+	ReasonTextChars Reason = "text_chars" // Char: "U+202E", Position: 1-based character index
+	ReasonVersion   Reason = "version"
+	ReasonLocale    Reason = "locale" // Locales: "en, fr"
+)
+
+// Reasons about accounts, e-mail addresses and passwords.
+const (
+	ReasonEmail           Reason = "email"
+	ReasonEmailTaken      Reason = "email_taken"
+	ReasonEmailSame       Reason = "email_same"
+	ReasonAccountUnknown  Reason = "account_unknown" // Email
+	ReasonPasswordShort   Reason = "password_short"  // Min: characters
+	ReasonPasswordLong    Reason = "password_long"   // Max: bytes
+	ReasonPasswordCommon  Reason = "password_common"
+	ReasonCurrentPassword Reason = "current_password"
+	ReasonSSONoPassword   Reason = "sso_no_password"
+	ReasonNoEmailChange   Reason = "no_email_change"
+	ReasonRole            Reason = "role"
+)
+
+// Reasons about codes, methods and the second step.
+const (
+	ReasonCodeDigits         Reason = "code_digits"
+	ReasonRecoveryCode       Reason = "recovery_code"
+	ReasonCodeRequired       Reason = "code_required"
+	ReasonMethodUnknown      Reason = "method_unknown" // Methods: the ones accepted, "totp, email"
+	ReasonMethodNotSending   Reason = "method_not_sending"
+	ReasonNoSecondStep       Reason = "no_second_step"
+	ReasonNoRecoveryCode     Reason = "no_recovery_code"
+	ReasonNoSuchMethod       Reason = "no_such_method"    // Method
+	ReasonFactorNotActive    Reason = "factor_not_active" // Method
+	ReasonNotResendable      Reason = "not_resendable"
+	ReasonDefaultTrue        Reason = "default_true"
+	ReasonDefaultPending     Reason = "default_pending"
+	ReasonLegacyNeedsTwoStep Reason = "legacy_needs_two_step"
+)
+
+// Reasons a phone number is refused.
+const (
+	ReasonPhone                  Reason = "phone"
+	ReasonPhoneLong              Reason = "phone_long"
+	ReasonCountryRequired        Reason = "country_required"
+	ReasonCountryCode            Reason = "country_code"
+	ReasonPhoneNotValid          Reason = "phone_not_valid"
+	ReasonPhoneNotValidIn        Reason = "phone_not_valid_in"        // Country: region code
+	ReasonPhoneCountryNotAllowed Reason = "phone_country_not_allowed" // Country, Countries: the allowed region codes, "FR, BE"
+	ReasonPhonePremium           Reason = "phone_premium"
+	ReasonPhoneType              Reason = "phone_type"
+	ReasonPhoneFixedSMS          Reason = "phone_fixed_sms"
+)
+
+// Reasons about organisations and their policy.
+const (
+	ReasonTwoStepMode      Reason = "two_step"
+	ReasonGraceDays        Reason = "grace_days"
+	ReasonMethodsNone      Reason = "methods_none"
+	ReasonMethodNotOffered Reason = "method_not_offered" // Method, Methods: the ones this server offers
+	ReasonSlug             Reason = "slug"
+	ReasonSlugTaken        Reason = "slug_taken"  // Slug
+	ReasonOrgUnknown       Reason = "org_unknown" // Org: the id or slug given
+)
