@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,41 +20,245 @@ import (
 	"github.com/twostep/twostep/internal/twostep"
 )
 
-// setting is one configuration value (API.md §2): TWOSTEP_<NAME> in the
-// environment, --<name-in-kebab-case> as a flag, <name_in_snake_case> in the file.
+// setting is one configuration value (API.md §2), and this table is the only
+// place each one is named: TWOSTEP_<NAME> in the environment, --<name-in-kebab-
+// case> as a flag, <name> in the YAML file. The flags' help is made from it, and
+// TestSettingsDocumented holds docs/configuration.md to it. Settings are read in
+// the table's order, so a default may depend on the settings above it.
 type setting struct {
 	name string // snake_case
 	help string
+	// def is the default; derived, when set, makes it from the settings read
+	// before, and defDoc says it in words for the help (also when def is only
+	// a path that reads better otherwise).
+	def     string
+	derived func(c *Config) string
+	defDoc  string
+	// parse sets c from v, the configured value or the default, or says why v
+	// is wrong; the error then names where v came from (TWOSTEP_X, --x or the
+	// file's key) and, unless secret, quotes it.
+	parse  func(c *Config, v string) (why string)
+	secret bool // the value may hold a password: errors do not repeat it
+	isBool bool // --name alone means --name=true
 }
 
 var settings = []setting{
-	{"listen", "address to listen on (default 127.0.0.1:8080)"},
-	{"base_url", "public URL used in links and cookies (default http:// + listen address)"},
-	{"data_dir", "where the embedded defaults live (default ./twostep-data)"},
-	{"database_url", "sqlite:PATH or postgres://… (default sqlite: + data dir + /twostep.db)"},
-	{"sqlite_sync", "normal or full (default normal)"},
-	{"database_timeout", "how long a request waits for the database before answering 503 unavailable; also PostgreSQL's connect timeout (default 5s)"},
-	{"secret_key_file", "key file, one KEYID:BASE64 per line (default data dir + /secret.key)"},
-	{"issuer", "name shown in authenticator apps and messages (default Twostep)"},
-	{"dev", "dev mode: messages go to the outbox page, readable by anyone (default on only without SMTP or SMS provider, on a loopback listen address with an http base URL)"},
-	{"smtp_url", "smtp://user:pass@host:port, smtps://… or smtp+insecure://host:port"},
-	{"mail_from", "sender address (default no-reply@ + base URL host)"},
-	{"sms_provider", "twilio, webhook or outbox"},
-	{"twilio_account_sid", "Twilio account SID"},
-	{"twilio_auth_token", "Twilio auth token"},
-	{"twilio_from", "Twilio sender number"},
-	{"twilio_base_url", "Twilio REST API URL (default https://api.twilio.com)"},
-	{"sms_webhook_url", "webhook provider URL"},
-	{"sms_webhook_secret", "webhook provider HMAC secret"},
-	{"sms_countries", "comma-separated ISO 3166 alpha-2 codes allowed for SMS/voice (default all)"},
-	{"sms_daily_limit", "SMS + calls per day for the whole server (default 1000)"},
-	{"min_client_version", "first client version that can do two-step"},
-	{"session_idle", "session idle lifetime (default 1h)"},
-	{"session_max", "session absolute lifetime (default 24h)"},
-	{"confirm_window", "how long an identity confirmation lasts (default 10m)"},
-	{"trusted_proxies", "comma-separated CIDRs whose X-Forwarded-For is believed"},
-	{"log_format", "text or json (default text)"},
-	{"metrics_listen", "address of a second listener for GET /metrics, such as 127.0.0.1:9090 (default none: /metrics on the main address, to loopback clients only)"},
+	{name: "listen", help: "address to listen on", def: "127.0.0.1:8080",
+		parse: func(c *Config, v string) string {
+			if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+				return "must be host:port, such as 127.0.0.1:8080 or :8080"
+			}
+			c.Listen = v
+			return ""
+		}},
+	{name: "data_dir", help: "where the embedded defaults live", def: "twostep-data", defDoc: "./twostep-data",
+		parse: func(c *Config, v string) string { c.DataDir = cmp.Or(v, "twostep-data"); return "" }},
+	{name: "base_url", help: "public URL used in links and cookies", defDoc: "http:// + listen address",
+		parse: func(c *Config, v string) string {
+			if v == "" {
+				return ""
+			}
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+				return "must be an http:// or https:// URL such as https://auth.example.com"
+			}
+			u.Path = strings.TrimSuffix(u.Path, "/")
+			c.BaseURL, c.baseURLSet = u, true
+			return ""
+		}},
+	{name: "database_url", help: "sqlite:PATH or postgres://…", secret: true,
+		derived: func(c *Config) string { return "sqlite:" + filepath.Join(c.DataDir, "twostep.db") }, defDoc: "sqlite: + data dir + /twostep.db",
+		parse: func(c *Config, v string) string {
+			if !strings.HasPrefix(v, "sqlite:") && !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") {
+				return "must start with sqlite: or postgres://"
+			}
+			c.DatabaseURL = v
+			return ""
+		}},
+	{name: "sqlite_sync", help: "normal or full", def: "normal",
+		parse: oneOf(func(c *Config) *string { return &c.SQLiteSync }, "normal", "full")},
+	{name: "secret_key_file", help: "key file, one KEYID:BASE64 per line",
+		derived: func(c *Config) string { return filepath.Join(c.DataDir, "secret.key") }, defDoc: "data dir + /secret.key",
+		parse: text(func(c *Config) *string { return &c.SecretKeyFile })},
+	{name: "issuer", help: "name shown in authenticator apps and messages", def: "Twostep",
+		parse: func(c *Config, v string) string {
+			if strings.TrimSpace(v) == "" || strings.Contains(v, ":") || len(v) > 64 {
+				return "must be 1 to 64 characters without a colon"
+			}
+			c.Issuer = v
+			return ""
+		}},
+	{name: "smtp_url", help: "smtp://user:pass@host:port, smtps://… or smtp+insecure://host:port", secret: true,
+		parse: func(c *Config, v string) string {
+			if v != "" {
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps" && u.Scheme != "smtp+insecure") || u.Host == "" {
+					return "must be smtp://host:port, smtps://host:port or smtp+insecure://host:port"
+				}
+			}
+			c.SMTPURL = v
+			return ""
+		}},
+	{name: "sms_provider", help: "twilio, webhook or outbox", defDoc: "outbox in dev mode, else none",
+		parse: func(c *Config, v string) string {
+			if v != "" {
+				return oneOf(func(c *Config) *string { return &c.SMSProvider }, "twilio", "webhook", "outbox")(c, v)
+			}
+			return ""
+		}},
+	// Dev mode shows every message, reset and invitation links included, to
+	// anyone who asks: it turns itself on only for a newcomer's first run on
+	// this machine, never for a server others can reach (API.md §2).
+	{name: "dev", help: "dev mode: messages go to the outbox page, readable by anyone", isBool: true,
+		derived: func(c *Config) string {
+			return strconv.FormatBool(c.SMTPURL == "" && c.SMSProvider == "" && loopbackListen(c.Listen) &&
+				(c.BaseURL == nil || c.BaseURL.Scheme == "http"))
+		},
+		defDoc: "on only without SMTP or SMS provider, on a loopback listen address with an http base URL",
+		parse: func(c *Config, v string) string {
+			dev, err := parseBool(v)
+			if err != nil {
+				return "must be true or false"
+			}
+			c.Dev = dev
+			if c.SMSProvider == "" && c.Dev {
+				c.SMSProvider = "outbox"
+			}
+			return ""
+		}},
+	{name: "mail_from", help: "sender address", defDoc: "no-reply@ + base URL host",
+		parse: func(c *Config, v string) string {
+			if v == "" {
+				return "" // setBaseURL makes it
+			}
+			if twostep.NormalizeEmail(v) == "" {
+				return "must be an e-mail address such as no-reply@example.com"
+			}
+			c.MailFrom, c.mailFromSet = v, true
+			return ""
+		}},
+	{name: "twilio_account_sid", help: "Twilio account SID", parse: text(func(c *Config) *string { return &c.TwilioAccountSID })},
+	{name: "twilio_auth_token", help: "Twilio auth token", secret: true, parse: text(func(c *Config) *string { return &c.TwilioAuthToken })},
+	{name: "twilio_from", help: "Twilio sender number", parse: text(func(c *Config) *string { return &c.TwilioFrom })},
+	{name: "twilio_base_url", help: "Twilio REST API URL", def: "https://api.twilio.com",
+		parse: func(c *Config, v string) string {
+			if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return "must be an http:// or https:// URL"
+			}
+			c.TwilioBaseURL = v
+			return ""
+		}},
+	{name: "sms_webhook_url", help: "webhook provider URL", parse: text(func(c *Config) *string { return &c.SMSWebhookURL })},
+	{name: "sms_webhook_secret", help: "webhook provider HMAC secret", secret: true,
+		parse: text(func(c *Config) *string { return &c.SMSWebhookSecret })},
+	{name: "sms_countries", help: "comma-separated ISO 3166 alpha-2 codes allowed for SMS/voice", defDoc: "all",
+		parse: func(c *Config, v string) string {
+			if v == "" {
+				return ""
+			}
+			for _, cc := range strings.Split(v, ",") {
+				cc = strings.ToUpper(strings.TrimSpace(cc))
+				if len(cc) != 2 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z' {
+					return "must be comma-separated two-letter country codes such as FR,JP,US"
+				}
+				c.SMSCountries = append(c.SMSCountries, cc)
+			}
+			return ""
+		}},
+	{name: "sms_daily_limit", help: "SMS + calls per day for the whole server", def: "1000",
+		parse: func(c *Config, v string) string {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return "must be a whole number, 1 or more (the most SMS and calls a day)"
+			}
+			c.SMSDailyLimit = n
+			return ""
+		}},
+	{name: "min_client_version", help: "first client version that can do two-step",
+		parse: func(c *Config, v string) string {
+			if v != "" {
+				if _, err := twostep.ParseClientVersion("", v); err != nil {
+					return "must be a dotted version number such as 3.1.0"
+				}
+			}
+			c.MinClientVersion = v
+			return ""
+		}},
+	{name: "session_idle", help: "session idle lifetime", def: "1h", parse: duration(func(c *Config) *time.Duration { return &c.SessionIdle })},
+	{name: "session_max", help: "session absolute lifetime", def: "24h", parse: duration(func(c *Config) *time.Duration { return &c.SessionMax })},
+	{name: "confirm_window", help: "how long an identity confirmation lasts", def: "10m",
+		parse: duration(func(c *Config) *time.Duration { return &c.ConfirmWindow })},
+	{name: "database_timeout", def: "5s",
+		help:  "how long a request waits for the database before answering 503 unavailable; also PostgreSQL's connect timeout",
+		parse: duration(func(c *Config) *time.Duration { return &c.DatabaseTimeout })},
+	{name: "trusted_proxies", help: "comma-separated CIDRs whose X-Forwarded-For is believed",
+		parse: func(c *Config, v string) string {
+			if v == "" {
+				return ""
+			}
+			for _, p := range strings.Split(v, ",") {
+				prefix, err := netip.ParsePrefix(strings.TrimSpace(p))
+				if err != nil {
+					return "must be comma-separated CIDRs such as 10.0.0.0/8,192.168.1.10/32"
+				}
+				c.TrustedProxies = append(c.TrustedProxies, prefix)
+			}
+			return ""
+		}},
+	{name: "log_format", help: "text or json", def: "text", parse: oneOf(func(c *Config) *string { return &c.LogFormat }, "text", "json")},
+	{name: "metrics_listen", help: "address of a second listener for GET /metrics, such as 127.0.0.1:9090",
+		defDoc: "none: /metrics on the main address, to loopback clients only",
+		parse: func(c *Config, v string) string {
+			if v == "" {
+				return ""
+			}
+			_, port, err := net.SplitHostPort(v)
+			if err != nil || port == "" {
+				return "must be host:port, such as 127.0.0.1:9090"
+			}
+			if v == c.Listen && port != "0" {
+				return "must differ from TWOSTEP_LISTEN"
+			}
+			c.MetricsListen = v
+			return ""
+		}},
+}
+
+// text is the parser of a setting any string will do for.
+func text(field func(*Config) *string) func(*Config, string) string {
+	return func(c *Config, v string) string { *field(c) = v; return "" }
+}
+
+// oneOf is the parser of a setting that takes one of a few words.
+func oneOf(field func(*Config) *string, words ...string) func(*Config, string) string {
+	return func(c *Config, v string) string {
+		if !slices.Contains(words, v) {
+			return "must be " + strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+		}
+		*field(c) = v
+		return ""
+	}
+}
+
+// duration is the parser of a positive duration.
+func duration(field func(*Config) *time.Duration) func(*Config, string) string {
+	return func(c *Config, v string) string {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return "must be a positive Go duration such as 90s, 10m or 1h"
+		}
+		*field(c) = d
+		return ""
+	}
+}
+
+// usage is the setting's line in a command's -h.
+func (s setting) usage() string {
+	u := s.help
+	if d := cmp.Or(s.defDoc, s.def); d != "" {
+		u += " (default " + d + ")"
+	}
+	return u + " [env " + envName(s.name) + ", file key " + s.name + "]"
 }
 
 func envName(s string) string  { return "TWOSTEP_" + strings.ToUpper(s) }
@@ -97,8 +302,8 @@ type Config struct {
 func configFlags(fs *flag.FlagSet, getenv func(string) string) func() (*Config, error) {
 	vals := map[string]*flagValue{}
 	for _, s := range settings {
-		v := &flagValue{isBool: s.name == "dev"}
-		fs.Var(v, flagName(s.name), s.help+" [env "+envName(s.name)+"]")
+		v := &flagValue{isBool: s.isBool}
+		fs.Var(v, flagName(s.name), s.usage())
 		vals[s.name] = v
 	}
 	file := fs.String("config", "", "YAML file with the same settings in snake_case")
@@ -178,143 +383,27 @@ func readConfigFile(path string, raw map[string]source) error {
 	return nil
 }
 
+// parseConfig reads every setting, in the table's order, from raw or its
+// default, then checks the rules between settings.
 func parseConfig(raw map[string]source) (*Config, error) {
 	c := &Config{}
-	get := func(name, def string) (string, string) {
-		if s, ok := raw[name]; ok {
-			return s.value, s.from
+	for _, s := range settings {
+		v, from := s.def, envName(s.name)
+		if s.derived != nil {
+			v = s.derived(c)
 		}
-		return def, envName(name)
-	}
-	bad := func(from, v, why string) error { return fmt.Errorf("%s=%q: %s", from, v, why) }
-
-	var from string
-	c.Listen, from = get("listen", "127.0.0.1:8080")
-	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
-		return nil, bad(from, c.Listen, "must be host:port, such as 127.0.0.1:8080 or :8080")
-	}
-	c.DataDir, _ = get("data_dir", "twostep-data")
-	if c.DataDir == "" {
-		c.DataDir = "twostep-data"
-	}
-	if v, from := get("base_url", ""); v != "" {
-		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return nil, bad(from, v, "must be an http:// or https:// URL such as https://auth.example.com")
+		if r, ok := raw[s.name]; ok {
+			v, from = r.value, r.from
 		}
-		u.Path = strings.TrimSuffix(u.Path, "/")
-		c.BaseURL, c.baseURLSet = u, true
-	}
-	c.DatabaseURL, from = get("database_url", "sqlite:"+filepath.Join(c.DataDir, "twostep.db"))
-	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
-		return nil, fmt.Errorf("%s: must start with sqlite: or postgres://", from)
-	}
-	c.SQLiteSync, from = get("sqlite_sync", "normal")
-	if c.SQLiteSync != "normal" && c.SQLiteSync != "full" {
-		return nil, bad(from, c.SQLiteSync, "must be normal or full")
-	}
-	c.SecretKeyFile, _ = get("secret_key_file", filepath.Join(c.DataDir, "secret.key"))
-	c.Issuer, from = get("issuer", "Twostep")
-	if strings.TrimSpace(c.Issuer) == "" || strings.Contains(c.Issuer, ":") || len(c.Issuer) > 64 {
-		return nil, bad(from, c.Issuer, "must be 1 to 64 characters without a colon")
-	}
-	c.SMTPURL, from = get("smtp_url", "")
-	if c.SMTPURL != "" {
-		u, err := url.Parse(c.SMTPURL)
-		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps" && u.Scheme != "smtp+insecure") || u.Host == "" {
-			return nil, fmt.Errorf("%s: must be smtp://host:port, smtps://host:port or smtp+insecure://host:port", from)
-		}
-	}
-	c.SMSProvider, from = get("sms_provider", "")
-	if c.SMSProvider != "" && c.SMSProvider != "twilio" && c.SMSProvider != "webhook" && c.SMSProvider != "outbox" {
-		return nil, bad(from, c.SMSProvider, "must be twilio, webhook or outbox")
-	}
-	// Dev mode shows every message, reset and invitation links included, to
-	// anyone who asks: it turns itself on only for a newcomer's first run on
-	// this machine, never for a server others can reach (API.md §2).
-	devDefault := "false"
-	if c.SMTPURL == "" && c.SMSProvider == "" && loopbackListen(c.Listen) && (c.BaseURL == nil || c.BaseURL.Scheme == "http") {
-		devDefault = "true"
-	}
-	v, from := get("dev", devDefault)
-	dev, err := parseBool(v)
-	if err != nil {
-		return nil, bad(from, v, "must be true or false")
-	}
-	c.Dev = dev
-	if c.SMSProvider == "" && c.Dev {
-		c.SMSProvider = "outbox"
-	}
-	c.MailFrom, from = get("mail_from", "")
-	if c.MailFrom != "" {
-		if twostep.NormalizeEmail(c.MailFrom) == "" {
-			return nil, bad(from, c.MailFrom, "must be an e-mail address such as no-reply@example.com")
-		}
-		c.mailFromSet = true
-	}
-	c.TwilioAccountSID, _ = get("twilio_account_sid", "")
-	c.TwilioAuthToken, _ = get("twilio_auth_token", "")
-	c.TwilioFrom, _ = get("twilio_from", "")
-	c.TwilioBaseURL, from = get("twilio_base_url", "https://api.twilio.com")
-	if u, err := url.Parse(c.TwilioBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, bad(from, c.TwilioBaseURL, "must be an http:// or https:// URL")
-	}
-	c.SMSWebhookURL, _ = get("sms_webhook_url", "")
-	c.SMSWebhookSecret, _ = get("sms_webhook_secret", "")
-	if v, from := get("sms_countries", ""); v != "" {
-		for _, cc := range strings.Split(v, ",") {
-			cc = strings.ToUpper(strings.TrimSpace(cc))
-			if len(cc) != 2 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z' {
-				return nil, bad(from, v, "must be comma-separated two-letter country codes such as FR,JP,US")
+		if why := s.parse(c, v); why != "" {
+			if s.secret {
+				return nil, fmt.Errorf("%s: %s", from, why)
 			}
-			c.SMSCountries = append(c.SMSCountries, cc)
-		}
-	}
-	v, from = get("sms_daily_limit", "1000")
-	if c.SMSDailyLimit, err = strconv.Atoi(v); err != nil || c.SMSDailyLimit < 1 {
-		return nil, bad(from, v, "must be a whole number, 1 or more (the most SMS and calls a day)")
-	}
-	c.MinClientVersion, from = get("min_client_version", "")
-	if c.MinClientVersion != "" {
-		if _, err := twostep.ParseClientVersion("", c.MinClientVersion); err != nil {
-			return nil, bad(from, c.MinClientVersion, "must be a dotted version number such as 3.1.0")
-		}
-	}
-	for _, d := range []struct {
-		name string
-		def  string
-		dst  *time.Duration
-	}{{"session_idle", "1h", &c.SessionIdle}, {"session_max", "24h", &c.SessionMax}, {"confirm_window", "10m", &c.ConfirmWindow},
-		{"database_timeout", "5s", &c.DatabaseTimeout}} {
-		v, from := get(d.name, d.def)
-		if *d.dst, err = time.ParseDuration(v); err != nil || *d.dst <= 0 {
-			return nil, bad(from, v, "must be a positive Go duration such as 90s, 10m or 1h")
+			return nil, fmt.Errorf("%s=%q: %s", from, v, why)
 		}
 	}
 	if c.SessionIdle > c.SessionMax {
 		return nil, fmt.Errorf("TWOSTEP_SESSION_IDLE (%s) must not be longer than TWOSTEP_SESSION_MAX (%s)", c.SessionIdle, c.SessionMax)
-	}
-	if v, from := get("trusted_proxies", ""); v != "" {
-		for _, p := range strings.Split(v, ",") {
-			prefix, err := netip.ParsePrefix(strings.TrimSpace(p))
-			if err != nil {
-				return nil, bad(from, v, "must be comma-separated CIDRs such as 10.0.0.0/8,192.168.1.10/32")
-			}
-			c.TrustedProxies = append(c.TrustedProxies, prefix)
-		}
-	}
-	c.LogFormat, from = get("log_format", "text")
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		return nil, bad(from, c.LogFormat, "must be text or json")
-	}
-	if c.MetricsListen, from = get("metrics_listen", ""); c.MetricsListen != "" {
-		_, port, err := net.SplitHostPort(c.MetricsListen)
-		if err != nil || port == "" {
-			return nil, bad(from, c.MetricsListen, "must be host:port, such as 127.0.0.1:9090")
-		}
-		if c.MetricsListen == c.Listen && port != "0" {
-			return nil, bad(from, c.MetricsListen, "must differ from TWOSTEP_LISTEN")
-		}
 	}
 	if c.SMSProvider == "twilio" && (c.TwilioAccountSID == "" || c.TwilioAuthToken == "" || c.TwilioFrom == "") {
 		return nil, errors.New("TWOSTEP_SMS_PROVIDER=twilio needs TWOSTEP_TWILIO_ACCOUNT_SID, TWOSTEP_TWILIO_AUTH_TOKEN and TWOSTEP_TWILIO_FROM")

@@ -1,9 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
+	"errors"
+	"flag"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	gocmp "github.com/google/go-cmp/cmp"
 )
 
 // TestDevModeDefault: dev mode turns itself on only for a newcomer's first run —
@@ -41,12 +50,90 @@ func TestDevModeDefault(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tc.want, c.Dev); diff != "" {
+			if diff := gocmp.Diff(tc.want, c.Dev); diff != "" {
 				t.Errorf("Dev (-want +got):\n%s", diff)
 			}
 			if !tc.want && c.SMSProvider == "outbox" {
 				t.Error("with dev mode off, SMS went to the outbox")
 			}
 		})
+	}
+}
+
+// TestSettingsDocumented: the settings table is the one list of settings, and
+// docs/configuration.md describes exactly its settings, each with its default
+// when that is a plain value; the README names no setting that does not exist.
+func TestSettingsDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	start := strings.Index(doc, "\n## Settings\n")
+	if start < 0 {
+		t.Fatal("docs/configuration.md has no Settings section")
+	}
+	doc = doc[start:]
+	if end := strings.Index(doc[1:], "\n## "); end >= 0 {
+		doc = doc[:end+1]
+	}
+	variable := regexp.MustCompile(`TWOSTEP_[A-Z0-9_]+`)
+	rows := map[string]string{} // variable → its table row
+	for _, line := range strings.Split(doc, "\n") {
+		if !strings.HasPrefix(line, "| `TWOSTEP_") {
+			continue
+		}
+		names, _, _ := strings.Cut(strings.TrimPrefix(line, "| "), " | ")
+		for _, v := range variable.FindAllString(names, -1) {
+			rows[v] = line
+		}
+	}
+	var table []string
+	for _, s := range settings {
+		table = append(table, envName(s.name))
+		row, ok := rows[envName(s.name)]
+		if !ok {
+			continue // cmp.Diff below says so
+		}
+		if s.def != "" && s.derived == nil && !strings.Contains(row, s.def) {
+			t.Errorf("docs/configuration.md: the row of %s does not give its default %q:\n%s", envName(s.name), s.def, row)
+		}
+	}
+	documented := slices.Sorted(maps.Keys(rows))
+	slices.Sort(table)
+	if diff := gocmp.Diff(table, documented); diff != "" {
+		t.Errorf("settings in the table (-) and in docs/configuration.md's Settings table (+):\n%s", diff)
+	}
+
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range variable.FindAllString(string(readme), -1) {
+		// TWOSTEP_NAME is the README's pattern; TWOSTEP_TEST_* configure the tests.
+		if !slices.Contains(table, v) && v != "TWOSTEP_NAME" && !strings.HasPrefix(v, "TWOSTEP_TEST_") {
+			t.Errorf("README.md names %s, which is no setting", v)
+		}
+	}
+}
+
+// TestSettingsHelp: each command's -h lists every setting as a flag with its
+// variable, its file key and, when it has one, its default.
+func TestSettingsHelp(t *testing.T) {
+	var out bytes.Buffer
+	fs := newFlags("migrate")
+	configFlags(fs, func(string) string { return "" })
+	if err := parseFlags(fs, []string{"-h"}, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
+	}
+	help := out.String()
+	for _, s := range settings {
+		want := "[env " + envName(s.name) + ", file key " + s.name + "]"
+		if !strings.Contains(help, "-"+flagName(s.name)) || !strings.Contains(help, want) {
+			t.Errorf("-h lacks --%s or %q:\n%s", flagName(s.name), want, help)
+		}
+		if d := cmp.Or(s.defDoc, s.def); d != "" && !strings.Contains(help, "(default "+d+")") {
+			t.Errorf("-h does not give the default of --%s, %s", flagName(s.name), d)
+		}
 	}
 }

@@ -7,8 +7,8 @@ import (
 )
 
 // TestLayers keeps the dependency direction of DESIGN.md §1: cmd/twostep →
-// {web, store, notify} → twostep; adapters never import each other; the domain
-// does no I/O.
+// {web, store, notify, loadgen} → twostep; adapters never import each other; the
+// domain does no I/O.
 func TestLayers(t *testing.T) {
 	const mod = "github.com/twostep/twostep/"
 	tests := []struct {
@@ -20,6 +20,9 @@ func TestLayers(t *testing.T) {
 		{"internal/store", []string{mod + "internal/web", mod + "internal/notify", mod + "cmd/"}},
 		{"internal/notify", []string{mod + "internal/store", mod + "internal/web", mod + "cmd/"}},
 		{"internal/web", []string{mod + "internal/store", mod + "internal/notify", mod + "cmd/"}},
+		// The load generator is a client of the server: it seeds through the
+		// domain and speaks HTTP, and needs no adapter.
+		{"internal/loadgen", []string{mod + "internal/store", mod + "internal/web", mod + "internal/notify", mod + "cmd/"}},
 	}
 	for _, tc := range tests {
 		out, err := exec.Command("go", "list", "-deps", "../../"+tc.pkg).Output()

@@ -1,74 +1,61 @@
 package twostep
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
 
-// LoadAccount is an account made for load tests, with what a client needs to
-// sign in as it.
+// The load generator's seeding (`twostep bench prepare`, internal/loadgen) and
+// nothing else uses this file: it writes load-test rows straight into the
+// store, skipping the use cases' checks, audit events and notices, so that a
+// million accounts take minutes. The domain keeps it because the rows must
+// follow its rules (ids, sealed seeds bound to their factor's id); what a load
+// test wants (names, passwords, batches, cheap hashes) lives in loadgen.
+
+// LoadAccount is a load-test account: what a client needs to sign in as it.
+// Bench use only.
 type LoadAccount struct {
 	Email    string
 	Password string
 	Secret   []byte // the authenticator seed
 }
 
-// CheapArgon2 are argon2id parameters for load-test accounts only: a sign-in
-// with them measures Twostep, not the password hash. The parameters live in
-// each hash, so the server's own defaults stay as they are.
-var CheapArgon2 = Argon2Params{Memory: 64, Time: 1, Threads: 1}
-
-// PrepareLoadAccounts creates a new organisation with n accounts, each with a
-// password hashed with p and an active authenticator app, straight into the
-// store in batches, and returns them. progress, if set, hears how many are done.
-func (s *Service) PrepareLoadAccounts(ctx context.Context, orgName string, n int, p Argon2Params, progress func(int)) ([]LoadAccount, error) {
-	if n < 1 {
-		return nil, invalid("accounts", ReasonTooFew, "Min", "1")
-	}
+// CreateLoadOrg stores a new organisation named name with the slug slug and
+// the server's default policy, without an owner. Bench use only: the slug is
+// not checked, and ErrConflict says it is taken.
+func (s *Service) CreateLoadOrg(ctx context.Context, name, slug string) (*Org, error) {
 	now := s.now()
-	suffix := make([]byte, 4) // 30 random bits in the slug, so that each run makes a new org
-	s.mustRead(suffix)
-	org := &Org{ID: s.newID("org"), Name: orgName, Slug: Slugify(orgName) + "-" + idEncoding.EncodeToString(suffix)[:6],
-		Policy: s.DefaultPolicy(), CreatedAt: now}
+	org := &Org{ID: s.newID("org"), Name: name, Slug: slug, Policy: s.DefaultPolicy(), CreatedAt: now}
 	org.Policy.ChangedAt = now
 	if err := s.store.CreateOrg(ctx, org); err != nil {
 		return nil, err
 	}
-	out := make([]LoadAccount, 0, n)
-	for start := 0; start < n; start += 500 {
-		end := min(start+500, n)
-		err := s.store.Atomic(ctx, func(tx Store) error {
-			for i := start; i < end; i++ {
-				la := LoadAccount{Email: fmt.Sprintf("load%07d@%s.invalid", i, org.Slug), Password: fmt.Sprintf("load-password-%07d", i),
-					Secret: make([]byte, totpSecretSize)}
-				s.mustRead(la.Secret)
-				hash, err := s.hasher.HashWith(ctx, la.Password, p)
-				if err != nil {
-					return err
-				}
-				a := &Account{ID: s.newID("acc"), OrgID: org.ID, Email: la.Email, PasswordHash: hash, Role: RoleMember,
-					Locale: "en", TwoStepSince: now, CreatedAt: now}
-				if err := tx.CreateAccount(ctx, a); err != nil {
-					return err
-				}
-				f := &Factor{ID: s.newID("fac"), AccountID: a.ID, Method: MethodTOTP, Status: FactorActive, Label: "Load test",
-					Default: true, CreatedAt: now, ConfirmedAt: now}
-				if f.Secret, err = s.sealer.Seal(la.Secret, []byte(f.ID)); err != nil {
-					return err
-				}
-				if err := tx.CreateFactor(ctx, f); err != nil {
-					return err
-				}
-				out = append(out, la)
+	return org, nil
+}
+
+// CreateLoadAccounts stores, in one transaction, a member of org for each of
+// accts with its password hashed with p and an active authenticator app with
+// its seed: all of them or, on an error, none. Bench use only: nothing is
+// checked (a taken e-mail is ErrConflict from the store), and p may be cheap.
+func (s *Service) CreateLoadAccounts(ctx context.Context, org *Org, accts []LoadAccount, p Argon2Params) error {
+	now := s.now()
+	return s.store.Atomic(ctx, func(tx Store) error {
+		for _, la := range accts {
+			hash, err := s.hasher.HashWith(ctx, la.Password, p)
+			if err != nil {
+				return err
 			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
+			a := &Account{ID: s.newID("acc"), OrgID: org.ID, Email: la.Email, PasswordHash: hash, Role: RoleMember,
+				Locale: "en", TwoStepSince: now, CreatedAt: now}
+			if err := tx.CreateAccount(ctx, a); err != nil {
+				return err
+			}
+			f := &Factor{ID: s.newID("fac"), AccountID: a.ID, Method: MethodTOTP, Status: FactorActive, Label: "Load test",
+				Default: true, CreatedAt: now, ConfirmedAt: now}
+			if f.Secret, err = s.sealer.Seal(la.Secret, []byte(f.ID)); err != nil {
+				return err
+			}
+			if err := tx.CreateFactor(ctx, f); err != nil {
+				return err
+			}
 		}
-		if progress != nil {
-			progress(end)
-		}
-	}
-	return out, nil
+		return nil
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twostep/twostep/internal/loadgen"
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
 )
@@ -55,7 +56,7 @@ func BenchmarkSignIn(b *testing.B) {
 func BenchmarkVerifySignInParallel(b *testing.B) {
 	f := newFixture(b, storetest.SQLite(b), twostep.Limits{})
 	ctx := context.Background()
-	accounts, err := f.svc.PrepareLoadAccounts(ctx, "Bench", b.N, twostep.CheapArgon2, nil)
+	accounts, err := loadgen.Prepare(ctx, f.svc, "Bench", b.N, loadgen.CheapArgon2, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
