@@ -195,7 +195,8 @@ func (s *Server) sentAt(cs *twostep.CodeSent) time.Time {
 }
 
 // renderVerify shows the second step of the sign-in in the cookie with method
-// (and factor) in use, or sends the person back to the first step. Where the
+// (and factor) in use, or sends the person where the sign-in stands (the
+// domain says: SignInNext): to enrolment, or back to the first step. Where the
 // live code of the sign-in went, and when, comes from the service: for a method
 // that delivers codes and has none live, the page offers to send one rather
 // than asking for it.
@@ -205,12 +206,16 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, p *page, s
 		redirect(w, r, "/sign-in")
 		return
 	}
-	res, err := s.svc.SignInMethods(r.Context(), ck.Value)
-	if errors.Is(err, twostep.ErrExpired) || errors.As(err, new(*twostep.InvalidError)) {
-		if _, eerr := s.svc.AuthenticateEnrolment(r.Context(), ck.Value, s.clientIP(r), r.UserAgent()); eerr == nil {
-			redirect(w, r, enrolBase) // this sign-in must set up a method first
-			return
-		}
+	next, err := s.svc.SignInNext(r.Context(), ck.Value)
+	if err == nil && next.Kind == twostep.NextEnrol {
+		redirect(w, r, enrolBase) // this sign-in must set up a method first
+		return
+	}
+	var res *twostep.SignInResult
+	if err == nil {
+		res, err = s.svc.SignInMethods(r.Context(), ck.Value) // expired too if it ran out just now
+	}
+	if errors.Is(err, twostep.ErrExpired) {
 		s.setCookie(w, s.signInCookie(), "", timeZero)
 		redirect(w, r, "/sign-in?done=expired")
 		return
