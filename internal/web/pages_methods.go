@@ -12,7 +12,8 @@ import (
 
 // Where the add-method pages live: under the security page for a signed-in
 // account, and under the enrolment page for a sign-in that the organisation
-// holds until a method is set up. The same handlers serve both.
+// holds until a method is set up. The same handlers serve both: routes.go
+// mounts them at each base from one table, and they find theirs by methodsBase.
 const (
 	securityBase = "/account/security"
 	enrolBase    = "/sign-in/enrol"
