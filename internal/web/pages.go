@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"path"
-	"strconv"
 	"strings"
 	"time"
 
@@ -342,133 +341,36 @@ func (s *Server) showFailure(w http.ResponseWriter, p *page, f failure) {
 	}
 }
 
-// sending marks err as the answer to a request for a code, so that a throttle
-// reads as the cap on codes sent rather than on tries; phone says the code was
-// to go by text message or call, whose caps and provider are not e-mail's.
-type sending struct {
-	error
-	phone bool
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
-func (e sending) Unwrap() error { return e.error }
-
-// sendFailed marks err (if any) as the answer to a request for a code by m.
-func sendFailed(err error, m twostep.Method) error {
-	if err == nil {
-		return nil
+// localPath returns next when it is a path on this site, else "".
+func localPath(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return ""
 	}
-	return sending{err, isPhone(m)}
-}
-
-func isPhone(m twostep.Method) bool { return m == twostep.MethodSMS || m == twostep.MethodVoice }
-
-// sendError puts a refused request for a code on p as a page-level error: too
-// soon (with the seconds left), the cap on codes sent (with when to try
-// again), or a delivery the provider refused. Anything else goes to formError.
-// It returns the status to answer with, or 0.
-func (s *Server) sendError(w http.ResponseWriter, p *page, err error) int {
-	f := describe(err)
-	switch f.Code {
-	case "resend_too_soon", "too_many_attempts", "delivery_failed":
-		if f.Code == "delivery_failed" && f.Message == "error.delivery_failed" {
-			f.Message = "send.failed" // a code was asked for: the e-mail's words
-		}
-		s.showFailure(w, p, f)
-		p.Field = ""
-		return f.Status
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || strings.ContainsAny(next, "\r\n\t") {
+		return ""
 	}
-	return s.formError(w, p, err)
+	return next
 }
 
-// sentBefore is when the code that err says was sent moments ago went out, so
-// that the page counts down the same wait: now less the cooldown already run.
-func (s *Server) sentBefore(err error) time.Time {
-	wait := min(twostep.RetryAfter(err), twostep.ResendCooldown)
-	return s.clock().Add(wait - twostep.ResendCooldown)
+// withDone adds ?done=what to a local path.
+func withDone(p, what string) string {
+	u, _ := url.Parse(p)
+	q := u.Query()
+	q.Set("done", what)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
-// delivers reports whether Twostep sends the codes of m (rather than an app
-// making them or the person having printed them).
-func delivers(m twostep.Method) bool {
-	return m == twostep.MethodEmail || m == twostep.MethodSMS || m == twostep.MethodVoice
-}
-
-// sentParam is the ?sent= a page gets after a code went out: the Unix time of
-// the send, from which it counts down the resend cooldown. It is only ever
-// used to say "we sent a code" and to time a button, never trusted for more.
-func sentParam(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
-
-func parseSent(v string) time.Time {
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n <= 0 {
-		return timeZero
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
 	}
-	return time.Unix(n, 0)
+	return t.UTC().Format("2006-01-02 15:04 UTC")
 }
 
-// resendWait is how many whole seconds are left of the cooldown that started at sent.
-func (s *Server) resendWait(sent time.Time) int {
-	if sent.IsZero() {
-		return 0
-	}
-	left := min(sent.Add(twostep.ResendCooldown).Sub(s.clock()), twostep.ResendCooldown)
-	if left <= 0 {
-		return 0
-	}
-	return int((left + time.Second - 1) / time.Second)
-}
-
-type hiddenField struct{ Name, Value string }
-
-// resendForm is a button that asks for a (new) code. While Wait seconds of the
-// cooldown remain, the page says so; app.js also disables the button and counts
-// down, with One and Other (where {n} is the number of seconds).
-type resendForm struct {
-	ID       string
-	Action   string
-	Fields   []hiddenField
-	Label    string
-	Primary  bool
-	Wait     int
-	WaitText string
-	One      string
-	Other    string
-}
-
-// resend builds a resendForm; kv are hidden field names and values.
-func (p *page) resend(id, action, labelID string, wait int, kv ...string) *resendForm {
-	f := &resendForm{ID: id, Action: action, Label: p.T(labelID), Wait: wait}
-	for i := 0; i+1 < len(kv); i += 2 {
-		f.Fields = append(f.Fields, hiddenField{kv[i], kv[i+1]})
-	}
-	if wait > 0 {
-		f.WaitText = p.T("send.wait", "Count", wait, "N", wait)
-		f.One = p.T("send.wait", "Count", 1, "N", "{n}")
-		f.Other = p.T("send.wait", "Count", 2, "N", "{n}")
-	}
-	return f
-}
-
-// mailHelp is what the "Didn't get the e-mail?" list needs.
-type mailHelp struct {
-	To   string // the address shown, masked or not
-	From string // the sender to allow; "" when not configured
-}
-
-// ---- Dev outbox ----
-
-func (s *Server) pageOutbox(w http.ResponseWriter, r *http.Request) {
-	msgs, err := s.svc.DevMessages(r.Context(), 100)
-	if err != nil {
-		s.pageError(w, r, err)
-		return
-	}
-	type msg struct{ Channel, To, Subject, At, Text string }
-	out := make([]msg, 0, len(msgs))
-	for _, m := range msgs {
-		out = append(out, msg{m.Channel, m.To, m.Subject, formatTime(m.At), m.Text})
-	}
-	p := s.newPage(r, nil)
-	p.Data = out
-	s.render(w, r, http.StatusOK, "outbox", p)
-}
+func formatDate(t time.Time) string { return t.UTC().Format("2006-01-02") }

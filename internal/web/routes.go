@@ -3,7 +3,13 @@ package web
 import (
 	"io/fs"
 	"net/http"
+
+	"github.com/twostep/twostep/internal/twostep"
 )
+
+// callerPage is a page handler for a caller its wrapper authenticated:
+// withPageCaller (a session) or withEnrolPage (a sign-in that must enrol).
+type callerPage = func(http.ResponseWriter, *http.Request, *twostep.Caller)
 
 // routes is every URL Twostep answers: the JSON API (API.md §3), the pages
 // (API.md §6) and operations (§3.4).
@@ -69,23 +75,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /sign-in/verify", s.pageVerify)
 	mux.HandleFunc("POST /sign-in/verify", s.pageVerifyPost)
 	mux.HandleFunc("POST /sign-in/verify/send", s.pageVerifySend)
-	// Required enrolment: the add-method pages again, for the sign-in token in the cookie.
+	// Required enrolment: the add-method pages below, and these two.
 	mux.HandleFunc("GET /sign-in/enrol", s.withEnrolPage(s.pageEnrol))
 	mux.HandleFunc("POST /sign-in/enrol/complete", s.pageEnrolComplete)
-	mux.HandleFunc("POST /sign-in/enrol/totp", s.withEnrolPage(s.pageAddTOTP))
-	mux.HandleFunc("GET /sign-in/enrol/totp/{id}", s.withEnrolPage(s.pageTOTP))
-	mux.HandleFunc("POST /sign-in/enrol/totp/{id}", s.withEnrolPage(s.pageTOTPPost))
-	mux.HandleFunc("GET /sign-in/enrol/email", s.withEnrolPage(s.pageAddEmail))
-	mux.HandleFunc("POST /sign-in/enrol/email", s.withEnrolPage(s.pageAddEmailPost))
-	mux.HandleFunc("GET /sign-in/enrol/email/{id}", s.withEnrolPage(s.pageEmailFactor))
-	mux.HandleFunc("POST /sign-in/enrol/email/{id}", s.withEnrolPage(s.pageEmailFactorPost))
-	mux.HandleFunc("POST /sign-in/enrol/email/{id}/resend", s.withEnrolPage(s.pageEmailFactorResend))
-	mux.HandleFunc("GET /sign-in/enrol/phone", s.withEnrolPage(s.pageAddPhone))
-	mux.HandleFunc("POST /sign-in/enrol/phone", s.withEnrolPage(s.pageAddPhonePost))
-	mux.HandleFunc("GET /sign-in/enrol/phone/{id}", s.withEnrolPage(s.pagePhoneFactor))
-	mux.HandleFunc("POST /sign-in/enrol/phone/{id}", s.withEnrolPage(s.pagePhoneFactorPost))
-	mux.HandleFunc("POST /sign-in/enrol/phone/{id}/resend", s.withEnrolPage(s.pagePhoneFactorResend))
-	mux.HandleFunc("POST /sign-in/enrol/factors/{id}/remove", s.withEnrolPage(s.pageRemoveFactor))
 	mux.HandleFunc("GET /reset-password", s.pageResetRequest)
 	mux.HandleFunc("POST /reset-password", s.pageResetRequestPost)
 	mux.HandleFunc("GET /reset-password/{token}", s.pageReset)
@@ -95,21 +87,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /account/confirm", s.withPageCaller(s.pageConfirm))
 	mux.HandleFunc("POST /account/confirm", s.withPageCaller(s.pageConfirmPost))
 	mux.HandleFunc("POST /account/confirm/send", s.withPageCaller(s.pageConfirmSend))
-	mux.HandleFunc("POST /account/security/totp", s.withPageCaller(s.pageAddTOTP))
-	mux.HandleFunc("GET /account/security/totp/{id}", s.withPageCaller(s.pageTOTP))
-	mux.HandleFunc("POST /account/security/totp/{id}", s.withPageCaller(s.pageTOTPPost))
-	mux.HandleFunc("GET /account/security/email", s.withPageCaller(s.pageAddEmail))
-	mux.HandleFunc("POST /account/security/email", s.withPageCaller(s.pageAddEmailPost))
-	mux.HandleFunc("GET /account/security/email/{id}", s.withPageCaller(s.pageEmailFactor))
-	mux.HandleFunc("POST /account/security/email/{id}", s.withPageCaller(s.pageEmailFactorPost))
-	mux.HandleFunc("POST /account/security/email/{id}/resend", s.withPageCaller(s.pageEmailFactorResend))
-	mux.HandleFunc("GET /account/security/phone", s.withPageCaller(s.pageAddPhone))
-	mux.HandleFunc("POST /account/security/phone", s.withPageCaller(s.pageAddPhonePost))
-	mux.HandleFunc("GET /account/security/phone/{id}", s.withPageCaller(s.pagePhoneFactor))
-	mux.HandleFunc("POST /account/security/phone/{id}", s.withPageCaller(s.pagePhoneFactorPost))
-	mux.HandleFunc("POST /account/security/phone/{id}/resend", s.withPageCaller(s.pagePhoneFactorResend))
 	mux.HandleFunc("POST /account/security/factors/{id}/default", s.withPageCaller(s.pageMakeDefault))
-	mux.HandleFunc("POST /account/security/factors/{id}/remove", s.withPageCaller(s.pageRemoveFactor))
 	mux.HandleFunc("POST /account/security/recovery-codes", s.withPageCaller(s.pageRecoveryCodes))
 	mux.HandleFunc("POST /account/security/legacy", s.withPageCaller(s.pageLegacy))
 	mux.HandleFunc("POST /account/security/language", s.withPageCaller(s.pageLanguage))
@@ -137,6 +115,42 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /set-password/{token}", s.pageSetPasswordPost)
 	mux.HandleFunc("GET /invite/{token}", s.pageInvite)
 	mux.HandleFunc("POST /invite/{token}", s.pageInvitePost)
+	// Adding a method: one set of handlers (pages_methods.go) at two bases, the
+	// security settings of a signed-in account (its session cookie) and the
+	// enrolment a sign-in must do first (the sign-in token in its cookie).
+	// Each line is two URLs: POST /account/security/totp and POST /sign-in/enrol/totp.
+	addMethod := []struct {
+		method, path string
+		page         callerPage
+	}{
+		{"POST", "/totp", s.pageAddTOTP},
+		{"GET", "/totp/{id}", s.pageTOTP},
+		{"POST", "/totp/{id}", s.pageTOTPPost},
+		{"GET", "/email", s.pageAddEmail},
+		{"POST", "/email", s.pageAddEmailPost},
+		{"GET", "/email/{id}", s.pageEmailFactor},
+		{"POST", "/email/{id}", s.pageEmailFactorPost},
+		{"POST", "/email/{id}/resend", s.pageEmailFactorResend},
+		{"GET", "/phone", s.pageAddPhone},
+		{"POST", "/phone", s.pageAddPhonePost},
+		{"GET", "/phone/{id}", s.pagePhoneFactor},
+		{"POST", "/phone/{id}", s.pagePhoneFactorPost},
+		{"POST", "/phone/{id}/resend", s.pagePhoneFactorResend},
+		{"POST", "/factors/{id}/remove", s.pageRemoveFactor},
+	}
+	bases := []struct {
+		path string
+		auth func(callerPage) http.HandlerFunc
+	}{
+		{securityBase, s.withPageCaller}, // /account/security
+		{enrolBase, s.withEnrolPage},     // /sign-in/enrol
+	}
+	for _, b := range bases {
+		for _, m := range addMethod {
+			mux.HandleFunc(m.method+" "+b.path+m.path, b.auth(m.page))
+		}
+	}
+
 	static, _ := fs.Sub(assets, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 

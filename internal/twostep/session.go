@@ -1,0 +1,97 @@
+package twostep
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Authenticate returns the caller a session token belongs to, moving its idle
+// expiry forward. It returns ErrUnauthenticated for an unknown or ended session.
+func (s *Service) Authenticate(ctx context.Context, token, ip, userAgent string) (*Caller, error) {
+	if token == "" {
+		return nil, ErrUnauthenticated
+	}
+	sess, err := s.store.SessionByToken(ctx, HashToken(token))
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if !now.Before(sess.ExpiresAt) || !now.Before(sess.IdleExpiresAt) {
+		return nil, ErrUnauthenticated
+	}
+	// Touch at most once a minute: idle expiry need not be exact to the second,
+	// and a write per request would make every read a write (FL-06, FL-07).
+	if now.Sub(sess.LastSeenAt) >= time.Minute {
+		sess.LastSeenAt = now
+		sess.IdleExpiresAt = minTime(now.Add(s.sessionIdle), sess.ExpiresAt)
+		if err := s.store.TouchSession(ctx, sess.ID, sess.LastSeenAt, sess.IdleExpiresAt); err != nil {
+			return nil, err
+		}
+	}
+	acct, err := s.store.Account(ctx, sess.AccountID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Caller{Account: acct, Session: sess, IP: ip, UserAgent: userAgent}, nil
+}
+
+// SignOut ends the caller's session.
+func (s *Service) SignOut(ctx context.Context, c *Caller) error {
+	return s.store.DeleteSession(ctx, c.Session.ID)
+}
+
+// signedIn starts the session that next (NextSession, or NextEnrol within its
+// grace period) says the sign-in has earned, and gives its client a device token.
+func (s *Service) signedIn(ctx context.Context, tx Store, a *Account, next Next, c *Caller) (*SignInResult, error) {
+	token, sess, err := s.startSession(ctx, tx, a, next.AMR, next.SecondStep, next.Confirmed, c)
+	if err != nil {
+		return nil, err
+	}
+	device, err := s.issueDevice(ctx, tx, a, c)
+	if err != nil {
+		return nil, err
+	}
+	a.LastSignInAt = sess.CreatedAt
+	if err := tx.SetLastSignIn(ctx, a.ID, a.LastSignInAt); err != nil {
+		return nil, err
+	}
+	return &SignInResult{Status: StatusSignedIn, Account: a, SessionToken: token, Session: sess, ExpiresAt: sess.ExpiresAt,
+		DeviceToken: device}, nil
+}
+
+// startSession stores a new session with a fresh token (FL-02, FL-03), recording
+// how its second step was met. A confirmed session counts as a fresh identity
+// confirmation for the confirmation window.
+func (s *Service) startSession(ctx context.Context, tx Store, a *Account, amr []string, step SecondStep, confirmed bool, c *Caller) (string, *Session, error) {
+	now := s.now()
+	token, hash := s.newToken()
+	sess := &Session{
+		ID: s.newID("ses"), TokenHash: hash, AccountID: a.ID, AMR: amr, SecondStep: step, Legacy: step == SecondStepExempt,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.sessionMax),
+	}
+	sess.IdleExpiresAt = minTime(now.Add(s.sessionIdle), sess.ExpiresAt)
+	if confirmed && step != SecondStepExempt {
+		sess.ConfirmedUntil = now.Add(s.confirmWindow)
+	}
+	if c != nil {
+		sess.IP, sess.UserAgent = c.IP, truncate(c.UserAgent, 512)
+	}
+	if err := tx.CreateSession(ctx, sess); err != nil {
+		return "", nil, err
+	}
+	return token, sess, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,171 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// auditPage is how many events /admin/audit shows at once.
+const auditPage = 50
+
+// auditTypes are the event types the audit page filters by, as the ids of their names.
+var auditTypes = []string{
+	"event.sign_in.succeeded", "event.sign_in.failed", "event.sign_in.locked", "event.second_step.failed", "event.second_step.locked",
+	"event.second_step.replayed", "event.two_step.enabled", "event.two_step.disabled", "event.factor.added",
+	"event.factor.removed", "event.recovery_codes.generated", "event.recovery_code.used", "event.two_step.reset_by_admin",
+	"event.policy.changed", "event.member.changed", "event.account.created", "event.account.unlocked",
+	"event.sessions.ended", "event.delivery.capped", "event.email.changed", "event.password.changed",
+	"event.password.reset", "event.identity.confirmed", "event.legacy_clients.changed",
+}
+
+type auditData struct {
+	Rows     []eventRow
+	Members  []option
+	Types    []option
+	Older    string
+	Filtered bool
+}
+
+func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	p, _, err := s.adminPage(r, c)
+	if err != nil {
+		s.adminError(w, r, err)
+		return
+	}
+	before, _, err := pageQuery(r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	account, typ := q.Get("account"), q.Get("type")
+	members, err := s.svc.Members(r.Context(), c)
+	if err != nil {
+		s.adminError(w, r, err)
+		return
+	}
+	evs, err := s.svc.OrgEvents(r.Context(), c, twostep.EventFilter{AccountID: account, Type: twostep.EventType(typ), Before: before, Limit: auditPage})
+	if err != nil {
+		s.adminError(w, r, err)
+		return
+	}
+	d := auditData{Filtered: account != "" || typ != ""}
+	emails := make(map[string]string, len(members))
+	for _, m := range members {
+		emails[m.Account.ID] = m.Account.Email
+		d.Members = append(d.Members, option{Value: m.Account.ID, Label: m.Account.Email, Selected: m.Account.ID == account})
+	}
+	slices.SortFunc(d.Members, func(a, b option) int { return strings.Compare(a.Label, b.Label) })
+	for _, id := range auditTypes {
+		t := strings.TrimPrefix(id, "event.")
+		d.Types = append(d.Types, option{Value: t, Label: p.T(id), Selected: t == typ})
+	}
+	who := func(id string) string {
+		switch {
+		case id == "":
+			return ""
+		case id == twostep.OperatorActor:
+			return p.T("audit.operator")
+		case emails[id] != "":
+			return emails[id]
+		}
+		return id // an account since deleted, or of the server
+	}
+	for _, e := range evs {
+		d.Rows = append(d.Rows, eventRow{At: formatTime(e.At), What: p.auditText(e, who), IP: e.IP, Device: e.UserAgent})
+	}
+	if len(evs) == auditPage {
+		older := url.Values{"before": {strconv.FormatInt(evs[len(evs)-1].ID, 10)}}
+		if account != "" {
+			older.Set("account", account)
+		}
+		if typ != "" {
+			older.Set("type", typ)
+		}
+		d.Older = "/admin/audit?" + older.Encode()
+	}
+	p.Data = d
+	s.render(w, r, http.StatusOK, "audit", p)
+}
+
+// auditText says an audit event in words: who did what to whom, read from the
+// event's typed detail. An event it cannot describe says its type (a test
+// holds every type to a sentence in every language).
+func (p *page) auditText(e *twostep.AuditEvent, who func(string) string) string {
+	actor, account := who(e.ActorID), who(e.AccountID)
+	if actor == "" {
+		actor = account
+	}
+	kv := []any{"Actor", actor, "Account", account}
+	id := "audit." + string(e.Type)
+	detail, err := twostep.DetailOf(e)
+	if err != nil {
+		return p.T("audit.other", "Type", e.Type, "Account", account)
+	}
+	switch d := detail.(type) {
+	case *twostep.SignInSucceeded:
+		if until, ok := d.GraceTime(); ok {
+			id, kv = "audit.sign_in.grace", append(kv, "Until", formatTime(until))
+		} else if d.Enrolled {
+			id = "audit.sign_in.enrolled"
+		} else if d.LegacyClient != "" {
+			id, kv = "audit.sign_in.legacy", append(kv, "Version", d.LegacyClient)
+		}
+	case *twostep.FactorAdded:
+		kv = append(kv, "Method", p.methodName(string(d.Method)))
+	case *twostep.FactorRemoved:
+		kv = append(kv, "Method", p.methodName(string(d.Method)))
+	case *twostep.TwoStepEnabled:
+		kv = append(kv, "Method", p.methodName(string(d.Method)))
+	case *twostep.SecondStepFailed:
+		kv = append(kv, "Method", p.methodName(string(d.Method)))
+	case *twostep.SignInLocked:
+		kv = append(kv, "Until", lockEnd(d))
+	case *twostep.DeliveryCapped:
+		kv = append(kv, "Method", p.methodName(d.Channel))
+	case *twostep.DeliveryFailed:
+		kv = append(kv, "Method", p.methodName(d.Channel))
+	case *twostep.PasswordChanged:
+		if d.Via == "link" {
+			id = "audit.password.set"
+		}
+	case *twostep.SessionsEnded:
+		if e.ActorID == e.AccountID {
+			id = "audit.sessions.ended_self"
+		}
+	case *twostep.AccountCreated:
+		if d.Role.Valid() {
+			kv = append(kv, "Role", p.roleName(d.Role))
+		} else {
+			kv = append(kv, "Role", string(d.Role))
+		}
+		if d.Invited {
+			id = "audit.account.invited"
+		}
+	case *twostep.PolicyChanged:
+		switch {
+		case d.After.TwoStep == twostep.PolicyRequired && d.Before.TwoStep != twostep.PolicyRequired:
+			id = "audit.policy.required"
+		case d.After.TwoStep == twostep.PolicyOptional && d.Before.TwoStep == twostep.PolicyRequired:
+			id = "audit.policy.optional"
+		}
+	case *twostep.MemberChanged:
+		switch {
+		case d.Role.Before != d.Role.After:
+			id, kv = "audit.member.role", append(kv, "From", p.roleName(d.Role.Before), "To", p.roleName(d.Role.After))
+		case d.SSO.After && !d.SSO.Before:
+			id = "audit.member.sso_on"
+		case !d.SSO.After && d.SSO.Before:
+			id = "audit.member.sso_off"
+		}
+	}
+	if text, ok := p.tr(id, kv...); ok {
+		return text
+	}
+	return p.T("audit.other", "Type", e.Type, "Account", account)
+}
