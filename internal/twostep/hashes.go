@@ -84,7 +84,9 @@ func parseForeignHash(field, s string) (*foreignHash, error) {
 	return nil, invalid(field, ReasonHashUnknown)
 }
 
-func malformed(field, scheme string) error { return invalid(field, ReasonHashMalformed, "Scheme", scheme) }
+func malformed(field, scheme string) error {
+	return invalid(field, ReasonHashMalformed, "Scheme", scheme)
+}
 
 func tooCostly(field, scheme, max string) error {
 	return invalid(field, ReasonHashTooCostly, "Scheme", scheme, "Max", max)
