@@ -293,6 +293,12 @@ func TestImportRefusals(t *testing.T) {
 				}
 			}
 		}
+		// A server that sends neither texts nor calls cannot keep a phone.
+		f.rebuild(func(o *twostep.Options) { o.Methods = []twostep.Method{twostep.MethodTOTP} })
+		res := f.importRaw(twostep.ImportOptions{Org: f.org}, []byte(`{"email":"x@example.com","phone":"+33612345678"}`))
+		if inv, ok := res.Err.(*twostep.InvalidError); res.Outcome != twostep.ImportFailed || !ok || inv.Field != "phone" || inv.Code != twostep.ReasonMethodNotOffered {
+			t.Errorf("a phone on a server without SMS or calls: %+v", res)
+		}
 		accts, err := db.Accounts(ctx, f.org)
 		if err != nil || len(accts) != 1 {
 			t.Errorf("after failed lines the organisation has %d accounts (%v), want its owner alone", len(accts), err)
