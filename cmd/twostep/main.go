@@ -53,6 +53,7 @@ Commands:
   migrate                        bring the database schema up to date
   org create --name NAME --owner EMAIL [--slug SLUG] [--password-stdin]
   user create --org ORG --email EMAIL [--role member|admin|owner] [--sso] [--password-stdin]
+  user import --org ORG FILE|- [--dry-run] [--invite]   accounts from JSON Lines, hashes kept
   user reset-two-step --email EMAIL
   user set-sso --email EMAIL --on|--off   move an account to its organisation's SSO or back
   keys rotate [--wait 70s]       add a key, make it active, re-seal stored secrets
@@ -92,6 +93,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return cmdOrgCreate(ctx, rest[1:], getenv, stdin, stdout, stderr)
 		case "user create":
 			return cmdUserCreate(ctx, rest[1:], getenv, stdin, stdout, stderr)
+		case "user import":
+			return cmdUserImport(ctx, rest[1:], getenv, stdin, stdout, stderr)
 		case "user reset-two-step":
 			return cmdResetTwoStep(ctx, rest[1:], getenv, stdout, stderr)
 		case "user set-sso":

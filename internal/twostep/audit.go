@@ -13,6 +13,7 @@ type EventType string
 // Audit event types (API.md §3.3).
 const (
 	EventAccountCreated         EventType = "account.created"
+	EventAccountImported        EventType = "account.imported"
 	EventAccountUnlocked        EventType = "account.unlocked"
 	EventDeliveryCapped         EventType = "delivery.capped"
 	EventDeliveryFailed         EventType = "delivery.failed"
@@ -48,6 +49,7 @@ type EventDetail interface {
 // eventDetails makes an empty detail of each type, to decode stored events into.
 var eventDetails = map[EventType]func() EventDetail{
 	EventAccountCreated:         func() EventDetail { return &AccountCreated{} },
+	EventAccountImported:        func() EventDetail { return &AccountImported{} },
 	EventAccountUnlocked:        func() EventDetail { return &AccountUnlocked{} },
 	EventDeliveryCapped:         func() EventDetail { return &DeliveryCapped{} },
 	EventDeliveryFailed:         func() EventDetail { return &DeliveryFailed{} },
@@ -129,6 +131,16 @@ type (
 		SSO     bool `json:"sso"`
 		Invited bool `json:"invited,omitempty"`
 		Again   bool `json:"again,omitempty"` // a new invitation to someone already invited
+	}
+	// AccountImported: by the operator's import (API.md §9), with the scheme
+	// of the password hash it brought ("" for none) and the second-step
+	// methods it keeps; Invited when a set-password invitation went out.
+	AccountImported struct {
+		Role    Role     `json:"role"`
+		SSO     bool     `json:"sso"`
+		Scheme  string   `json:"scheme,omitempty"`
+		Methods []Method `json:"methods,omitempty"`
+		Invited bool     `json:"invited,omitempty"`
 	}
 	// AccountUnlocked: an admin cleared the account's locks, of these kinds.
 	AccountUnlocked struct {
@@ -264,6 +276,7 @@ func (d *SignInSucceeded) GraceTime() (time.Time, bool) {
 }
 
 func (*AccountCreated) EventType() EventType         { return EventAccountCreated }
+func (*AccountImported) EventType() EventType        { return EventAccountImported }
 func (*AccountUnlocked) EventType() EventType        { return EventAccountUnlocked }
 func (*DeliveryCapped) EventType() EventType         { return EventDeliveryCapped }
 func (*DeliveryFailed) EventType() EventType         { return EventDeliveryFailed }

@@ -109,9 +109,20 @@ func (h *Hasher) HashWith(ctx context.Context, password string, p Argon2Params) 
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
-// Verify reports whether password matches encoded. A malformed hash never matches.
+// Verify reports whether password matches encoded: Twostep's argon2id, or a
+// hash an import brought (hashes.go), under the same bound on hashes in
+// flight. A malformed hash never matches.
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, error) {
 	p, salt, want, ok := parseArgon2(encoded)
+	if !ok && len(password) <= MaxPasswordLen {
+		if f, err := parseForeignHash("password_hash", encoded); err == nil {
+			if err := h.acquire(ctx); err != nil {
+				return false, err
+			}
+			defer h.release()
+			return f.verify(password), nil
+		}
+	}
 	if !ok || len(password) > MaxPasswordLen {
 		// Spend the same time as a real check so that the answer tells nothing.
 		p, salt, want = h.params, make([]byte, 16), make([]byte, 32)

@@ -74,3 +74,15 @@ const (
 	ReasonSlugTaken        Reason = "slug_taken"  // Slug
 	ReasonOrgUnknown       Reason = "org_unknown" // Org: the id or slug given
 )
+
+// Reasons a line of an account import is refused (API.md §9).
+const (
+	ReasonImportJSON    Reason = "import_json" // the line is not one JSON object
+	ReasonImportField   Reason = "import_field"
+	ReasonHashUnknown   Reason = "hash_unknown"
+	ReasonHashMalformed Reason = "hash_malformed"  // Scheme
+	ReasonHashTooCostly Reason = "hash_too_costly" // Scheme, Max: the ceiling, "cost 14"
+	ReasonTOTPSecret    Reason = "totp_secret"     // Min, Max: bytes
+	ReasonPhoneE164     Reason = "phone_e164"
+	ReasonSSONoMethods  Reason = "sso_no_methods"
+)

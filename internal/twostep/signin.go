@@ -134,6 +134,9 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 	if err := s.passwordSucceeded(ctx, keys[0]); err != nil {
 		return nil, err
 	}
+	if !IsNativeHash(hash) {
+		s.upgradeHash(ctx, acct, r.Password) // an imported hash, replaced at its first correct password (API.md §9)
+	}
 	org, err := s.store.Org(ctx, acct.OrgID)
 	if err != nil {
 		return nil, err
