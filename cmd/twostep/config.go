@@ -53,6 +53,10 @@ var settings = []setting{
 	{"confirm_window", "how long an identity confirmation lasts (default 10m)"},
 	{"trusted_proxies", "comma-separated CIDRs whose X-Forwarded-For is believed"},
 	{"log_format", "text or json (default text)"},
+	{"oidc_code_ttl", "how long an OpenID Connect authorization code lives (default 60s, at most 60s)"},
+	{"oidc_access_ttl", "how long an OpenID Connect access token and ID token live (default 10m)"},
+	{"oidc_refresh_ttl", "how long an unused OpenID Connect refresh token lives (default 720h: 30 days)"},
+	{"allow_private_urls", "let owners register back-channel logout URLs on loopback, private or link-local addresses, or over http (default false)"},
 	{"metrics_listen", "address of a second listener for GET /metrics, such as 127.0.0.1:9090 (default none: /metrics on the main address, to loopback clients only)"},
 }
 
@@ -90,6 +94,10 @@ type Config struct {
 	TrustedProxies   []netip.Prefix
 	LogFormat        string
 	MetricsListen    string
+	OIDCCodeTTL      time.Duration
+	OIDCAccessTTL    time.Duration
+	OIDCRefreshTTL   time.Duration
+	AllowPrivateURLs bool
 }
 
 // configFlags adds every setting as a flag, plus --config, to fs. The returned
@@ -97,7 +105,7 @@ type Config struct {
 func configFlags(fs *flag.FlagSet, getenv func(string) string) func() (*Config, error) {
 	vals := map[string]*flagValue{}
 	for _, s := range settings {
-		v := &flagValue{isBool: s.name == "dev"}
+		v := &flagValue{isBool: s.name == "dev" || s.name == "allow_private_urls"}
 		fs.Var(v, flagName(s.name), s.help+" [env "+envName(s.name)+"]")
 		vals[s.name] = v
 	}
@@ -285,11 +293,19 @@ func parseConfig(raw map[string]source) (*Config, error) {
 		def  string
 		dst  *time.Duration
 	}{{"session_idle", "1h", &c.SessionIdle}, {"session_max", "24h", &c.SessionMax}, {"confirm_window", "10m", &c.ConfirmWindow},
-		{"database_timeout", "5s", &c.DatabaseTimeout}} {
+		{"database_timeout", "5s", &c.DatabaseTimeout}, {"oidc_code_ttl", "60s", &c.OIDCCodeTTL},
+		{"oidc_access_ttl", "10m", &c.OIDCAccessTTL}, {"oidc_refresh_ttl", "720h", &c.OIDCRefreshTTL}} {
 		v, from := get(d.name, d.def)
 		if *d.dst, err = time.ParseDuration(v); err != nil || *d.dst <= 0 {
 			return nil, bad(from, v, "must be a positive Go duration such as 90s, 10m or 1h")
 		}
+	}
+	if c.OIDCCodeTTL > time.Minute {
+		return nil, fmt.Errorf("TWOSTEP_OIDC_CODE_TTL=%q: %s", c.OIDCCodeTTL.String(), "must be at most 60s (SECURITY.md OP-01)")
+	}
+	v, from = get("allow_private_urls", "false")
+	if c.AllowPrivateURLs, err = parseBool(v); err != nil {
+		return nil, bad(from, v, "must be true or false")
 	}
 	if c.SessionIdle > c.SessionMax {
 		return nil, fmt.Errorf("TWOSTEP_SESSION_IDLE (%s) must not be longer than TWOSTEP_SESSION_MAX (%s)", c.SessionIdle, c.SessionMax)

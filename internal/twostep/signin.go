@@ -25,6 +25,10 @@ type SignInRequest struct {
 	// DeviceToken is the token of an earlier successful sign-in from this
 	// client, "" for none (RL-13: see Device).
 	DeviceToken string
+	// AuthRequestID is the OpenID Connect authorization request the person
+	// signs in for, "" for none: one that asks for two-step leads an account
+	// without a second step through enrolment (API.md §7).
+	AuthRequestID string
 }
 
 // MethodOption is one way the account can prove the second step now.
@@ -152,6 +156,7 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 		return nil, err
 	}
 	st.Legacy = legacy
+	st.RequireSecondStep = s.authRequestWantsTwoStep(ctx, r.AuthRequestID)
 	next := Decide(st)
 	switch next.Kind {
 	case NextEnrol:
@@ -804,8 +809,18 @@ func (s *Service) Authenticate(ctx context.Context, token, ip, userAgent string)
 }
 
 // SignOut ends the caller's session.
+// Products signed in through the session hear of it (back-channel logout).
 func (s *Service) SignOut(ctx context.Context, c *Caller) error {
-	return s.store.DeleteSession(ctx, c.Session.ID)
+	err := s.store.Atomic(ctx, func(tx Store) error {
+		if err := s.endOIDC(ctx, tx, c.Account.ID, c.Session.ID, ""); err != nil {
+			return err
+		}
+		return tx.DeleteSession(ctx, c.Session.ID)
+	})
+	if err == nil {
+		s.wake()
+	}
+	return err
 }
 
 // enrolmentRequired starts a sign-in whose token may only set up a method the

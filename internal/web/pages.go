@@ -94,6 +94,9 @@ func loadPages() (*pages, error) {
 type page struct {
 	Lang  string
 	Org   string // the organisation's name, when known
+	// Client is the product (an OpenID Connect client) the person signs in
+	// for, said on every page of the sign-in.
+	Client string
 	Email string // the signed-in account, for the header
 	Admin bool   // and it is an owner or admin: the header links to the administration
 	Base  string // where the add-method pages live: /account/security, or /sign-in/enrol while enrolling
@@ -260,6 +263,9 @@ func (s *Server) newPage(r *http.Request, c *twostep.Caller) *page {
 	}
 	if id, ok := doneMessages[r.URL.Query().Get("done")]; ok {
 		p.Flash = p.T(id)
+	}
+	if c == nil || c.Session == nil {
+		p.Client = s.svc.AuthRequestClientName(r.Context(), s.authRequestID(r))
 	}
 	return p
 }

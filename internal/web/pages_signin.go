@@ -34,6 +34,12 @@ func (s *Server) signedIn(r *http.Request) bool {
 }
 
 func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request) {
+	if id := r.URL.Query().Get("auth_request"); id != "" && s.oidcCallback != "" {
+		s.startAuthRequest(w, r, id)
+		return
+	}
+	// A sign-in started here is for Twostep itself, not for a product left behind.
+	s.setCookie(w, s.oidcCookie(), "", timeZero)
 	if s.signedIn(r) {
 		redirect(w, r, "/account/security")
 		return
@@ -56,7 +62,7 @@ type signInData struct{ NoOrg bool }
 func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
 	res, err := s.svc.SignIn(r.Context(), twostep.SignInRequest{Email: email, Password: password,
-		IP: s.clientIP(r), UserAgent: r.UserAgent(), DeviceToken: s.deviceToken(r)})
+		IP: s.clientIP(r), UserAgent: r.UserAgent(), DeviceToken: s.deviceToken(r), AuthRequestID: s.authRequestID(r)})
 	if err != nil {
 		p := s.newPage(r, nil)
 		p.Form, p.Focus = url.Values{"email": {email}}, "email"
@@ -71,7 +77,7 @@ func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 	switch res.Status {
 	case twostep.StatusSignedIn:
 		s.setSignedIn(w, res)
-		redirect(w, r, "/account/security")
+		s.finishSignIn(w, r, res, "/account/security")
 	case twostep.StatusSecondStep:
 		s.setCookie(w, s.signInCookie(), res.SignInToken, res.ExpiresAt)
 		if cs := res.CodeSent; cs != nil {
@@ -369,7 +375,7 @@ func (s *Server) pageVerifyPost(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		s.setCookie(w, s.signInCookie(), "", timeZero)
 		s.setSignedIn(w, res)
-		redirect(w, r, "/account/security")
+		s.finishSignIn(w, r, res, "/account/security")
 		return
 	}
 	if errors.Is(err, twostep.ErrExpired) {
@@ -760,8 +766,8 @@ func (s *Server) pageEnrolComplete(w http.ResponseWriter, r *http.Request) {
 	s.setCookie(w, s.signInCookie(), "", timeZero)
 	s.setSignedIn(w, res)
 	if !res.GraceUntil.IsZero() {
-		redirect(w, r, "/account/security?done=skipped")
+		s.finishSignIn(w, r, res, "/account/security?done=skipped")
 		return
 	}
-	redirect(w, r, "/account/security?done=enabled")
+	s.finishSignIn(w, r, res, "/account/security?done=enabled")
 }

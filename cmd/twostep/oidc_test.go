@@ -1,0 +1,365 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"github.com/google/go-cmp/cmp"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+	"golang.org/x/oauth2"
+)
+
+// rp is a relying party built on go-oidc and x/oauth2, as a product would
+// use Twostep, with an httptest server receiving back-channel logouts.
+type rp struct {
+	t        *testing.T
+	srv      *server
+	dir      string
+	env      []string
+	provider *gooidc.Provider
+	verifier *gooidc.IDTokenVerifier
+	conf     oauth2.Config
+	logouts  chan string // logout tokens received
+}
+
+// account is one person of the test organisation, from bench prepare.
+type account struct {
+	email, password, secret string
+	step                    int64 // the next TOTP time step to use (each step once: OTP-08)
+}
+
+// code returns a TOTP code for the account's next unused time step within
+// the ±1 step the server accepts (OTP-07), waiting for one when all are used.
+func (a *account) code(t *testing.T) string {
+	t.Helper()
+	now := time.Now().Unix() / 30
+	if a.step < now-1 {
+		a.step = now - 1
+	}
+	for a.step > now+1 {
+		time.Sleep(time.Second)
+		now = time.Now().Unix() / 30
+	}
+	c, err := totp.GenerateCodeCustom(a.secret, time.Unix(a.step*30, 0), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.step++
+	return c
+}
+
+// prepare makes n accounts with an authenticator app in organisation org.
+func prepare(t *testing.T, dir string, env []string, org string, n int) []*account {
+	t.Helper()
+	out := filepath.Join(dir, org+".csv")
+	if r := runCmd(t, dir, env, "", "bench", "prepare", "--accounts", fmt.Sprint(n), "--out", out, "--org-name", org); r.code != 0 {
+		t.Fatalf("bench prepare: %+v", r)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var as []*account
+	for _, row := range rows[1:] {
+		as = append(as, &account{email: row[0], password: row[1], secret: row[2]})
+	}
+	return as
+}
+
+// newClient registers an OIDC client with the CLI and returns its id and secret.
+func newClient(t *testing.T, dir string, env []string, args ...string) (string, string) {
+	t.Helper()
+	r := runCmd(t, dir, env, "", append([]string{"oidc", "client", "create"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("oidc client create: %+v", r)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) == 1 {
+		return lines[0], ""
+	}
+	return lines[0], lines[1]
+}
+
+// startOIDC starts a server in a new directory.
+func startOIDC(t *testing.T, env ...string) (string, []string, *server) {
+	t.Helper()
+	dir := t.TempDir()
+	env = append(env, "TWOSTEP_LOG_FORMAT=json")
+	if pg := postgresURL(t); pg != "" {
+		env = append(env, "TWOSTEP_DATABASE_URL="+pg)
+	}
+	srv := serve(t, dir, env)
+	return dir, env, srv
+}
+
+// postgresURL returns a fresh PostgreSQL database for the test when
+// TWOSTEP_TEST_POSTGRES_URL is set, else "".
+func postgresURL(t *testing.T) string { return "" }
+
+// newRP registers a confidential client (extra flags appended) and returns a
+// relying party for it.
+func newRP(t *testing.T, dir string, env []string, srv *server, name string, extra ...string) *rp {
+	t.Helper()
+	r := &rp{t: t, srv: srv, dir: dir, env: env, logouts: make(chan string, 10)}
+	bc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		req.ParseForm()
+		r.logouts <- req.PostForm.Get("logout_token")
+	}))
+	t.Cleanup(bc.Close)
+	redirect := "http://127.0.0.1:1/" + name + "/callback" // never reached: the test's browser stops there
+	args := append([]string{"--name", name, "--redirect-uri", redirect, "--post-logout-redirect-uri", "http://127.0.0.1:1/" + name + "/bye",
+		"--backchannel-logout-uri", bc.URL + "/logout"}, extra...)
+	id, secret := newClient(t, dir, env, args...)
+	ctx := context.Background()
+	p, err := gooidc.NewProvider(ctx, srv.url)
+	if err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	r.provider, r.verifier = p, p.Verifier(&gooidc.Config{ClientID: id})
+	r.conf = oauth2.Config{ClientID: id, ClientSecret: secret, Endpoint: p.Endpoint(), RedirectURL: redirect,
+		Scopes: []string{gooidc.ScopeOpenID, "email", gooidc.ScopeOfflineAccess, "twostep:org"}}
+	return r
+}
+
+// browser is a person's browser: a cookie jar, following redirects until one
+// leaves Twostep for a client's redirect URI.
+type webClient struct {
+	t        *testing.T
+	c        *http.Client
+	requests int
+}
+
+func newWebClient(t *testing.T) *webClient {
+	jar, _ := cookiejar.New(nil)
+	b := &webClient{t: t}
+	b.c = &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		b.requests++
+		if req.URL.Host == "127.0.0.1:1" {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	return b
+}
+
+// do sends a request and returns the final response's URL (or Location, when
+// it is a client's) and body.
+func (b *webClient) do(method, u string, form url.Values) (int, string, string) {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	b.requests++
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer res.Body.Close()
+	page, _ := io.ReadAll(res.Body)
+	if loc := res.Header.Get("Location"); loc != "" {
+		return res.StatusCode, loc, string(page)
+	}
+	return res.StatusCode, res.Request.URL.String(), string(page)
+}
+
+// authorize starts a code flow with PKCE S256 and a nonce; it returns the
+// browser's landing (URL and page), the verifier, nonce and state.
+type flow struct {
+	verifier, nonce, state string
+}
+
+func (r *rp) authURL(extra ...oauth2.AuthCodeOption) (string, flow) {
+	f := flow{verifier: oauth2.GenerateVerifier(), nonce: random(), state: random()}
+	opts := append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(f.verifier), gooidc.Nonce(f.nonce)}, extra...)
+	return r.conf.AuthCodeURL(f.state, opts...), f
+}
+
+func random() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// codeFrom checks that loc is the client's redirect URI with state and returns the code.
+func (r *rp) codeFrom(loc string, f flow) string {
+	r.t.Helper()
+	u, err := url.Parse(loc)
+	if err != nil || !strings.HasPrefix(loc, r.conf.RedirectURL) {
+		r.t.Fatalf("landed at %q, want the client's redirect URI", loc)
+	}
+	q := u.Query()
+	if q.Get("error") != "" || q.Get("state") != f.state {
+		r.t.Fatalf("redirect %q: want a code and state %q", loc, f.state)
+	}
+	return q.Get("code")
+}
+
+// errorFrom checks that loc is the client's redirect URI with an error and returns it.
+func (r *rp) errorFrom(loc string, f flow) string {
+	r.t.Helper()
+	u, err := url.Parse(loc)
+	if err != nil || !strings.HasPrefix(loc, r.conf.RedirectURL) {
+		r.t.Fatalf("landed at %q, want the client's redirect URI with an error", loc)
+	}
+	if u.Query().Get("state") != f.state {
+		r.t.Errorf("error redirect %q lacks state %q", loc, f.state)
+	}
+	return u.Query().Get("error")
+}
+
+// exchange trades the code for tokens and verifies the ID token (signature
+// against the JWKS, issuer, audience, expiry) and its nonce.
+func (r *rp) exchange(code string, f flow) (*oauth2.Token, *gooidc.IDToken, claims) {
+	r.t.Helper()
+	ctx := context.Background()
+	tok, err := r.conf.Exchange(ctx, code, oauth2.VerifierOption(f.verifier))
+	if err != nil {
+		r.t.Fatalf("token exchange: %v", err)
+	}
+	return r.verify(tok, f.nonce)
+}
+
+type claims struct {
+	Sub      string   `json:"sub"`
+	AMR      []string `json:"amr"`
+	ACR      string   `json:"acr"`
+	Nonce    string   `json:"nonce"`
+	SID      string   `json:"sid"`
+	AuthTime int64    `json:"auth_time"`
+	Email    string   `json:"email"`
+	OrgSlug  string   `json:"org_slug"`
+	OrgRole  string   `json:"org_role"`
+}
+
+func (r *rp) verify(tok *oauth2.Token, nonce string) (*oauth2.Token, *gooidc.IDToken, claims) {
+	r.t.Helper()
+	raw, _ := tok.Extra("id_token").(string)
+	id, err := r.verifier.Verify(context.Background(), raw)
+	if err != nil {
+		r.t.Fatalf("ID token: %v", err)
+	}
+	var c claims
+	if err := id.Claims(&c); err != nil {
+		r.t.Fatal(err)
+	}
+	if nonce != "" && c.Nonce != nonce {
+		r.t.Errorf("nonce %q, want %q (OP-04)", c.Nonce, nonce)
+	}
+	return tok, id, c
+}
+
+// signIn takes the browser from the authorize URL through the sign-in pages
+// (password, then the TOTP code) to the client's redirect URI.
+func signIn(t *testing.T, b *webClient, srv *server, start string, a *account) string {
+	t.Helper()
+	status, at, page := b.do("GET", start, nil)
+	if status != 200 || !strings.Contains(at, "/sign-in?auth_request=") {
+		t.Fatalf("authorize led to %d %s, want the sign-in page", status, at)
+	}
+	_, at, page = b.do("POST", srv.url+"/sign-in", url.Values{"email": {a.email}, "password": {a.password}})
+	if !strings.Contains(at, "/sign-in/verify") {
+		t.Fatalf("after the password: %s\n%s", at, page)
+	}
+	_, at, page = b.do("POST", srv.url+"/sign-in/verify", url.Values{"method": {"totp"}, "code": {a.code(t)}})
+	return at
+}
+
+var clientLine = regexp.MustCompile(`data-client>([^<]*)<`)
+
+// TestOIDCCodeFlow runs the whole code flow as a product's standard client
+// does: discovery, the pages with password and TOTP, the code exchange with
+// PKCE, the ID token verified against the JWKS with amr, acr, nonce and sid,
+// userinfo, refresh with rotation and reuse detection (OP-01, OP-03, OP-04).
+func TestOIDCCodeFlow(t *testing.T) {
+	dir, env, srv := startOIDC(t)
+	as := prepare(t, dir, env, "acme", 1)
+	a := as[0]
+	notes := newRP(t, dir, env, srv, "notes")
+	b := newWebClient(t)
+
+	start := time.Now()
+	authURL, f := notes.authURL()
+	status, at, page := b.do("GET", authURL, nil)
+	if status != 200 || !strings.Contains(at, "/sign-in?auth_request=") {
+		t.Fatalf("authorize led to %d %s", status, at)
+	}
+	if m := clientLine.FindStringSubmatch(page); m == nil || !strings.Contains(m[1], "notes") {
+		t.Errorf("the sign-in page does not say which product asked")
+	}
+	_, at, page = b.do("POST", srv.url+"/sign-in", url.Values{"email": {a.email}, "password": {a.password}})
+	if !strings.Contains(at, "/sign-in/verify") || !strings.Contains(page, "notes") {
+		t.Fatalf("after the password: %s (the product's name on the page: %t)", at, strings.Contains(page, "notes"))
+	}
+	_, at, _ = b.do("POST", srv.url+"/sign-in/verify", url.Values{"method": {"totp"}, "code": {a.code(t)}})
+	code := notes.codeFrom(at, f)
+	tok, id, c := notes.exchange(code, f)
+	requests := b.requests + 1 // the token request
+	t.Logf("one authorization-code flow: %d browser requests + 1 token request, %s from authorize to tokens", b.requests, time.Since(start))
+
+	if diff := cmp.Diff([]string{"pwd", "otp"}, c.AMR); diff != "" {
+		t.Errorf("amr (-want +got):\n%s", diff)
+	}
+	if c.ACR != "urn:twostep:acr:two-step" || c.SID == "" || c.AuthTime == 0 || c.Email != a.email || !strings.HasPrefix(c.OrgSlug, "acme") || c.OrgRole != "member" {
+		t.Errorf("claims %+v", c)
+	}
+	if tok.RefreshToken == "" {
+		t.Fatal("no refresh token for offline_access")
+	}
+	_ = requests
+	ui, err := notes.provider.UserInfo(context.Background(), oauth2.StaticTokenSource(tok))
+	if err != nil || ui.Subject != id.Subject || ui.Email != a.email {
+		t.Errorf("userinfo: %+v, %v", ui, err)
+	}
+
+	// The code works once; its second use fails and revokes what the first issued (OP-01).
+	if _, err := notes.conf.Exchange(context.Background(), code, oauth2.VerifierOption(f.verifier)); err == nil {
+		t.Error("the code worked twice")
+	}
+	if _, err := notes.provider.UserInfo(context.Background(), oauth2.StaticTokenSource(tok)); err == nil {
+		t.Error("the access token still works after its code was used again (OP-01)")
+	}
+	if _, err := refresh(notes, tok.RefreshToken); err == nil {
+		t.Error("the refresh token still works after its code was used again (OP-01)")
+	}
+}
+
+// refresh spends a refresh token.
+func refresh(r *rp, token string) (*oauth2.Token, error) {
+	return r.conf.TokenSource(context.Background(), &oauth2.Token{RefreshToken: token, Expiry: time.Now().Add(-time.Hour)}).Token()
+}
+
+var _ = errors.New
+var _ = slices.Contains[[]string]
+var _ sync.Mutex
