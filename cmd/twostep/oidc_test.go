@@ -360,6 +360,205 @@ func refresh(r *rp, token string) (*oauth2.Token, error) {
 	return r.conf.TokenSource(context.Background(), &oauth2.Token{RefreshToken: token, Expiry: time.Now().Add(-time.Hour)}).Token()
 }
 
+// TestOIDCRefreshRotation: every refresh gives a new refresh token; a
+// rotated one presented again revokes the whole chain (OP-03), and the
+// refreshed ID token keeps acr, amr, sid and auth_time.
+func TestOIDCRefreshRotation(t *testing.T) {
+	dir, env, srv := startOIDC(t)
+	a := prepare(t, dir, env, "acme", 1)[0]
+	notes := newRP(t, dir, env, srv, "notes")
+	authURL, f := notes.authURL()
+	tok, _, first := notes.exchange(notes.codeFrom(signIn(t, newWebClient(t), srv, authURL, a), f), f)
+
+	next, err := refresh(notes, tok.RefreshToken)
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if next.RefreshToken == "" || next.RefreshToken == tok.RefreshToken {
+		t.Fatal("the refresh token was not rotated (OP-03)")
+	}
+	_, _, again := notes.verify(next, "")
+	if again.ACR != first.ACR || again.SID != first.SID || again.AuthTime != first.AuthTime || !cmp.Equal(again.AMR, first.AMR) {
+		t.Errorf("refreshed ID token %+v, want acr, amr, sid and auth_time of %+v", again, first)
+	}
+	third, err := refresh(notes, next.RefreshToken)
+	if err != nil {
+		t.Fatalf("second refresh: %v", err)
+	}
+	// The first token, rotated twice already, comes back: someone kept a copy.
+	if _, err := refresh(notes, tok.RefreshToken); err == nil {
+		t.Fatal("a rotated refresh token worked again (OP-03)")
+	}
+	if _, err := refresh(notes, third.RefreshToken); err == nil {
+		t.Error("the chain's live refresh token still works after a reuse (OP-03)")
+	}
+	if _, err := notes.provider.UserInfo(context.Background(), oauth2.StaticTokenSource(third)); err == nil {
+		t.Error("the chain's access token still works after a reuse (OP-03)")
+	}
+}
+
+// TestOIDCSingleSignOnAndLogout: a second client gets the same Twostep
+// session without a new sign-in (the same sid); RP-initiated logout with
+// id_token_hint ends it, revokes both clients' tokens and sends both a
+// back-channel logout token (OP-06); prompt=none then answers login_required.
+func TestOIDCSingleSignOnAndLogout(t *testing.T) {
+	dir, env, srv := startOIDC(t)
+	a := prepare(t, dir, env, "acme", 1)[0]
+	notes, wiki := newRP(t, dir, env, srv, "notes"), newRP(t, dir, env, srv, "wiki")
+	b := newWebClient(t)
+	authURL, f := notes.authURL()
+	notesTok, notesID, nc := notes.exchange(notes.codeFrom(signIn(t, b, srv, authURL, a), f), f)
+
+	authURL, f = wiki.authURL()
+	_, at, _ := b.do("GET", authURL, nil)
+	wikiTok, _, wc := wiki.exchange(wiki.codeFrom(at, f), f)
+	if wc.SID != nc.SID || wc.ACR != "urn:twostep:acr:two-step" || !cmp.Equal(wc.AMR, nc.AMR) {
+		t.Errorf("single sign-on: wiki got %+v, notes %+v", wc, nc)
+	}
+
+	// prompt=none with the live session: straight back with a code.
+	authURL, f = wiki.authURL(oauth2.SetAuthURLParam("prompt", "none"))
+	_, at, _ = b.do("GET", authURL, nil)
+	wiki.codeFrom(at, f)
+
+	raw, _ := notesTok.Extra("id_token").(string)
+	_, at, _ = b.do("GET", srv.url+"/oauth2/end-session?"+url.Values{"id_token_hint": {raw},
+		"post_logout_redirect_uri": {"http://127.0.0.1:1/notes/bye"}, "state": {"s1"}}.Encode(), nil)
+	if !strings.HasPrefix(at, "http://127.0.0.1:1/notes/bye") {
+		t.Errorf("logout led to %s, want the registered post_logout_redirect_uri", at)
+	}
+	for _, r := range []*rp{notes, wiki} {
+		select {
+		case lt := <-r.logouts:
+			checkLogoutToken(t, r, lt, notesID.Subject, nc.SID)
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s got no back-channel logout (OP-06)", r.conf.ClientID)
+		}
+	}
+	for _, tok := range []*oauth2.Token{notesTok, wikiTok} {
+		if _, err := notes.provider.UserInfo(context.Background(), oauth2.StaticTokenSource(tok)); err == nil {
+			t.Error("an access token survived the logout")
+		}
+	}
+	if _, err := refresh(notes, notesTok.RefreshToken); err == nil {
+		t.Error("a refresh token survived the logout (OP-03)")
+	}
+	authURL, f = notes.authURL(oauth2.SetAuthURLParam("prompt", "none"))
+	_, at, _ = b.do("GET", authURL, nil)
+	if e := notes.errorFrom(at, f); e != "login_required" {
+		t.Errorf("prompt=none after logout: error %q, want login_required", e)
+	}
+}
+
+// checkLogoutToken verifies a back-channel logout token as a client must
+// (OIDC Back-Channel Logout §2.6): signed by the provider's key, for this
+// client, with the events claim, sub and sid, and no nonce (OP-06).
+func checkLogoutToken(t *testing.T, r *rp, raw, sub, sid string) {
+	t.Helper()
+	v := r.provider.Verifier(&gooidc.Config{ClientID: r.conf.ClientID, SkipExpiryCheck: false})
+	tok, err := v.Verify(context.Background(), raw)
+	if err != nil {
+		t.Fatalf("logout token: %v", err)
+	}
+	var c struct {
+		Sub    string                    `json:"sub"`
+		SID    string                    `json:"sid"`
+		Nonce  *string                   `json:"nonce"`
+		Events map[string]map[string]any `json:"events"`
+		JTI    string                    `json:"jti"`
+	}
+	tok.Claims(&c)
+	if _, ok := c.Events["http://schemas.openid.net/event/backchannel-logout"]; !ok || c.Nonce != nil || c.Sub != sub || c.SID != sid || c.JTI == "" {
+		t.Errorf("logout token claims %+v", c)
+	}
+}
+
+// TestOIDCStepUp: a live session is reused unless max_age has passed or
+// prompt=login; then the person signs in again and auth_time moves (OP-04).
+func TestOIDCStepUp(t *testing.T) {
+	dir, env, srv := startOIDC(t)
+	a := prepare(t, dir, env, "acme", 1)[0]
+	notes := newRP(t, dir, env, srv, "notes")
+	b := newWebClient(t)
+	authURL, f := notes.authURL()
+	_, _, first := notes.exchange(notes.codeFrom(signIn(t, b, srv, authURL, a), f), f)
+	time.Sleep(1100 * time.Millisecond) // auth_time counts seconds
+	for _, opt := range []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("max_age", "0"), oauth2.SetAuthURLParam("prompt", "login")} {
+		authURL, f := notes.authURL(opt)
+		_, _, c := notes.exchange(notes.codeFrom(signIn(t, b, srv, authURL, a), f), f)
+		if c.AuthTime <= first.AuthTime || c.ACR != "urn:twostep:acr:two-step" {
+			t.Errorf("after a forced sign-in: auth_time %d (before %d), acr %q", c.AuthTime, first.AuthTime, c.ACR)
+		}
+	}
+}
+
+// TestOIDCRefusals: what must never redirect or never succeed (OP-01, OP-02).
+func TestOIDCRefusals(t *testing.T) {
+	dir, env, srv := startOIDC(t, "TWOSTEP_OIDC_CODE_TTL=1s")
+	as := prepare(t, dir, env, "acme", 3)
+	other := prepare(t, dir, env, "beta", 1)[0]
+	notes := newRP(t, dir, env, srv, "notes")
+	acmeOnly := newRP(t, dir, env, srv, "acmeonly", "--org", orgOf(t, dir, env, as[0].email))
+	ctx := context.Background()
+
+	t.Run("wrong redirect URI gets an error page, no redirect", func(t *testing.T) { // OP-02
+		conf := notes.conf
+		conf.RedirectURL = "http://127.0.0.1:1/notes/callback/../evil"
+		status, at, _ := newWebClient(t).do("GET", conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), nil)
+		if status != http.StatusBadRequest || strings.HasPrefix(at, "http://127.0.0.1:1/") {
+			t.Errorf("got %d at %s, want 400 and no redirect", status, at)
+		}
+	})
+	t.Run("PKCE plain and a challenge without method are refused at authorize", func(t *testing.T) { // OP-02
+		for _, params := range []url.Values{{"code_challenge_method": {"plain"}}, {}} {
+			_, f := notes.authURL()
+			q := url.Values{"client_id": {notes.conf.ClientID}, "redirect_uri": {notes.conf.RedirectURL}, "response_type": {"code"},
+				"scope": {"openid"}, "state": {f.state}, "code_challenge": {f.verifier}}
+			for k, v := range params {
+				q[k] = v
+			}
+			_, at, _ := newWebClient(t).do("GET", srv.url+"/oauth2/authorize?"+q.Encode(), nil)
+			if e := notes.errorFrom(at, f); e != "invalid_request" {
+				t.Errorf("%v: error %q, want invalid_request", params, e)
+			}
+		}
+	})
+	t.Run("missing verifier, then the code is spent", func(t *testing.T) { // OP-01
+		authURL, f := notes.authURL()
+		code := notes.codeFrom(signIn(t, newWebClient(t), srv, authURL, as[0]), f)
+		if _, err := notes.conf.Exchange(ctx, code); err == nil {
+			t.Error("a code was exchanged without its PKCE verifier")
+		}
+		if _, err := notes.conf.Exchange(ctx, code, oauth2.VerifierOption(f.verifier)); err == nil {
+			t.Error("a code worked after a failed exchange")
+		}
+	})
+	t.Run("expired code", func(t *testing.T) { // OP-01
+		authURL, f := notes.authURL()
+		code := notes.codeFrom(signIn(t, newWebClient(t), srv, authURL, as[1]), f)
+		time.Sleep(1100 * time.Millisecond)
+		if _, err := notes.conf.Exchange(ctx, code, oauth2.VerifierOption(f.verifier)); err == nil {
+			t.Error("an expired code was exchanged")
+		}
+	})
+	t.Run("a client of another organisation", func(t *testing.T) {
+		authURL, f := acmeOnly.authURL()
+		if e := acmeOnly.errorFrom(signIn(t, newWebClient(t), srv, authURL, other), f); e != "access_denied" {
+			t.Errorf("error %q, want access_denied", e)
+		}
+		authURL, f = acmeOnly.authURL()
+		acmeOnly.exchange(acmeOnly.codeFrom(signIn(t, newWebClient(t), srv, authURL, as[2]), f), f)
+	})
+}
+
+// orgOf returns the slug-less organisation id of the account's organisation,
+// read with the CLI's list of… the e-mail's domain: bench prepare names it.
+func orgOf(t *testing.T, dir string, env []string, email string) string {
+	t.Helper()
+	_, domain, _ := strings.Cut(email, "@")
+	return strings.TrimSuffix(domain, ".invalid")
+}
+
 var _ = errors.New
 var _ = slices.Contains[[]string]
 var _ sync.Mutex
