@@ -299,9 +299,9 @@ func parseConfig(raw map[string]source) (*Config, error) {
 		if *d.dst, err = time.ParseDuration(v); err != nil || *d.dst <= 0 {
 			return nil, bad(from, v, "must be a positive Go duration such as 90s, 10m or 1h")
 		}
-	}
-	if c.OIDCCodeTTL > time.Minute {
-		return nil, fmt.Errorf("TWOSTEP_OIDC_CODE_TTL=%q: %s", c.OIDCCodeTTL.String(), "must be at most 60s (SECURITY.md OP-01)")
+		if d.name == "oidc_code_ttl" && *d.dst > time.Minute {
+			return nil, bad(from, v, "must be at most 60s (SECURITY.md OP-01)")
+		}
 	}
 	v, from = get("allow_private_urls", "false")
 	if c.AllowPrivateURLs, err = parseBool(v); err != nil {

@@ -7,7 +7,7 @@ import (
 )
 
 // TestLayers keeps the dependency direction of DESIGN.md §1: cmd/twostep →
-// {web, store, notify} → twostep; adapters never import each other; the domain
+// {web, oidc, store, notify} → twostep; adapters never import each other; the domain
 // does no I/O.
 func TestLayers(t *testing.T) {
 	const mod = "github.com/twostep/twostep/"
@@ -15,11 +15,12 @@ func TestLayers(t *testing.T) {
 		pkg       string
 		forbidden []string
 	}{
-		{"internal/twostep", []string{mod + "internal/store", mod + "internal/web", mod + "internal/notify", mod + "cmd/",
-			"database/sql", "net/http", "net/smtp", "os/exec"}},
-		{"internal/store", []string{mod + "internal/web", mod + "internal/notify", mod + "cmd/"}},
-		{"internal/notify", []string{mod + "internal/store", mod + "internal/web", mod + "cmd/"}},
-		{"internal/web", []string{mod + "internal/store", mod + "internal/notify", mod + "cmd/"}},
+		{"internal/twostep", []string{mod + "internal/store", mod + "internal/web", mod + "internal/notify", mod + "internal/oidc",
+			mod + "cmd/", "database/sql", "net/http", "net/smtp", "os/exec"}},
+		{"internal/store", []string{mod + "internal/web", mod + "internal/notify", mod + "internal/oidc", mod + "cmd/"}},
+		{"internal/notify", []string{mod + "internal/store", mod + "internal/web", mod + "internal/oidc", mod + "cmd/"}},
+		{"internal/web", []string{mod + "internal/store", mod + "internal/notify", mod + "internal/oidc", mod + "cmd/"}},
+		{"internal/oidc", []string{mod + "internal/store", mod + "internal/notify", mod + "internal/web", mod + "cmd/"}},
 	}
 	for _, tc := range tests {
 		out, err := exec.Command("go", "list", "-deps", "../../"+tc.pkg).Output()

@@ -41,16 +41,18 @@ func (c *client) AuthMethod() oidc.AuthMethod {
 	return oidc.AuthMethodBasic
 }
 
-func (c *client) ResponseTypes() []oidc.ResponseType { return []oidc.ResponseType{oidc.ResponseTypeCode} }
+func (c *client) ResponseTypes() []oidc.ResponseType {
+	return []oidc.ResponseType{oidc.ResponseTypeCode}
+}
 func (c *client) GrantTypes() []oidc.GrantType {
 	return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
 }
-func (c *client) LoginURL(id string) string                { return c.login(id) }
-func (c *client) AccessTokenType() op.AccessTokenType      { return op.AccessTokenTypeJWT }
-func (c *client) IDTokenLifetime() time.Duration           { return c.idTTL }
-func (c *client) ClockSkew() time.Duration                 { return 0 }
-func (c *client) IDTokenUserinfoClaimsAssertion() bool     { return true }
-func (c *client) IsScopeAllowed(scope string) bool         { return scope == twostep.ScopeOrg }
+func (c *client) LoginURL(id string) string            { return c.login(id) }
+func (c *client) AccessTokenType() op.AccessTokenType  { return op.AccessTokenTypeJWT }
+func (c *client) IDTokenLifetime() time.Duration       { return c.idTTL }
+func (c *client) ClockSkew() time.Duration             { return 0 }
+func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
+func (c *client) IsScopeAllowed(scope string) bool     { return scope == twostep.ScopeOrg }
 func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }
@@ -95,12 +97,12 @@ type refreshRequest struct {
 	scopes []string
 }
 
-func (r *refreshRequest) GetAMR() []string          { return r.t.AMR }
-func (r *refreshRequest) GetAudience() []string     { return []string{r.t.ClientID} }
-func (r *refreshRequest) GetAuthTime() time.Time    { return r.t.AuthTime }
-func (r *refreshRequest) GetClientID() string       { return r.t.ClientID }
-func (r *refreshRequest) GetScopes() []string       { return r.scopes }
-func (r *refreshRequest) GetSubject() string        { return r.t.AccountID }
+func (r *refreshRequest) GetAMR() []string            { return r.t.AMR }
+func (r *refreshRequest) GetAudience() []string       { return []string{r.t.ClientID} }
+func (r *refreshRequest) GetAuthTime() time.Time      { return r.t.AuthTime }
+func (r *refreshRequest) GetClientID() string         { return r.t.ClientID }
+func (r *refreshRequest) GetScopes() []string         { return r.scopes }
+func (r *refreshRequest) GetSubject() string          { return r.t.AccountID }
 func (r *refreshRequest) SetCurrentScopes(s []string) { r.scopes = slices.Clone(s) }
 
 // signingKey is the active key as the library signs with it.
