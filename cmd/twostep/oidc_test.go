@@ -551,6 +551,70 @@ func TestOIDCRefusals(t *testing.T) {
 	})
 }
 
+var (
+	totpSecret = regexp.MustCompile(`id="totp-secret">([A-Za-z2-7 ]+)<`)
+)
+
+// TestOIDCTwoStepLedThroughEnrolment: an account without a second step that
+// a client asks two-step of (acr_values) is led through enrolment by the
+// pages, then back to the client with acr two-step; a client made with
+// --require-two-step gets the same; a session that proved only the password
+// never yields acr two-step (OP-04, ORG-01).
+func TestOIDCTwoStepLedThroughEnrolment(t *testing.T) {
+	dir, env, srv := startOIDC(t)
+	org := orgOf(t, dir, env, prepare(t, dir, env, "acme", 1)[0].email)
+	if r := runCmd(t, dir, env, "pw for joe is long\n", "user", "create", "--org", org, "--email", "joe@example.com", "--password-stdin"); r.code != 0 {
+		t.Fatalf("user create: %+v", r)
+	}
+	notes := newRP(t, dir, env, srv, "notes")
+	strict := newRP(t, dir, env, srv, "strict", "--require-two-step")
+	b := newWebClient(t)
+
+	// The password alone: acr password, never more.
+	authURL, f := notes.authURL()
+	b.do("GET", authURL, nil)
+	_, at, _ := b.do("POST", srv.url+"/sign-in", url.Values{"email": {"joe@example.com"}, "password": {"pw for joe is long"}})
+	_, _, c := notes.exchange(notes.codeFrom(at, f), f)
+	if c.ACR != "urn:twostep:acr:password" || !cmp.Equal(c.AMR, []string{"pwd"}) {
+		t.Errorf("password only: acr %q amr %v", c.ACR, c.AMR)
+	}
+	// That session does not satisfy two-step: prompt=none says so without a page.
+	authURL, f = strict.authURL(oauth2.SetAuthURLParam("prompt", "none"))
+	_, at, _ = b.do("GET", authURL, nil)
+	if e := strict.errorFrom(at, f); e != "interaction_required" {
+		t.Errorf("prompt=none for two-step with a password session: %q, want interaction_required", e)
+	}
+
+	// acr_values two-step: the pages lead through enrolment, then back.
+	authURL, f = notes.authURL(oauth2.SetAuthURLParam("acr_values", "urn:twostep:acr:two-step"))
+	status, at, page := b.do("GET", authURL, nil)
+	if status != 200 || !strings.Contains(at, "/sign-in?auth_request=") {
+		t.Fatalf("a session without two-step was reused: %s", at)
+	}
+	_, at, _ = b.do("POST", srv.url+"/sign-in", url.Values{"email": {"joe@example.com"}, "password": {"pw for joe is long"}})
+	if !strings.HasSuffix(at, "/sign-in/enrol") {
+		t.Fatalf("two-step asked of an account without it led to %s, want the enrolment", at)
+	}
+	_, at, page = b.do("POST", srv.url+"/sign-in/enrol/totp", url.Values{})
+	m := totpSecret.FindStringSubmatch(page)
+	if m == nil || !strings.Contains(at, "/sign-in/enrol/totp/") {
+		t.Fatalf("no authenticator secret on %s", at)
+	}
+	joe := &account{secret: strings.ToUpper(strings.ReplaceAll(m[1], " ", ""))}
+	b.do("POST", at, url.Values{"code": {joe.code(t)}})
+	_, at, _ = b.do("POST", srv.url+"/sign-in/enrol/complete", url.Values{})
+	_, _, c = notes.exchange(notes.codeFrom(at, f), f)
+	if c.ACR != "urn:twostep:acr:two-step" || !cmp.Equal(c.AMR, []string{"pwd", "otp"}) {
+		t.Errorf("after enrolment: acr %q amr %v", c.ACR, c.AMR)
+	}
+	// That session satisfies the client that always requires two-step.
+	authURL, f = strict.authURL()
+	_, at, _ = b.do("GET", authURL, nil)
+	if _, _, c := strict.exchange(strict.codeFrom(at, f), f); c.ACR != "urn:twostep:acr:two-step" {
+		t.Errorf("--require-two-step client: acr %q", c.ACR)
+	}
+}
+
 // orgOf returns the slug-less organisation id of the account's organisation,
 // read with the CLI's list of… the e-mail's domain: bench prepare names it.
 func orgOf(t *testing.T, dir string, env []string, email string) string {
