@@ -26,6 +26,8 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/oauth2"
+
+	"github.com/twostep/twostep/internal/store/storetest"
 )
 
 // rp is a relying party built on go-oidc and x/oauth2, as a product would
@@ -116,9 +118,15 @@ func startOIDC(t *testing.T, env ...string) (string, []string, *server) {
 	return dir, env, srv
 }
 
-// postgresURL returns a fresh PostgreSQL database for the test when
-// TWOSTEP_TEST_POSTGRES_URL is set, else "".
-func postgresURL(t *testing.T) string { return "" }
+// postgresURL returns a fresh PostgreSQL schema for the test when
+// TWOSTEP_TEST_POSTGRES_URL is set (as in CI), else "": the provider's
+// tables then live in PostgreSQL, as with many instances.
+func postgresURL(t *testing.T) string {
+	if os.Getenv("TWOSTEP_TEST_POSTGRES_URL") == "" {
+		return ""
+	}
+	return storetest.PostgresSchemaURL(t)
+}
 
 // newRP registers a confidential client (extra flags appended) and returns a
 // relying party for it.
