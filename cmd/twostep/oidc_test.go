@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,11 +12,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -631,6 +629,52 @@ func orgOf(t *testing.T, dir string, env []string, email string) string {
 	return strings.TrimSuffix(domain, ".invalid")
 }
 
-var _ = errors.New
-var _ = slices.Contains[[]string]
-var _ sync.Mutex
+
+// TestReadmeOIDC runs the README's "Use Twostep from your product" commands:
+// the client create line with the real binary, and the discovery curl line
+// against a real server.
+func TestReadmeOIDC(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(readme)
+	start := strings.Index(section, "\n## Use Twostep from your product\n")
+	if start < 0 {
+		t.Fatal(`the README has no "Use Twostep from your product" section`)
+	}
+	section = section[start+1:]
+	section = section[:strings.Index(section[3:], "\n## ")+3]
+	var create, discovery string
+	for _, l := range strings.Split(section, "\n") {
+		switch {
+		case strings.HasPrefix(l, "twostep oidc client create "):
+			create = l
+		case strings.HasPrefix(l, "curl ") && strings.Contains(l, "/.well-known/openid-configuration"):
+			discovery = l
+		}
+	}
+	if create == "" || discovery == "" {
+		t.Fatal("the section lacks the client create command or the discovery curl line")
+	}
+	dir, env, srv := startOIDC(t)
+	sh := exec.Command("sh", "-c", strings.Replace(create, "twostep ", binary+" ", 1))
+	sh.Dir, sh.Env = dir, append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	out, err := sh.Output()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err != nil || len(lines) != 2 || !strings.HasPrefix(lines[0], "cli_") || len(lines[1]) < 43 {
+		t.Fatalf("%s: %v\n%s", create, err, out)
+	}
+	if _, err := exec.LookPath("curl"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("curl is not installed")
+		}
+		t.Skip("curl is not installed")
+	}
+	line := strings.Replace(discovery, "localhost:8080", strings.TrimPrefix(srv.url, "http://"), 1)
+	out, err = exec.Command("sh", "-c", line).Output()
+	if err != nil || !strings.Contains(string(out), `"authorization_endpoint":"`+srv.url+`/oauth2/authorize"`) ||
+		!strings.Contains(string(out), `"code_challenge_methods_supported":["S256"]`) {
+		t.Errorf("%s: %v\n%s", line, err, out)
+	}
+}
