@@ -629,7 +629,6 @@ func orgOf(t *testing.T, dir string, env []string, email string) string {
 	return strings.TrimSuffix(domain, ".invalid")
 }
 
-
 // TestReadmeOIDC runs the README's "Use Twostep from your product" commands:
 // the client create line with the real binary, and the discovery curl line
 // against a real server.
