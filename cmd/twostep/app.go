@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/twostep/twostep/internal/notify"
+	"github.com/twostep/twostep/internal/oidc"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/twostep"
 	"github.com/twostep/twostep/internal/web"
@@ -71,6 +72,11 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		a.db.Close()
 		return nil, err
 	}
+	// Back-channel logouts are signed with the provider's active key when
+	// they go out (a.svc exists by then).
+	transports[twostep.ChannelBackchannel] = notify.NewBackchannel(func(ctx context.Context, claims string) (string, error) {
+		return oidc.SignLogoutToken(ctx, a.svc, cfg.BaseURL.String(), claims)
+	})
 	if host := cfg.BaseURL.Hostname(); cfg.SMTPURL != "" && !cfg.mailFromSet && mailDomain(host) != host {
 		a.log.Warn("TWOSTEP_MAIL_FROM should be set: the base URL's host is an IP address, not a name to send e-mail from",
 			"mail_from", cfg.MailFrom)
@@ -89,6 +95,7 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		Issuer:           cfg.Issuer,
 		MinClientVersion: cfg.MinClientVersion,
 		SessionIdle:      cfg.SessionIdle, SessionMax: cfg.SessionMax, ConfirmWindow: cfg.ConfirmWindow,
+		OIDC: oidcOptions(cfg),
 	})
 	if err != nil {
 		a.db.Close()

@@ -191,6 +191,30 @@ var settings = []setting{
 	{name: "database_timeout", def: "5s",
 		help:  "how long a request waits for the database before answering 503 unavailable; also PostgreSQL's connect timeout",
 		parse: duration(func(c *Config) *time.Duration { return &c.DatabaseTimeout })},
+	{name: "oidc_code_ttl", help: "how long an OpenID Connect authorization code lives, at most 60s", def: "60s",
+		parse: func(c *Config, v string) string {
+			if msg := duration(func(c *Config) *time.Duration { return &c.OIDCCodeTTL })(c, v); msg != "" {
+				return msg
+			}
+			if c.OIDCCodeTTL > time.Minute {
+				return "must be at most 60s (SECURITY.md OP-01)"
+			}
+			return ""
+		}},
+	{name: "oidc_access_ttl", help: "how long an OpenID Connect access token and ID token live", def: "10m",
+		parse: duration(func(c *Config) *time.Duration { return &c.OIDCAccessTTL })},
+	{name: "oidc_refresh_ttl", help: "how long an unused OpenID Connect refresh token lives", def: "720h", defDoc: "720h: 30 days",
+		parse: duration(func(c *Config) *time.Duration { return &c.OIDCRefreshTTL })},
+	{name: "allow_private_urls", isBool: true, def: "false",
+		help: "let owners register back-channel logout URLs on loopback, private or link-local addresses, or over http",
+		parse: func(c *Config, v string) string {
+			b, err := parseBool(v)
+			if err != nil {
+				return "must be true or false"
+			}
+			c.AllowPrivateURLs = b
+			return ""
+		}},
 	{name: "trusted_proxies", help: "comma-separated CIDRs whose X-Forwarded-For is believed",
 		parse: func(c *Config, v string) string {
 			if v == "" {
@@ -274,6 +298,10 @@ type Config struct {
 	DatabaseURL      string
 	SQLiteSync       string
 	DatabaseTimeout  time.Duration
+	OIDCCodeTTL      time.Duration
+	OIDCAccessTTL    time.Duration
+	OIDCRefreshTTL   time.Duration
+	AllowPrivateURLs bool
 	SecretKeyFile    string
 	Issuer           string
 	Dev              bool

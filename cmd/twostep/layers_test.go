@@ -7,22 +7,23 @@ import (
 )
 
 // TestLayers keeps the dependency direction of DESIGN.md §1: cmd/twostep →
-// {web, store, notify, loadgen} → twostep; adapters never import each other; the
-// domain does no I/O.
+// {web, oidc, store, notify, loadgen} → twostep; adapters never import each
+// other; the domain does no I/O.
 func TestLayers(t *testing.T) {
 	const mod = "github.com/twostep/twostep/"
 	tests := []struct {
 		pkg       string
 		forbidden []string
 	}{
-		{"internal/twostep", []string{mod + "internal/store", mod + "internal/web", mod + "internal/notify", mod + "cmd/",
-			"database/sql", "net/http", "net/smtp", "os/exec"}},
-		{"internal/store", []string{mod + "internal/web", mod + "internal/notify", mod + "cmd/"}},
-		{"internal/notify", []string{mod + "internal/store", mod + "internal/web", mod + "cmd/"}},
-		{"internal/web", []string{mod + "internal/store", mod + "internal/notify", mod + "cmd/"}},
+		{"internal/twostep", []string{mod + "internal/store", mod + "internal/web", mod + "internal/notify", mod + "internal/oidc",
+			mod + "cmd/", "database/sql", "net/http", "net/smtp", "os/exec"}},
+		{"internal/store", []string{mod + "internal/web", mod + "internal/notify", mod + "internal/oidc", mod + "cmd/"}},
+		{"internal/notify", []string{mod + "internal/store", mod + "internal/web", mod + "internal/oidc", mod + "cmd/"}},
+		{"internal/web", []string{mod + "internal/store", mod + "internal/notify", mod + "internal/oidc", mod + "cmd/"}},
+		{"internal/oidc", []string{mod + "internal/store", mod + "internal/notify", mod + "internal/web", mod + "cmd/"}},
 		// The load generator is a client of the server: it seeds through the
 		// domain and speaks HTTP, and needs no adapter.
-		{"internal/loadgen", []string{mod + "internal/store", mod + "internal/web", mod + "internal/notify", mod + "cmd/"}},
+		{"internal/loadgen", []string{mod + "internal/store", mod + "internal/web", mod + "internal/notify", mod + "internal/oidc", mod + "cmd/"}},
 	}
 	for _, tc := range tests {
 		out, err := exec.Command("go", "list", "-deps", "../../"+tc.pkg).Output()

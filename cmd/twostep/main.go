@@ -56,7 +56,10 @@ Commands:
   user import --org ORG FILE|- [--dry-run] [--invite]   accounts from JSON Lines, hashes kept
   user reset-two-step --email EMAIL
   user set-sso --email EMAIL --on|--off   move an account to its organisation's SSO or back
-  keys rotate [--wait 70s]       add a key, make it active, re-seal stored secrets
+  oidc client create --name NAME --redirect-uri URI [--redirect-uri URI…] [--post-logout-redirect-uri URI]
+                     [--backchannel-logout-uri URI] [--public] [--org ORG] [--require-two-step]
+  oidc client list | oidc client delete CLIENT_ID
+  keys rotate [--wait 70s]       add a key, make it active, re-seal stored secrets, new OIDC signing key
   bench prepare --accounts N --out FILE.csv
   bench run --url URL --csv FILE.csv [--mode journey|verify] [-c N] [-d DURATION]
   version                        print the version
@@ -84,6 +87,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return usageError{"keys needs the subcommand rotate; see 'twostep help'"}
 		}
 		return cmdKeysRotate(ctx, rest[1:], getenv, stdout, stderr)
+	case "oidc":
+		return cmdOIDCClient(ctx, rest, getenv, stdout, stderr)
 	case "org", "user":
 		if len(rest) == 0 {
 			return usageError{fmt.Sprintf("%s needs a subcommand; see 'twostep help'", cmd)}

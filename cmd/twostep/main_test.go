@@ -114,6 +114,10 @@ func TestConfigErrors(t *testing.T) {
 		{"metrics listen flag", nil, []string{"--metrics-listen", "localhost"}, `--metrics-listen="localhost": must be host:port`},
 		{"database timeout", []string{"TWOSTEP_DATABASE_TIMEOUT=0s"}, nil, `TWOSTEP_DATABASE_TIMEOUT="0s": must be a positive Go duration`},
 		{"database timeout flag", nil, []string{"--database-timeout", "5"}, `--database-timeout="5": must be a positive Go duration`},
+		{"oidc code ttl", []string{"TWOSTEP_OIDC_CODE_TTL=5m"}, nil, `TWOSTEP_OIDC_CODE_TTL="5m": must be at most 60s`},
+		{"oidc access ttl", []string{"TWOSTEP_OIDC_ACCESS_TTL=soon"}, nil, `TWOSTEP_OIDC_ACCESS_TTL="soon": must be a positive Go duration`},
+		{"oidc refresh ttl flag", nil, []string{"--oidc-refresh-ttl", "0s"}, `--oidc-refresh-ttl="0s": must be a positive Go duration`},
+		{"allow private urls", []string{"TWOSTEP_ALLOW_PRIVATE_URLS=perhaps"}, nil, `TWOSTEP_ALLOW_PRIVATE_URLS="perhaps": must be true or false`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

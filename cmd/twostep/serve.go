@@ -66,11 +66,15 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	h, err := web.New(web.Options{Service: a.svc, Logger: a.log, BaseURL: cfg.BaseURL, Dev: cfg.Dev,
 		TrustedProxies: cfg.TrustedProxies, MailFrom: cfg.MailFrom, Metrics: mainMetrics, DatabaseTimeout: cfg.DatabaseTimeout,
-		TwilioAuthToken: twilioToken(cfg)})
+		TwilioAuthToken: twilioToken(cfg), OIDCCallback: oidcCallback})
 	if err != nil {
 		return err
 	}
-	servers := []*http.Server{a.httpServer(h)}
+	top, err := a.handler(ctx, h)
+	if err != nil {
+		return err
+	}
+	servers := []*http.Server{a.httpServer(top)}
 	listeners := []net.Listener{ln}
 	if metricsLn != nil {
 		servers = append(servers, a.httpServer(web.MetricsOnly(a.metrics.handler())))

@@ -260,8 +260,10 @@ func (w *Worker) deliver(ctx context.Context, m *twostep.OutboxMessage) (string,
 		// json's error may quote the payload, which may hold a code: not wrapped.
 		return "", Permanent(errors.New("notify: payload is not a JSON object of strings"))
 	}
-	r, err := w.texts.Render(twostep.Message{Channel: m.Channel, To: m.To, Locale: m.Locale, Template: m.Template, Data: data})
-	if err != nil {
+	var r Rendered
+	if m.Channel == twostep.ChannelBackchannel {
+		r = backchannelMessage(m, data)
+	} else if r, err = w.texts.Render(twostep.Message{Channel: m.Channel, To: m.To, Locale: m.Locale, Template: m.Template, Data: data}); err != nil {
 		return "", Permanent(err)
 	}
 	// What a phone transport needs to hold a code no longer than it lives, and

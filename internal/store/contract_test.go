@@ -50,6 +50,7 @@ func testStore(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Atomic", testAtomic},
 		{"Races", testRaces},
 		{"ClaimRace", testClaimRace},
+		{"OIDC", testOIDC},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })

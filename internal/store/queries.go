@@ -364,6 +364,9 @@ func (db *DB) DeleteExpired(ctx context.Context, t time.Time) error {
 		if _, err := tx.exec(ctx, `DELETE FROM devices WHERE expires_at < ?`, us(t)); err != nil {
 			return wrap(err, "delete expired devices")
 		}
+		if err := deleteExpiredOIDC(ctx, tx, t); err != nil {
+			return err
+		}
 		old := us(t.Add(-twostep.KeepFinished))
 		if _, err := tx.exec(ctx, `DELETE FROM outbox WHERE status <> 'pending' AND created_at < ?`, old); err != nil {
 			return wrap(err, "delete finished messages")

@@ -272,6 +272,9 @@ func (s *Service) EndOtherSessions(ctx context.Context, c *Caller) error {
 		return err
 	}
 	return s.store.Atomic(ctx, func(tx Store) error {
+		if err := s.endOIDC(ctx, tx, c.Account.ID, "", c.Session.ID); err != nil {
+			return err
+		}
 		if err := tx.DeleteSessions(ctx, c.Account.ID, c.Session.ID); err != nil {
 			return err
 		}

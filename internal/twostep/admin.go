@@ -310,6 +310,9 @@ func (s *Service) passwordByLink(ctx context.Context, token, password string, c 
 		if err := tx.UpdateAccount(ctx, a); err != nil {
 			return err
 		}
+		if err := s.endOIDC(ctx, tx, a.ID, "", ""); err != nil {
+			return err
+		}
 		if err := tx.DeleteSessions(ctx, a.ID, ""); err != nil {
 			return err
 		}
@@ -382,6 +385,9 @@ func (s *Service) SetSSO(ctx context.Context, email string, on bool) (*Account, 
 func (s *Service) resetTwoStep(ctx context.Context, a *Account, actorID string, c *Caller) error {
 	err := s.store.Atomic(ctx, func(tx Store) error {
 		if err := tx.DeleteFactors(ctx, a.ID); err != nil {
+			return err
+		}
+		if err := s.endOIDC(ctx, tx, a.ID, "", ""); err != nil {
 			return err
 		}
 		if err := tx.DeleteSessions(ctx, a.ID, ""); err != nil {

@@ -35,7 +35,12 @@ type SignInState struct {
 	// Legacy is an old client that the account and its organisation let in
 	// with the password alone (API.md §3.1).
 	Legacy bool
-	Now    time.Time
+	// RequireSecondStep: what the person signs in for (an OpenID Connect
+	// client asking for two-step, API.md §7) needs a second step, so an
+	// account without one enrols, without a grace period, as under a
+	// required policy.
+	RequireSecondStep bool
+	Now               time.Time
 }
 
 // NextKind is what a sign-in must do next.
@@ -134,9 +139,9 @@ func Decide(st SignInState) Next {
 	}
 	// Everything the account has was proven: the password when that is all it has.
 	n.Confirmed = proven || !st.HasMethod()
-	if len(usable) == 0 && (len(st.Factors) > 0 || st.Org.Policy.TwoStep == PolicyRequired) {
+	if len(usable) == 0 && (len(st.Factors) > 0 || st.Org.Policy.TwoStep == PolicyRequired || st.RequireSecondStep) {
 		n.Kind, n.Allowed = NextEnrol, allowed
-		if until := graceUntil(st.Org, st.Account); st.Now.Before(until) {
+		if until := graceUntil(st.Org, st.Account); st.Now.Before(until) && !st.RequireSecondStep {
 			n.GraceUntil = until
 		}
 	}

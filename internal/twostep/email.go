@@ -296,6 +296,9 @@ func (s *Service) ChangePassword(ctx context.Context, c *Caller, current, passwo
 		if err := tx.UpdateAccount(ctx, a); err != nil {
 			return err
 		}
+		if err := s.endOIDC(ctx, tx, a.ID, "", c.Session.ID); err != nil {
+			return err
+		}
 		if err := tx.DeleteSessions(ctx, a.ID, c.Session.ID); err != nil {
 			return err
 		}

@@ -434,6 +434,9 @@ func (s *Service) saveMember(ctx context.Context, tx Store, before, a *Account, 
 		return err
 	}
 	if a.SSO && !before.SSO {
+		if err := s.endOIDC(ctx, tx, a.ID, "", ""); err != nil {
+			return err
+		}
 		if err := tx.DeleteSessions(ctx, a.ID, ""); err != nil {
 			return err
 		}
@@ -472,6 +475,9 @@ func (s *Service) EndMemberSessions(ctx context.Context, c *Caller, id string) e
 		return err
 	}
 	return s.store.Atomic(ctx, func(tx Store) error {
+		if err := s.endOIDC(ctx, tx, a.ID, "", ""); err != nil {
+			return err
+		}
 		if err := tx.DeleteSessions(ctx, a.ID, ""); err != nil {
 			return err
 		}

@@ -86,3 +86,22 @@ const (
 	ReasonPhoneE164     Reason = "phone_e164"
 	ReasonSSONoMethods  Reason = "sso_no_methods"
 )
+
+// Reasons about OpenID Connect clients and authorization requests (API.md §7).
+const (
+	ReasonRedirectURIs       Reason = "redirect_uris_none"
+	ReasonClientURL          Reason = "client_url"
+	ReasonURL                Reason = "url"
+	ReasonHTTPSURL           Reason = "https_url"
+	ReasonHostUnresolved     Reason = "host_unresolved" // Host
+	ReasonHostUnchecked      Reason = "host_unchecked"  // Host
+	ReasonPrivateAddress     Reason = "private_address" // Address
+	ReasonRedirectURIUnknown Reason = "redirect_uri_unknown"
+	ReasonResponseTypeCode   Reason = "response_type_code"
+	ReasonScopeOpenID        Reason = "scope_openid"
+	ReasonPKCEChallenge      Reason = "pkce_challenge_required"
+	ReasonPKCEPublic         Reason = "pkce_public_client"
+	ReasonPKCEMethod         Reason = "pkce_s256"
+	ReasonPKCEFormat         Reason = "pkce_format"
+	ReasonStateLong          Reason = "state_long" // Max: characters
+)

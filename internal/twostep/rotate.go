@@ -7,11 +7,11 @@ import (
 
 // Resealed counts what Reseal did.
 type Resealed struct {
-	Factors, Messages int
+	Factors, Messages, SigningKeys int
 }
 
 // Reseal seals every stored secret (authenticator seeds, pending message
-// payloads) that is under another key anew under the active key. Values
+// payloads, OIDC signing keys) that is under another key anew under the active key. Values
 // changed meanwhile are left to their writer, who sealed them with the active
 // key. Recovery codes are keyed hashes that cannot be re-keyed without the
 // codes: they keep their key, which must stay in the key file until they are
@@ -75,5 +75,7 @@ func (s *Service) Reseal(ctx context.Context) (Resealed, error) {
 			}
 		}
 	}
-	return n, nil
+	var err error
+	n.SigningKeys, err = s.resealSigningKeys(ctx)
+	return n, err
 }

@@ -48,6 +48,7 @@ type Options struct {
 	SMSCountries []string
 	PhoneLimits  PhoneLimits // zero: DefaultPhoneLimits (Daily from TWOSTEP_SMS_DAILY_LIMIT)
 	Metrics      Metrics     // nil: none
+	OIDC         OIDCOptions // the OpenID Connect provider's lifetimes and URL rules
 }
 
 // Service is Twostep's use cases. It is safe for concurrent use.
@@ -73,6 +74,7 @@ type Service struct {
 	phoneLimits   PhoneLimits
 	host          string // of the base URL, for the WebOTP line of SMS
 	metrics       Metrics
+	oidc          OIDCOptions
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -93,6 +95,7 @@ func New(o Options) (*Service, error) {
 		issuer: o.Issuer, methods: o.Methods, sessionIdle: o.SessionIdle, sessionMax: o.SessionMax,
 		confirmWindow: o.ConfirmWindow, signInTTL: o.SignInTTL, limits: o.Limits, smsCountries: o.SMSCountries,
 		phoneLimits: o.PhoneLimits, metrics: o.Metrics, resetSlots: make(chan struct{}, resetsInFlight),
+		oidc: o.OIDC.withDefaults(),
 	}
 	if s.metrics == nil {
 		s.metrics = noMetrics{}

@@ -43,8 +43,18 @@ func (s *Service) Authenticate(ctx context.Context, token, ip, userAgent string)
 }
 
 // SignOut ends the caller's session.
+// Products signed in through the session hear of it (back-channel logout).
 func (s *Service) SignOut(ctx context.Context, c *Caller) error {
-	return s.store.DeleteSession(ctx, c.Session.ID)
+	err := s.store.Atomic(ctx, func(tx Store) error {
+		if err := s.endOIDC(ctx, tx, c.Account.ID, c.Session.ID, ""); err != nil {
+			return err
+		}
+		return tx.DeleteSession(ctx, c.Session.ID)
+	})
+	if err == nil {
+		s.wake()
+	}
+	return err
 }
 
 // signedIn starts the session that next (NextSession, or NextEnrol within its

@@ -25,6 +25,10 @@ type SignInRequest struct {
 	// DeviceToken is the token of an earlier successful sign-in from this
 	// client, "" for none (RL-13: see Device).
 	DeviceToken string
+	// AuthRequestID is the OpenID Connect authorization request the person
+	// signs in for, "" for none: one that asks for two-step leads an account
+	// without a second step through enrolment (API.md §7).
+	AuthRequestID string
 }
 
 // MethodOption is one way the account can prove the second step now.
@@ -155,6 +159,7 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 		return nil, err
 	}
 	st.Legacy = legacy
+	st.RequireSecondStep = s.authRequestWantsTwoStep(ctx, r.AuthRequestID)
 	next := Decide(st)
 	switch next.Kind {
 	case NextEnrol:

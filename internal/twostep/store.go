@@ -154,6 +154,8 @@ type Store interface {
 	AddDevMessage(ctx context.Context, m *DevMessage) error
 	// DevMessages lists kept messages, newest first.
 	DevMessages(ctx context.Context, limit int) ([]*DevMessage, error)
+
+	OIDCStore
 }
 
 // Message is something to tell a person: which template, in which language,

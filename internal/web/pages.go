@@ -91,18 +91,21 @@ func loadPages() (*pages, error) {
 
 // page is what every template gets: the layout's needs and the page's own Data.
 type page struct {
-	Lang  string
-	Org   string // the organisation's name, when known
-	Email string // the signed-in account, for the header
-	Admin bool   // and it is an owner or admin: the header links to the administration
-	Base  string // where the add-method pages live: /account/security, or /sign-in/enrol while enrolling
-	Wide  bool   // the page holds a wide table
-	Flash string // a confirmation line
-	Error string // what is wrong and how to fix it
-	Field string // the form field Error is about; "" for the whole form
-	Focus string // the field that takes the focus when there is no error
-	Form  url.Values
-	Data  any
+	Lang string
+	Org  string // the organisation's name, when known
+	// Client is the product (an OpenID Connect client) the person signs in
+	// for, said on every page of the sign-in.
+	Client string
+	Email  string // the signed-in account, for the header
+	Admin  bool   // and it is an owner or admin: the header links to the administration
+	Base   string // where the add-method pages live: /account/security, or /sign-in/enrol while enrolling
+	Wide   bool   // the page holds a wide table
+	Flash  string // a confirmation line
+	Error  string // what is wrong and how to fix it
+	Field  string // the form field Error is about; "" for the whole form
+	Focus  string // the field that takes the focus when there is no error
+	Form   url.Values
+	Data   any
 
 	loc    *i18n.Localizer
 	log    *slog.Logger
@@ -259,6 +262,9 @@ func (s *Server) newPage(r *http.Request, c *twostep.Caller) *page {
 	}
 	if id, ok := doneMessages[r.URL.Query().Get("done")]; ok {
 		p.Flash = p.T(id)
+	}
+	if c == nil || c.Session == nil {
+		p.Client = s.svc.AuthRequestClientName(r.Context(), s.authRequestID(r))
 	}
 	return p
 }

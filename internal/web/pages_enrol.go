@@ -135,8 +135,8 @@ func (s *Server) pageEnrolComplete(w http.ResponseWriter, r *http.Request) {
 	s.setCookie(w, s.signInCookie(), "", timeZero)
 	s.setSignedIn(w, res)
 	if !res.GraceUntil.IsZero() {
-		redirect(w, r, "/account/security?done=skipped")
+		s.finishSignIn(w, r, res, "/account/security?done=skipped")
 		return
 	}
-	redirect(w, r, "/account/security?done=enabled")
+	s.finishSignIn(w, r, res, "/account/security?done=enabled")
 }

@@ -28,6 +28,12 @@ func (s *Server) signedIn(r *http.Request) bool {
 }
 
 func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request) {
+	if id := r.URL.Query().Get("auth_request"); id != "" && s.oidcCallback != "" {
+		s.startAuthRequest(w, r, id)
+		return
+	}
+	// A sign-in started here is for Twostep itself, not for a product left behind.
+	s.setCookie(w, s.oidcCookie(), "", timeZero)
 	if s.signedIn(r) {
 		redirect(w, r, "/account/security")
 		return
@@ -50,7 +56,7 @@ type signInData struct{ NoOrg bool }
 func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
 	res, err := s.svc.SignIn(r.Context(), twostep.SignInRequest{Email: email, Password: password,
-		IP: s.clientIP(r), UserAgent: r.UserAgent(), DeviceToken: s.deviceToken(r)})
+		IP: s.clientIP(r), UserAgent: r.UserAgent(), DeviceToken: s.deviceToken(r), AuthRequestID: s.authRequestID(r)})
 	if err != nil {
 		p := s.newPage(r, nil)
 		p.Form, p.Focus = url.Values{"email": {email}}, "email"
@@ -65,7 +71,7 @@ func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 	switch res.Status {
 	case twostep.StatusSignedIn:
 		s.setSignedIn(w, res)
-		redirect(w, r, "/account/security")
+		s.finishSignIn(w, r, res, "/account/security")
 	case twostep.StatusSecondStep:
 		s.setCookie(w, s.signInCookie(), res.SignInToken, res.ExpiresAt)
 		if cs := res.CodeSent; cs != nil {

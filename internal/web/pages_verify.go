@@ -256,7 +256,7 @@ func (s *Server) pageVerifyPost(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		s.setCookie(w, s.signInCookie(), "", timeZero)
 		s.setSignedIn(w, res)
-		redirect(w, r, "/account/security")
+		s.finishSignIn(w, r, res, "/account/security")
 		return
 	}
 	if errors.Is(err, twostep.ErrExpired) {

@@ -54,6 +54,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/org/members/{id}/end-sessions", s.withCaller(s.apiEndMemberSessions))
 	mux.HandleFunc("POST /api/v1/org/members/{id}/unlock", s.withCaller(s.apiUnlockMember))
 	mux.HandleFunc("GET /api/v1/org/audit", s.withCaller(s.apiOrgAudit))
+	// The organisation's OpenID Connect clients (§7): owners.
+	mux.HandleFunc("GET /api/v1/org/oidc-clients", s.withCaller(s.apiOIDCClients))
+	mux.HandleFunc("POST /api/v1/org/oidc-clients", s.withCaller(s.apiCreateOIDCClient))
+	mux.HandleFunc("DELETE /api/v1/org/oidc-clients/{id}", s.withCaller(s.apiDeleteOIDCClient))
 	mux.HandleFunc("/api/", s.apiNotFound)
 
 	// Dev outbox (§5): 404 unless dev mode is on.

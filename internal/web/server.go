@@ -29,6 +29,11 @@ type Options struct {
 	// TwilioAuthToken, when Twilio sends the SMS, checks the signature of its
 	// status callbacks (TwilioStatusPath); empty: that path answers 404.
 	TwilioAuthToken string
+	// OIDCCallback is where a sign-in for an OpenID Connect authorization
+	// request ends: the provider's callback, taking the request's id
+	// appended (e.g. "/oauth2/authorize/callback?id="). main gives it: web
+	// and the provider never import each other.
+	OIDCCallback string
 }
 
 // Server is the HTTP handler of pages and API.
@@ -49,6 +54,8 @@ type Server struct {
 	outage    outageLog
 	// twilioToken checks Twilio's status callbacks; "" when Twilio is not used.
 	twilioToken string
+	// oidcCallback: see Options.OIDCCallback.
+	oidcCallback string
 }
 
 // New returns the handler. It fails only when the embedded templates or
@@ -59,7 +66,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{svc: o.Service, log: o.Logger, baseURL: o.BaseURL, dev: o.Dev, proxies: o.TrustedProxies,
 		mailFrom: o.MailFrom, clock: o.Clock, secure: o.BaseURL.Scheme == "https", metrics: o.Metrics, dbTimeout: o.DatabaseTimeout,
-		twilioToken: o.TwilioAuthToken}
+		twilioToken: o.TwilioAuthToken, oidcCallback: o.OIDCCallback}
 	if s.dbTimeout <= 0 {
 		s.dbTimeout = DefaultDatabaseTimeout
 	}
