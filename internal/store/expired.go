@@ -1,0 +1,30 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// DeleteExpired removes challenges, sessions and devices that ended before t. A
+// zero expiry never ends. Outbox messages stay: they outlive their challenge.
+func (db *DB) DeleteExpired(ctx context.Context, t time.Time) error {
+	return db.atomic(ctx, func(tx *DB) error {
+		if _, err := tx.exec(ctx, `DELETE FROM challenges WHERE expires_at < ?`, us(t)); err != nil {
+			return wrap(err, "delete expired challenges")
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE expires_at < ? OR idle_expires_at < ?`, us(t), us(t)); err != nil {
+			return wrap(err, "delete expired sessions")
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM devices WHERE expires_at < ?`, us(t)); err != nil {
+			return wrap(err, "delete expired devices")
+		}
+		old := us(t.Add(-twostep.KeepFinished))
+		if _, err := tx.exec(ctx, `DELETE FROM outbox WHERE status <> 'pending' AND created_at < ?`, old); err != nil {
+			return wrap(err, "delete finished messages")
+		}
+		_, err := tx.exec(ctx, `DELETE FROM throttles WHERE (locked_until IS NULL OR locked_until < ?) AND (hour_start IS NULL OR hour_start < ?)`, us(t), old)
+		return wrap(err, "delete idle throttles")
+	})
+}
