@@ -77,6 +77,9 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 	}
 	a.metrics = newMetrics()
 	a.worker = notify.NewWorker(notify.WorkerOptions{Store: a.db, Sealer: a.sealer, Texts: texts, Transports: transports,
+		Stale: func(ctx context.Context, m *twostep.OutboxMessage, now time.Time) (string, error) {
+			return twostep.StaleCode(ctx, a.db, m, now)
+		},
 		Logger: a.log, Metrics: a.metrics})
 	inFlight := runtime.GOMAXPROCS(0)
 	hasher := twostep.NewHasher(twostep.DefaultArgon2, inFlight, 64*inFlight, 10*time.Second, rand.Reader)

@@ -485,7 +485,7 @@ func testThrottles(t *testing.T, db *store.DB) {
 	ok(t, db.PutThrottle(ctx, th))
 	same(t, "overwritten Throttle", th, get[twostep.Throttle](t)(db.Throttle(ctx, "ip:x")))
 
-	ok(t, db.Atomic(ctx, func(s twostep.Store) error {
+	ok(t, db.Atomic(ctx, func(ctx context.Context, s twostep.Store) error {
 		same(t, "LockThrottle", th, get[twostep.Throttle](t)(s.LockThrottle(ctx, "ip:x")))
 		same(t, "LockThrottle of a new key", twostep.Throttle{Key: "ip:y"}, get[twostep.Throttle](t)(s.LockThrottle(ctx, "ip:y")))
 		return nil
@@ -548,7 +548,7 @@ func testEvents(t *testing.T, db *store.DB) {
 	}
 	same(t, "Events after the refused changes", pick(4, 3, 2, 1, 0), get[[]*twostep.AuditEvent](t)(db.Events(ctx, twostep.EventFilter{})))
 
-	ok(t, db.Atomic(ctx, func(s twostep.Store) error {
+	ok(t, db.Atomic(ctx, func(ctx context.Context, s twostep.Store) error {
 		for range 250 {
 			ok(t, s.AppendEvent(ctx, &twostep.AuditEvent{At: t0, Type: "bulk"}))
 		}
@@ -616,12 +616,12 @@ func second[T any](_ T, err error) error { return err }
 func testAtomic(t *testing.T, db *store.DB) {
 	ctx := t.Context()
 	boom := errors.New("boom")
-	err := db.Atomic(ctx, func(s twostep.Store) error {
+	err := db.Atomic(ctx, func(ctx context.Context, s twostep.Store) error {
 		acc := newMember(t, s)
 		same(t, "Account inside the transaction", acc, get[*twostep.Account](t)(s.Account(ctx, acc.ID)))
 		ok(t, s.AppendEvent(ctx, &twostep.AuditEvent{At: t0, Type: "x"}))
 		ok(t, s.PutThrottle(ctx, twostep.Throttle{Key: "k", Failures: 1}))
-		ok(t, s.Atomic(ctx, func(s twostep.Store) error { // joins the outer transaction
+		ok(t, s.Atomic(ctx, func(ctx context.Context, s twostep.Store) error { // joins the outer transaction
 			return s.ReplaceRecoveryCodes(ctx, acc.ID, []*twostep.RecoveryCode{{ID: "r1"}})
 		}))
 		return boom
@@ -634,7 +634,7 @@ func testAtomic(t *testing.T, db *store.DB) {
 	same(t, "Throttle after rollback", twostep.Throttle{Key: "k"}, get[twostep.Throttle](t)(db.Throttle(ctx, "k")))
 	same(t, "RecoveryCodes after rollback", nil, get[[]*twostep.RecoveryCode](t)(db.RecoveryCodes(ctx, "acc-ann@example.com")))
 
-	ok(t, db.Atomic(ctx, func(s twostep.Store) error {
+	ok(t, db.Atomic(ctx, func(ctx context.Context, s twostep.Store) error {
 		newMember(t, s)
 		return nil
 	}))
@@ -711,7 +711,7 @@ func testRaces(t *testing.T, db *store.DB) {
 
 	// Throttle increments under LockThrottle are not lost.
 	race(t, 30, func() (struct{}, error) {
-		return struct{}{}, db.Atomic(ctx, func(s twostep.Store) error {
+		return struct{}{}, db.Atomic(ctx, func(ctx context.Context, s twostep.Store) error {
 			th, err := s.LockThrottle(ctx, "account:"+acc.ID)
 			if err != nil {
 				return err
@@ -768,7 +768,7 @@ func testLatestChallenge(t *testing.T, db *store.DB) {
 	ok(t, second(db.ConsumeChallenge(ctx, older.ID, t0)))
 	same(t, "LatestChallenge with all consumed", "none", latest(acc.ID, twostep.PurposeEmailChange))
 
-	ok(t, db.Atomic(ctx, func(s twostep.Store) error { // and inside a transaction
+	ok(t, db.Atomic(ctx, func(ctx context.Context, s twostep.Store) error { // and inside a transaction
 		c := &twostep.Challenge{ID: "in-tx", TokenHash: []byte("in-tx"), Purpose: twostep.PurposeEmailChange,
 			AccountID: acc.ID, CreatedAt: t0}
 		ok(t, s.CreateChallenge(ctx, c))
@@ -947,20 +947,21 @@ func testClaimMessagesAtomic(t *testing.T, db *store.DB) {
 	}
 	lease := t0.Add(time.Minute)
 	boom := errors.New("boom")
-	err := db.Atomic(ctx, func(s twostep.Store) error {
-		same(t, "claim inside Atomic", []string{"a", "b"}, ids(get[[]*twostep.OutboxMessage](t)(s.ClaimMessages(ctx, t0, lease, 2))))
+	err := db.Atomic(ctx, func(ctx context.Context, s twostep.Store) error {
+		same(t, "claim inside Atomic", []string{"a", "b"}, ids(get[[]*twostep.OutboxMessage](t)(s.(twostep.DeliveryQueue).ClaimMessages(ctx, t0, lease, 2))))
 		return boom
 	})
 	wantErr(t, "Atomic", err, boom)
 	same(t, "attempts after rollback", 0, lastMessage(t, db, "a").Attempts)
 
 	var outside []*twostep.OutboxMessage
-	ok(t, db.Atomic(ctx, func(s twostep.Store) error {
-		same(t, "claim inside Atomic", []string{"a", "b"}, ids(get[[]*twostep.OutboxMessage](t)(s.ClaimMessages(ctx, t0, lease, 2))))
+	ok(t, db.Atomic(ctx, func(ctx context.Context, s twostep.Store) error {
+		same(t, "claim inside Atomic", []string{"a", "b"}, ids(get[[]*twostep.OutboxMessage](t)(s.(twostep.DeliveryQueue).ClaimMessages(ctx, t0, lease, 2))))
 		if db.DialectForTest() == "postgres" {
 			// A claim beside the transaction passes over the rows it holds
-			// instead of waiting for them (SKIP LOCKED).
-			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			// instead of waiting for them (SKIP LOCKED): as another worker's
+			// would, so with a context of its own, not the one Atomic marked.
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
 			outside = get[[]*twostep.OutboxMessage](t)(db.ClaimMessages(ctx, t0, lease, 10))
 		}

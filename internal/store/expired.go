@@ -10,7 +10,7 @@ import (
 // DeleteExpired removes challenges, sessions and devices that ended before t. A
 // zero expiry never ends. Outbox messages stay: they outlive their challenge.
 func (db *DB) DeleteExpired(ctx context.Context, t time.Time) error {
-	return db.atomic(ctx, func(tx *DB) error {
+	return db.atomic(ctx, func(ctx context.Context, tx *DB) error {
 		if _, err := tx.exec(ctx, `DELETE FROM challenges WHERE expires_at < ?`, us(t)); err != nil {
 			return wrap(err, "delete expired challenges")
 		}

@@ -21,7 +21,7 @@ func scanRecoveryCode(s scanner) (*twostep.RecoveryCode, error) {
 // ReplaceRecoveryCodes deletes the account's codes and stores codes instead, in
 // one transaction. Each code is stored under accountID, whatever its AccountID.
 func (db *DB) ReplaceRecoveryCodes(ctx context.Context, accountID string, codes []*twostep.RecoveryCode) error {
-	return db.atomic(ctx, func(tx *DB) error {
+	return db.atomic(ctx, func(ctx context.Context, tx *DB) error {
 		if err := tx.DeleteRecoveryCodes(ctx, accountID); err != nil {
 			return err
 		}

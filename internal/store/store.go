@@ -338,37 +338,6 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Atomic runs fn in one write transaction (BEGIN IMMEDIATE on SQLite). fn must
-// use the Store it is given: on SQLite the DB's own writer is busy with the
-// transaction until fn returns. Atomic inside Atomic joins the transaction.
-// On SQLite, concurrent calls share one transaction, each fn in a savepoint of
-// its own (see batcher): fn's error undoes only fn's writes, and Atomic returns
-// only after the commit. fn must therefore not wait for another Atomic call.
-func (db *DB) Atomic(ctx context.Context, fn func(twostep.Store) error) error {
-	return db.atomic(ctx, func(tx *DB) error { return fn(tx) })
-}
-
-func (db *DB) atomic(ctx context.Context, fn func(*DB) error) error {
-	if db.pools == nil {
-		return fn(db)
-	}
-	if db.pools.batch != nil {
-		return db.pools.batch.do(ctx, fn) // SQLite
-	}
-	tx, err := db.pools.writer.BeginTx(ctx, db.d.txOptions)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", unavailable(err))
-	}
-	defer tx.Rollback() // after Commit, a no-op; on error or panic, the undo
-	if err := fn(&DB{d: db.d, read: tx, write: tx}); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", unavailable(err))
-	}
-	return nil
-}
-
 // exec runs a write.
 func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	return db.write.ExecContext(ctx, db.d.bind(q), args...)

@@ -37,7 +37,7 @@ func (s *Service) PrepareLoadAccounts(ctx context.Context, orgName string, n int
 	out := make([]LoadAccount, 0, n)
 	for start := 0; start < n; start += 500 {
 		end := min(start+500, n)
-		err := s.store.Atomic(ctx, func(tx Store) error {
+		err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 			for i := start; i < end; i++ {
 				la := LoadAccount{Email: fmt.Sprintf("load%07d@%s.invalid", i, org.Slug), Password: fmt.Sprintf("load-password-%07d", i),
 					Secret: make([]byte, totpSecretSize)}

@@ -158,7 +158,7 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 		return s.enrolmentRequired(ctx, s.store, acct, org, next, caller)
 	case NextSession:
 		var res *SignInResult
-		err := s.store.Atomic(ctx, func(tx Store) error {
+		err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 			var err error
 			res, err = s.signedIn(ctx, tx, acct, next, caller)
 			if err != nil {
@@ -191,7 +191,7 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 	}
 	res.DefaultMethod = def.Method
 	var capped error
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if err := tx.CreateChallenge(ctx, c); err != nil {
 			return err
 		}
@@ -288,7 +288,7 @@ func (s *Service) checkPassword(ctx context.Context, password, hash string) (boo
 // account's activity, with its end.
 func (s *Service) passwordFailed(ctx context.Context, keys []string, c *Caller) error {
 	now := s.now()
-	err := s.store.Atomic(ctx, func(tx Store) error {
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		var locks []Throttle
 		for _, key := range keys {
 			t, err := tx.LockThrottle(ctx, key)
@@ -328,7 +328,7 @@ func (s *Service) passwordSucceeded(ctx context.Context, key string) error {
 	if err != nil || t.Failures == 0 {
 		return err
 	}
-	return s.store.Atomic(ctx, func(tx Store) error {
+	return s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		t, err := tx.LockThrottle(ctx, key)
 		if err != nil {
 			return err
@@ -477,7 +477,7 @@ func (s *Service) verifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 	// Everything, the lookups included, in one write transaction: on SQLite the
 	// writer's warm page cache answers them faster than a reader that must first
 	// catch up with the writes before it (the hot path of every sign-in).
-	err = s.atomically(ctx, func(tx Store) (error, error) {
+	err = s.atomically(ctx, func(ctx context.Context, tx Store) (error, error) {
 		c, acct, err := s.liveSignIn(ctx, tx, r.SignInToken)
 		if errors.Is(err, ErrExpired) {
 			return ErrExpired, nil
@@ -864,7 +864,7 @@ func (s *Service) CompleteSignIn(ctx context.Context, token, ip, userAgent strin
 	caller := &Caller{Account: a, IP: ip, UserAgent: userAgent}
 	var res *SignInResult
 	var next Next
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		st, err := s.signInState(ctx, tx, a, nil, ch.AMR)
 		if err != nil {
 			return err
