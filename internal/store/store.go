@@ -282,6 +282,9 @@ func (db *DB) Close() error {
 
 // Migrate brings the schema up to date with the migrations built into the binary.
 func (db *DB) Migrate(ctx context.Context) error {
+	if err := db.refuseInsideAtomic(ctx); err != nil {
+		return err
+	}
 	p, done, err := db.migrator()
 	if err != nil {
 		return err
@@ -331,6 +334,9 @@ func (db *DB) migrator() (*goose.Provider, func(), error) {
 
 // Ping reports whether the database answers.
 func (db *DB) Ping(ctx context.Context) error {
+	if err := db.refuseInsideAtomic(ctx); err != nil {
+		return err
+	}
 	var one int
 	if err := db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("store: ping: %w", unavailable(err))
@@ -340,6 +346,9 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // exec runs a write.
 func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if err := db.refuseInsideAtomic(ctx); err != nil {
+		return nil, err
+	}
 	return db.write.ExecContext(ctx, db.d.bind(q), args...)
 }
 
@@ -369,12 +378,18 @@ func affected(r sql.Result, err error) (int64, error) {
 }
 
 // row runs a read that returns at most one row.
-func (db *DB) row(ctx context.Context, q string, args ...any) *sql.Row {
+func (db *DB) row(ctx context.Context, q string, args ...any) scanner {
+	if err := db.refuseInsideAtomic(ctx); err != nil {
+		return failedRow{err}
+	}
 	return db.read.QueryRowContext(ctx, db.d.bind(q), args...)
 }
 
 // writeRow runs a write that returns a row (RETURNING, FOR UPDATE).
-func (db *DB) writeRow(ctx context.Context, q string, args ...any) *sql.Row {
+func (db *DB) writeRow(ctx context.Context, q string, args ...any) scanner {
+	if err := db.refuseInsideAtomic(ctx); err != nil {
+		return failedRow{err}
+	}
 	return db.write.QueryRowContext(ctx, db.d.bind(q), args...)
 }
 
@@ -406,7 +421,7 @@ func qualify(table, cols string) string {
 	return strings.Join(fields, ", ")
 }
 
-func one[T any](row *sql.Row, scan func(scanner) (*T, error), op string) (*T, error) {
+func one[T any](row scanner, scan func(scanner) (*T, error), op string) (*T, error) {
 	v, err := scan(row)
 	if err != nil {
 		return nil, wrap(err, op)
@@ -415,11 +430,17 @@ func one[T any](row *sql.Row, scan func(scanner) (*T, error), op string) (*T, er
 }
 
 func list[T any](ctx context.Context, db *DB, scan func(scanner) (*T, error), op, q string, args ...any) ([]*T, error) {
+	if err := db.refuseInsideAtomic(ctx); err != nil {
+		return nil, wrap(err, op)
+	}
 	return query(ctx, db.read, db.d, scan, op, q, args...)
 }
 
 // writeList runs a write that returns rows (UPDATE … RETURNING).
 func writeList[T any](ctx context.Context, db *DB, scan func(scanner) (*T, error), op, q string, args ...any) ([]*T, error) {
+	if err := db.refuseInsideAtomic(ctx); err != nil {
+		return nil, wrap(err, op)
+	}
 	return query(ctx, db.write, db.d, scan, op, q, args...)
 }
 
@@ -447,6 +468,8 @@ func wrap(err error, op string) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, ErrOuterStore):
+		return fmt.Errorf("%w (%s)", err, op)
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("store: %s: %w", op, twostep.ErrNotFound)
 	case isUnique(err):
