@@ -7,8 +7,10 @@ import (
 	"github.com/twostep/twostep/internal/twostep"
 )
 
-// DeleteExpired removes challenges, sessions and devices that ended before t. A
-// zero expiry never ends. Outbox messages stay: they outlive their challenge.
+// DeleteExpired removes challenges, sessions and devices that ended before t
+// (a zero expiry never ends), and outbox messages finished and throttles idle
+// for twostep.KeepFinished before t. Pending messages stay: they outlive their
+// challenge. Only housekeeping (serve) calls it, so it is no part of twostep.Store.
 func (db *DB) DeleteExpired(ctx context.Context, t time.Time) error {
 	return db.atomic(ctx, func(ctx context.Context, tx *DB) error {
 		if _, err := tx.exec(ctx, `DELETE FROM challenges WHERE expires_at < ?`, us(t)); err != nil {

@@ -60,7 +60,8 @@ var postgresSessionTimeouts = map[string]string{
 	"idle_in_transaction_session_timeout": "30s",
 }
 
-// DB is a twostep.Store on SQLite or PostgreSQL, safe for concurrent use.
+// DB is a twostep.Store and the delivery worker's twostep.DeliveryQueue on
+// SQLite or PostgreSQL, safe for concurrent use.
 type DB struct {
 	d     *dialect
 	read  querier // outside Atomic the reader pool, inside it the transaction
@@ -68,7 +69,10 @@ type DB struct {
 	pools *pools  // nil for the DB that Atomic hands to its function
 }
 
-var _ twostep.Store = (*DB)(nil)
+var (
+	_ twostep.Store         = (*DB)(nil)
+	_ twostep.DeliveryQueue = (*DB)(nil)
+)
 
 type pools struct {
 	writer, reader *sql.DB // one and the same pool on PostgreSQL
