@@ -82,8 +82,7 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 			"mail_from", cfg.MailFrom)
 	}
 	a.metrics = newMetrics()
-	a.worker = notify.NewWorker(notify.WorkerOptions{Store: a.db, Sealer: a.sealer, Texts: texts, Transports: transports,
-		Logger: a.log, Metrics: a.metrics})
+	a.worker = newWorker(a.db, a.sealer, texts, transports, a.log, a.metrics)
 	inFlight := runtime.GOMAXPROCS(0)
 	hasher := twostep.NewHasher(twostep.DefaultArgon2, inFlight, 64*inFlight, 10*time.Second, rand.Reader)
 	a.metrics.watch(hasher, a.db.PendingMessages)
@@ -102,6 +101,18 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// newWorker returns the delivery worker of db's outbox: it claims and finishes
+// messages through db, and drops the codes twostep.StaleCode finds no longer
+// usable instead of delivering them.
+func newWorker(db *store.DB, sealer *twostep.Sealer, texts *notify.Texts, ts map[string]notify.Transport,
+	log *slog.Logger, metrics notify.Metrics) *notify.Worker {
+	return notify.NewWorker(notify.WorkerOptions{Store: db, Sealer: sealer, Texts: texts, Transports: ts,
+		Stale: func(ctx context.Context, m *twostep.OutboxMessage, now time.Time) (string, error) {
+			return twostep.StaleCode(ctx, db, m, now)
+		},
+		Logger: log, Metrics: metrics})
 }
 
 // Close closes the database once the service's background work (password-reset

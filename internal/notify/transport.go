@@ -64,14 +64,14 @@ func IsOperator(err error) bool {
 // is kept with an empty Subject and its text (the SMS, or the call's script)
 // in Text.
 type DevOutbox struct {
-	store twostep.Store
+	store twostep.DevOutbox
 	clock func() time.Time
 	rand  io.Reader
 }
 
 // NewDevOutbox returns a DevOutbox keeping messages in store, dated by clock,
 // with ids drawn from rand.
-func NewDevOutbox(store twostep.Store, clock func() time.Time, rand io.Reader) *DevOutbox {
+func NewDevOutbox(store twostep.DevOutbox, clock func() time.Time, rand io.Reader) *DevOutbox {
 	return &DevOutbox{store: store, clock: clock, rand: rand}
 }
 

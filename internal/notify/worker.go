@@ -15,7 +15,16 @@ import (
 // WorkerOptions configure a Worker. Store, Sealer, Texts and Transports are
 // required.
 type WorkerOptions struct {
-	Store  twostep.Store
+	// Store is the outbox the worker claims messages from and records their
+	// outcomes in: only that, not the whole twostep.Store.
+	Store twostep.DeliveryQueue
+	// Stale is asked before each delivery whether the code a message carries
+	// can still be used (main gives twostep.StaleCode over the store): a
+	// message it gives a reason for is dropped, not delivered. It is a
+	// function rather than more of Store because it is the domain's rule
+	// about challenges, not the outbox's. Nil delivers every message until
+	// its own expiry.
+	Stale  func(ctx context.Context, m *twostep.OutboxMessage, now time.Time) (reason string, err error)
 	Sealer *twostep.Sealer
 	Texts  *Texts
 	// Transports by channel: "email", "sms", "voice".
@@ -50,7 +59,8 @@ type Metrics interface {
 // until the message expires. Any number of workers, in any number of
 // processes, may share a store.
 type Worker struct {
-	store      twostep.Store
+	store      twostep.DeliveryQueue
+	stale      func(context.Context, *twostep.OutboxMessage, time.Time) (string, error)
 	sealer     *twostep.Sealer
 	texts      *Texts
 	transports map[string]Transport
@@ -66,7 +76,7 @@ type Worker struct {
 
 // NewWorker returns a Worker; it does nothing until Run or DeliverDue.
 func NewWorker(o WorkerOptions) *Worker {
-	w := &Worker{store: o.Store, sealer: o.Sealer, texts: o.Texts, transports: o.Transports, log: o.Logger,
+	w := &Worker{store: o.Store, stale: o.Stale, sealer: o.Sealer, texts: o.Texts, transports: o.Transports, log: o.Logger,
 		clock: o.Clock, lease: o.Lease, poll: o.Poll, batch: o.Batch, drain: o.Drain, wake: make(chan struct{}, 1), metrics: o.Metrics}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
@@ -166,12 +176,14 @@ func (w *Worker) handle(ctx context.Context, m *twostep.OutboxMessage, leaseUnti
 	var providerID string
 	err := errExpired
 	if now := w.clock(); now.Before(m.ExpiresAt) {
-		stale, serr := twostep.StaleCode(ctx, w.store, m, now)
-		if serr != nil {
-			return fmt.Errorf("notify: message %s: %w", m.ID, serr) // the lease runs out and it is tried again
-		}
-		if stale != "" {
-			return w.drop(ctx, m, stale)
+		if w.stale != nil {
+			stale, serr := w.stale(ctx, m, now)
+			if serr != nil {
+				return fmt.Errorf("notify: message %s: %w", m.ID, serr) // the lease runs out and it is tried again
+			}
+			if stale != "" {
+				return w.drop(ctx, m, stale)
+			}
 		}
 		// A delivery must not outlive the lease, or another worker could send
 		// the same message again.

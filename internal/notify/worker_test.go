@@ -123,7 +123,7 @@ func newFixtureOn(t *testing.T, db *store.DB) *fixture {
 }
 
 // worker returns a worker over db sharing the fixture's server, clock and log.
-func (f *fixture) worker(t *testing.T, db twostep.Store) *notify.Worker {
+func (f *fixture) worker(t *testing.T, db *store.DB) *notify.Worker {
 	t.Helper()
 	smtp, err := notify.NewSMTP(notify.SMTPOptions{URL: "smtp+insecure://" + f.mail.Addr, From: "no-reply@id.example.com",
 		FromName: "Twostep", Timeout: 5 * time.Second})
@@ -131,6 +131,9 @@ func (f *fixture) worker(t *testing.T, db twostep.Store) *notify.Worker {
 		t.Fatal(err)
 	}
 	return notify.NewWorker(notify.WorkerOptions{Store: db, Sealer: f.sealer, Texts: loadTexts(t),
+		Stale: func(ctx context.Context, m *twostep.OutboxMessage, now time.Time) (string, error) {
+			return twostep.StaleCode(ctx, db, m, now)
+		},
 		Transports: map[string]notify.Transport{"email": smtp},
 		Logger:     slog.New(slog.NewTextHandler(&f.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Clock:      func() time.Time { return f.now }})

@@ -42,7 +42,7 @@ type batcher struct {
 
 type batchItem struct {
 	ctx      context.Context
-	fn       func(*DB) error
+	fn       func(context.Context, *DB) error
 	err      error
 	panicked any // what fn panicked with, raised again in the caller
 	ok       chan struct{}
@@ -58,7 +58,7 @@ func newBatcher(writer *sql.DB, stmts *stmtCache, d *dialect, ckpt *checkpointer
 // do runs fn in a transaction shared with other callers and returns once that
 // transaction has committed or rolled back. fn's error is returned as is, and
 // fn's writes are undone; a failed commit is returned to every caller.
-func (b *batcher) do(ctx context.Context, fn func(*DB) error) error {
+func (b *batcher) do(ctx context.Context, fn func(context.Context, *DB) error) error {
 	if err := ctx.Err(); err != nil {
 		return unavailable(err)
 	}
@@ -174,7 +174,7 @@ func (b *batcher) run(items []*batchItem) {
 		if !alone && !sp("SAVEPOINT item") {
 			return
 		}
-		it.err, it.panicked = call(it.fn, st)
+		it.err, it.panicked = call(it.ctx, it.fn, st)
 		switch {
 		case it.err == nil && it.panicked == nil:
 			committed++
@@ -209,11 +209,11 @@ func (b *batcher) fail(items []*batchItem, err error) {
 
 // call runs fn and turns a panic into a value, so that one caller's bug does
 // not take down the goroutine that commits everyone's writes.
-func call(fn func(*DB) error, st *DB) (err error, panicked any) {
+func call(ctx context.Context, fn func(context.Context, *DB) error, st *DB) (err error, panicked any) {
 	defer func() {
 		if p := recover(); p != nil {
 			panicked = p
 		}
 	}()
-	return fn(st), nil
+	return fn(ctx, st), nil
 }

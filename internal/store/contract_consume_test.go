@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -51,7 +52,7 @@ func testConsumeChallenges(t *testing.T, db *store.DB) {
 	wantErr(t, "CountChallengeAttempt after ConsumeChallenges", err, twostep.ErrNotFound)
 	same(t, "ConsumeChallenge after ConsumeChallenges", false, get[bool](t)(db.ConsumeChallenge(ctx, "ann-sign-in-2", at)))
 
-	ok(t, db.Atomic(ctx, func(s twostep.Store) error { // and inside a transaction
+	ok(t, db.Atomic(ctx, func(ctx context.Context, s twostep.Store) error { // and inside a transaction
 		return s.ConsumeChallenges(ctx, bob.ID, at, twostep.PurposeSignIn)
 	}))
 	same(t, "consumed_at of bob-sign-in", at, consumed("bob-sign-in"))

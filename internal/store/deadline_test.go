@@ -56,7 +56,7 @@ func TestSQLiteDeadlineInTransaction(t *testing.T) {
 	}
 	// late writes x, then a write that outlasts its deadline, then y.
 	late := func(ctx context.Context, x, y int) error {
-		return db.Atomic(ctx, func(tx twostep.Store) error {
+		return db.Atomic(ctx, func(ctx context.Context, tx twostep.Store) error {
 			s := tx.(*store.DB)
 			if err := s.ExecForTest(ctx, "INSERT INTO scratch (x) VALUES (?)", x); err != nil {
 				return err
@@ -88,7 +88,7 @@ func TestSQLiteDeadlineInTransaction(t *testing.T) {
 		started, release := make(chan struct{}), make(chan struct{})
 		first := make(chan error, 1)
 		go func() {
-			first <- db.Atomic(ctx, func(twostep.Store) error { close(started); <-release; return nil })
+			first <- db.Atomic(ctx, func(context.Context, twostep.Store) error { close(started); <-release; return nil })
 		}()
 		<-started
 		dctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
@@ -97,7 +97,7 @@ func TestSQLiteDeadlineInTransaction(t *testing.T) {
 		go func() { lateErr <- late(dctx, 1, 2) }()
 		waitQueued(t, db, 1)
 		go func() {
-			otherErr <- db.Atomic(ctx, func(tx twostep.Store) error {
+			otherErr <- db.Atomic(ctx, func(ctx context.Context, tx twostep.Store) error {
 				return tx.(*store.DB).ExecForTest(ctx, "INSERT INTO scratch (x) VALUES (3)")
 			})
 		}()
@@ -118,7 +118,7 @@ func TestSQLiteDeadlineInTransaction(t *testing.T) {
 	})
 
 	// The writer goes on.
-	if err := db.Atomic(ctx, func(tx twostep.Store) error {
+	if err := db.Atomic(ctx, func(ctx context.Context, tx twostep.Store) error {
 		return tx.(*store.DB).ExecForTest(ctx, "INSERT INTO scratch (x) VALUES (2)")
 	}); err != nil {
 		t.Errorf("Atomic afterwards: %v", err)

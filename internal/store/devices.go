@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 
 	"github.com/twostep/twostep/internal/twostep"
 )
@@ -51,25 +50,4 @@ func (db *DB) RenewDevice(ctx context.Context, oldHash []byte, d *twostep.Device
 func (db *DB) Devices(ctx context.Context, accountID string) ([]*twostep.Device, error) {
 	return list(ctx, db, scanDevice, "devices", `SELECT `+deviceCols+` FROM devices
 		WHERE account_id = ? ORDER BY created_at, id`, accountID)
-}
-
-// Throttles reads the throttles under keys that exist, in no given order.
-func (db *DB) Throttles(ctx context.Context, keys []string) ([]twostep.Throttle, error) {
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	args := make([]any, len(keys))
-	for i, k := range keys {
-		args[i] = k
-	}
-	ts, err := list(ctx, db, scanThrottle, "throttles", `SELECT `+throttleCols+` FROM throttles
-		WHERE key IN (?`+strings.Repeat(", ?", len(keys)-1)+`)`, args...)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]twostep.Throttle, len(ts))
-	for i, t := range ts {
-		out[i] = *t
-	}
-	return out, nil
 }

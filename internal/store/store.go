@@ -60,7 +60,8 @@ var postgresSessionTimeouts = map[string]string{
 	"idle_in_transaction_session_timeout": "30s",
 }
 
-// DB is a twostep.Store on SQLite or PostgreSQL, safe for concurrent use.
+// DB is a twostep.Store and the delivery worker's twostep.DeliveryQueue on
+// SQLite or PostgreSQL, safe for concurrent use.
 type DB struct {
 	d     *dialect
 	read  querier // outside Atomic the reader pool, inside it the transaction
@@ -68,7 +69,10 @@ type DB struct {
 	pools *pools  // nil for the DB that Atomic hands to its function
 }
 
-var _ twostep.Store = (*DB)(nil)
+var (
+	_ twostep.Store         = (*DB)(nil)
+	_ twostep.DeliveryQueue = (*DB)(nil)
+)
 
 type pools struct {
 	writer, reader *sql.DB // one and the same pool on PostgreSQL
@@ -282,6 +286,9 @@ func (db *DB) Close() error {
 
 // Migrate brings the schema up to date with the migrations built into the binary.
 func (db *DB) Migrate(ctx context.Context) error {
+	if err := db.refuseInsideAtomic(ctx); err != nil {
+		return err
+	}
 	p, done, err := db.migrator()
 	if err != nil {
 		return err
@@ -331,6 +338,9 @@ func (db *DB) migrator() (*goose.Provider, func(), error) {
 
 // Ping reports whether the database answers.
 func (db *DB) Ping(ctx context.Context) error {
+	if err := db.refuseInsideAtomic(ctx); err != nil {
+		return err
+	}
 	var one int
 	if err := db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("store: ping: %w", unavailable(err))
@@ -338,39 +348,11 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Atomic runs fn in one write transaction (BEGIN IMMEDIATE on SQLite). fn must
-// use the Store it is given: on SQLite the DB's own writer is busy with the
-// transaction until fn returns. Atomic inside Atomic joins the transaction.
-// On SQLite, concurrent calls share one transaction, each fn in a savepoint of
-// its own (see batcher): fn's error undoes only fn's writes, and Atomic returns
-// only after the commit. fn must therefore not wait for another Atomic call.
-func (db *DB) Atomic(ctx context.Context, fn func(twostep.Store) error) error {
-	return db.atomic(ctx, func(tx *DB) error { return fn(tx) })
-}
-
-func (db *DB) atomic(ctx context.Context, fn func(*DB) error) error {
-	if db.pools == nil {
-		return fn(db)
-	}
-	if db.pools.batch != nil {
-		return db.pools.batch.do(ctx, fn) // SQLite
-	}
-	tx, err := db.pools.writer.BeginTx(ctx, db.d.txOptions)
-	if err != nil {
-		return wrap(err, "begin")
-	}
-	defer tx.Rollback() // after Commit, a no-op; on error or panic, the undo
-	if err := fn(&DB{d: db.d, read: tx, write: tx}); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return wrap(err, "commit")
-	}
-	return nil
-}
-
 // exec runs a write.
 func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if err := db.refuseInsideAtomic(ctx); err != nil {
+		return nil, err
+	}
 	return db.write.ExecContext(ctx, db.d.bind(q), args...)
 }
 
@@ -400,12 +382,18 @@ func affected(r sql.Result, err error) (int64, error) {
 }
 
 // row runs a read that returns at most one row.
-func (db *DB) row(ctx context.Context, q string, args ...any) *sql.Row {
+func (db *DB) row(ctx context.Context, q string, args ...any) scanner {
+	if err := db.refuseInsideAtomic(ctx); err != nil {
+		return failedRow{err}
+	}
 	return db.read.QueryRowContext(ctx, db.d.bind(q), args...)
 }
 
 // writeRow runs a write that returns a row (RETURNING, FOR UPDATE).
-func (db *DB) writeRow(ctx context.Context, q string, args ...any) *sql.Row {
+func (db *DB) writeRow(ctx context.Context, q string, args ...any) scanner {
+	if err := db.refuseInsideAtomic(ctx); err != nil {
+		return failedRow{err}
+	}
 	return db.write.QueryRowContext(ctx, db.d.bind(q), args...)
 }
 
@@ -437,7 +425,7 @@ func qualify(table, cols string) string {
 	return strings.Join(fields, ", ")
 }
 
-func one[T any](row *sql.Row, scan func(scanner) (*T, error), op string) (*T, error) {
+func one[T any](row scanner, scan func(scanner) (*T, error), op string) (*T, error) {
 	v, err := scan(row)
 	if err != nil {
 		return nil, wrap(err, op)
@@ -446,11 +434,17 @@ func one[T any](row *sql.Row, scan func(scanner) (*T, error), op string) (*T, er
 }
 
 func list[T any](ctx context.Context, db *DB, scan func(scanner) (*T, error), op, q string, args ...any) ([]*T, error) {
+	if err := db.refuseInsideAtomic(ctx); err != nil {
+		return nil, wrap(err, op)
+	}
 	return query(ctx, db.read, db.d, scan, op, q, args...)
 }
 
 // writeList runs a write that returns rows (UPDATE … RETURNING).
 func writeList[T any](ctx context.Context, db *DB, scan func(scanner) (*T, error), op, q string, args ...any) ([]*T, error) {
+	if err := db.refuseInsideAtomic(ctx); err != nil {
+		return nil, wrap(err, op)
+	}
 	return query(ctx, db.write, db.d, scan, op, q, args...)
 }
 
@@ -478,6 +472,8 @@ func wrap(err error, op string) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, ErrOuterStore):
+		return fmt.Errorf("%w (%s)", err, op)
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("store: %s: %w", op, twostep.ErrNotFound)
 	case isUnique(err):

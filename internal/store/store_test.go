@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -155,7 +156,7 @@ func TestAtomicBatches(t *testing.T) {
 	started, hold := make(chan struct{}), make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
-		first <- db.Atomic(ctx, func(tx twostep.Store) error {
+		first <- db.Atomic(ctx, func(ctx context.Context, tx twostep.Store) error {
 			close(started)
 			<-hold
 			return tx.PutThrottle(ctx, twostep.Throttle{Key: "first", Failures: 1})
@@ -168,7 +169,7 @@ func TestAtomicBatches(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			defer func() { panics[i] = recover() }()
-			errs[i] = db.Atomic(ctx, func(tx twostep.Store) error {
+			errs[i] = db.Atomic(ctx, func(ctx context.Context, tx twostep.Store) error {
 				if err := tx.PutThrottle(ctx, twostep.Throttle{Key: fmt.Sprint("k", i), Failures: i + 1}); err != nil {
 					return err
 				}
@@ -233,7 +234,7 @@ func TestAtomicAfterClose(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	err = db.Atomic(t.Context(), func(twostep.Store) error { return nil })
+	err = db.Atomic(t.Context(), func(context.Context, twostep.Store) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "closed") {
 		t.Errorf("Atomic after Close = %v, want a closed error", err)
 	}

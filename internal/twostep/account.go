@@ -124,7 +124,7 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 	}
 	var token string
 	var sess *Session
-	err = s.atomically(ctx, func(tx Store) (error, error) {
+	err = s.atomically(ctx, func(ctx context.Context, tx Store) (error, error) {
 		st, err := s.signInState(ctx, tx, a, nil, []string{"pwd"})
 		if err != nil {
 			return nil, err
@@ -229,7 +229,7 @@ func (s *Service) UpdateSettings(ctx context.Context, c *Caller, ch Settings) (*
 		}
 		a.AllowLegacyClients = *ch.AllowLegacyClients
 	}
-	err := s.store.Atomic(ctx, func(tx Store) error {
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if err := tx.UpdateAccount(ctx, &a); err != nil {
 			return err
 		}
@@ -271,7 +271,7 @@ func (s *Service) EndOtherSessions(ctx context.Context, c *Caller) error {
 	if err := s.requireConfirmed(c); err != nil {
 		return err
 	}
-	return s.store.Atomic(ctx, func(tx Store) error {
+	return s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if err := s.endOIDC(ctx, tx, c.Account.ID, "", c.Session.ID); err != nil {
 			return err
 		}

@@ -88,7 +88,7 @@ func (s *Service) Setup(ctx context.Context, token string, n NewOrg, c *Caller) 
 		return nil, err
 	}
 	var res *SignInResult
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if count, err := tx.CountOrgs(ctx); err != nil || count > 0 {
 			return cmpErr(err, ErrExpired)
 		}
@@ -114,7 +114,7 @@ func (s *Service) CreateOrg(ctx context.Context, n NewOrg) (*Org, *Account, stri
 		return nil, nil, "", err
 	}
 	var token string
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if err := s.insertOrg(ctx, tx, org, acct, nil); err != nil {
 			return err
 		}
@@ -227,7 +227,7 @@ func (s *Service) CreateAccount(ctx context.Context, n NewAccount) (*Account, st
 		return nil, "", err
 	}
 	var token string
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if err := s.insertAccount(ctx, tx, acct, nil); err != nil {
 			return err
 		}
@@ -298,7 +298,7 @@ func (s *Service) passwordByLink(ctx context.Context, token, password string, c 
 	if err != nil {
 		return err
 	}
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if ok, err := tx.ConsumeChallenge(ctx, ch.ID, s.now()); err != nil || !ok {
 			return cmpErr(err, ErrExpired)
 		}
@@ -367,7 +367,7 @@ func (s *Service) SetSSO(ctx context.Context, email string, on bool) (*Account, 
 	before := *a
 	a.SSO = on
 	var token string
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if err := s.saveMember(ctx, tx, &before, a, OperatorActor, nil); err != nil {
 			return err
 		}
@@ -383,7 +383,7 @@ func (s *Service) SetSSO(ctx context.Context, email string, on bool) (*Account, 
 }
 
 func (s *Service) resetTwoStep(ctx context.Context, a *Account, actorID string, c *Caller) error {
-	err := s.store.Atomic(ctx, func(tx Store) error {
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if err := tx.DeleteFactors(ctx, a.ID); err != nil {
 			return err
 		}

@@ -36,7 +36,7 @@ func (s *Service) CreateLoadOrg(ctx context.Context, name, slug string) (*Org, e
 // checked (a taken e-mail is ErrConflict from the store), and p may be cheap.
 func (s *Service) CreateLoadAccounts(ctx context.Context, org *Org, accts []LoadAccount, p Argon2Params) error {
 	now := s.now()
-	return s.store.Atomic(ctx, func(tx Store) error {
+	return s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		for _, la := range accts {
 			hash, err := s.hasher.HashWith(ctx, la.Password, p)
 			if err != nil {

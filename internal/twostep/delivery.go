@@ -58,7 +58,7 @@ func (s *Service) DeliveryFailed(ctx context.Context, providerID, reason string)
 	}
 	var failed *OutboxMessage
 	var acct *Account
-	err := s.store.Atomic(ctx, func(tx Store) error {
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		failed, acct = nil, nil
 		m, err := tx.MessageByProvider(ctx, providerID)
 		if errors.Is(err, ErrNotFound) {

@@ -41,7 +41,7 @@ func (s *Service) SendSignInCode(ctx context.Context, r SendRequest) (*CodeSent,
 	}
 	caller := &Caller{Account: acct, IP: r.IP, UserAgent: r.UserAgent}
 	var cs *CodeSent
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		var err error
 		cs, err = s.sendCode(ctx, tx, acct, c, r.Method, f.ID, f.Address, caller)
 		return err
@@ -125,7 +125,7 @@ func (s *Service) ConfirmIdentitySend(ctx context.Context, c *Caller, m Method, 
 		return nil, err
 	}
 	var cs *CodeSent
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		ch, err := s.sessionChallenge(ctx, tx, c, PurposeConfirmIdentity)
 		if err != nil {
 			return err
@@ -183,7 +183,7 @@ func (s *Service) ChangeEmail(ctx context.Context, c *Caller, email string) (*Co
 		return nil, err
 	}
 	var cs *CodeSent
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		ch, err := s.sessionChallenge(ctx, tx, c, PurposeEmailChange)
 		if err != nil {
 			return err
@@ -210,7 +210,7 @@ func (s *Service) VerifyEmailChange(ctx context.Context, c *Caller, code string)
 	}
 	a := *c.Account
 	old := a.Email
-	err = s.atomically(ctx, func(tx Store) (error, error) {
+	err = s.atomically(ctx, func(ctx context.Context, tx Store) (error, error) {
 		ch, err := tx.LatestChallenge(ctx, a.ID, PurposeEmailChange)
 		if errors.Is(err, ErrNotFound) || err == nil && ch.SessionID != c.Session.ID {
 			return nil, invalid("code", ReasonNoEmailChange)
@@ -291,7 +291,7 @@ func (s *Service) ChangePassword(ctx context.Context, c *Caller, current, passwo
 	if err != nil {
 		return err
 	}
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		a.PasswordHash = hash
 		if err := tx.UpdateAccount(ctx, a); err != nil {
 			return err

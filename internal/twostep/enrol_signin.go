@@ -63,7 +63,7 @@ func (s *Service) CompleteSignIn(ctx context.Context, token, ip, userAgent strin
 	caller := &Caller{Account: a, IP: ip, UserAgent: userAgent}
 	var res *SignInResult
 	var next Next
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		st, err := s.signInState(ctx, tx, a, nil, ch.AMR)
 		if err != nil {
 			return err

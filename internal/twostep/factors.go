@@ -99,7 +99,7 @@ func (s *Service) AddFactor(ctx context.Context, c *Caller, r FactorRequest) (*N
 	if !containsMethod(s.allowed(org), r.Method) {
 		return nil, ErrMethodNotAllowed
 	}
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		// One pending factor per kind: starting over replaces an unfinished one.
 		all, err := tx.Factors(ctx, a.ID)
 		if err != nil {
@@ -167,7 +167,7 @@ func (s *Service) ResendFactorCode(ctx context.Context, c *Caller, id string) (*
 		return nil, invalid("id", ReasonNotResendable)
 	}
 	var cs *CodeSent
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		ch, err := s.enrolChallenge(ctx, tx, c, f)
 		if err != nil {
 			return err
@@ -261,7 +261,7 @@ func (s *Service) VerifyFactor(ctx context.Context, c *Caller, id, code string) 
 	a := c.Account
 	var codes []string
 	key := "factor:" + f.ID
-	err = s.atomically(ctx, func(tx Store) (error, error) {
+	err = s.atomically(ctx, func(ctx context.Context, tx Store) (error, error) {
 		now := s.now()
 		t, err := tx.LockThrottle(ctx, key)
 		if err != nil {
@@ -399,7 +399,7 @@ func (s *Service) UpdateFactor(ctx context.Context, c *Caller, id string, ch Fac
 		return nil, ErrForbidden // a sign-in that must enrol changes no existing method
 	}
 	var f *Factor
-	err := s.store.Atomic(ctx, func(tx Store) error {
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		var err error
 		if f, err = s.ownFactor(ctx, tx, c, id); err != nil {
 			return err
@@ -454,7 +454,7 @@ func (s *Service) RemoveFactor(ctx context.Context, c *Caller, id string) error 
 	if err != nil {
 		return err
 	}
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		active, err := s.activeFactors(ctx, tx, a.ID)
 		if err != nil {
 			return err
@@ -518,7 +518,7 @@ func (s *Service) RecoveryCodes(ctx context.Context, c *Caller) ([]string, error
 		return nil, ErrConflict
 	}
 	var codes []string
-	err := s.store.Atomic(ctx, func(tx Store) error {
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		var err error
 		if codes, err = s.newRecoveryCodes(ctx, tx, c); err != nil {
 			return err

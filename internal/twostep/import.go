@@ -122,7 +122,7 @@ func (im *Importer) Line(ctx context.Context, raw []byte) (ImportResult, error) 
 		return res, nil
 	}
 	needsLink := a.PasswordHash == "" && !a.SSO
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if err := tx.CreateAccount(ctx, a); err != nil {
 			return err
 		}

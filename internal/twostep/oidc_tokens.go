@@ -20,7 +20,7 @@ func (s *Service) IssueCodeTokens(ctx context.Context, r *AuthRequest, withRefre
 		AMR: r.AMR, ACR: r.ACR, Nonce: r.Nonce, AuthTime: r.AuthTime}
 	var access *OIDCToken
 	refresh := ""
-	err := s.store.Atomic(ctx, func(tx Store) error {
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		var err error
 		if access, refresh, err = s.issue(ctx, tx, g, withRefresh); err != nil {
 			return err
@@ -102,7 +102,7 @@ func (s *Service) RotateRefresh(ctx context.Context, current string, scopes []st
 	var access *OIDCToken
 	refresh := ""
 	reused := false
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		ok, err := tx.UseRefreshToken(ctx, old.ID, s.now())
 		if err != nil {
 			return err
@@ -221,7 +221,7 @@ func (s *Service) EndOIDCSession(ctx context.Context, accountID, sid string) err
 	if accountID == "" || sid == "" {
 		return nil
 	}
-	err := s.store.Atomic(ctx, func(tx Store) error {
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if err := s.endOIDC(ctx, tx, accountID, sid, ""); err != nil {
 			return err
 		}

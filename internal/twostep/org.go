@@ -103,7 +103,7 @@ func (s *Service) SetPolicy(ctx context.Context, c *Caller, p Policy) (*Policy, 
 		p.ChangedAt = s.now()
 	}
 	org.Policy = p
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if err := tx.UpdateOrg(ctx, org); err != nil {
 			return err
 		}
@@ -295,7 +295,7 @@ func (s *Service) Invite(ctx context.Context, c *Caller, email string, role Role
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		// Each invitation e-mails an address its owner may never have asked
 		// to hear from: cap them per address, whoever sends them.
 		t, err := tx.LockThrottle(ctx, inviteKey(a.Email))
@@ -397,7 +397,7 @@ func (s *Service) UpdateMember(ctx context.Context, c *Caller, id string, ch Mem
 		}
 		a.SSO = *ch.SSO
 	}
-	err = s.store.Atomic(ctx, func(tx Store) error { return s.saveMember(ctx, tx, &before, a, c.Account.ID, c) })
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error { return s.saveMember(ctx, tx, &before, a, c.Account.ID, c) })
 	if err != nil {
 		return nil, err
 	}
@@ -474,7 +474,7 @@ func (s *Service) EndMemberSessions(ctx context.Context, c *Caller, id string) e
 	if err := mayActOn(c, a); err != nil {
 		return err
 	}
-	return s.store.Atomic(ctx, func(tx Store) error {
+	return s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if err := s.endOIDC(ctx, tx, a.ID, "", ""); err != nil {
 			return err
 		}
@@ -500,7 +500,7 @@ func (s *Service) UnlockMember(ctx context.Context, c *Caller, id string) error 
 	if err := mayActOn(c, a); err != nil {
 		return err
 	}
-	return s.store.Atomic(ctx, func(tx Store) error {
+	return s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		cleared, err := s.unlock(ctx, tx, a)
 		if err != nil {
 			return err

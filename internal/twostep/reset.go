@@ -52,7 +52,7 @@ func (s *Service) requestPasswordReset(ctx context.Context, email string) error 
 		return err
 	}
 	now := s.now()
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		// At most a few links an hour, silently: the answer must not change.
 		t, err := tx.LockThrottle(ctx, "send:reset:"+a.ID)
 		if err != nil {

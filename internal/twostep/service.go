@@ -318,14 +318,14 @@ func (s *Service) DefaultPolicy() Policy {
 // allowed returns the methods the organisation's policy allows among those offered.
 func (s *Service) allowed(o *Org) []Method { return allowedMethods(o, s.methods) }
 
-// atomically runs fn in one transaction. fn returns a refusal (a wrong code) or
-// an error; a refusal still commits, because the failure it counted must stay
-// counted (RL-05), and is then returned.
-func (s *Service) atomically(ctx context.Context, fn func(tx Store) (refusal error, err error)) error {
+// atomically runs fn in one transaction, as Store.Atomic does. fn returns a
+// refusal (a wrong code) or an error; a refusal still commits, because the
+// failure it counted must stay counted (RL-05), and is then returned.
+func (s *Service) atomically(ctx context.Context, fn func(ctx context.Context, tx Store) (refusal error, err error)) error {
 	var refusal error
-	err := s.store.Atomic(ctx, func(tx Store) error {
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		var err error
-		refusal, err = fn(tx)
+		refusal, err = fn(ctx, tx)
 		return err
 	})
 	if err != nil {

@@ -45,7 +45,7 @@ func (s *Service) Authenticate(ctx context.Context, token, ip, userAgent string)
 // SignOut ends the caller's session.
 // Products signed in through the session hear of it (back-channel logout).
 func (s *Service) SignOut(ctx context.Context, c *Caller) error {
-	err := s.store.Atomic(ctx, func(tx Store) error {
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if err := s.endOIDC(ctx, tx, c.Account.ID, c.Session.ID, ""); err != nil {
 			return err
 		}

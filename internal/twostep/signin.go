@@ -166,7 +166,7 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 		return s.enrolmentRequired(ctx, s.store, acct, org, next, caller)
 	case NextSession:
 		var res *SignInResult
-		err := s.store.Atomic(ctx, func(tx Store) error {
+		err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 			var err error
 			res, err = s.signedIn(ctx, tx, acct, next, caller)
 			if err != nil {
@@ -199,7 +199,7 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 	}
 	res.DefaultMethod = def.Method
 	var capped error
-	err = s.store.Atomic(ctx, func(tx Store) error {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if err := tx.CreateChallenge(ctx, c); err != nil {
 			return err
 		}
@@ -271,7 +271,7 @@ func (s *Service) checkPassword(ctx context.Context, password, hash string) (boo
 // account's activity, with its end.
 func (s *Service) passwordFailed(ctx context.Context, keys []string, c *Caller) error {
 	now := s.now()
-	err := s.store.Atomic(ctx, func(tx Store) error {
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		var locks []Throttle
 		for _, key := range keys {
 			t, err := tx.LockThrottle(ctx, key)
@@ -311,7 +311,7 @@ func (s *Service) passwordSucceeded(ctx context.Context, key string) error {
 	if err != nil || t.Failures == 0 {
 		return err
 	}
-	return s.store.Atomic(ctx, func(tx Store) error {
+	return s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		t, err := tx.LockThrottle(ctx, key)
 		if err != nil {
 			return err
@@ -387,7 +387,7 @@ func (s *Service) verifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 	// Everything, the lookups included, in one write transaction: on SQLite the
 	// writer's warm page cache answers them faster than a reader that must first
 	// catch up with the writes before it (the hot path of every sign-in).
-	err = s.atomically(ctx, func(tx Store) (error, error) {
+	err = s.atomically(ctx, func(ctx context.Context, tx Store) (error, error) {
 		c, acct, err := s.liveSignIn(ctx, tx, r.SignInToken)
 		if errors.Is(err, ErrExpired) {
 			return ErrExpired, nil

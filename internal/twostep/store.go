@@ -5,24 +5,52 @@ import (
 	"time"
 )
 
-// Store keeps everything Twostep knows. Implementations return ErrNotFound when a
-// looked-up row does not exist and ErrConflict when a unique value is taken.
-// Methods that report whether they did something (Use…, Consume…) are single
-// atomic statements: of N concurrent calls for the same row at most one reports true.
+// Store keeps everything the Service knows: one port per aggregate, composed.
+// Implementations return ErrNotFound when a looked-up row does not exist and
+// ErrConflict when a unique value is taken. Methods that report whether they did
+// something (Use…, Consume…, Reseal…, Renew…) are single atomic statements: of
+// N concurrent calls for the same row at most one reports true.
+//
+// What only the operator's commands or tests need (deleting what expired,
+// counting the backlog) and what only the delivery worker needs (claiming
+// messages: DeliveryQueue) are not part of it: they use the store's own type.
 type Store interface {
-	// Atomic runs fn in one write transaction; the Store handed to fn reads and
-	// writes through it, and fn must use no other (on SQLite the one writer is
-	// busy with fn). An error from fn rolls everything back and is returned.
-	Atomic(ctx context.Context, fn func(Store) error) error
+	// Atomic runs fn in one write transaction and hands it ctx marked as
+	// inside it, and the Store that reads and writes through the transaction.
+	// fn must use that Store, with that ctx or one derived from it: the store
+	// Atomic was called on refuses, with an error, a call made with the marked
+	// ctx (on SQLite its one writer is busy with fn: the call would wait for
+	// ever). An error from fn rolls everything back and is returned. Atomic on
+	// the Store handed to fn joins the transaction.
+	Atomic(ctx context.Context, fn func(ctx context.Context, tx Store) error) error
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 
+	Orgs
+	Accounts
+	Factors
+	RecoveryCodes
+	Challenges
+	Sessions
+	Devices
+	Throttles
+	Audit
+	Outbox
+	Reseal
+	DevOutbox
+}
+
+// Orgs keeps organisations and their policies.
+type Orgs interface {
 	CreateOrg(ctx context.Context, o *Org) error
 	Org(ctx context.Context, id string) (*Org, error)
 	OrgBySlug(ctx context.Context, slug string) (*Org, error)
 	UpdateOrg(ctx context.Context, o *Org) error
 	CountOrgs(ctx context.Context) (int, error)
+}
 
+// Accounts keeps accounts.
+type Accounts interface {
 	CreateAccount(ctx context.Context, a *Account) error
 	Account(ctx context.Context, id string) (*Account, error)
 	// AccountByEmail finds an account by its e-mail, compared case-insensitively.
@@ -34,7 +62,10 @@ type Store interface {
 	// every sign-in writes one column, not the row and its indexes.
 	// ErrNotFound if there is no such account.
 	SetLastSignIn(ctx context.Context, accountID string, at time.Time) error
+}
 
+// Factors keeps the second-step methods of accounts.
+type Factors interface {
 	CreateFactor(ctx context.Context, f *Factor) error
 	Factor(ctx context.Context, id string) (*Factor, error)
 	// Factors lists an account's factors, oldest first.
@@ -47,7 +78,10 @@ type Store interface {
 	// UseTOTPStep records step as the factor's last accepted TOTP step if it is
 	// greater than the one recorded, and reports whether it did.
 	UseTOTPStep(ctx context.Context, factorID string, step int64, at time.Time) (bool, error)
+}
 
+// RecoveryCodes keeps accounts' recovery codes (their keyed hashes).
+type RecoveryCodes interface {
 	// ReplaceRecoveryCodes deletes the account's codes and stores codes instead.
 	ReplaceRecoveryCodes(ctx context.Context, accountID string, codes []*RecoveryCode) error
 	// RecoveryCodes lists the account's unused codes.
@@ -55,13 +89,19 @@ type Store interface {
 	// UseRecoveryCode marks an unused code used and reports whether it did.
 	UseRecoveryCode(ctx context.Context, id string, at time.Time) (bool, error)
 	DeleteRecoveryCodes(ctx context.Context, accountID string) error
+}
 
+// Challenges keeps sign-ins in progress, enrolments and identity confirmations.
+type Challenges interface {
 	CreateChallenge(ctx context.Context, c *Challenge) error
 	Challenge(ctx context.Context, id string) (*Challenge, error)
 	ChallengeByToken(ctx context.Context, tokenHash []byte) (*Challenge, error)
 	// ChallengeWithAccount returns the challenge with tokenHash and the account
 	// it belongs to; ErrNotFound if there is none or it belongs to no account.
 	ChallengeWithAccount(ctx context.Context, tokenHash []byte) (*Challenge, *Account, error)
+	// LatestChallenge returns the newest unconsumed challenge of the account with
+	// purpose p; ErrNotFound if none.
+	LatestChallenge(ctx context.Context, accountID string, p Purpose) (*Challenge, error)
 	// UpdateChallenge writes SessionID, FactorID, Method, Address, CodeHash,
 	// CodeExpiresAt, Sends, LastSentAt, LastChannel, AMR and ExpiresAt.
 	UpdateChallenge(ctx context.Context, c *Challenge) error
@@ -74,10 +114,10 @@ type Store interface {
 	ConsumeChallenge(ctx context.Context, id string, at time.Time) (bool, error)
 	// ConsumeChallenges marks every unconsumed challenge of the account with one of the purposes consumed at at.
 	ConsumeChallenges(ctx context.Context, accountID string, at time.Time, purposes ...Purpose) error
-	// DeleteExpired removes challenges, sessions and devices that ended before
-	// t, and outbox messages finished and throttles idle for KeepFinished before t.
-	DeleteExpired(ctx context.Context, t time.Time) error
+}
 
+// Sessions keeps signed-in sessions.
+type Sessions interface {
 	CreateSession(ctx context.Context, s *Session) error
 	SessionByToken(ctx context.Context, tokenHash []byte) (*Session, error)
 	// TouchSession moves the session's idle expiry forward.
@@ -85,7 +125,10 @@ type Store interface {
 	DeleteSession(ctx context.Context, id string) error
 	// DeleteSessions ends every session of the account except the one with id except.
 	DeleteSessions(ctx context.Context, accountID, except string) error
+}
 
+// Devices keeps remembered devices.
+type Devices interface {
 	// CreateDevice stores d; ErrConflict if its id or token hash is taken.
 	CreateDevice(ctx context.Context, d *Device) error
 	// DeviceByToken returns the device with tokenHash, expired or not, or ErrNotFound.
@@ -98,7 +141,10 @@ type Store interface {
 	RenewDevice(ctx context.Context, oldHash []byte, d *Device) (bool, error)
 	// Devices lists the account's devices, expired or not, oldest first.
 	Devices(ctx context.Context, accountID string) ([]*Device, error)
+}
 
+// Throttles keeps the failure counts and lockouts of rate limits.
+type Throttles interface {
 	// Throttle reads the throttle under key; a zero Throttle with that key if none.
 	Throttle(ctx context.Context, key string) (Throttle, error)
 	// Throttles reads the throttles under keys that exist, in no given order.
@@ -107,17 +153,41 @@ type Store interface {
 	// and holds it so that concurrent transactions on the same key take turns.
 	LockThrottle(ctx context.Context, key string) (Throttle, error)
 	PutThrottle(ctx context.Context, t Throttle) error
+}
 
+// Audit keeps the append-only audit trail.
+type Audit interface {
 	// AppendEvent stores e and sets its ID, which grows with every event.
 	AppendEvent(ctx context.Context, e *AuditEvent) error
 	Events(ctx context.Context, f EventFilter) ([]*AuditEvent, error)
+}
 
-	// LatestChallenge returns the newest unconsumed challenge of the account with
-	// purpose p; ErrNotFound if none.
-	LatestChallenge(ctx context.Context, accountID string, p Purpose) (*Challenge, error)
-
+// Outbox keeps the messages to deliver, as the Service sees them: it queues
+// them in the transaction of what they tell, and looks at what became of them.
+// The delivery worker takes them through DeliveryQueue.
+type Outbox interface {
 	// EnqueueMessage stores a pending message, due at NextAttemptAt.
 	EnqueueMessage(ctx context.Context, m *OutboxMessage) error
+	// FinishMessage is DeliveryQueue.FinishMessage: the Service records a
+	// delivery that a provider reported as failed after taking it.
+	FinishMessage(ctx context.Context, m *OutboxMessage) error
+	// LastMessage returns the newest message of a challenge on channel ("" for
+	// any); ErrNotFound if none.
+	LastMessage(ctx context.Context, challengeID, channel string) (*OutboxMessage, error)
+	// LastMessageTo returns the newest message on channel to the address to;
+	// ErrNotFound if none.
+	LastMessageTo(ctx context.Context, channel, to string) (*OutboxMessage, error)
+	// MessageByProvider returns the message the provider took under
+	// providerID; ErrNotFound if none.
+	MessageByProvider(ctx context.Context, providerID string) (*OutboxMessage, error)
+}
+
+// DeliveryQueue is the outbox as the delivery worker (notify.Worker) sees it:
+// claim due messages, record each attempt's outcome. It is declared here rather
+// than in notify because its two sides are adapters that never see each other
+// (store implements it, notify consumes it) and the Service shares its rules
+// (the lease, the fence on FinishMessage): the contract must live where both read it.
+type DeliveryQueue interface {
 	// ClaimMessages leases up to limit pending messages due at now, none that
 	// another worker holds (FOR UPDATE SKIP LOCKED on PostgreSQL), until
 	// leaseUntil; it adds one to their attempts and returns them. A message whose
@@ -130,18 +200,10 @@ type Store interface {
 	// since (this worker's lease ran out), FinishMessage changes nothing and
 	// returns ErrConflict, and the other worker's outcome stands.
 	FinishMessage(ctx context.Context, m *OutboxMessage) error
-	// LastMessage returns the newest message of a challenge on channel ("" for
-	// any); ErrNotFound if none.
-	LastMessage(ctx context.Context, challengeID, channel string) (*OutboxMessage, error)
-	// LastMessageTo returns the newest message on channel to the address to;
-	// ErrNotFound if none.
-	LastMessageTo(ctx context.Context, channel, to string) (*OutboxMessage, error)
-	// MessageByProvider returns the message the provider took under
-	// providerID; ErrNotFound if none.
-	MessageByProvider(ctx context.Context, providerID string) (*OutboxMessage, error)
-	// PendingMessages counts messages not yet sent nor given up.
-	PendingMessages(ctx context.Context) (int, error)
+}
 
+// Reseal walks the sealed values for a key rotation.
+type Reseal interface {
 	// SealedFactors returns up to limit factors holding a sealed secret, by id,
 	// after the id after; SealedMessages the same for pending messages.
 	SealedFactors(ctx context.Context, after string, limit int) ([]*Factor, error)
@@ -150,7 +212,12 @@ type Store interface {
 	// and report whether they did: a concurrent change wins.
 	ResealFactor(ctx context.Context, id string, old, sealed []byte) (bool, error)
 	ResealMessage(ctx context.Context, id string, old, sealed []byte) (bool, error)
+}
 
+// DevOutbox keeps the messages of dev mode, shown at /dev/outbox instead of
+// being sent: notify's dev transport adds them, the Service lists them.
+type DevOutbox interface {
+	// AddDevMessage stores m; ErrConflict if its id is taken.
 	AddDevMessage(ctx context.Context, m *DevMessage) error
 	// DevMessages lists kept messages, newest first.
 	DevMessages(ctx context.Context, limit int) ([]*DevMessage, error)

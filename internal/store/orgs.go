@@ -1,0 +1,59 @@
+package store
+
+import (
+	"context"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// Orgs.
+
+const orgCols = `id, name, slug, two_step, grace_period_days, allowed_methods,
+	min_client_version, allow_legacy_clients, policy_changed_at, created_at`
+
+func scanOrg(s scanner) (*twostep.Org, error) {
+	var o twostep.Org
+	var methods string
+	p := &o.Policy
+	err := s.Scan(&o.ID, &o.Name, &o.Slug, &p.TwoStep, &p.GracePeriodDays, &methods,
+		&p.MinClientVersion, &p.AllowLegacyClients, tm{&p.ChangedAt}, tm{&o.CreatedAt})
+	p.AllowedMethods = split[twostep.Method](methods)
+	return &o, err
+}
+
+// CreateOrg stores o; ErrConflict if its id or slug is taken.
+func (db *DB) CreateOrg(ctx context.Context, o *twostep.Org) error {
+	p := &o.Policy
+	_, err := db.exec(ctx, `INSERT INTO orgs (`+orgCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		o.ID, o.Name, o.Slug, p.TwoStep, p.GracePeriodDays, join(p.AllowedMethods),
+		p.MinClientVersion, p.AllowLegacyClients, us(p.ChangedAt), us(o.CreatedAt))
+	return wrap(err, "create org")
+}
+
+// Org returns the org with id, or ErrNotFound.
+func (db *DB) Org(ctx context.Context, id string) (*twostep.Org, error) {
+	return one(db.row(ctx, `SELECT `+orgCols+` FROM orgs WHERE id = ?`, id), scanOrg, "org")
+}
+
+// OrgBySlug returns the org with slug, or ErrNotFound.
+func (db *DB) OrgBySlug(ctx context.Context, slug string) (*twostep.Org, error) {
+	return one(db.row(ctx, `SELECT `+orgCols+` FROM orgs WHERE slug = ?`, slug), scanOrg, "org by slug")
+}
+
+// UpdateOrg writes everything of o but its creation time; ErrNotFound if it does
+// not exist, ErrConflict if its new slug is taken.
+func (db *DB) UpdateOrg(ctx context.Context, o *twostep.Org) error {
+	p := &o.Policy
+	return db.execOne(ctx, "update org", `UPDATE orgs SET name = ?, slug = ?, two_step = ?,
+		grace_period_days = ?, allowed_methods = ?, min_client_version = ?,
+		allow_legacy_clients = ?, policy_changed_at = ? WHERE id = ?`,
+		o.Name, o.Slug, p.TwoStep, p.GracePeriodDays, join(p.AllowedMethods),
+		p.MinClientVersion, p.AllowLegacyClients, us(p.ChangedAt), o.ID)
+}
+
+// CountOrgs returns the number of orgs.
+func (db *DB) CountOrgs(ctx context.Context) (int, error) {
+	var n int
+	err := db.row(ctx, `SELECT count(*) FROM orgs`).Scan(&n)
+	return n, wrap(err, "count orgs")
+}

@@ -1,0 +1,34 @@
+package store
+
+import (
+	"context"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// Key rotation.
+
+// SealedFactors returns up to limit factors holding a sealed secret, by id,
+// after the id after.
+func (db *DB) SealedFactors(ctx context.Context, after string, limit int) ([]*twostep.Factor, error) {
+	return list(ctx, db, scanFactor, "sealed factors", `SELECT `+factorCols+` FROM factors
+		WHERE secret IS NOT NULL AND id > ? ORDER BY id LIMIT ?`, after, limit)
+}
+
+// ResealFactor replaces a factor's sealed secret if it is still old, and
+// reports whether it did.
+func (db *DB) ResealFactor(ctx context.Context, id string, old, sealed []byte) (bool, error) {
+	return db.execDid(ctx, "reseal factor", `UPDATE factors SET secret = ? WHERE id = ? AND secret = ?`, sealed, id, old)
+}
+
+// SealedMessages returns up to limit pending messages, by id, after the id after.
+func (db *DB) SealedMessages(ctx context.Context, after string, limit int) ([]*twostep.OutboxMessage, error) {
+	return list(ctx, db, scanMessage, "sealed messages", `SELECT `+outboxCols+` FROM outbox
+		WHERE status = 'pending' AND payload IS NOT NULL AND id > ? ORDER BY id LIMIT ?`, after, limit)
+}
+
+// ResealMessage replaces a message's sealed payload if it is still old, and
+// reports whether it did.
+func (db *DB) ResealMessage(ctx context.Context, id string, old, sealed []byte) (bool, error) {
+	return db.execDid(ctx, "reseal message", `UPDATE outbox SET payload = ? WHERE id = ? AND payload = ?`, sealed, id, old)
+}

@@ -1,0 +1,79 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// Throttles.
+
+const throttleCols = `key, failures, hour_start, hour_failures, locked_until`
+
+func scanThrottle(s scanner) (*twostep.Throttle, error) {
+	var t twostep.Throttle
+	err := s.Scan(&t.Key, &t.Failures, tm{&t.HourStart}, &t.HourFailures, tm{&t.LockedUntil})
+	return &t, err
+}
+
+// Throttle reads the throttle under key; a zero Throttle with that key if none.
+func (db *DB) Throttle(ctx context.Context, key string) (twostep.Throttle, error) {
+	t, err := one(db.row(ctx, `SELECT `+throttleCols+` FROM throttles WHERE key = ?`, key),
+		scanThrottle, "throttle")
+	if errors.Is(err, twostep.ErrNotFound) {
+		return twostep.Throttle{Key: key}, nil
+	}
+	if err != nil {
+		return twostep.Throttle{}, err
+	}
+	return *t, nil
+}
+
+// LockThrottle is Throttle for use inside Atomic: it creates the row if needed and
+// holds it until the transaction ends (FOR UPDATE on PostgreSQL; on SQLite the
+// write transaction already holds the whole database).
+func (db *DB) LockThrottle(ctx context.Context, key string) (twostep.Throttle, error) {
+	// Inserting first gives FOR UPDATE a row to lock even for a new key; two
+	// transactions inserting the same key wait for each other on the primary key.
+	if _, err := db.exec(ctx, `INSERT INTO throttles (key) VALUES (?) ON CONFLICT (key) DO NOTHING`, key); err != nil {
+		return twostep.Throttle{}, wrap(err, "lock throttle")
+	}
+	t, err := one(db.writeRow(ctx, `SELECT `+throttleCols+` FROM throttles WHERE key = ?`+db.d.forUpdate, key),
+		scanThrottle, "lock throttle")
+	if err != nil {
+		return twostep.Throttle{}, err
+	}
+	return *t, nil
+}
+
+// PutThrottle stores t under its key.
+func (db *DB) PutThrottle(ctx context.Context, t twostep.Throttle) error {
+	_, err := db.exec(ctx, `INSERT INTO throttles (`+throttleCols+`) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, hour_start = excluded.hour_start,
+		hour_failures = excluded.hour_failures, locked_until = excluded.locked_until`,
+		t.Key, t.Failures, us(t.HourStart), t.HourFailures, us(t.LockedUntil))
+	return wrap(err, "put throttle")
+}
+
+// Throttles reads the throttles under keys that exist, in no given order.
+func (db *DB) Throttles(ctx context.Context, keys []string) ([]twostep.Throttle, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	ts, err := list(ctx, db, scanThrottle, "throttles", `SELECT `+throttleCols+` FROM throttles
+		WHERE key IN (?`+strings.Repeat(", ?", len(keys)-1)+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]twostep.Throttle, len(ts))
+	for i, t := range ts {
+		out[i] = *t
+	}
+	return out, nil
+}
