@@ -156,6 +156,7 @@ type Store interface {
 	DevMessages(ctx context.Context, limit int) ([]*DevMessage, error)
 
 	OIDCStore
+	ForwardStore
 }
 
 // Message is something to tell a person: which template, in which language,
