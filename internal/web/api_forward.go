@@ -18,7 +18,10 @@ import (
 const reasonRequireTwoStep twostep.Reason = "require_two_step"
 
 // apiAuthRequest answers nginx's auth_request: 200 with the Remote-* headers,
-// or 401 (nginx then sends the visitor to sign in).
+// or 401 (nginx then sends the visitor to sign in). The 401 carries, as a
+// Location header, the sign-in URL that returns to the page asked for when
+// the proxy names it in X-Original-URL (or X-Forwarded-*): nginx cannot
+// escape a URL into a query string by itself, and takes it from there.
 func (s *Server) apiAuthRequest(w http.ResponseWriter, r *http.Request) { s.forwardAuth(w, r, false) }
 
 // apiForwardAuth answers Traefik's and Caddy's forward auth: 200 with the
@@ -50,19 +53,26 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request, redirects b
 		w.WriteHeader(http.StatusOK)
 	case redirects && errors.Is(err, twostep.ErrUnauthenticated):
 		http.Redirect(w, r, s.forwardSignIn(r), http.StatusFound)
+	case errors.Is(err, twostep.ErrUnauthenticated):
+		w.Header().Set("Location", s.forwardSignIn(r))
+		s.apiError(w, r, err)
 	default:
 		s.apiError(w, r, err)
 	}
 }
 
-// forwardSignIn is where Traefik or Caddy send a visitor Twostep does not
-// let through: the sign-in page, returning to the URL the proxy says was
-// asked for. The sign-in page decides whether rd may be followed.
+// forwardSignIn is where a proxy sends a visitor Twostep does not let
+// through: the sign-in page, returning to the URL the proxy says was asked
+// for, from X-Original-URL (nginx) or X-Forwarded-Proto, -Host and -Uri
+// (Traefik, Caddy). The sign-in page decides whether rd may be followed.
 func (s *Server) forwardSignIn(r *http.Request) string {
 	to := strings.TrimSuffix(s.baseURL.String(), "/") + "/sign-in"
-	proto, host := r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host")
-	if proto == "" || host == "" {
+	target := r.Header.Get("X-Original-URL")
+	if proto, host := r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host"); target == "" && proto != "" && host != "" {
+		target = proto + "://" + host + r.Header.Get("X-Forwarded-Uri")
+	}
+	if target == "" {
 		return to
 	}
-	return to + "?rd=" + url.QueryEscape(proto+"://"+host+r.Header.Get("X-Forwarded-Uri"))
+	return to + "?rd=" + url.QueryEscape(target)
 }
