@@ -68,20 +68,27 @@ func readmeNginx(t *testing.T, port int, twostepAddr, appAddr string) string {
 	return conf
 }
 
-// startNginx runs Debian's nginx on conf (the http block's contents) in the
-// foreground, its files under a temporary prefix, until the test ends.
-func startNginx(t *testing.T, port int, conf string) {
+// nginx returns the path of Debian's nginx, skipping the test without it
+// (and failing in CI, which installs it).
+func nginx(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		bin = "/usr/sbin/nginx" // Debian's, outside a user's PATH
-		if _, err := os.Stat(bin); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("nginx is not installed; .ci/run installs it")
-			}
-			t.Skip("nginx is not installed (apt-get install nginx)")
-		}
+	if bin, err := exec.LookPath("nginx"); err == nil {
+		return bin
 	}
+	const bin = "/usr/sbin/nginx" // outside a user's PATH
+	if _, err := os.Stat(bin); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("nginx is not installed; .ci/run installs it")
+		}
+		t.Skip("nginx is not installed (apt-get install nginx)")
+	}
+	return bin
+}
+
+// startNginx runs nginx (bin) on conf (the http block's contents) in the
+// foreground, its files under a temporary prefix, until the test ends.
+func startNginx(t *testing.T, bin string, port int, conf string) {
+	t.Helper()
 	prefix := t.TempDir()
 	main := fmt.Sprintf(`master_process off;
 pid %[1]s/nginx.pid;
@@ -182,15 +189,8 @@ func freePort(t *testing.T) int {
 // resolves to 127.0.0.1, so the forward-auth cookie crosses from
 // auth.twostep.test to app.twostep.test by its Domain alone.
 func TestReadmeNginx(t *testing.T) {
+	bin := nginx(t)
 	port := freePort(t)
-	if _, err := exec.LookPath("nginx"); err != nil {
-		if _, err := os.Stat("/usr/sbin/nginx"); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("nginx is not installed; .ci/run installs it")
-			}
-			t.Skip("nginx is not installed (apt-get install nginx)")
-		}
-	}
 	ctx := browser(t,
 		chromedp.Flag("host-resolver-rules", "MAP *.twostep.test 127.0.0.1"),
 		// The test's certificate is its own: https as in production, with
@@ -238,7 +238,7 @@ func TestReadmeNginx(t *testing.T) {
 	}
 
 	u, _ := url.Parse(srv.url)
-	startNginx(t, port, readmeNginx(t, port, u.Host, strings.TrimPrefix(app.URL, "http://")))
+	startNginx(t, bin, port, readmeNginx(t, port, u.Host, strings.TrimPrefix(app.URL, "http://")))
 
 	asked := fmt.Sprintf("https://app.twostep.test:%d/reports/2026?quarter=4&sort=desc", port)
 	run := steps(t, ctx)
@@ -277,5 +277,41 @@ func TestReadmeNginx(t *testing.T) {
 	}
 	if want := "Remote-Email: ann@example.com; Remote-AMR: pwd,otp; Remote-Groups: org:cloud-legal,role:owner"; who != want {
 		t.Errorf("the app sees %q, want %q", who, want)
+	}
+}
+
+// TestCookieDomainSetting: TWOSTEP_COOKIE_DOMAIN is a domain name that holds
+// the base URL's host (API.md §8), or start-up stops with one line naming it.
+func TestCookieDomainSetting(t *testing.T) {
+	tests := []struct {
+		name, domain, baseURL string
+		want                  string // the domain kept, or the error's start
+	}{
+		{"a domain", "example.com", "https://auth.example.com", "example.com"},
+		{"with a leading dot, in capitals", ".Example.COM", "https://auth.example.com", "example.com"},
+		{"the base URL's host itself", "auth.example.com", "https://auth.example.com", "auth.example.com"},
+		{"none", "", "https://auth.example.com", ""},
+		{"not a domain", "example.com/path", "https://auth.example.com", `TWOSTEP_COOKIE_DOMAIN="example.com/path": must be a domain name`},
+		{"an empty label", "example..com", "https://auth.example.com", `TWOSTEP_COOKIE_DOMAIN="example..com": must be a domain name`},
+		{"a look-alike of the base URL's", "ample.com", "https://auth.example.com", "TWOSTEP_COOKIE_DOMAIN (ample.com) must hold the base URL's host (auth.example.com)"},
+		{"another domain", "example.org", "https://auth.example.com", "TWOSTEP_COOKIE_DOMAIN (example.org) must hold the base URL's host (auth.example.com)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := map[string]source{"base_url": {tt.baseURL, "TWOSTEP_BASE_URL"}}
+			if tt.domain != "" {
+				raw["cookie_domain"] = source{tt.domain, "TWOSTEP_COOKIE_DOMAIN"}
+			}
+			c, err := parseConfig(raw)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			} else {
+				got = c.CookieDomain
+			}
+			if wantErr := strings.HasPrefix(tt.want, "TWOSTEP_"); !strings.HasPrefix(got, tt.want) || (err != nil) != wantErr {
+				t.Errorf("got %q (error %v), want %q", got, err, tt.want)
+			}
+		})
 	}
 }

@@ -184,6 +184,10 @@ func TestForwardAuthPassword(t *testing.T) { // FL-04, FL-05, SU-07
 
 	res, _ = b.do("GET", signIn, nil)
 	wantStatus(t, res, 200, "sign-in page")
+	// The sign-in's last redirect leaves for the app: browsers hold it to form-action.
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://*.twostep.test:* http://*.twostep.test:*;") {
+		t.Errorf("CSP %q does not let the sign-in return to the apps", csp)
+	}
 	res, _ = b.do("POST", faBase+"/sign-in", url.Values{"email": {"owner@example.com"}, "password": {apiPassword}})
 	wantStatus(t, res, 303, "sign-in")
 	if got := res.Header.Get("Location"); got != faApp+"/reports?q=1" {
