@@ -3,12 +3,14 @@ package web_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base32"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -387,5 +389,55 @@ func BenchmarkForwardAuth(b *testing.B) {
 		if w.Code != 200 {
 			b.Fatalf("status %d", w.Code)
 		}
+	}
+}
+
+// TestForwardAuthEnrol: under a required policy, a sign-in started by a
+// proxy's redirect goes through the enrolment it requires and only then
+// returns to the page asked for, with a session the proxy accepts.
+func TestForwardAuthEnrol(t *testing.T) { // ORG-01
+	a := newForwardAPI(t)
+	ctx := context.Background()
+	org, err := a.db.OrgBySlug(ctx, "cloud-legal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	org.Policy.TwoStep = twostep.PolicyRequired
+	if err := a.db.UpdateOrg(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	b := a.faBrowser()
+	rd := faApp + "/wiki"
+	res, _ := b.do("GET", faBase+"/sign-in?rd="+url.QueryEscape(rd), nil)
+	wantStatus(t, res, 200, "sign-in page")
+	res, _ = b.do("POST", faBase+"/sign-in", url.Values{"email": {"owner@example.com"}, "password": {apiPassword}})
+	wantStatus(t, res, 303, "password")
+	if got := res.Header.Get("Location"); got != "/sign-in/enrol" {
+		t.Fatalf("under a required policy the password leads to %q", got)
+	}
+	res, _ = b.do("POST", faBase+"/sign-in/enrol/totp", url.Values{})
+	wantStatus(t, res, 303, "add an app")
+	page := faBase + res.Header.Get("Location")
+	_, body := b.do("GET", page, nil)
+	m := regexp.MustCompile(`id="totp-secret">([^<]+)<`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no key on the enrolment page:\n%s", body)
+	}
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ReplaceAll(m[1], " ", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ = b.do("POST", page, url.Values{"code": {a.code(secret)}})
+	wantStatus(t, res, 200, "the app's first code")
+	wantStatus(t, b.ask("/api/v1/authz/auth-request"), 401, "nginx, enrolment not completed")
+	res, _ = b.do("POST", faBase+"/sign-in/enrol/complete", url.Values{})
+	wantStatus(t, res, 303, "complete the sign-in")
+	if got := res.Header.Get("Location"); got != rd {
+		t.Fatalf("the enrolment ends at %q, want %q", got, rd)
+	}
+	res = b.ask("/api/v1/authz/auth-request?require=two-step")
+	wantStatus(t, res, 200, "nginx, enrolled")
+	if got := res.Header.Get("Remote-AMR"); got != "pwd,otp" {
+		t.Errorf("Remote-AMR %q after enrolment, want pwd,otp", got)
 	}
 }
