@@ -215,6 +215,18 @@ var settings = []setting{
 			c.AllowPrivateURLs = b
 			return ""
 		}},
+	// Forward auth (API.md §8): the protected products and Twostep's base URL
+	// live under this domain; the forward-auth cookie is scoped to it.
+	{name: "cookie_domain", help: "domain of the forward-auth cookie, under which the protected apps and the base URL live, such as example.com",
+		defDoc: "none: forward auth is off",
+		parse: func(c *Config, v string) string {
+			v = strings.ToLower(strings.TrimPrefix(v, "."))
+			if v != "" && !validDomain(v) {
+				return "must be a domain name such as example.com"
+			}
+			c.CookieDomain = v
+			return ""
+		}},
 	{name: "trusted_proxies", help: "comma-separated CIDRs whose X-Forwarded-For is believed",
 		parse: func(c *Config, v string) string {
 			if v == "" {
@@ -321,6 +333,7 @@ type Config struct {
 	SessionMax       time.Duration
 	ConfirmWindow    time.Duration
 	TrustedProxies   []netip.Prefix
+	CookieDomain     string
 	LogFormat        string
 	MetricsListen    string
 }
@@ -440,7 +453,31 @@ func parseConfig(raw map[string]source) (*Config, error) {
 		return nil, errors.New("TWOSTEP_SMS_PROVIDER=webhook needs TWOSTEP_SMS_WEBHOOK_URL and TWOSTEP_SMS_WEBHOOK_SECRET")
 	}
 	c.setBaseURL(c.Listen)
+	if d := c.CookieDomain; d != "" {
+		if host := strings.ToLower(c.BaseURL.Hostname()); host != d && !strings.HasSuffix(host, "."+d) {
+			return nil, fmt.Errorf("TWOSTEP_COOKIE_DOMAIN (%s) must hold the base URL's host (%s): the sign-in page sets the cookie", d, host)
+		}
+	}
 	return c, nil
+}
+
+// validDomain reports whether d is a lower-case DNS name: labels of letters,
+// digits and inner hyphens, joined by dots.
+func validDomain(d string) bool {
+	if len(d) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // setBaseURL derives the base URL (and the default sender) from the address the

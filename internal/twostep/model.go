@@ -193,6 +193,10 @@ type Session struct {
 	ExpiresAt      time.Time
 	IP             string
 	UserAgent      string
+	// ForwardToken is the forward-auth token (API.md §8), set only on the
+	// Session its creation returns, when forward auth is set up; only its
+	// hash is stored.
+	ForwardToken string
 }
 
 // Throttle counts failures under one key ("account:ID", "email:ADDR", "ip:ADDR",

@@ -49,6 +49,10 @@ type Options struct {
 	PhoneLimits  PhoneLimits // zero: DefaultPhoneLimits (Daily from TWOSTEP_SMS_DAILY_LIMIT)
 	Metrics      Metrics     // nil: none
 	OIDC         OIDCOptions // the OpenID Connect provider's lifetimes and URL rules
+	// CookieDomain (TWOSTEP_COOKIE_DOMAIN) turns forward auth on (API.md §8):
+	// sessions get a forward-auth token, and a sign-in may return to a host
+	// under it. "" for none.
+	CookieDomain string
 }
 
 // Service is Twostep's use cases. It is safe for concurrent use.
@@ -75,6 +79,8 @@ type Service struct {
 	host          string // of the base URL, for the WebOTP line of SMS
 	metrics       Metrics
 	oidc          OIDCOptions
+	base          *url.URL // the base URL, parsed
+	cookieDomain  string
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -101,8 +107,9 @@ func New(o Options) (*Service, error) {
 		s.metrics = noMetrics{}
 	}
 	if u, err := url.Parse(o.BaseURL); err == nil {
-		s.host = u.Hostname()
+		s.host, s.base = u.Hostname(), u
 	}
+	s.cookieDomain = strings.ToLower(strings.TrimPrefix(o.CookieDomain, "."))
 	if s.phoneLimits == (PhoneLimits{}) {
 		s.phoneLimits = DefaultPhoneLimits
 	}

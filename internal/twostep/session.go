@@ -23,14 +23,8 @@ func (s *Service) Authenticate(ctx context.Context, token, ip, userAgent string)
 	if !now.Before(sess.ExpiresAt) || !now.Before(sess.IdleExpiresAt) {
 		return nil, ErrUnauthenticated
 	}
-	// Touch at most once a minute: idle expiry need not be exact to the second,
-	// and a write per request would make every read a write (FL-06, FL-07).
-	if now.Sub(sess.LastSeenAt) >= time.Minute {
-		sess.LastSeenAt = now
-		sess.IdleExpiresAt = minTime(now.Add(s.sessionIdle), sess.ExpiresAt)
-		if err := s.store.TouchSession(ctx, sess.ID, sess.LastSeenAt, sess.IdleExpiresAt); err != nil {
-			return nil, err
-		}
+	if err := s.touchSession(ctx, sess); err != nil {
+		return nil, err
 	}
 	acct, err := s.store.Account(ctx, sess.AccountID)
 	if errors.Is(err, ErrNotFound) {
@@ -40,6 +34,19 @@ func (s *Service) Authenticate(ctx context.Context, token, ip, userAgent string)
 		return nil, err
 	}
 	return &Caller{Account: acct, Session: sess, IP: ip, UserAgent: userAgent}, nil
+}
+
+// touchSession moves a live session's idle expiry forward, at most once a
+// minute: idle expiry need not be exact to the second, and a write per
+// request would make every read a write (FL-06, FL-07).
+func (s *Service) touchSession(ctx context.Context, sess *Session) error {
+	now := s.now()
+	if now.Sub(sess.LastSeenAt) < time.Minute {
+		return nil
+	}
+	sess.LastSeenAt = now
+	sess.IdleExpiresAt = minTime(now.Add(s.sessionIdle), sess.ExpiresAt)
+	return s.store.TouchSession(ctx, sess.ID, sess.LastSeenAt, sess.IdleExpiresAt)
 }
 
 // SignOut ends the caller's session.
@@ -94,6 +101,9 @@ func (s *Service) startSession(ctx context.Context, tx Store, a *Account, amr []
 		sess.IP, sess.UserAgent = c.IP, truncate(c.UserAgent, 512)
 	}
 	if err := tx.CreateSession(ctx, sess); err != nil {
+		return "", nil, err
+	}
+	if err := s.issueForward(ctx, tx, sess); err != nil {
 		return "", nil, err
 	}
 	return token, sess, nil

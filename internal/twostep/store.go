@@ -223,6 +223,7 @@ type DevOutbox interface {
 	DevMessages(ctx context.Context, limit int) ([]*DevMessage, error)
 
 	OIDCStore
+	ForwardStore
 }
 
 // Message is something to tell a person: which template, in which language,

@@ -269,6 +269,7 @@ func (s *Server) apiConfirmIdentity(w http.ResponseWriter, r *http.Request, c *t
 	}
 	if _, err := r.Cookie(s.sessionCookie()); err == nil && bearer(r) == "" {
 		s.setCookie(w, s.sessionCookie(), token, sess.ExpiresAt)
+		s.setForward(w, sess.ForwardToken, sess.ExpiresAt)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"confirmed_until": jsonTime(sess.ConfirmedUntil), "session_token": token,
 		"expires_at": jsonTime(sess.ExpiresAt)})

@@ -51,9 +51,21 @@ func validUTF8(vs url.Values) {
 // securityHeaders sets what every answer carries: a strict CSP with no framing,
 // no sniffing, and no referrer (tokens live in some page paths: FL-09).
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	// Browsers hold a form's redirects to form-action too: a sign-in that
+	// returns to an app behind a reverse proxy (rd, API.md §8) ends with a
+	// redirect to a host under the cookie domain, on any port.
+	formAction := "'self'"
+	if s.cookieDomain != "" {
+		formAction += " https://*." + s.cookieDomain + ":*"
+		if !s.secure {
+			formAction += " http://*." + s.cookieDomain + ":*"
+		}
+	}
+	csp := "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action " + formAction +
+		"; frame-ancestors 'none'; base-uri 'none'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")

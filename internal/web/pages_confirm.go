@@ -233,6 +233,7 @@ func (s *Server) pageConfirmPost(w http.ResponseWriter, r *http.Request, c *twos
 		return
 	}
 	s.setCookie(w, s.sessionCookie(), token, sess.ExpiresAt)
+	s.setForward(w, sess.ForwardToken, sess.ExpiresAt)
 	redirect(w, r, withDone(confirmNext(r), "confirmed"))
 }
 

@@ -71,7 +71,7 @@ func (s *Server) startAuthRequest(w http.ResponseWriter, r *http.Request, id str
 func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, res *twostep.SignInResult, next string) {
 	id := s.authRequestID(r)
 	if id == "" {
-		redirect(w, r, next)
+		redirect(w, r, s.endReturn(w, r, next))
 		return
 	}
 	err := s.svc.CompleteAuthRequest(r.Context(), id, res.SessionToken, s.clientIP(r), r.UserAgent())

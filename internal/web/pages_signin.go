@@ -32,10 +32,14 @@ func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request) {
 		s.startAuthRequest(w, r, id)
 		return
 	}
-	// A sign-in started here is for Twostep itself, not for a product left behind.
+	// A sign-in started here is for Twostep itself, not for a product left
+	// behind; or for the product behind a proxy that rd names (API.md §8).
 	s.setCookie(w, s.oidcCookie(), "", timeZero)
-	if s.signedIn(r) {
-		redirect(w, r, "/account/security")
+	rd := s.startReturn(w, r)
+	if c := s.sessionCaller(r); c != nil {
+		if rd == "" || !s.returnSignedIn(w, r, c, rd) {
+			redirect(w, r, "/account/security")
+		}
 		return
 	}
 	p := s.newPage(r, nil)
@@ -101,5 +105,6 @@ func (s *Server) pageSignOut(w http.ResponseWriter, r *http.Request) {
 	}
 	s.setCookie(w, s.sessionCookie(), "", timeZero)
 	s.setCookie(w, s.signInCookie(), "", timeZero)
+	s.setForward(w, "", timeZero)
 	redirect(w, r, "/sign-in?done=signed_out")
 }

@@ -58,6 +58,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/org/oidc-clients", s.withCaller(s.apiOIDCClients))
 	mux.HandleFunc("POST /api/v1/org/oidc-clients", s.withCaller(s.apiCreateOIDCClient))
 	mux.HandleFunc("DELETE /api/v1/org/oidc-clients/{id}", s.withCaller(s.apiDeleteOIDCClient))
+	// Forward auth (§8): reverse proxies ask about each request of the products behind them.
+	mux.HandleFunc("GET /api/v1/authz/auth-request", s.apiAuthRequest)
+	mux.HandleFunc("GET /api/v1/authz/forward-auth", s.apiForwardAuth)
 	mux.HandleFunc("/api/", s.apiNotFound)
 
 	// Dev outbox (§5): 404 unless dev mode is on.

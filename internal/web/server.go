@@ -34,6 +34,9 @@ type Options struct {
 	// appended (e.g. "/oauth2/authorize/callback?id="). main gives it: web
 	// and the provider never import each other.
 	OIDCCallback string
+	// CookieDomain (TWOSTEP_COOKIE_DOMAIN) is the Domain of the forward-auth
+	// cookie (API.md §8); "" when forward auth is not set up.
+	CookieDomain string
 }
 
 // Server is the HTTP handler of pages and API.
@@ -56,6 +59,8 @@ type Server struct {
 	twilioToken string
 	// oidcCallback: see Options.OIDCCallback.
 	oidcCallback string
+	// cookieDomain: see Options.CookieDomain.
+	cookieDomain string
 }
 
 // New returns the handler. It fails only when the embedded templates or
@@ -66,7 +71,8 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{svc: o.Service, log: o.Logger, baseURL: o.BaseURL, dev: o.Dev, proxies: o.TrustedProxies,
 		mailFrom: o.MailFrom, clock: o.Clock, secure: o.BaseURL.Scheme == "https", metrics: o.Metrics, dbTimeout: o.DatabaseTimeout,
-		twilioToken: o.TwilioAuthToken, oidcCallback: o.OIDCCallback}
+		twilioToken: o.TwilioAuthToken, oidcCallback: o.OIDCCallback,
+		cookieDomain: strings.TrimPrefix(o.CookieDomain, ".")}
 	if s.dbTimeout <= 0 {
 		s.dbTimeout = DefaultDatabaseTimeout
 	}
@@ -125,6 +131,9 @@ func (s *Server) setSignedIn(w http.ResponseWriter, res *twostep.SignInResult) {
 	s.setCookie(w, s.sessionCookie(), res.SessionToken, res.ExpiresAt)
 	if res.DeviceToken != "" {
 		s.setCookie(w, s.deviceCookie(), res.DeviceToken, s.clock().Add(twostep.DeviceIdle))
+	}
+	if res.Session != nil {
+		s.setForward(w, res.Session.ForwardToken, res.ExpiresAt)
 	}
 }
 
