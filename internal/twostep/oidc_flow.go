@@ -96,6 +96,8 @@ func (s *Service) AuthRequest(ctx context.Context, id string) (*AuthRequest, err
 type AuthRequestStep struct {
 	Callback   bool
 	ClientName string
+	// RedirectURI is where the sign-in ends: the request's redirect URI.
+	RedirectURI string
 	// TwoStep: the product asks for two-step verification (acr_values or
 	// --require-two-step): an account without it is led through enrolment.
 	TwoStep bool
@@ -139,7 +141,7 @@ func (s *Service) ResumeAuthRequest(ctx context.Context, id, sessionToken, ip, u
 	if err != nil {
 		return nil, err
 	}
-	step := &AuthRequestStep{ClientName: cl.Name, TwoStep: r.wantsTwoStep(cl)}
+	step := &AuthRequestStep{ClientName: cl.Name, RedirectURI: r.RedirectURI, TwoStep: r.wantsTwoStep(cl)}
 	var caller *Caller
 	if sessionToken != "" {
 		caller, err = s.Authenticate(ctx, sessionToken, ip, userAgent)
@@ -300,15 +302,17 @@ func (s *Service) ExchangeCode(ctx context.Context, code string) (*AuthRequest, 
 	return r, nil
 }
 
-// AuthRequestClientName returns the name of the client whose live request id
-// is, for the pages to say which product asked; "" when there is none.
-func (s *Service) AuthRequestClientName(ctx context.Context, id string) string {
+// AuthRequestClient returns, for the live request id, the name of its client
+// (for the pages to say which product asked) and the redirect URI the sign-in
+// ends at (for the pages to allow their forms to lead there); "", "" when
+// there is no such request.
+func (s *Service) AuthRequestClient(ctx context.Context, id string) (name, redirectURI string) {
 	if id == "" {
-		return ""
+		return "", ""
 	}
-	_, cl, err := s.liveAuthRequest(ctx, id)
+	r, cl, err := s.liveAuthRequest(ctx, id)
 	if err != nil {
-		return ""
+		return "", ""
 	}
-	return cl.Name
+	return cl.Name, r.RedirectURI
 }
