@@ -156,6 +156,17 @@ type Store interface {
 	DevMessages(ctx context.Context, limit int) ([]*DevMessage, error)
 
 	OIDCStore
+	SessionRenewer
+}
+
+// SessionRenewer renews a session in place, keeping its id: the id is the
+// session's sid, which products hold in their ID tokens and which links them
+// to the session for back-channel logout (API.md §7).
+type SessionRenewer interface {
+	// RenewSession writes every field of s but its id and account (a new
+	// token hash, AMR, second step, expiries…) over the session s.ID of
+	// s.AccountID, in one statement; false if there is no such session.
+	RenewSession(ctx context.Context, s *Session) (bool, error)
 }
 
 // Message is something to tell a person: which template, in which language,
