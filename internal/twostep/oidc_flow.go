@@ -282,11 +282,7 @@ func (s *Service) ExchangeCode(ctx context.Context, code string) (*AuthRequest, 
 	}
 	now := s.now()
 	if !r.CodeUsedAt.IsZero() {
-		if err := s.store.RevokeOIDCChain(ctx, r.ID, now); err != nil {
-			return nil, err
-		}
-		s.log.Warn("oidc: authorization code used twice; its tokens are revoked", "client_id", r.ClientID, "account_id", r.AccountID)
-		return nil, ErrExpired
+		return nil, s.codeReused(ctx, r)
 	}
 	if !now.Before(r.CodeExpiresAt) {
 		return nil, ErrExpired
@@ -296,10 +292,31 @@ func (s *Service) ExchangeCode(ctx context.Context, code string) (*AuthRequest, 
 		return nil, err
 	}
 	if !ok { // a parallel exchange won: this one is the second use
-		return nil, cmpErr(s.store.RevokeOIDCChain(ctx, r.ID, now), ErrExpired)
+		return nil, s.codeReused(ctx, r)
 	}
 	r.CodeUsedAt = now
 	return r, nil
+}
+
+// codeReused revokes what the code of r issued, or will issue (OP-01), and
+// returns ErrExpired. The first exchange may still be between spending the
+// code and issuing its tokens: marking the code revoked first, in the same
+// transaction as the chain's revocation, means that its issuing either sees
+// the mark and issues nothing, or had locked the row first and committed
+// tokens this transaction then revokes (IssueCodeTokens).
+func (s *Service) codeReused(ctx context.Context, r *AuthRequest) error {
+	now := s.now()
+	err := s.store.Atomic(ctx, func(tx Store) error {
+		if err := tx.RevokeAuthCode(ctx, r.ID, now); err != nil {
+			return err
+		}
+		return tx.RevokeOIDCChain(ctx, r.ID, now)
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Warn("oidc: authorization code used twice; its tokens are revoked", "client_id", r.ClientID, "account_id", r.AccountID)
+	return ErrExpired
 }
 
 // AuthRequestClient returns, for the live request id, the name of its client

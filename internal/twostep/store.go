@@ -156,7 +156,22 @@ type Store interface {
 	DevMessages(ctx context.Context, limit int) ([]*DevMessage, error)
 
 	OIDCStore
+	OIDCCodeIssuer
 	SessionRenewer
+}
+
+// OIDCCodeIssuer makes an authorization code's single use and the revocation
+// of what it issued one decision (OP-01): the tokens of a used code are
+// issued only after ClaimCodeIssue, and a second use calls RevokeAuthCode
+// before revoking the chain, in one transaction. Each is one conditional
+// statement on the request's row, so whichever comes second sees the first.
+type OIDCCodeIssuer interface {
+	// ClaimCodeIssue marks that the tokens of request id's used code are
+	// being issued, unless they were or the code was revoked; it reports
+	// whether it did.
+	ClaimCodeIssue(ctx context.Context, id string, at time.Time) (bool, error)
+	// RevokeAuthCode marks request id's code revoked (again: no error).
+	RevokeAuthCode(ctx context.Context, id string, at time.Time) error
 }
 
 // SessionRenewer renews a session in place, keeping its id: the id is the
