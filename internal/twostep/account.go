@@ -73,8 +73,10 @@ type ConfirmRequest struct {
 
 // ConfirmIdentity checks the password (and a second step, by a method the
 // sign-in decision offers, when the account has any: SU-07) and replaces the
-// caller's session with a new one, confirmed for the confirmation window, whose
-// token it returns (FL-02, FL-07). The old token stops working. Errors:
+// caller's session with a renewed one, confirmed for the confirmation window,
+// whose token it returns (FL-02, FL-07). The old token stops working; the
+// session keeps its id (its sid: products signed in through it stay linked
+// to it). Errors: ErrUnauthenticated when the session ended meanwhile,
 // ErrInvalidCredentials for a wrong password, *CodeError for a wrong code,
 // *ThrottledError while the account's second step or its signed-in password
 // checks are locked (RL-09), ErrMethodNotAllowed for a method the policy does
@@ -175,10 +177,16 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 		if provenSecondStep(st.Proven) {
 			step = SecondStepProven
 		}
-		if token, sess, err = s.startSession(ctx, tx, a, st.Proven, step, true, c); err != nil {
-			return nil, err
+		// The session is renewed in place: a new token (FL-07), but the same
+		// id, which is the sid products hold and which links them to the
+		// session for back-channel logout (API.md §7, OP-06).
+		token, sess = s.newSession(a, st.Proven, step, true, c)
+		sess.ID = c.Session.ID
+		if ok, err := tx.RenewSession(ctx, sess); err != nil || !ok {
+			return nil, cmpErr(err, ErrUnauthenticated)
 		}
-		if err := tx.DeleteSession(ctx, c.Session.ID); err != nil {
+		// A new forward-auth token too (API.md §8): the old cookie goes with the old token.
+		if err := s.issueForward(ctx, tx, sess); err != nil {
 			return nil, err
 		}
 		return nil, s.audit(ctx, tx, event{detail: &IdentityConfirmed{AMR: st.Proven}, account: a, caller: c})

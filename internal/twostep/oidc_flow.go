@@ -96,6 +96,8 @@ func (s *Service) AuthRequest(ctx context.Context, id string) (*AuthRequest, err
 type AuthRequestStep struct {
 	Callback   bool
 	ClientName string
+	// RedirectURI is where the sign-in ends: the request's redirect URI.
+	RedirectURI string
 	// TwoStep: the product asks for two-step verification (acr_values or
 	// --require-two-step): an account without it is led through enrolment.
 	TwoStep bool
@@ -139,7 +141,7 @@ func (s *Service) ResumeAuthRequest(ctx context.Context, id, sessionToken, ip, u
 	if err != nil {
 		return nil, err
 	}
-	step := &AuthRequestStep{ClientName: cl.Name, TwoStep: r.wantsTwoStep(cl)}
+	step := &AuthRequestStep{ClientName: cl.Name, RedirectURI: r.RedirectURI, TwoStep: r.wantsTwoStep(cl)}
 	var caller *Caller
 	if sessionToken != "" {
 		caller, err = s.Authenticate(ctx, sessionToken, ip, userAgent)
@@ -280,11 +282,7 @@ func (s *Service) ExchangeCode(ctx context.Context, code string) (*AuthRequest, 
 	}
 	now := s.now()
 	if !r.CodeUsedAt.IsZero() {
-		if err := s.store.RevokeOIDCChain(ctx, r.ID, now); err != nil {
-			return nil, err
-		}
-		s.log.Warn("oidc: authorization code used twice; its tokens are revoked", "client_id", r.ClientID, "account_id", r.AccountID)
-		return nil, ErrExpired
+		return nil, s.codeReused(ctx, r)
 	}
 	if !now.Before(r.CodeExpiresAt) {
 		return nil, ErrExpired
@@ -294,21 +292,44 @@ func (s *Service) ExchangeCode(ctx context.Context, code string) (*AuthRequest, 
 		return nil, err
 	}
 	if !ok { // a parallel exchange won: this one is the second use
-		return nil, cmpErr(s.store.RevokeOIDCChain(ctx, r.ID, now), ErrExpired)
+		return nil, s.codeReused(ctx, r)
 	}
 	r.CodeUsedAt = now
 	return r, nil
 }
 
-// AuthRequestClientName returns the name of the client whose live request id
-// is, for the pages to say which product asked; "" when there is none.
-func (s *Service) AuthRequestClientName(ctx context.Context, id string) string {
-	if id == "" {
-		return ""
-	}
-	_, cl, err := s.liveAuthRequest(ctx, id)
+// codeReused revokes what the code of r issued, or will issue (OP-01), and
+// returns ErrExpired. The first exchange may still be between spending the
+// code and issuing its tokens: marking the code revoked first, in the same
+// transaction as the chain's revocation, means that its issuing either sees
+// the mark and issues nothing, or had locked the row first and committed
+// tokens this transaction then revokes (IssueCodeTokens).
+func (s *Service) codeReused(ctx context.Context, r *AuthRequest) error {
+	now := s.now()
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
+		if err := tx.RevokeAuthCode(ctx, r.ID, now); err != nil {
+			return err
+		}
+		return tx.RevokeOIDCChain(ctx, r.ID, now)
+	})
 	if err != nil {
-		return ""
+		return err
 	}
-	return cl.Name
+	s.log.Warn("oidc: authorization code used twice; its tokens are revoked", "client_id", r.ClientID, "account_id", r.AccountID)
+	return ErrExpired
+}
+
+// AuthRequestClient returns, for the live request id, the name of its client
+// (for the pages to say which product asked) and the redirect URI the sign-in
+// ends at (for the pages to allow their forms to lead there); "", "" when
+// there is no such request.
+func (s *Service) AuthRequestClient(ctx context.Context, id string) (name, redirectURI string) {
+	if id == "" {
+		return "", ""
+	}
+	r, cl, err := s.liveAuthRequest(ctx, id)
+	if err != nil {
+		return "", ""
+	}
+	return cl.Name, r.RedirectURI
 }

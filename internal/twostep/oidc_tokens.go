@@ -13,7 +13,9 @@ import (
 // an access token, and a refresh token when withRefresh (offline_access). It
 // links the client to the Twostep session, so that ending the session reaches
 // the client. It returns the access token's id (the JWT's jti), the refresh
-// token ("" without) and when the access token expires.
+// token ("" without) and when the access token expires. ErrExpired when the
+// code was presented again since it was spent (OP-01: nothing is issued) or
+// its tokens were issued already.
 func (s *Service) IssueCodeTokens(ctx context.Context, r *AuthRequest, withRefresh bool) (string, string, time.Time, error) {
 	now := s.now()
 	g := &OIDCToken{ChainID: r.ID, ClientID: r.ClientID, AccountID: r.AccountID, SessionID: r.SessionID, Scopes: r.Scopes,
@@ -21,7 +23,13 @@ func (s *Service) IssueCodeTokens(ctx context.Context, r *AuthRequest, withRefre
 	var access *OIDCToken
 	refresh := ""
 	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
-		var err error
+		// First, so that a second use of the code either came before
+		// (nothing is issued) or waits for this transaction and then
+		// revokes what it wrote.
+		ok, err := tx.ClaimCodeIssue(ctx, r.ID, now)
+		if err != nil || !ok {
+			return cmpErr(err, ErrExpired)
+		}
 		if access, refresh, err = s.issue(ctx, tx, g, withRefresh); err != nil {
 			return err
 		}

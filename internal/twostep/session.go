@@ -87,6 +87,18 @@ func (s *Service) signedIn(ctx context.Context, tx Store, a *Account, next Next,
 // how its second step was met. A confirmed session counts as a fresh identity
 // confirmation for the confirmation window.
 func (s *Service) startSession(ctx context.Context, tx Store, a *Account, amr []string, step SecondStep, confirmed bool, c *Caller) (string, *Session, error) {
+	token, sess := s.newSession(a, amr, step, confirmed, c)
+	if err := tx.CreateSession(ctx, sess); err != nil {
+		return "", nil, err
+	}
+	if err := s.issueForward(ctx, tx, sess); err != nil {
+		return "", nil, err
+	}
+	return token, sess, nil
+}
+
+// newSession returns a new session of a, not stored yet, and its token.
+func (s *Service) newSession(a *Account, amr []string, step SecondStep, confirmed bool, c *Caller) (string, *Session) {
 	now := s.now()
 	token, hash := s.newToken()
 	sess := &Session{
@@ -100,13 +112,7 @@ func (s *Service) startSession(ctx context.Context, tx Store, a *Account, amr []
 	if c != nil {
 		sess.IP, sess.UserAgent = c.IP, truncate(c.UserAgent, 512)
 	}
-	if err := tx.CreateSession(ctx, sess); err != nil {
-		return "", nil, err
-	}
-	if err := s.issueForward(ctx, tx, sess); err != nil {
-		return "", nil, err
-	}
-	return token, sess, nil
+	return token, sess
 }
 
 func minTime(a, b time.Time) time.Time {

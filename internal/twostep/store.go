@@ -224,6 +224,32 @@ type DevOutbox interface {
 
 	OIDCStore
 	ForwardStore
+	OIDCCodeIssuer
+	SessionRenewer
+}
+
+// OIDCCodeIssuer makes an authorization code's single use and the revocation
+// of what it issued one decision (OP-01): the tokens of a used code are
+// issued only after ClaimCodeIssue, and a second use calls RevokeAuthCode
+// before revoking the chain, in one transaction. Each is one conditional
+// statement on the request's row, so whichever comes second sees the first.
+type OIDCCodeIssuer interface {
+	// ClaimCodeIssue marks that the tokens of request id's used code are
+	// being issued, unless they were or the code was revoked; it reports
+	// whether it did.
+	ClaimCodeIssue(ctx context.Context, id string, at time.Time) (bool, error)
+	// RevokeAuthCode marks request id's code revoked (again: no error).
+	RevokeAuthCode(ctx context.Context, id string, at time.Time) error
+}
+
+// SessionRenewer renews a session in place, keeping its id: the id is the
+// session's sid, which products hold in their ID tokens and which links them
+// to the session for back-channel logout (API.md §7).
+type SessionRenewer interface {
+	// RenewSession writes every field of s but its id and account (a new
+	// token hash, AMR, second step, expiries…) over the session s.ID of
+	// s.AccountID, in one statement; false if there is no such session.
+	RenewSession(ctx context.Context, s *Session) (bool, error)
 }
 
 // Message is something to tell a person: which template, in which language,

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/twostep/twostep/internal/twostep"
@@ -51,21 +52,9 @@ func validUTF8(vs url.Values) {
 // securityHeaders sets what every answer carries: a strict CSP with no framing,
 // no sniffing, and no referrer (tokens live in some page paths: FL-09).
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
-	// Browsers hold a form's redirects to form-action too: a sign-in that
-	// returns to an app behind a reverse proxy (rd, API.md §8) ends with a
-	// redirect to a host under the cookie domain, on any port.
-	formAction := "'self'"
-	if s.cookieDomain != "" {
-		formAction += " https://*." + s.cookieDomain + ":*"
-		if !s.secure {
-			formAction += " http://*." + s.cookieDomain + ":*"
-		}
-	}
-	csp := "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action " + formAction +
-		"; frame-ancestors 'none'; base-uri 'none'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", csp)
+		h.Set("Content-Security-Policy", csp(s.formAction("")))
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
@@ -75,6 +64,34 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// formAction is where the pages' forms may lead: this server, and the apps
+// under the cookie domain on any port (browsers hold a form's redirects to
+// form-action too, and a sign-in for an app behind a reverse proxy ends with a
+// redirect there: rd, API.md §8), plus the sources in extra (a CSP source list,
+// whose 'self' is not repeated).
+func (s *Server) formAction(extra string) string {
+	sources := []string{"'self'"}
+	if s.cookieDomain != "" {
+		sources = append(sources, "https://*."+s.cookieDomain+":*")
+		if !s.secure {
+			sources = append(sources, "http://*."+s.cookieDomain+":*")
+		}
+	}
+	for _, src := range strings.Fields(extra) {
+		if !slices.Contains(sources, src) {
+			sources = append(sources, src)
+		}
+	}
+	return strings.Join(sources, " ")
+}
+
+// csp is the Content-Security-Policy of every answer, its forms allowed to
+// submit to formAction (a CSP source list).
+func csp(formAction string) string {
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action " + formAction +
+		"; frame-ancestors 'none'; base-uri 'none'"
 }
 
 func (s *Server) recoverPanics(next http.Handler) http.Handler {

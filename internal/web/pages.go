@@ -96,16 +96,19 @@ type page struct {
 	// Client is the product (an OpenID Connect client) the person signs in
 	// for, said on every page of the sign-in.
 	Client string
-	Email  string // the signed-in account, for the header
-	Admin  bool   // and it is an owner or admin: the header links to the administration
-	Base   string // where the add-method pages live: /account/security, or /sign-in/enrol while enrolling
-	Wide   bool   // the page holds a wide table
-	Flash  string // a confirmation line
-	Error  string // what is wrong and how to fix it
-	Field  string // the form field Error is about; "" for the whole form
-	Focus  string // the field that takes the focus when there is no error
-	Form   url.Values
-	Data   any
+	// clientReturn is that product's redirect URI, where a form of the
+	// sign-in may lead (the page's CSP allows it: see formActions).
+	clientReturn string
+	Email        string // the signed-in account, for the header
+	Admin        bool   // and it is an owner or admin: the header links to the administration
+	Base         string // where the add-method pages live: /account/security, or /sign-in/enrol while enrolling
+	Wide         bool   // the page holds a wide table
+	Flash        string // a confirmation line
+	Error        string // what is wrong and how to fix it
+	Field        string // the form field Error is about; "" for the whole form
+	Focus        string // the field that takes the focus when there is no error
+	Form         url.Values
+	Data         any
 
 	loc    *i18n.Localizer
 	log    *slog.Logger
@@ -264,7 +267,7 @@ func (s *Server) newPage(r *http.Request, c *twostep.Caller) *page {
 		p.Flash = p.T(id)
 	}
 	if c == nil || c.Session == nil {
-		p.Client = s.svc.AuthRequestClientName(r.Context(), s.authRequestID(r))
+		p.Client, p.clientReturn = s.svc.AuthRequestClient(r.Context(), s.authRequestID(r))
 	}
 	return p
 }
@@ -294,6 +297,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		s.log.Error("rendering page", "page", name, "path", r.URL.Path, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
+	}
+	if p.clientReturn != "" {
+		w.Header().Set("Content-Security-Policy", csp(s.formAction(formActions(p.clientReturn))))
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)

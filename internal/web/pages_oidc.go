@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 
 	"github.com/twostep/twostep/internal/twostep"
 )
@@ -60,7 +61,7 @@ func (s *Server) startAuthRequest(w http.ResponseWriter, r *http.Request, id str
 	}
 	s.setCookie(w, s.oidcCookie(), id, s.clock().Add(twostep.AuthRequestTTL))
 	p := s.newPage(r, nil)
-	p.Client, p.Focus = step.ClientName, "email"
+	p.Client, p.clientReturn, p.Focus = step.ClientName, step.RedirectURI, "email"
 	p.Data = signInData{}
 	s.render(w, r, http.StatusOK, "sign_in", p)
 	return true
@@ -86,3 +87,29 @@ func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, res *twost
 		s.pageError(w, r, err)
 	}
 }
+
+// formActions is the CSP form-action source list of a page of a sign-in that
+// ends at the product's redirectURI. A browser applies form-action to every
+// redirect that follows a form's submission (CSP 3 §6.1.3), and the form that
+// ends a sign-in (password, code, "continue" after enrolment) answers with
+// redirects through the callback to the product: with 'self' alone chromium
+// stops there. So the page allows the redirect URI's origin as well (paths do
+// not count after a redirect anyway). A URI that would not make a plain
+// source expression (it cannot inject a directive) allows nothing more.
+func formActions(redirectURI string) string {
+	u, err := url.Parse(redirectURI)
+	switch {
+	case err != nil || !cspScheme.MatchString(u.Scheme):
+		return "'self'"
+	case u.Host == "": // a native app's private-use scheme (RFC 8252 §7.1)
+		return "'self' " + u.Scheme + ":"
+	case !cspHost.MatchString(u.Host):
+		return "'self'"
+	}
+	return "'self' " + u.Scheme + "://" + u.Host
+}
+
+var (
+	cspScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
+	cspHost   = regexp.MustCompile(`^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$`)
+)
