@@ -66,7 +66,8 @@ func newFixture(t testing.TB, db *store.DB, limits twostep.Limits) *fixture {
 
 func newFixtureArgon(t testing.TB, db *store.DB, limits twostep.Limits, argon twostep.Argon2Params) *fixture {
 	t.Helper()
-	sealer, keys := twosteptest.NewSealer(t)
+	keys := twosteptest.NewKeys(t)
+	sealer := twosteptest.NewSealer(t, keys...)
 	f := &fixture{t: t, db: db, sealer: sealer, keys: keys, clock: twosteptest.NewClock(time.Date(2026, 11, 23, 9, 0, 15, 0, time.UTC))}
 	f.opts = twostep.Options{
 		Store: db, Sealer: sealer, Rand: rand.Reader, Clock: f.clock.Now, Limits: limits, BaseURL: "https://auth.example.com",

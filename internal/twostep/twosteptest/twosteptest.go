@@ -39,9 +39,8 @@ func (c *Clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// NewSealer returns a sealer under one fresh key, "k1", and that key (to
-// build another sealer over it, as a key rotation does).
-func NewSealer(t testing.TB) (*twostep.Sealer, []twostep.Key) {
+// NewKeys returns one fresh sealing key, "k1".
+func NewKeys(t testing.TB) []twostep.Key {
 	t.Helper()
 	line, err := twostep.NewKeyLine("k1", rand.Reader)
 	if err != nil {
@@ -51,11 +50,21 @@ func NewSealer(t testing.TB) (*twostep.Sealer, []twostep.Key) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return keys
+}
+
+// NewSealer returns a sealer over keys, the first active; without keys, over
+// NewKeys.
+func NewSealer(t testing.TB, keys ...twostep.Key) *twostep.Sealer {
+	t.Helper()
+	if len(keys) == 0 {
+		keys = NewKeys(t)
+	}
 	sealer, err := twostep.NewSealer(keys, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sealer, keys
+	return sealer
 }
 
 // CheapArgon2 keeps password hashing fast in tests; a hash carries its own
