@@ -15,6 +15,7 @@ import (
 
 	"github.com/twostep/twostep/internal/notify/smtptest"
 	"github.com/twostep/twostep/internal/store/storetest"
+	"github.com/twostep/twostep/internal/twostep/twosteptest"
 )
 
 // TestTwoInstancesOnePostgres runs two servers on one PostgreSQL database: a
@@ -118,13 +119,18 @@ func TestCrashWithQueuedMessage(t *testing.T) {
 	if st, res := call(t, "POST", srv.url+"/api/v1/account/factors", res["session_token"].(string), map[string]string{"method": "email"}); st != 201 {
 		t.Fatalf("add e-mail: %d %v", st, res)
 	}
-	time.Sleep(300 * time.Millisecond) // a failed attempt or two
+	twosteptest.WaitFor(t, 10*time.Second, "a failed delivery attempt", func() bool {
+		return strings.Contains(srv.output(), "delivery failed")
+	})
 	srv.stop(t, syscall.SIGKILL)
 
 	ms := smtptest.NewServerAt(t, smtptest.Options{Mode: "plain"}, addr)
 	srv = serve(t, dir, env)
 	code, _ := lastCode(t, ms, 1)
-	time.Sleep(3 * time.Second) // time for a wrong second delivery to show
+	// Once the code is recorded sent no worker takes it again, and a stop
+	// finishes what is in flight: whatever deliveries there were are in.
+	twosteptest.WaitFor(t, 10*time.Second, "the code to be recorded sent", func() bool { return srv.delivered(t) })
+	srv.stop(t, syscall.SIGTERM)
 	if n := len(ms.Received()); n != 1 || code == "" {
 		t.Errorf("%d deliveries after the restart, want exactly 1", n)
 	}

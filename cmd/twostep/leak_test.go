@@ -12,6 +12,7 @@ import (
 
 	"github.com/twostep/twostep/internal/notify/smtptest"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/twostep/twosteptest"
 )
 
 // TestSecretsNeverLeak runs the journeys of every method with the server's
@@ -92,7 +93,8 @@ func leakJourneys(t *testing.T, format string) {
 	keep(signIn)
 	session = do("POST", "/sign-in/verify", "", map[string]string{"sign_in_token": signIn, "method": "recovery_code", "code": recovery[0]})["session_token"].(string)
 	keep(session)
-	time.Sleep(300 * time.Millisecond) // let the notice of the used recovery code arrive first
+	// The notice of the used recovery code arrives first.
+	twosteptest.WaitFor(t, 10*time.Second, "the outbox to empty", func() bool { return srv.delivered(t) })
 	before = len(ms.Received())
 	do("POST", "/account/confirm-identity/send", session, map[string]string{"method": "email"})
 	code = codeAfter(t, ms, before)
@@ -106,12 +108,18 @@ func leakJourneys(t *testing.T, format string) {
 		keep(c.(string))
 	}
 	do("POST", "/password-reset", "", map[string]string{"email": "joe@example.com"})
-	time.Sleep(500 * time.Millisecond)
-	for _, m := range ms.Received() {
-		if l := regexp.MustCompile(`/reset-password/([A-Za-z0-9_-]{43})`).FindSubmatch(m.Data); l != nil {
-			keep(string(l[1]))
+	resetLink := regexp.MustCompile(`/reset-password/([A-Za-z0-9_-]{43})`)
+	// In the parsed text: the raw message is quoted-printable, where the link
+	// may be cut by a soft line break (the sleep this wait replaced found none).
+	twosteptest.WaitFor(t, 10*time.Second, "the password-reset link", func() bool {
+		for _, m := range ms.Received() {
+			if l := resetLink.FindStringSubmatch(smtptest.Parse(t, m.Data).Text); l != nil {
+				keep(l[1])
+				return true
+			}
 		}
-	}
+		return false
+	})
 	_, audit := send(t, "GET", api+"/org/audit?limit=200", confirmed["session_token"].(string), "", nil)
 	resp, err := http.Get(srv.url + "/metrics")
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/twostep/twosteptest"
 )
 
 // TestDefaultSenderNeverAnIP: the default sender is at the base URL's host
@@ -44,7 +45,7 @@ func TestDefaultSenderNeverAnIP(t *testing.T) {
 func TestBacklogWhileDatabaseDown(t *testing.T) {
 	down := true
 	m := newMetrics()
-	m.watch(twostep.NewHasher(twostep.Argon2Params{Memory: 64, Time: 1, Threads: 1}, 1, 1, time.Second, rand.Reader),
+	m.watch(twostep.NewHasher(twosteptest.CheapArgon2, 1, 1, time.Second, rand.Reader),
 		func(context.Context) (int, error) {
 			if down {
 				return 0, errors.New("store: database is down")

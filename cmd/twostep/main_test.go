@@ -197,6 +197,29 @@ func (s *server) Write(p []byte) (int, error) {
 	return s.out.Write(p)
 }
 
+// backlogLine is the outbox backlog in /metrics.
+var backlogLine = regexp.MustCompile(`(?m)^twostep_outbox_backlog (\d+)$`)
+
+// delivered reports whether the server's outbox is empty, by /metrics: every
+// message queued so far has been handed to its provider (or given up).
+func (s *server) delivered(t *testing.T) bool {
+	t.Helper()
+	resp, err := http.Get(s.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := backlogLine.FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("no twostep_outbox_backlog in /metrics:\n%s", body)
+	}
+	return string(m[1]) == "0"
+}
+
 // stop signals the server and returns its exit code once it has stopped.
 func (s *server) stop(t *testing.T, sig syscall.Signal) int {
 	t.Helper()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/twostep/twosteptest"
 )
 
 // fakeTwilio speaks the shape of Twilio's REST API: it keeps what it is sent.
@@ -201,11 +202,15 @@ func TestKeysRotate(t *testing.T) {
 		t.Errorf("key file mode %v, want 0600", fi.Mode().Perm())
 	}
 	// The running server learns the new key on SIGHUP and signs in with the app.
+	// Until it has read the file it cannot open the re-sealed seed: a 500, with
+	// nothing counted (the attempt's transaction is undone).
 	srv.cmd.Process.Signal(syscall.SIGHUP)
-	time.Sleep(200 * time.Millisecond)
-	_, b = call(t, "POST", api+"/sign-in", "", map[string]string{"email": "joe@example.com", "password": "a long and good password"})
-	st, b = call(t, "POST", api+"/sign-in/verify", "", map[string]string{"sign_in_token": b["sign_in_token"].(string), "method": "totp",
-		"code": twostep.TOTPCode(secret, twostep.TOTPStep(now)+1)})
+	twosteptest.WaitFor(t, 10*time.Second, "the server to read the new key after SIGHUP", func() bool {
+		_, b = call(t, "POST", api+"/sign-in", "", map[string]string{"email": "joe@example.com", "password": "a long and good password"})
+		st, b = call(t, "POST", api+"/sign-in/verify", "", map[string]string{"sign_in_token": b["sign_in_token"].(string), "method": "totp",
+			"code": twostep.TOTPCode(secret, twostep.TOTPStep(now)+1)})
+		return st != 500
+	})
 	if st != 200 {
 		t.Errorf("sign-in with the app after rotation: %d %v", st, b)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/twostep/twostep/internal/notify"
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/twostep/twosteptest"
 )
 
 // held is a transport whose delivery waits until released, whatever its
@@ -33,7 +34,7 @@ func (h held) Deliver(ctx context.Context, _ notify.Rendered) (string, error) {
 // the caller may close the store (issue 11, item 8).
 func TestRunDrains(t *testing.T) {
 	db := storetest.SQLite(t)
-	sealer := newSealer(t)
+	sealer := twosteptest.NewSealer(t)
 	tr := held{started: make(chan struct{}, 1), release: make(chan struct{})}
 	w := notify.NewWorker(notify.WorkerOptions{Store: db, Sealer: sealer, Texts: loadTexts(t),
 		Transports: map[string]notify.Transport{"email": tr}, Drain: 5 * time.Second})
@@ -55,7 +56,7 @@ func TestRunDrains(t *testing.T) {
 // and its outcome (a failure, to retry) is still recorded before Run returns.
 func TestRunDrainEnds(t *testing.T) {
 	db := storetest.SQLite(t)
-	sealer := newSealer(t)
+	sealer := twosteptest.NewSealer(t)
 	tr := held{started: make(chan struct{}, 1), release: make(chan struct{})}
 	w := notify.NewWorker(notify.WorkerOptions{Store: db, Sealer: sealer, Texts: loadTexts(t),
 		Transports: map[string]notify.Transport{"email": tr}, Drain: 200 * time.Millisecond})

@@ -15,6 +15,7 @@ import (
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/twostep/twosteptest"
 )
 
 // TestTwilioSMSValidityAndCallback: an SMS asks Twilio to drop it once its
@@ -52,7 +53,7 @@ func TestTwilioRetryAfterTimeoutSendsOnce(t *testing.T) {
 }
 
 func testTwilioRetryAfterTimeout(t *testing.T, db *store.DB) {
-	sealer := newSealer(t)
+	sealer := twosteptest.NewSealer(t)
 	fake := newFakeTwilio(t)
 	tw, err := notify.NewTwilio(notify.TwilioOptions{AccountSID: twilioSID, AuthToken: twilioToken, From: twilioFrom,
 		BaseURL: fake.URL, Timeout: 200 * time.Millisecond})

@@ -21,6 +21,7 @@ import (
 	"github.com/twostep/twostep/internal/notify"
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/twostep/twosteptest"
 )
 
 const (
@@ -370,7 +371,7 @@ func TestNewTwilioRefuses(t *testing.T) {
 // token.
 func TestTwilioThroughWorker(t *testing.T) {
 	db := storetest.SQLite(t)
-	sealer := newSealer(t)
+	sealer := twosteptest.NewSealer(t)
 	fake := newFakeTwilio(t)
 	now := t0
 	var logs bytes.Buffer

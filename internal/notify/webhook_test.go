@@ -21,6 +21,7 @@ import (
 	"github.com/twostep/twostep/internal/notify"
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/twostep/twosteptest"
 )
 
 const webhookSecret = "whsec-hunter2-9d1f"
@@ -209,7 +210,7 @@ func TestNewWebhookRefuses(t *testing.T) {
 // their text, through the worker like any message.
 func TestPhoneToDevOutbox(t *testing.T) {
 	db := storetest.SQLite(t)
-	sealer := newSealer(t)
+	sealer := twosteptest.NewSealer(t)
 	dev := notify.NewDevOutbox(db, func() time.Time { return t0 }, rand.Reader)
 	w := notify.NewWorker(notify.WorkerOptions{Store: db, Sealer: sealer, Texts: loadTexts(t),
 		Transports: map[string]notify.Transport{"sms": dev, "voice": dev}, Clock: func() time.Time { return t0 }})

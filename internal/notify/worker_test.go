@@ -20,26 +20,10 @@ import (
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/twostep/twosteptest"
 )
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-
-func newSealer(t testing.TB) *twostep.Sealer {
-	t.Helper()
-	line, err := twostep.NewKeyLine("k1", rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := twostep.ParseKeys([]byte(line))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := twostep.NewSealer(keys, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 // codeData is what the domain puts in a sign-in code message.
 func codeData(code string) map[string]string {
@@ -117,7 +101,7 @@ func newFixture(t *testing.T) *fixture {
 
 func newFixtureOn(t *testing.T, db *store.DB) *fixture {
 	t.Helper()
-	f := &fixture{db: db, sealer: newSealer(t), mail: smtptest.NewServer(t, smtptest.Options{Mode: "plain"}), now: t0}
+	f := &fixture{db: db, sealer: twosteptest.NewSealer(t), mail: smtptest.NewServer(t, smtptest.Options{Mode: "plain"}), now: t0}
 	f.w = f.worker(t, f.db)
 	return f
 }
@@ -373,7 +357,7 @@ func TestLogHoldsNoSecrets(t *testing.T) { // AU-02
 // instead of at its next poll.
 func TestRunWakes(t *testing.T) {
 	db := storetest.SQLite(t)
-	sealer := newSealer(t)
+	sealer := twosteptest.NewSealer(t)
 	w := notify.NewWorker(notify.WorkerOptions{Store: db, Sealer: sealer, Texts: loadTexts(t),
 		Transports: map[string]notify.Transport{"email": notify.NewDevOutbox(db, time.Now, rand.Reader)},
 		Poll:       time.Hour})

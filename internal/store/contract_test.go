@@ -48,6 +48,7 @@ func testStore(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Cascade", testCascade},
 		{"Atomic", testAtomic},
 		{"Races", testRaces},
+		{"RacesInAtomic", testRacesInAtomic},
 		{"ClaimRace", testClaimRace},
 		{"OIDC", testOIDC},
 	}

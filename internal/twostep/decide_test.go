@@ -320,7 +320,7 @@ func TestParallelWrongCodesCapped(t *testing.T) { // RL-12
 		wrong := twostep.TOTPCode(secret, twostep.TOTPStep(f.clock.Now())+5)
 		var mu sync.Mutex
 		compared := 0
-		ok, _ := parallel(tries, func(i int) error {
+		ok, _ := f.race(tries, func(i int) error {
 			_, err := f.verify(signIns[i%tokens], twostep.MethodTOTP, wrong)
 			if errors.Is(err, twostep.ErrInvalidCode) {
 				mu.Lock()
@@ -365,14 +365,8 @@ func TestRefusedSMSOffersCall(t *testing.T) { // OOB-10
 	if res.CodeSent == nil || res.CodeSent.Method != twostep.MethodSMS {
 		t.Fatalf("first sign-in: %+v, want a text", res.CodeSent)
 	}
-	now := f.clock.Now()
-	msgs, err := f.db.ClaimMessages(ctx, now, now.Add(time.Minute), 10)
-	if err != nil || len(msgs) != 1 {
-		t.Fatalf("claim: %v %d", err, len(msgs))
-	}
-	msgs[0].Status, msgs[0].Permanent, msgs[0].Error = twostep.MessageFailed, true, "twilio 21610: unsubscribed recipient"
-	if err := f.db.FinishMessage(ctx, msgs[0]); err != nil {
-		t.Fatal(err)
+	if n := f.refuse("twilio 21610: unsubscribed recipient"); n != 1 {
+		t.Fatalf("the provider refused %d messages, want 1", n)
 	}
 	send := func(m twostep.Method) error {
 		_, err := f.svc.SendSignInCode(ctx, twostep.SendRequest{SignInToken: res.SignInToken, Method: m})

@@ -313,7 +313,7 @@ func TestInvitation(t *testing.T) {
 	if a, _, err := f.svc.SetPasswordAccount(ctx, token); err != nil || a.Email != "new@example.com" {
 		t.Fatalf("invitation opens %v %v", a, err)
 	}
-	ok, errs := parallel(20, func(int) error { return f.svc.SetPassword(ctx, token, password, nil) })
+	ok, errs := f.race(20, func(int) error { return f.svc.SetPassword(ctx, token, password, nil) })
 	if ok != 1 {
 		t.Errorf("%d parallel uses of one invitation succeeded, want 1 (%v)", ok, errs)
 	}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"encoding/json"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,25 +13,8 @@ import (
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/twostep/twosteptest"
 )
-
-// clock is a time that tests move by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 type fixture struct {
 	t      testing.TB
@@ -41,7 +22,7 @@ type fixture struct {
 	svc    *twostep.Service
 	sealer *twostep.Sealer
 	keys   []twostep.Key
-	clock  *clock
+	clock  *twosteptest.Clock
 	org    string
 	opts   twostep.Options
 	sent   []twostep.Message // every message taken from the outbox so far
@@ -51,31 +32,19 @@ type fixture struct {
 // would, and returns them with their data (codes included).
 func (f *fixture) outbox() []twostep.Message {
 	f.t.Helper()
-	ctx := context.Background()
 	f.svc.Wait() // password-reset requests queue their link after answering
-	now := f.clock.Now()
-	claimed, err := f.db.ClaimMessages(ctx, now, now.Add(time.Minute), 1000)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	var out []twostep.Message
-	for _, m := range claimed {
-		raw, err := f.sealer.Open(m.Payload, []byte(m.ID))
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		var data map[string]string
-		if err := json.Unmarshal(raw, &data); err != nil {
-			f.t.Fatal(err)
-		}
-		out = append(out, twostep.Message{Channel: m.Channel, To: m.To, Locale: m.Locale, Template: m.Template, Data: data})
-		m.Status, m.SentAt = twostep.MessageSent, now
-		if err := f.db.FinishMessage(ctx, m); err != nil {
-			f.t.Fatal(err)
-		}
-	}
+	out := twosteptest.Drain(f.t, f.db, f.sealer, f.clock.Now(), nil)
 	f.sent = append(f.sent, out...)
 	return out
+}
+
+// refuse takes the messages queued since the last call as outbox does, but
+// the provider refuses each for good with reason; it returns how many.
+func (f *fixture) refuse(reason string) int {
+	f.t.Helper()
+	return len(twosteptest.Drain(f.t, f.db, f.sealer, f.clock.Now(), func(m *twostep.OutboxMessage, _ map[string]string) {
+		m.Status, m.SentAt, m.Permanent, m.Error = twostep.MessageFailed, time.Time{}, true, reason
+	}))
 }
 
 // templates lists the templates of every message queued so far, oldest first.
@@ -90,29 +59,16 @@ func (f *fixture) templates() []string {
 
 const password = "correct horse battery"
 
-// cheap argon2 parameters keep tests fast; the cost parameters live in each hash.
-var testArgon2 = twostep.Argon2Params{Memory: 64, Time: 1, Threads: 1}
-
 func newFixture(t testing.TB, db *store.DB, limits twostep.Limits) *fixture {
 	t.Helper()
-	return newFixtureArgon(t, db, limits, testArgon2)
+	return newFixtureArgon(t, db, limits, twosteptest.CheapArgon2)
 }
 
 func newFixtureArgon(t testing.TB, db *store.DB, limits twostep.Limits, argon twostep.Argon2Params) *fixture {
 	t.Helper()
-	line, err := twostep.NewKeyLine("k1", rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := twostep.ParseKeys([]byte(line))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := twostep.NewSealer(keys, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, db: db, sealer: sealer, keys: keys, clock: &clock{now: time.Date(2026, 11, 23, 9, 0, 15, 0, time.UTC)}}
+	keys := twosteptest.NewKeys(t)
+	sealer := twosteptest.NewSealer(t, keys...)
+	f := &fixture{t: t, db: db, sealer: sealer, keys: keys, clock: twosteptest.NewClock(time.Date(2026, 11, 23, 9, 0, 15, 0, time.UTC))}
 	f.opts = twostep.Options{
 		Store: db, Sealer: sealer, Rand: rand.Reader, Clock: f.clock.Now, Limits: limits, BaseURL: "https://auth.example.com",
 		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice},
@@ -336,29 +292,13 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
-// parallel runs fn n times at once and counts the successes.
-func parallel(n int, fn func(i int) error) (ok int, errs []error) {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			err := fn(i)
-			mu.Lock()
-			defer mu.Unlock()
-			if err == nil {
-				ok++
-			} else {
-				errs = append(errs, err)
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	return ok, errs
+// race runs fn(0) … fn(n-1) at once and counts the successes; on SQLite the
+// calls share one transaction, so that a single-use check made on a read
+// outside the transaction fails here as it would under load (see
+// twosteptest.Race).
+func (f *fixture) race(n int, fn func(i int) error) (ok int, errs []error) {
+	f.t.Helper()
+	return twosteptest.Race(f.t, f.db, n, fn)
 }
 
 // TestParallelSingleUse: the same TOTP code, the same recovery code and the same
@@ -378,7 +318,7 @@ func TestParallelSingleUse(t *testing.T) { // OTP-09, RC-03
 				tokens[i] = f.signIn("a@example.com").SignInToken
 			}
 			code := f.code(secret)
-			ok, errs := parallel(n, func(i int) error { _, err := f.verify(tokens[i], twostep.MethodTOTP, code); return err })
+			ok, errs := f.race(n, func(i int) error { _, err := f.verify(tokens[i], twostep.MethodTOTP, code); return err })
 			if ok != 1 {
 				t.Errorf("%d successes, want 1 (errors: %v)", ok, errs)
 			}
@@ -390,7 +330,7 @@ func TestParallelSingleUse(t *testing.T) { // OTP-09, RC-03
 			for i := range tokens {
 				tokens[i] = f.signIn("b@example.com").SignInToken
 			}
-			ok, errs := parallel(n, func(i int) error { _, err := f.verify(tokens[i], twostep.MethodRecoveryCode, codes[0]); return err })
+			ok, errs := f.race(n, func(i int) error { _, err := f.verify(tokens[i], twostep.MethodRecoveryCode, codes[0]); return err })
 			if ok != 1 {
 				t.Errorf("%d successes, want 1 (errors: %v)", ok, errs)
 			}
@@ -399,7 +339,7 @@ func TestParallelSingleUse(t *testing.T) { // OTP-09, RC-03
 			f.account("c@example.com")
 			_, codes := f.enrol("c@example.com")
 			token := f.signIn("c@example.com").SignInToken
-			ok, errs := parallel(5, func(i int) error {
+			ok, errs := f.race(5, func(i int) error {
 				_, err := f.verify(token, twostep.MethodRecoveryCode, codes[1+i])
 				return err
 			})
@@ -425,7 +365,7 @@ func TestWrongGuessesCounted(t *testing.T) { // RL-05, RL-03
 			tokens[i] = f.signIn("joe@example.com").SignInToken
 		}
 		wrong := twostep.TOTPCode(secret, twostep.TOTPStep(f.clock.Now())+5)
-		ok, _ := parallel(n, func(i int) error { _, err := f.verify(tokens[i], twostep.MethodTOTP, wrong); return err })
+		ok, _ := f.race(n, func(i int) error { _, err := f.verify(tokens[i], twostep.MethodTOTP, wrong); return err })
 		if ok != 0 {
 			t.Fatalf("%d wrong codes accepted", ok)
 		}

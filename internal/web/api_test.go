@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,26 +20,15 @@ import (
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/twostep/twosteptest"
 	"github.com/twostep/twostep/internal/web"
 )
-
-type apiClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *apiClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *apiClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 type api struct {
 	t      *testing.T
 	srv    *httptest.Server
 	svc    *twostep.Service
-	clock  *apiClock
+	clock  *twosteptest.Clock
 	db     *store.DB
 	sealer *twostep.Sealer
 }
@@ -52,16 +40,11 @@ const apiPassword = "correct horse battery"
 func newAPI(t *testing.T, dev bool) *api {
 	t.Helper()
 	db := storetest.SQLite(t)
-	line, _ := twostep.NewKeyLine("k1", rand.Reader)
-	keys, _ := twostep.ParseKeys([]byte(line))
-	sealer, err := twostep.NewSealer(keys, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &apiClock{now: time.Date(2026, 11, 23, 9, 0, 15, 0, time.UTC)}
+	sealer := twosteptest.NewSealer(t)
+	clock := twosteptest.NewClock(time.Date(2026, 11, 23, 9, 0, 15, 0, time.UTC))
 	svc, err := twostep.New(twostep.Options{Store: db, Sealer: sealer, Rand: rand.Reader, Clock: clock.Now,
 		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice}, BaseURL: "http://twostep.test",
-		Hasher: twostep.NewHasher(twostep.Argon2Params{Memory: 64, Time: 1, Threads: 1}, 4, 100, time.Second, rand.Reader)})
+		Hasher: twostep.NewHasher(twosteptest.CheapArgon2, 4, 100, time.Second, rand.Reader)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,27 +441,11 @@ func TestAPIFactorIDOR(t *testing.T) { // CS-02
 // the data of the newest with template tmpl.
 func (a *api) sent(tmpl string) map[string]string {
 	a.t.Helper()
-	ctx := context.Background()
 	a.svc.Wait() // password-reset requests queue their link after answering
-	now := a.clock.Now()
-	msgs, err := a.db.ClaimMessages(ctx, now, now.Add(time.Minute), 100)
-	if err != nil {
-		a.t.Fatal(err)
-	}
 	var found map[string]string
-	for _, m := range msgs {
-		raw, err := a.sealer.Open(m.Payload, []byte(m.ID))
-		if err != nil {
-			a.t.Fatal(err)
-		}
-		var data map[string]string
-		json.Unmarshal(raw, &data)
+	for _, m := range twosteptest.Drain(a.t, a.db, a.sealer, a.clock.Now(), nil) {
 		if m.Template == tmpl {
-			found = data
-		}
-		m.Status, m.SentAt = twostep.MessageSent, now
-		if err := a.db.FinishMessage(ctx, m); err != nil {
-			a.t.Fatal(err)
+			found = m.Data
 		}
 	}
 	if found == nil {

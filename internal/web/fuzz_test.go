@@ -12,6 +12,7 @@ import (
 
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/twostep/twosteptest"
 	"github.com/twostep/twostep/internal/web"
 )
 
@@ -46,12 +47,10 @@ func FuzzAPIBodies(f *testing.F) {
 		}
 	}
 	db := storetest.SQLite(f)
-	line, _ := twostep.NewKeyLine("k1", rand.Reader)
-	keys, _ := twostep.ParseKeys([]byte(line))
-	sealer, _ := twostep.NewSealer(keys, rand.Reader)
+	sealer := twosteptest.NewSealer(f)
 	svc, err := twostep.New(twostep.Options{Store: db, Sealer: sealer, Rand: rand.Reader, BaseURL: "http://twostep.test",
 		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice},
-		Hasher:  twostep.NewHasher(twostep.Argon2Params{Memory: 64, Time: 1, Threads: 1}, 4, 1000, time.Second, rand.Reader),
+		Hasher:  twostep.NewHasher(twosteptest.CheapArgon2, 4, 1000, time.Second, rand.Reader),
 		Limits:  twostep.Limits{Account: twostep.Limit{Free: 1 << 30}, Email: twostep.Limit{Free: 1 << 30}, IP: twostep.Limit{Free: 1 << 30}, Attempts: 5}})
 	if err != nil {
 		f.Fatal(err)

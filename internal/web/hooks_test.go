@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/twostep/twosteptest"
 	"github.com/twostep/twostep/internal/web"
 )
 
@@ -40,22 +41,12 @@ func (m *deliveryMetrics) DeliveryFailed(channel string, final bool) {
 // template tmpl as taken by the provider under providerID.
 func (a *api) sentAs(tmpl, providerID string) {
 	a.t.Helper()
-	ctx := context.Background()
-	now := a.clock.Now()
-	msgs, err := a.db.ClaimMessages(ctx, now, now.Add(time.Minute), 100)
-	if err != nil {
-		a.t.Fatal(err)
-	}
 	found := false
-	for _, m := range msgs {
-		m.Status, m.SentAt = twostep.MessageSent, now
+	twosteptest.Drain(a.t, a.db, a.sealer, a.clock.Now(), func(m *twostep.OutboxMessage, _ map[string]string) {
 		if m.Template == tmpl && !found {
 			m.ProviderID, found = providerID, true
 		}
-		if err := a.db.FinishMessage(ctx, m); err != nil {
-			a.t.Fatal(err)
-		}
-	}
+	})
 	if !found {
 		a.t.Fatalf("no %s message queued", tmpl)
 	}
@@ -92,7 +83,7 @@ func TestTwilioStatusCallback(t *testing.T) {
 	m := &deliveryMetrics{}
 	svc, err := twostep.New(twostep.Options{Store: a.db, Sealer: a.sealer, Rand: rand.Reader, Clock: a.clock.Now, Metrics: m,
 		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodSMS, twostep.MethodVoice}, BaseURL: "https://auth.example.com",
-		Hasher: twostep.NewHasher(twostep.Argon2Params{Memory: 64, Time: 1, Threads: 1}, 4, 100, time.Second, rand.Reader)})
+		Hasher: twostep.NewHasher(twosteptest.CheapArgon2, 4, 100, time.Second, rand.Reader)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/twostep/twosteptest"
 	"github.com/twostep/twostep/internal/web"
 )
 
@@ -22,14 +23,9 @@ import (
 // X-Forwarded-For never makes one (API.md §3.4; issue 11, item 16).
 func TestMetricsLoopbackOnly(t *testing.T) {
 	db := storetest.SQLite(t)
-	line, _ := twostep.NewKeyLine("k1", rand.Reader)
-	keys, _ := twostep.ParseKeys([]byte(line))
-	sealer, err := twostep.NewSealer(keys, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sealer := twosteptest.NewSealer(t)
 	svc, err := twostep.New(twostep.Options{Store: db, Sealer: sealer, Rand: rand.Reader, BaseURL: "http://twostep.test",
-		Methods: []twostep.Method{twostep.MethodTOTP}, Hasher: twostep.NewHasher(twostep.Argon2Params{Memory: 64, Time: 1, Threads: 1}, 1, 10, time.Second, rand.Reader)})
+		Methods: []twostep.Method{twostep.MethodTOTP}, Hasher: twostep.NewHasher(twosteptest.CheapArgon2, 1, 10, time.Second, rand.Reader)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,25 +26,13 @@ import (
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/twostep/twosteptest"
 )
 
-// clock is the time the service and the server see; tests move it.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is the time the service and the server see; tests move it with Add.
+type clock struct{ *twosteptest.Clock }
 
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func (c clock) Add(d time.Duration) { c.Advance(d) }
 
 // errorLog keeps what the server logged at error level: a page that fails to
 // render or misses a translation shows up here.
@@ -82,21 +70,10 @@ const mailFrom = "no-reply@karbon.example"
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	db := storetest.SQLite(t)
-	line, err := twostep.NewKeyLine("k1", rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := twostep.ParseKeys([]byte(line))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := twostep.NewSealer(keys, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher := twostep.NewHasher(twostep.Argon2Params{Memory: 64, Time: 1, Threads: 1}, 4, 64, time.Second, rand.Reader)
+	sealer := twosteptest.NewSealer(t)
+	hasher := twostep.NewHasher(twosteptest.CheapArgon2, 4, 64, time.Second, rand.Reader)
 	// Real time (cookie jars judge expiry by it), on a TOTP step boundary.
-	clk := &clock{t: time.Now().UTC().Truncate(30 * time.Second)}
+	clk := &clock{twosteptest.NewClock(time.Now().UTC().Truncate(30 * time.Second))}
 	svc, err := twostep.New(twostep.Options{Store: db, Sealer: sealer, Hasher: hasher, Rand: rand.Reader, Clock: clk.Now,
 		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice}, BaseURL: "http://127.0.0.1"})
 	if err != nil {
@@ -132,30 +109,15 @@ type mail struct {
 // fail, the provider refuses each for good instead.
 func (e *env) deliver(t *testing.T, fail bool) {
 	t.Helper()
-	ctx := context.Background()
 	e.svc.Wait() // password-reset requests queue their link after answering
-	now := e.clock.Now()
-	msgs, err := e.db.ClaimMessages(ctx, now, now.Add(time.Minute), 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range msgs {
-		plain, err := e.sealer.Open(m.Payload, []byte(m.ID))
-		if err != nil {
-			t.Fatalf("message %s: %v", m.ID, err)
-		}
-		var data map[string]string
-		if err := json.Unmarshal(plain, &data); err != nil {
-			t.Fatalf("message %s: %v", m.ID, err)
-		}
-		m.Status, m.SentAt = twostep.MessageSent, now
+	msgs := twosteptest.Drain(t, e.db, e.sealer, e.clock.Now(), func(m *twostep.OutboxMessage, _ map[string]string) {
 		if fail {
 			m.Status, m.SentAt, m.Permanent, m.Error = twostep.MessageFailed, time.Time{}, true, "550 mailbox unavailable"
-		} else {
-			e.inbox = append(e.inbox, mail{Channel: m.Channel, To: m.To, Template: m.Template, Data: data})
 		}
-		if err := e.db.FinishMessage(ctx, m); err != nil {
-			t.Fatal(err)
+	})
+	for _, m := range msgs {
+		if !fail {
+			e.inbox = append(e.inbox, mail{Channel: m.Channel, To: m.To, Template: m.Template, Data: m.Data})
 		}
 	}
 }
