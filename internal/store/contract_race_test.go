@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -36,7 +37,7 @@ func testRacesInAtomic(t *testing.T, db *store.DB) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			won, errs := twosteptest.Race(t, db, 30, func(int) error {
-				return db.Atomic(ctx, func(s twostep.Store) error {
+				return db.Atomic(ctx, func(ctx context.Context, s twostep.Store) error {
 					used, err := tt.use(s)
 					if err == nil && !used {
 						return errLost

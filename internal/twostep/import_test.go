@@ -16,6 +16,7 @@ import (
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/twostep/twosteptest"
 )
 
 // importTool returns the path of an independent tool a test needs, skipping
@@ -170,7 +171,7 @@ func TestImportKeepsSecondStep(t *testing.T) {
 		ctx := context.Background()
 		f.account("owner@example.com")
 		f.outbox()
-		hash, err := twostep.NewHasher(testArgon2, 1, 1, time.Second, rand.Reader).Hash(ctx, password)
+		hash, err := twostep.NewHasher(twosteptest.CheapArgon2, 1, 1, time.Second, rand.Reader).Hash(ctx, password)
 		if err != nil {
 			t.Fatal(err)
 		}

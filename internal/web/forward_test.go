@@ -20,6 +20,7 @@ import (
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/twostep/twosteptest"
 	"github.com/twostep/twostep/internal/web"
 )
 
@@ -48,7 +49,7 @@ func newForwardAPI(t *testing.T) *api {
 type forwardParts struct {
 	svc    *twostep.Service
 	h      http.Handler
-	clock  *apiClock
+	clock  *twosteptest.Clock
 	db     *store.DB
 	sealer *twostep.Sealer
 }
@@ -64,7 +65,7 @@ func forwardServer(t testing.TB) forwardParts {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &apiClock{now: time.Now().UTC().Truncate(30 * time.Second)}
+	clock := twosteptest.NewClock(time.Now().UTC().Truncate(30 * time.Second))
 	svc, err := twostep.New(twostep.Options{Store: db, Sealer: sealer, Rand: rand.Reader, Clock: clock.Now,
 		Methods: []twostep.Method{twostep.MethodTOTP}, BaseURL: faBase, CookieDomain: faDomain,
 		Hasher: twostep.NewHasher(twostep.Argon2Params{Memory: 64, Time: 1, Threads: 1}, 4, 100, time.Second, rand.Reader)})

@@ -67,7 +67,7 @@ func hold(t testing.TB, db *store.DB) (release func(ready func() bool)) {
 	}
 	held, let, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
-		done <- db.Atomic(context.Background(), func(twostep.Store) error {
+		done <- db.Atomic(context.Background(), func(context.Context, twostep.Store) error {
 			close(held)
 			<-let
 			return nil
