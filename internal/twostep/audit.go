@@ -17,6 +17,7 @@ const (
 	EventAccountUnlocked        EventType = "account.unlocked"
 	EventDeliveryCapped         EventType = "delivery.capped"
 	EventDeliveryFailed         EventType = "delivery.failed"
+	EventDeviceRemembered       EventType = "device.remembered"
 	EventEmailChanged           EventType = "email.changed"
 	EventFactorAdded            EventType = "factor.added"
 	EventFactorRemoved          EventType = "factor.removed"
@@ -53,6 +54,7 @@ var eventDetails = map[EventType]func() EventDetail{
 	EventAccountUnlocked:        func() EventDetail { return &AccountUnlocked{} },
 	EventDeliveryCapped:         func() EventDetail { return &DeliveryCapped{} },
 	EventDeliveryFailed:         func() EventDetail { return &DeliveryFailed{} },
+	EventDeviceRemembered:       func() EventDetail { return &DeviceRemembered{} },
 	EventEmailChanged:           func() EventDetail { return &EmailChanged{} },
 	EventFactorAdded:            func() EventDetail { return &FactorAdded{} },
 	EventFactorRemoved:          func() EventDetail { return &FactorRemoved{} },
@@ -239,6 +241,8 @@ type (
 		Enrolled     bool       `json:"enrolled,omitempty"`
 		GraceUntil   string     `json:"grace_until,omitempty"` // RFC 3339, when a grace period let it through
 		LegacyClient string     `json:"legacy_client,omitempty"`
+		// Device: the remembered device that spared the second step.
+		Device string `json:"device,omitempty"`
 	}
 	TwoStepDisabled struct{}
 	// TwoStepEnabled: the first method, by Method.
@@ -246,6 +250,16 @@ type (
 		Method Method `json:"method"`
 	}
 	TwoStepResetByAdmin struct{}
+	// DeviceRemembered: the member asked that Device (its id) skip the second
+	// step for Days, until Until (RFC 3339); Browser and Platform as its
+	// User-Agent said them.
+	DeviceRemembered struct {
+		Device   string `json:"device"`
+		Until    string `json:"until"`
+		Days     int    `json:"days"`
+		Browser  string `json:"browser,omitempty"`
+		Platform string `json:"platform,omitempty"`
+	}
 )
 
 // Change is a value before and after.
@@ -261,12 +275,15 @@ type PolicyDetail struct {
 	AllowedMethods     []Method `json:"allowed_methods"`
 	MinClientVersion   string   `json:"min_client_version"`
 	AllowLegacyClients bool     `json:"allow_legacy_clients"`
+	RememberDeviceDays int      `json:"remember_device_days"`
+	AllowAppPasswords  bool     `json:"allow_app_passwords"`
 }
 
 func policyDetail(p Policy) PolicyDetail {
 	methods := append([]Method{}, p.AllowedMethods...)
 	return PolicyDetail{TwoStep: p.TwoStep, GracePeriodDays: p.GracePeriodDays, AllowedMethods: methods,
-		MinClientVersion: p.MinClientVersion, AllowLegacyClients: p.AllowLegacyClients}
+		MinClientVersion: p.MinClientVersion, AllowLegacyClients: p.AllowLegacyClients,
+		RememberDeviceDays: p.RememberDeviceDays, AllowAppPasswords: p.AllowAppPasswords}
 }
 
 // GraceTime returns when the grace period that let the sign-in through ends.
@@ -279,6 +296,7 @@ func (*AccountCreated) EventType() EventType         { return EventAccountCreate
 func (*AccountImported) EventType() EventType        { return EventAccountImported }
 func (*AccountUnlocked) EventType() EventType        { return EventAccountUnlocked }
 func (*DeliveryCapped) EventType() EventType         { return EventDeliveryCapped }
+func (*DeviceRemembered) EventType() EventType       { return EventDeviceRemembered }
 func (*DeliveryFailed) EventType() EventType         { return EventDeliveryFailed }
 func (*EmailChanged) EventType() EventType           { return EventEmailChanged }
 func (*FactorAdded) EventType() EventType            { return EventFactorAdded }

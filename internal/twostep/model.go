@@ -70,7 +70,13 @@ type Policy struct {
 	AllowedMethods     []Method
 	MinClientVersion   string // "" for none
 	AllowLegacyClients bool
-	ChangedAt          time.Time
+	// RememberDeviceDays is how long a device a member asked to remember
+	// spares them the second step (API.md §11): 0 turns it off, at most
+	// MaxRememberDeviceDays.
+	RememberDeviceDays int
+	// AllowAppPasswords lets members make app passwords for old clients (§11).
+	AllowAppPasswords bool
+	ChangedAt         time.Time
 }
 
 // Org is an organisation: a product's customer, holding accounts and a policy.

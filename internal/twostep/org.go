@@ -74,6 +74,9 @@ func (s *Service) SetPolicy(ctx context.Context, c *Caller, p Policy) (*Policy, 
 	if p.GracePeriodDays < 0 || p.GracePeriodDays > 365 {
 		return nil, invalid("grace_period_days", ReasonGraceDays)
 	}
+	if p.RememberDeviceDays < 0 || p.RememberDeviceDays > MaxRememberDeviceDays {
+		return nil, invalid("remember_device_days", ReasonRememberDays, "Max", itoa(MaxRememberDeviceDays))
+	}
 	if len(p.AllowedMethods) == 0 {
 		return nil, invalid("allowed_methods", ReasonMethodsNone)
 	}

@@ -312,7 +312,7 @@ func (s *Service) offered(m Method) bool { return slices.Contains(s.methods, m) 
 
 // DefaultPolicy is the policy of a new organisation on this server.
 func (s *Service) DefaultPolicy() Policy {
-	return Policy{TwoStep: PolicyOptional, AllowedMethods: s.Methods(), AllowLegacyClients: true}
+	return Policy{TwoStep: PolicyOptional, AllowedMethods: s.Methods(), AllowLegacyClients: true, AllowAppPasswords: true}
 }
 
 // allowed returns the methods the organisation's policy allows among those offered.

@@ -64,7 +64,7 @@ func (s *Service) signedIn(ctx context.Context, tx Store, a *Account, next Next,
 	if err != nil {
 		return nil, err
 	}
-	device, err := s.issueDevice(ctx, tx, a, c)
+	device, dev, err := s.issueDevice(ctx, tx, a, c)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func (s *Service) signedIn(ctx context.Context, tx Store, a *Account, next Next,
 		return nil, err
 	}
 	return &SignInResult{Status: StatusSignedIn, Account: a, SessionToken: token, Session: sess, ExpiresAt: sess.ExpiresAt,
-		DeviceToken: device}, nil
+		DeviceToken: device, Device: dev}, nil
 }
 
 // startSession stores a new session with a fresh token (FL-02, FL-03), recording

@@ -141,6 +141,9 @@ type Devices interface {
 	RenewDevice(ctx context.Context, oldHash []byte, d *Device) (bool, error)
 	// Devices lists the account's devices, expired or not, oldest first.
 	Devices(ctx context.Context, accountID string) ([]*Device, error)
+	// RememberDevice marks the account's device id remembered from at until
+	// until; false if the account has no such device.
+	RememberDevice(ctx context.Context, accountID, id string, at, until time.Time) (bool, error)
 }
 
 // Throttles keeps the failure counts and lockouts of rate limits.
