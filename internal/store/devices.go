@@ -62,3 +62,22 @@ func (db *DB) RememberDevice(ctx context.Context, accountID, id string, at, unti
 	return db.execDid(ctx, "remember device", `UPDATE devices SET remembered_at = ?, remembered_until = ?
 		WHERE id = ? AND account_id = ?`, us(at), us(until), id, accountID)
 }
+
+// ForgetDevices ends the remembering of every device of the account that is
+// remembered beyond now, and returns how many there were.
+func (db *DB) ForgetDevices(ctx context.Context, accountID string, now time.Time) (int, error) {
+	n, err := affected(db.exec(ctx, `UPDATE devices SET remembered_at = NULL, remembered_until = NULL
+		WHERE account_id = ? AND remembered_until > ?`, accountID, us(now)))
+	return int(n), wrap(err, "forget devices")
+}
+
+// DeleteDevice removes the account's device id; false if it has none such.
+func (db *DB) DeleteDevice(ctx context.Context, accountID, id string) (bool, error) {
+	return db.execDid(ctx, "delete device", `DELETE FROM devices WHERE id = ? AND account_id = ?`, id, accountID)
+}
+
+// DeleteDevices removes every device of the account and returns how many.
+func (db *DB) DeleteDevices(ctx context.Context, accountID string) (int, error) {
+	n, err := affected(db.exec(ctx, `DELETE FROM devices WHERE account_id = ?`, accountID))
+	return int(n), wrap(err, "delete devices")
+}

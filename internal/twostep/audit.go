@@ -18,6 +18,7 @@ const (
 	EventDeliveryCapped         EventType = "delivery.capped"
 	EventDeliveryFailed         EventType = "delivery.failed"
 	EventDeviceRemembered       EventType = "device.remembered"
+	EventDeviceForgotten        EventType = "device.forgotten"
 	EventEmailChanged           EventType = "email.changed"
 	EventFactorAdded            EventType = "factor.added"
 	EventFactorRemoved          EventType = "factor.removed"
@@ -55,6 +56,7 @@ var eventDetails = map[EventType]func() EventDetail{
 	EventDeliveryCapped:         func() EventDetail { return &DeliveryCapped{} },
 	EventDeliveryFailed:         func() EventDetail { return &DeliveryFailed{} },
 	EventDeviceRemembered:       func() EventDetail { return &DeviceRemembered{} },
+	EventDeviceForgotten:        func() EventDetail { return &DeviceForgotten{} },
 	EventEmailChanged:           func() EventDetail { return &EmailChanged{} },
 	EventFactorAdded:            func() EventDetail { return &FactorAdded{} },
 	EventFactorRemoved:          func() EventDetail { return &FactorRemoved{} },
@@ -260,6 +262,13 @@ type (
 		Browser  string `json:"browser,omitempty"`
 		Platform string `json:"platform,omitempty"`
 	}
+	// DeviceForgotten: Count devices stopped sparing the second step, for Why
+	// (a Forgot constant); Device names it when the member removed one.
+	DeviceForgotten struct {
+		Device string `json:"device,omitempty"`
+		Count  int    `json:"count"`
+		Why    string `json:"why"`
+	}
 )
 
 // Change is a value before and after.
@@ -297,6 +306,7 @@ func (*AccountImported) EventType() EventType        { return EventAccountImport
 func (*AccountUnlocked) EventType() EventType        { return EventAccountUnlocked }
 func (*DeliveryCapped) EventType() EventType         { return EventDeliveryCapped }
 func (*DeviceRemembered) EventType() EventType       { return EventDeviceRemembered }
+func (*DeviceForgotten) EventType() EventType        { return EventDeviceForgotten }
 func (*DeliveryFailed) EventType() EventType         { return EventDeliveryFailed }
 func (*EmailChanged) EventType() EventType           { return EventEmailChanged }
 func (*FactorAdded) EventType() EventType            { return EventFactorAdded }

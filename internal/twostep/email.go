@@ -305,6 +305,9 @@ func (s *Service) ChangePassword(ctx context.Context, c *Caller, current, passwo
 		if err := s.passwordReplaced(ctx, tx, a.ID); err != nil {
 			return err
 		}
+		if err := s.forgetDevices(ctx, tx, a, ForgotPasswordChange, "", c); err != nil {
+			return err
+		}
 		if err := s.audit(ctx, tx, event{detail: &PasswordChanged{}, account: a, caller: c}); err != nil {
 			return err
 		}

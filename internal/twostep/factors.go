@@ -431,7 +431,7 @@ func (s *Service) UpdateFactor(ctx context.Context, c *Caller, id string, ch Fac
 }
 
 // RemoveFactor deletes a factor. Removing an active one needs a recent identity
-// confirmation; removing the last one turns two-step off: recovery codes go,
+// confirmation and forgets every remembered device; removing the last one turns two-step off: recovery codes go,
 // allow_legacy_clients goes back to false, and the holder is told. It returns
 // ErrPolicyRequiresTwoStep for the last method while the organisation requires
 // two-step.
@@ -472,6 +472,9 @@ func (s *Service) RemoveFactor(ctx context.Context, c *Caller, id string) error 
 			return err
 		}
 		if err := s.audit(ctx, tx, event{detail: &FactorRemoved{FactorID: f.ID, Method: f.Method}, account: a, caller: c}); err != nil {
+			return err
+		}
+		if err := s.forgetDevices(ctx, tx, a, ForgotFactorRemoved, "", c); err != nil {
 			return err
 		}
 		if len(rest) > 0 {

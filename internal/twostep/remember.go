@@ -11,16 +11,24 @@ const MaxRememberDeviceDays = 90
 
 // Remembers reports whether the device spares its account the second step
 // now under policy p: the member asked for it at a sign-in that proved the
-// second step, the organisation allows it (RememberDeviceDays > 0), and
-// neither the member's own limit (RememberedUntil) nor the policy's, counted
-// from when it was remembered, has passed. Lowering the policy's days
-// shortens every remembered device at once; 0 ends them all.
+// second step, and it is before RememberedUntilUnder(p).
 func (d *Device) Remembers(p Policy, now time.Time) bool {
-	if d == nil || d.RememberedAt.IsZero() || p.RememberDeviceDays <= 0 {
-		return false
+	return d != nil && now.Before(d.RememberedUntilUnder(p))
+}
+
+// RememberedUntilUnder returns until when the device spares the second step
+// under policy p, zero when it does not: the earlier of the limit set when it
+// was remembered and the policy's days counted from then. Lowering the
+// policy's days shortens every remembered device at once; 0 ends them all.
+func (d *Device) RememberedUntilUnder(p Policy) time.Time {
+	if d.RememberedAt.IsZero() || p.RememberDeviceDays <= 0 {
+		return time.Time{}
 	}
 	limit := d.RememberedAt.Add(time.Duration(min(p.RememberDeviceDays, MaxRememberDeviceDays)) * 24 * time.Hour)
-	return now.Before(d.RememberedUntil) && now.Before(limit)
+	if d.RememberedUntil.Before(limit) {
+		return d.RememberedUntil
+	}
+	return limit
 }
 
 // signInRemembered reports whether a sign-in of org's member from device dev

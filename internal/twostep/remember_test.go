@@ -3,6 +3,7 @@ package twostep_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -195,4 +196,108 @@ func TestRememberDaysBounded(t *testing.T) {
 			t.Errorf("remember_device_days %d: %v, want invalid remember_device_days", days, err)
 		}
 	}
+}
+
+// TestRememberedDeviceForgotten: each way a remembered device is forgotten
+// makes that browser asked for the second step again at its next sign-in,
+// with an audit event saying why: the member forgets it or all of them, a
+// password change, a password reset, an administrator ends the member's
+// sessions or resets their two-step, a method is removed (API.md §11).
+func TestRememberedDeviceForgotten(t *testing.T) { // SU-01, ADM-01, ADM-02
+	tests := []struct {
+		name string
+		why  string
+		// forget does it; proven is a session of joe's that proved the second
+		// step (a confirmation), owner the owner's.
+		forget func(f *fixture, joe *twostep.Account, proven, owner *twostep.Caller) error
+		// asked: joe still has a method, so the browser is asked again.
+		asked bool
+	}{
+		{"the member forgets that device", twostep.ForgotByMember, func(f *fixture, joe *twostep.Account, proven, _ *twostep.Caller) error {
+			ds, err := f.svc.MemberDevices(context.Background(), proven)
+			if err != nil {
+				return err
+			}
+			for _, d := range ds {
+				if !d.RememberedAt.IsZero() {
+					return f.svc.ForgetDevice(context.Background(), proven, d.ID)
+				}
+			}
+			return errors.New("no remembered device in the member's list")
+		}, true},
+		{"the member forgets all", twostep.ForgotByMember, func(f *fixture, _ *twostep.Account, proven, _ *twostep.Caller) error {
+			_, err := f.svc.ForgetAllDevices(context.Background(), proven)
+			return err
+		}, true},
+		{"a password change", twostep.ForgotPasswordChange, func(f *fixture, _ *twostep.Account, proven, _ *twostep.Caller) error {
+			return f.svc.ChangePassword(context.Background(), proven, password, "an entirely new password")
+		}, true},
+		{"a password reset", twostep.ForgotPasswordChange, func(f *fixture, joe *twostep.Account, _, _ *twostep.Caller) error {
+			return f.svc.ResetPassword(context.Background(), f.resetLink(joe.Email), "an entirely new password", nil)
+		}, true},
+		{"an admin ends the member's sessions", twostep.ForgotSessionsEnded, func(f *fixture, joe *twostep.Account, _, owner *twostep.Caller) error {
+			return f.svc.EndMemberSessions(context.Background(), owner, joe.ID)
+		}, true},
+		{"an admin resets the member's two-step", twostep.ForgotResetByAdmin, func(f *fixture, joe *twostep.Account, _, owner *twostep.Caller) error {
+			return f.svc.ResetMember(context.Background(), owner, joe.ID)
+		}, false},
+		{"a method is removed", twostep.ForgotFactorRemoved, func(f *fixture, _ *twostep.Account, proven, _ *twostep.Caller) error {
+			ctx := context.Background()
+			nf, err := f.svc.AddFactor(ctx, proven, twostep.FactorRequest{Method: twostep.MethodEmail})
+			if err != nil {
+				return err
+			}
+			code, _ := f.lastCode("code_enrol")
+			if _, _, err := f.svc.VerifyFactor(ctx, proven, nf.Factor.ID, code); err != nil {
+				return err
+			}
+			return f.svc.RemoveFactor(ctx, proven, nf.Factor.ID)
+		}, true},
+	}
+	storetestBackends(t, func(t *testing.T, f *fixture) {
+		ctx := context.Background()
+		f.account("owner@example.com")
+		owner := f.caller(f.signIn("owner@example.com").SessionToken)
+		f.policy(owner, twostep.Policy{TwoStep: twostep.PolicyOptional, AllowLegacyClients: true, RememberDeviceDays: 30})
+		for i, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				email := fmt.Sprintf("joe%d@example.com", i)
+				joe := f.account(email)
+				secret, _ := f.enrol(email)
+				b := &browserSignIn{f: f}
+				b.signIn(email, secret, true)
+				if res := b.signIn(email, nil, false); res.Status != twostep.StatusSignedIn {
+					t.Fatalf("remembered: %s, want signed_in", res.Status)
+				}
+				owner = f.caller(f.signIn("owner@example.com").SessionToken) // a fresh confirmation
+				proven := f.caller((&browserSignIn{f: f}).signIn(email, secret, false).SessionToken)
+				if err := tt.forget(f, joe, proven, owner); err != nil {
+					t.Fatal(err)
+				}
+				ds, err := f.db.Devices(ctx, joe.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, d := range ds {
+					if d.Remembers(twostep.Policy{RememberDeviceDays: 30}, f.clock.Now()) {
+						t.Errorf("device %s still remembered", d.ID)
+					}
+				}
+				evs := f.events(joe.ID, "device.forgotten")
+				if len(evs) != 1 || evs[0].Detail["why"] != tt.why {
+					t.Errorf("device.forgotten events %v, want one for %s", evs, tt.why)
+				}
+				if !tt.asked {
+					return
+				}
+				res, err := f.svc.SignIn(ctx, twostep.SignInRequest{Email: email, Password: password, DeviceToken: b.token, UserAgent: firefox})
+				if errors.Is(err, twostep.ErrInvalidCredentials) {
+					res, err = f.svc.SignIn(ctx, twostep.SignInRequest{Email: email, Password: "an entirely new password", DeviceToken: b.token, UserAgent: firefox})
+				}
+				if err != nil || res.Status != twostep.StatusSecondStep {
+					t.Errorf("the browser after: %v %+v, want second_step", err, res)
+				}
+			})
+		}
+	})
 }

@@ -144,6 +144,13 @@ type Devices interface {
 	// RememberDevice marks the account's device id remembered from at until
 	// until; false if the account has no such device.
 	RememberDevice(ctx context.Context, accountID, id string, at, until time.Time) (bool, error)
+	// ForgetDevices ends the remembering of every device of the account that
+	// is remembered beyond now, and returns how many there were.
+	ForgetDevices(ctx context.Context, accountID string, now time.Time) (int, error)
+	// DeleteDevice removes the account's device id; false if it has none such.
+	DeleteDevice(ctx context.Context, accountID, id string) (bool, error)
+	// DeleteDevices removes every device of the account and returns how many.
+	DeleteDevices(ctx context.Context, accountID string) (int, error)
 }
 
 // Throttles keeps the failure counts and lockouts of rate limits.

@@ -119,6 +119,8 @@ func (p *page) auditText(e *twostep.AuditEvent, who func(string) string) string 
 		} else if d.Device != "" {
 			id = "audit.sign_in.remembered"
 		}
+	case *twostep.DeviceForgotten:
+		kv = append(kv, "Count", d.Count)
 	case *twostep.DeviceRemembered:
 		if until, err := time.Parse(time.RFC3339, d.Until); err == nil {
 			kv = append(kv, "Until", formatTime(until))

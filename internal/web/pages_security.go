@@ -43,6 +43,7 @@ type securityData struct {
 	Legacy      bool // older app versions may sign in with the password alone
 	OrgLegacy   bool // the organisation lets members allow them
 	Events      []eventRow
+	Devices     []deviceRow
 	Email       string
 	Locale      string
 	Locales     []localeOption
@@ -162,6 +163,10 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 		return
 	}
 	d.Events = eventRows(p, evs)
+	if d.Devices, err = s.deviceRows(r, p, c, info.Org.Policy); err != nil {
+		s.pageError(w, r, err)
+		return
+	}
 	p.Data = d
 	s.render(w, r, status, "security", p)
 }

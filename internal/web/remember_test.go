@@ -1,10 +1,13 @@
 package web_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/twostep/twostep/internal/twostep"
 )
 
 // TestAPIRememberDevice: the policy's remember_device_days and
@@ -82,5 +85,69 @@ func TestAPIRememberDevice(t *testing.T) {
 	}
 	if b := signIn(""); b["status"] != "second_step" {
 		t.Errorf("without the device token: %v, want second_step", b)
+	}
+}
+
+// TestAPIDevices: GET /api/v1/account/devices lists the member's devices with
+// browser and platform in words and until when each is remembered; DELETE
+// of one forgets it (another member's device is 404, CS-02); DELETE of all
+// forgets every one.
+func TestAPIDevices(t *testing.T) { // CS-02
+	a := newAPI(t, false)
+	ua := "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
+	secret, _, owner := a.enrol()
+	st, b, _ := a.call("POST", "/api/v1/account/confirm-identity", owner, map[string]string{"password": apiPassword, "method": "totp", "code": a.code(secret)})
+	a.want(st, 200, b, "confirm identity")
+	owner = b["session_token"].(string)
+	a.clock.Advance(30 * time.Second)
+	st, b, _ = a.call("PUT", "/api/v1/org/policy", owner, map[string]any{"two_step": "optional", "grace_period_days": 0,
+		"allowed_methods": []string{"totp", "email"}, "min_client_version": nil, "allow_legacy_clients": true, "remember_device_days": 14})
+	a.want(st, 200, b, "policy")
+
+	st, b, _ = a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "owner@example.com", "password": apiPassword}, "User-Agent", ua)
+	a.want(st, 200, b, "sign-in")
+	st, b, _ = a.call("POST", "/api/v1/sign-in/verify", "", map[string]any{"sign_in_token": b["sign_in_token"], "method": "totp",
+		"code": a.code(secret), "remember_device": true}, "User-Agent", ua)
+	a.want(st, 200, b, "verify")
+	session := b["session_token"].(string)
+	until := a.clock.Now().Add(14 * 24 * time.Hour).UTC().Format(time.RFC3339)
+
+	var devices []map[string]any
+	getJSON(t, a, "/api/v1/account/devices", session, &devices)
+	if len(devices) < 2 {
+		t.Fatalf("devices %v, want the enrolment's and this one", devices)
+	}
+	d := devices[0] // the most recently used
+	if d["browser"] != "Safari" || d["platform"] != "macOS" || d["remembered_until"] != until || d["user_agent"] != ua || d["ip"] != "127.0.0.1" {
+		t.Errorf("newest device %v, want Safari on macOS remembered until %s", d, until)
+	}
+	if devices[1]["remembered_until"] != nil || devices[1]["browser"] != "Go" || devices[1]["platform"] != nil {
+		t.Errorf("older device %v, want not remembered, browser Go, no platform", devices[1])
+	}
+	id := d["id"].(string)
+
+	// Another member cannot forget it, nor see it.
+	if _, _, err := a.svc.CreateAccount(context.Background(), twostep.NewAccount{Org: "cloud-legal", Email: "joe@example.com", Password: apiPassword}); err != nil {
+		t.Fatal(err)
+	}
+	joe := a.session("joe@example.com")
+	if st, b, _ := a.call("DELETE", "/api/v1/account/devices/"+id, joe, nil); st != 404 {
+		t.Errorf("another member's DELETE: %d %v, want 404", st, b)
+	}
+	st, b, _ = a.call("DELETE", "/api/v1/account/devices/"+id, session, nil)
+	a.want(st, 204, b, "forget one")
+	devices = nil
+	getJSON(t, a, "/api/v1/account/devices", session, &devices)
+	for _, x := range devices {
+		if x["id"] == id {
+			t.Errorf("forgotten device still listed: %v", x)
+		}
+	}
+	st, b, _ = a.call("DELETE", "/api/v1/account/devices", session, nil)
+	a.want(st, 204, b, "forget all")
+	devices = nil
+	getJSON(t, a, "/api/v1/account/devices", session, &devices)
+	if diff := cmp.Diff([]map[string]any{}, devices); diff != "" {
+		t.Errorf("devices after forgetting all (-want +got):\n%s", diff)
 	}
 }
