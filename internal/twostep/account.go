@@ -86,6 +86,9 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 	if c.Session == nil {
 		return "", nil, ErrUnauthenticated
 	}
+	if err := notAppPassword(c); err != nil {
+		return "", nil, err
+	}
 	if r.Password == "" {
 		return "", nil, invalid("password", ReasonRequired)
 	}
@@ -175,7 +178,7 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 		if provenSecondStep(st.Proven) {
 			step = SecondStepProven
 		}
-		if token, sess, err = s.startSession(ctx, tx, a, st.Proven, step, true, c); err != nil {
+		if token, sess, err = s.startSession(ctx, tx, a, st.Proven, step, true, "", c); err != nil {
 			return nil, err
 		}
 		if err := tx.DeleteSession(ctx, c.Session.ID); err != nil {

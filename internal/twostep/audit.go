@@ -15,6 +15,8 @@ const (
 	EventAccountCreated         EventType = "account.created"
 	EventAccountImported        EventType = "account.imported"
 	EventAccountUnlocked        EventType = "account.unlocked"
+	EventAppPasswordCreated     EventType = "app_password.created"
+	EventAppPasswordRevoked     EventType = "app_password.revoked"
 	EventDeliveryCapped         EventType = "delivery.capped"
 	EventDeliveryFailed         EventType = "delivery.failed"
 	EventDeviceRemembered       EventType = "device.remembered"
@@ -53,6 +55,8 @@ var eventDetails = map[EventType]func() EventDetail{
 	EventAccountCreated:         func() EventDetail { return &AccountCreated{} },
 	EventAccountImported:        func() EventDetail { return &AccountImported{} },
 	EventAccountUnlocked:        func() EventDetail { return &AccountUnlocked{} },
+	EventAppPasswordCreated:     func() EventDetail { return &AppPasswordCreated{} },
+	EventAppPasswordRevoked:     func() EventDetail { return &AppPasswordRevoked{} },
 	EventDeliveryCapped:         func() EventDetail { return &DeliveryCapped{} },
 	EventDeliveryFailed:         func() EventDetail { return &DeliveryFailed{} },
 	EventDeviceRemembered:       func() EventDetail { return &DeviceRemembered{} },
@@ -245,6 +249,8 @@ type (
 		LegacyClient string     `json:"legacy_client,omitempty"`
 		// Device: the remembered device that spared the second step.
 		Device string `json:"device,omitempty"`
+		// AppPassword: the app password an old client signed in with.
+		AppPassword string `json:"app_password,omitempty"`
 	}
 	TwoStepDisabled struct{}
 	// TwoStepEnabled: the first method, by Method.
@@ -261,6 +267,15 @@ type (
 		Days     int    `json:"days"`
 		Browser  string `json:"browser,omitempty"`
 		Platform string `json:"platform,omitempty"`
+	}
+	// AppPasswordCreated: the member made AppPassword (its id), labelled Label.
+	AppPasswordCreated struct {
+		AppPassword string `json:"app_password"`
+		Label       string `json:"label"`
+	}
+	// AppPasswordRevoked: the member revoked AppPassword (its id).
+	AppPasswordRevoked struct {
+		AppPassword string `json:"app_password"`
 	}
 	// DeviceForgotten: Count devices stopped sparing the second step, for Why
 	// (a Forgot constant); Device names it when the member removed one.
@@ -306,6 +321,8 @@ func (*AccountImported) EventType() EventType        { return EventAccountImport
 func (*AccountUnlocked) EventType() EventType        { return EventAccountUnlocked }
 func (*DeliveryCapped) EventType() EventType         { return EventDeliveryCapped }
 func (*DeviceRemembered) EventType() EventType       { return EventDeviceRemembered }
+func (*AppPasswordCreated) EventType() EventType     { return EventAppPasswordCreated }
+func (*AppPasswordRevoked) EventType() EventType     { return EventAppPasswordRevoked }
 func (*DeviceForgotten) EventType() EventType        { return EventDeviceForgotten }
 func (*DeliveryFailed) EventType() EventType         { return EventDeliveryFailed }
 func (*EmailChanged) EventType() EventType           { return EventEmailChanged }

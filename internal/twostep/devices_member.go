@@ -16,7 +16,8 @@ const (
 )
 
 // requireOwnSession returns nil when the caller acts through a session of
-// their own: not a sign-in token (which only enrols).
+// their own: not a sign-in token (which only enrols), nor a session an app
+// password made (which reaches no security setting).
 func requireOwnSession(c *Caller) error {
 	if c.Session == nil {
 		if c.SignIn != nil {
@@ -24,7 +25,7 @@ func requireOwnSession(c *Caller) error {
 		}
 		return ErrUnauthenticated
 	}
-	return nil
+	return notAppPassword(c)
 }
 
 // MemberDevices returns the caller's devices that still work, the most

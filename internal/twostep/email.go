@@ -116,6 +116,9 @@ func (s *Service) ConfirmIdentitySend(ctx context.Context, c *Caller, m Method, 
 	if c.Session == nil {
 		return nil, ErrUnauthenticated
 	}
+	if err := notAppPassword(c); err != nil {
+		return nil, err
+	}
 	st, err := s.signInState(ctx, s.store, c.Account, nil, []string{"pwd"})
 	if err != nil {
 		return nil, err

@@ -202,6 +202,9 @@ func joinMethods(ms []Method) string {
 // ownFactor returns the caller's factor id, or ErrNotFound (also for another
 // account's factor: CS-02).
 func (s *Service) ownFactor(ctx context.Context, st Store, c *Caller, id string) (*Factor, error) {
+	if err := notAppPassword(c); err != nil {
+		return nil, err
+	}
 	f, err := st.Factor(ctx, id)
 	if err != nil {
 		return nil, err
@@ -240,6 +243,9 @@ func (s *Service) FactorQR(ctx context.Context, c *Caller, id string) ([]byte, e
 
 // Factors lists the caller's factors, pending and active, oldest first.
 func (s *Service) Factors(ctx context.Context, c *Caller) ([]*Factor, error) {
+	if err := notAppPassword(c); err != nil {
+		return nil, err
+	}
 	return s.store.Factors(ctx, c.Account.ID)
 }
 

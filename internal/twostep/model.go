@@ -186,12 +186,15 @@ type Challenge struct {
 
 // Session is a signed-in browser or program. TokenHash is the SHA-256 of its token.
 type Session struct {
-	ID             string
-	TokenHash      []byte
-	AccountID      string
-	AMR            []string
-	SecondStep     SecondStep // how its second step was met
-	Legacy         bool       // signed in by a legacy client with the password alone
+	ID         string
+	TokenHash  []byte
+	AccountID  string
+	AMR        []string
+	SecondStep SecondStep // how its second step was met
+	Legacy     bool       // signed in by a legacy client with the password alone
+	// AppPasswordID is the app password an old client signed in with, ""
+	// for none: such a session reaches no security setting (API.md §11).
+	AppPasswordID  string
 	ConfirmedUntil time.Time
 	CreatedAt      time.Time
 	LastSeenAt     time.Time

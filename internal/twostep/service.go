@@ -285,7 +285,7 @@ func truncate(s string, n int) string {
 // account has, or ConfirmIdentity. A legacy client's session never counts, and
 // an enrolment token is ErrForbidden: it only adds a method (mayEnrol).
 func (s *Service) requireConfirmed(c *Caller) error {
-	if c.SignIn != nil {
+	if c.SignIn != nil || notAppPassword(c) != nil {
 		return ErrForbidden
 	}
 	if c.Session == nil || c.Session.SecondStep == SecondStepExempt || c.Session.Legacy || !s.now().Before(c.Session.ConfirmedUntil) {

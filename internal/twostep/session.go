@@ -60,7 +60,7 @@ func (s *Service) SignOut(ctx context.Context, c *Caller) error {
 // signedIn starts the session that next (NextSession, or NextEnrol within its
 // grace period) says the sign-in has earned, and gives its client a device token.
 func (s *Service) signedIn(ctx context.Context, tx Store, a *Account, next Next, c *Caller) (*SignInResult, error) {
-	token, sess, err := s.startSession(ctx, tx, a, next.AMR, next.SecondStep, next.Confirmed, c)
+	token, sess, err := s.startSession(ctx, tx, a, next.AMR, next.SecondStep, next.Confirmed, next.AppPasswordID, c)
 	if err != nil {
 		return nil, err
 	}
@@ -79,15 +79,15 @@ func (s *Service) signedIn(ctx context.Context, tx Store, a *Account, next Next,
 // startSession stores a new session with a fresh token (FL-02, FL-03), recording
 // how its second step was met. A confirmed session counts as a fresh identity
 // confirmation for the confirmation window.
-func (s *Service) startSession(ctx context.Context, tx Store, a *Account, amr []string, step SecondStep, confirmed bool, c *Caller) (string, *Session, error) {
+func (s *Service) startSession(ctx context.Context, tx Store, a *Account, amr []string, step SecondStep, confirmed bool, appPassword string, c *Caller) (string, *Session, error) {
 	now := s.now()
 	token, hash := s.newToken()
 	sess := &Session{
 		ID: s.newID("ses"), TokenHash: hash, AccountID: a.ID, AMR: amr, SecondStep: step, Legacy: step == SecondStepExempt,
-		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.sessionMax),
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.sessionMax), AppPasswordID: appPassword,
 	}
 	sess.IdleExpiresAt = minTime(now.Add(s.sessionIdle), sess.ExpiresAt)
-	if confirmed && step != SecondStepExempt {
+	if confirmed && step != SecondStepExempt && appPassword == "" {
 		sess.ConfirmedUntil = now.Add(s.confirmWindow)
 	}
 	if c != nil {

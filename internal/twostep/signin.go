@@ -137,6 +137,9 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 	}
 	caller := &Caller{Account: acct, IP: r.IP, UserAgent: r.UserAgent, DeviceToken: r.DeviceToken}
 	if !ok {
+		if res, err := s.signInWithAppPassword(ctx, r, acct, version, caller); res != nil || err != nil {
+			return res, err
+		}
 		return nil, s.passwordFailed(ctx, keys, caller)
 	}
 	if err := s.passwordSucceeded(ctx, keys[0]); err != nil {

@@ -118,7 +118,11 @@ func (p *page) auditText(e *twostep.AuditEvent, who func(string) string) string 
 			id, kv = "audit.sign_in.legacy", append(kv, "Version", d.LegacyClient)
 		} else if d.Device != "" {
 			id = "audit.sign_in.remembered"
+		} else if d.AppPassword != "" {
+			id = "audit.sign_in.app_password"
 		}
+	case *twostep.AppPasswordCreated:
+		kv = append(kv, "Label", d.Label)
 	case *twostep.DeviceForgotten:
 		kv = append(kv, "Count", d.Count)
 	case *twostep.DeviceRemembered:

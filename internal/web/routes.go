@@ -46,6 +46,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/account/devices", s.withCaller(s.apiDevices))
 	mux.HandleFunc("DELETE /api/v1/account/devices", s.withCaller(s.apiForgetDevices))
 	mux.HandleFunc("DELETE /api/v1/account/devices/{id}", s.withCaller(s.apiForgetDevice))
+	mux.HandleFunc("GET /api/v1/account/app-passwords", s.withCaller(s.apiAppPasswords))
+	mux.HandleFunc("POST /api/v1/account/app-passwords", s.withCaller(s.apiCreateAppPassword))
+	mux.HandleFunc("DELETE /api/v1/account/app-passwords/{id}", s.withCaller(s.apiRevokeAppPassword))
 
 	// The organisation (§3.3): owners and admins.
 	mux.HandleFunc("GET /api/v1/org", s.withCaller(s.apiOrg))
