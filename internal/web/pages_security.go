@@ -44,9 +44,13 @@ type securityData struct {
 	OrgLegacy   bool // the organisation lets members allow them
 	Events      []eventRow
 	Devices     []deviceRow
-	Email       string
-	Locale      string
-	Locales     []localeOption
+	// AppPasswords: the member's; AppPasswordsOK: the organisation allows
+	// making them.
+	AppPasswords   []appPasswordRow
+	AppPasswordsOK bool
+	Email          string
+	Locale         string
+	Locales        []localeOption
 }
 
 type localeOption struct {
@@ -167,6 +171,11 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 		s.pageError(w, r, err)
 		return
 	}
+	if d.AppPasswords, err = s.appPasswordRows(r, c); err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	d.AppPasswordsOK = info.Org.Policy.AllowAppPasswords
 	p.Data = d
 	s.render(w, r, status, "security", p)
 }

@@ -103,6 +103,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /account/security/language", s.withPageCaller(s.pageLanguage))
 	mux.HandleFunc("POST /account/security/devices/{id}/forget", s.withPageCaller(s.pageForgetDevice))
 	mux.HandleFunc("POST /account/security/devices/forget", s.withPageCaller(s.pageForgetDevices))
+	mux.HandleFunc("POST /account/security/app-passwords", s.withPageCaller(s.pageCreateAppPassword))
+	mux.HandleFunc("POST /account/security/app-passwords/{id}/revoke", s.withPageCaller(s.pageRevokeAppPassword))
 	mux.HandleFunc("GET /account/email", s.withPageCaller(s.pageChangeEmail))
 	mux.HandleFunc("POST /account/email", s.withPageCaller(s.pageChangeEmailPost))
 	mux.HandleFunc("POST /account/email/verify", s.withPageCaller(s.pageVerifyEmailPost))
