@@ -23,7 +23,7 @@ var (
 	notices       = []string{"two_step_enabled", "two_step_disabled", "factor_added", "factor_removed",
 		"recovery_codes_generated", "recovery_code_used", "legacy_clients_changed", "two_step_reset",
 		"password_changed", "email_changed", "password_reset_done", "totp_replayed", "second_step_locked",
-		"password_set_by_link", "email_taken"}
+		"password_set_by_link", "email_taken", "device_remembered", "app_password_created"}
 	// Messages from an organisation to its members.
 	orgMessages = []string{"invitation", "two_step_required"}
 )

@@ -9,14 +9,16 @@ import (
 // Orgs.
 
 const orgCols = `id, name, slug, two_step, grace_period_days, allowed_methods,
-	min_client_version, allow_legacy_clients, policy_changed_at, created_at`
+	min_client_version, allow_legacy_clients, policy_changed_at, created_at,
+	remember_device_days, allow_app_passwords`
 
 func scanOrg(s scanner) (*twostep.Org, error) {
 	var o twostep.Org
 	var methods string
 	p := &o.Policy
 	err := s.Scan(&o.ID, &o.Name, &o.Slug, &p.TwoStep, &p.GracePeriodDays, &methods,
-		&p.MinClientVersion, &p.AllowLegacyClients, tm{&p.ChangedAt}, tm{&o.CreatedAt})
+		&p.MinClientVersion, &p.AllowLegacyClients, tm{&p.ChangedAt}, tm{&o.CreatedAt},
+		&p.RememberDeviceDays, &p.AllowAppPasswords)
 	p.AllowedMethods = split[twostep.Method](methods)
 	return &o, err
 }
@@ -24,9 +26,10 @@ func scanOrg(s scanner) (*twostep.Org, error) {
 // CreateOrg stores o; ErrConflict if its id or slug is taken.
 func (db *DB) CreateOrg(ctx context.Context, o *twostep.Org) error {
 	p := &o.Policy
-	_, err := db.exec(ctx, `INSERT INTO orgs (`+orgCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.exec(ctx, `INSERT INTO orgs (`+orgCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		o.ID, o.Name, o.Slug, p.TwoStep, p.GracePeriodDays, join(p.AllowedMethods),
-		p.MinClientVersion, p.AllowLegacyClients, us(p.ChangedAt), us(o.CreatedAt))
+		p.MinClientVersion, p.AllowLegacyClients, us(p.ChangedAt), us(o.CreatedAt),
+		p.RememberDeviceDays, p.AllowAppPasswords)
 	return wrap(err, "create org")
 }
 
@@ -46,9 +49,11 @@ func (db *DB) UpdateOrg(ctx context.Context, o *twostep.Org) error {
 	p := &o.Policy
 	return db.execOne(ctx, "update org", `UPDATE orgs SET name = ?, slug = ?, two_step = ?,
 		grace_period_days = ?, allowed_methods = ?, min_client_version = ?,
-		allow_legacy_clients = ?, policy_changed_at = ? WHERE id = ?`,
+		allow_legacy_clients = ?, policy_changed_at = ?, remember_device_days = ?,
+		allow_app_passwords = ? WHERE id = ?`,
 		o.Name, o.Slug, p.TwoStep, p.GracePeriodDays, join(p.AllowedMethods),
-		p.MinClientVersion, p.AllowLegacyClients, us(p.ChangedAt), o.ID)
+		p.MinClientVersion, p.AllowLegacyClients, us(p.ChangedAt), p.RememberDeviceDays,
+		p.AllowAppPasswords, o.ID)
 }
 
 // CountOrgs returns the number of orgs.

@@ -10,13 +10,14 @@ import (
 // Sessions.
 
 const sessionCols = `id, token_hash, account_id, amr, second_step, legacy, confirmed_until, created_at,
-	last_seen_at, idle_expires_at, expires_at, ip, user_agent`
+	last_seen_at, idle_expires_at, expires_at, ip, user_agent, app_password_id`
 
 func scanSession(s scanner) (*twostep.Session, error) {
 	var ss twostep.Session
 	var amr string
 	err := s.Scan(&ss.ID, &ss.TokenHash, &ss.AccountID, &amr, &ss.SecondStep, &ss.Legacy, tm{&ss.ConfirmedUntil},
-		tm{&ss.CreatedAt}, tm{&ss.LastSeenAt}, tm{&ss.IdleExpiresAt}, tm{&ss.ExpiresAt}, &ss.IP, &ss.UserAgent)
+		tm{&ss.CreatedAt}, tm{&ss.LastSeenAt}, tm{&ss.IdleExpiresAt}, tm{&ss.ExpiresAt}, &ss.IP, &ss.UserAgent,
+		&ss.AppPasswordID)
 	ss.AMR = split[string](amr)
 	return &ss, err
 }
@@ -27,9 +28,9 @@ func (db *DB) CreateSession(ctx context.Context, s *twostep.Session) error {
 	if step == "" {
 		step = twostep.SecondStepNone
 	}
-	_, err := db.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, s.TokenHash, s.AccountID, join(s.AMR), string(step), s.Legacy, us(s.ConfirmedUntil), us(s.CreatedAt),
-		us(s.LastSeenAt), us(s.IdleExpiresAt), us(s.ExpiresAt), s.IP, s.UserAgent)
+		us(s.LastSeenAt), us(s.IdleExpiresAt), us(s.ExpiresAt), s.IP, s.UserAgent, s.AppPasswordID)
 	return wrap(err, "create session")
 }
 

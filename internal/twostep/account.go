@@ -88,6 +88,9 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 	if c.Session == nil {
 		return "", nil, ErrUnauthenticated
 	}
+	if err := notAppPassword(c); err != nil {
+		return "", nil, err
+	}
 	if r.Password == "" {
 		return "", nil, invalid("password", ReasonRequired)
 	}
@@ -180,7 +183,7 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 		// The session is renewed in place: a new token (FL-07), but the same
 		// id, which is the sid products hold and which links them to the
 		// session for back-channel logout (API.md §7, OP-06).
-		token, sess = s.newSession(a, st.Proven, step, true, c)
+		token, sess = s.newSession(a, st.Proven, step, true, "", c)
 		sess.ID = c.Session.ID
 		if ok, err := tx.RenewSession(ctx, sess); err != nil || !ok {
 			return nil, cmpErr(err, ErrUnauthenticated)

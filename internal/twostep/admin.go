@@ -319,6 +319,9 @@ func (s *Service) passwordByLink(ctx context.Context, token, password string, c 
 		if err := s.passwordReplaced(ctx, tx, a.ID); err != nil {
 			return err
 		}
+		if err := s.forgetDevices(ctx, tx, a, ForgotPasswordChange, "", c); err != nil {
+			return err
+		}
 		return done(tx, a, ch)
 	})
 	if err == nil {
@@ -398,6 +401,9 @@ func (s *Service) resetTwoStep(ctx context.Context, a *Account, actorID string, 
 			return err
 		}
 		if err := s.turnOff(ctx, tx, a, event{detail: &TwoStepResetByAdmin{}, account: a, actorID: actorID, caller: c}); err != nil {
+			return err
+		}
+		if err := s.forgetDevices(ctx, tx, a, ForgotResetByAdmin, actorID, c); err != nil {
 			return err
 		}
 		return s.notice(ctx, tx, a, "two_step_reset", nil)

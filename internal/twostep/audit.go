@@ -15,8 +15,12 @@ const (
 	EventAccountCreated         EventType = "account.created"
 	EventAccountImported        EventType = "account.imported"
 	EventAccountUnlocked        EventType = "account.unlocked"
+	EventAppPasswordCreated     EventType = "app_password.created"
+	EventAppPasswordRevoked     EventType = "app_password.revoked"
 	EventDeliveryCapped         EventType = "delivery.capped"
 	EventDeliveryFailed         EventType = "delivery.failed"
+	EventDeviceRemembered       EventType = "device.remembered"
+	EventDeviceForgotten        EventType = "device.forgotten"
 	EventEmailChanged           EventType = "email.changed"
 	EventFactorAdded            EventType = "factor.added"
 	EventFactorRemoved          EventType = "factor.removed"
@@ -51,8 +55,12 @@ var eventDetails = map[EventType]func() EventDetail{
 	EventAccountCreated:         func() EventDetail { return &AccountCreated{} },
 	EventAccountImported:        func() EventDetail { return &AccountImported{} },
 	EventAccountUnlocked:        func() EventDetail { return &AccountUnlocked{} },
+	EventAppPasswordCreated:     func() EventDetail { return &AppPasswordCreated{} },
+	EventAppPasswordRevoked:     func() EventDetail { return &AppPasswordRevoked{} },
 	EventDeliveryCapped:         func() EventDetail { return &DeliveryCapped{} },
 	EventDeliveryFailed:         func() EventDetail { return &DeliveryFailed{} },
+	EventDeviceRemembered:       func() EventDetail { return &DeviceRemembered{} },
+	EventDeviceForgotten:        func() EventDetail { return &DeviceForgotten{} },
 	EventEmailChanged:           func() EventDetail { return &EmailChanged{} },
 	EventFactorAdded:            func() EventDetail { return &FactorAdded{} },
 	EventFactorRemoved:          func() EventDetail { return &FactorRemoved{} },
@@ -239,6 +247,10 @@ type (
 		Enrolled     bool       `json:"enrolled,omitempty"`
 		GraceUntil   string     `json:"grace_until,omitempty"` // RFC 3339, when a grace period let it through
 		LegacyClient string     `json:"legacy_client,omitempty"`
+		// Device: the remembered device that spared the second step.
+		Device string `json:"device,omitempty"`
+		// AppPassword: the app password an old client signed in with.
+		AppPassword string `json:"app_password,omitempty"`
 	}
 	TwoStepDisabled struct{}
 	// TwoStepEnabled: the first method, by Method.
@@ -246,6 +258,32 @@ type (
 		Method Method `json:"method"`
 	}
 	TwoStepResetByAdmin struct{}
+	// DeviceRemembered: the member asked that Device (its id) skip the second
+	// step for Days, until Until (RFC 3339); Browser and Platform as its
+	// User-Agent said them.
+	DeviceRemembered struct {
+		Device   string `json:"device"`
+		Until    string `json:"until"`
+		Days     int    `json:"days"`
+		Browser  string `json:"browser,omitempty"`
+		Platform string `json:"platform,omitempty"`
+	}
+	// AppPasswordCreated: the member made AppPassword (its id), labelled Label.
+	AppPasswordCreated struct {
+		AppPassword string `json:"app_password"`
+		Label       string `json:"label"`
+	}
+	// AppPasswordRevoked: the member revoked AppPassword (its id).
+	AppPasswordRevoked struct {
+		AppPassword string `json:"app_password"`
+	}
+	// DeviceForgotten: Count devices stopped sparing the second step, for Why
+	// (a Forgot constant); Device names it when the member removed one.
+	DeviceForgotten struct {
+		Device string `json:"device,omitempty"`
+		Count  int    `json:"count"`
+		Why    string `json:"why"`
+	}
 )
 
 // Change is a value before and after.
@@ -261,12 +299,15 @@ type PolicyDetail struct {
 	AllowedMethods     []Method `json:"allowed_methods"`
 	MinClientVersion   string   `json:"min_client_version"`
 	AllowLegacyClients bool     `json:"allow_legacy_clients"`
+	RememberDeviceDays int      `json:"remember_device_days"`
+	AllowAppPasswords  bool     `json:"allow_app_passwords"`
 }
 
 func policyDetail(p Policy) PolicyDetail {
 	methods := append([]Method{}, p.AllowedMethods...)
 	return PolicyDetail{TwoStep: p.TwoStep, GracePeriodDays: p.GracePeriodDays, AllowedMethods: methods,
-		MinClientVersion: p.MinClientVersion, AllowLegacyClients: p.AllowLegacyClients}
+		MinClientVersion: p.MinClientVersion, AllowLegacyClients: p.AllowLegacyClients,
+		RememberDeviceDays: p.RememberDeviceDays, AllowAppPasswords: p.AllowAppPasswords}
 }
 
 // GraceTime returns when the grace period that let the sign-in through ends.
@@ -279,6 +320,10 @@ func (*AccountCreated) EventType() EventType         { return EventAccountCreate
 func (*AccountImported) EventType() EventType        { return EventAccountImported }
 func (*AccountUnlocked) EventType() EventType        { return EventAccountUnlocked }
 func (*DeliveryCapped) EventType() EventType         { return EventDeliveryCapped }
+func (*DeviceRemembered) EventType() EventType       { return EventDeviceRemembered }
+func (*AppPasswordCreated) EventType() EventType     { return EventAppPasswordCreated }
+func (*AppPasswordRevoked) EventType() EventType     { return EventAppPasswordRevoked }
+func (*DeviceForgotten) EventType() EventType        { return EventDeviceForgotten }
 func (*DeliveryFailed) EventType() EventType         { return EventDeliveryFailed }
 func (*EmailChanged) EventType() EventType           { return EventEmailChanged }
 func (*FactorAdded) EventType() EventType            { return EventFactorAdded }

@@ -14,7 +14,7 @@ type SecondStep string
 // How a session's second step was met.
 const (
 	SecondStepProven     SecondStep = "proven"     // in this sign-in
-	SecondStepRemembered SecondStep = "remembered" // a remembered device (a later issue)
+	SecondStepRemembered SecondStep = "remembered" // a remembered device (API.md §11)
 	SecondStepUpstream   SecondStep = "upstream"   // trusted from an SSO provider (a later issue)
 	SecondStepExempt     SecondStep = "exempt"     // a legacy client let in with the password alone
 	SecondStepNone       SecondStep = "none"       // the account had no method to prove
@@ -35,6 +35,13 @@ type SignInState struct {
 	// Legacy is an old client that the account and its organisation let in
 	// with the password alone (API.md §3.1).
 	Legacy bool
+	// Remembered: the sign-in comes from a device of this account that the
+	// member asked to remember, within the policy's limit (Device.Remembers),
+	// and nothing it signs in for asks for an explicit step-up.
+	Remembered bool
+	// AppPassword is the id of the app password an old client signed in
+	// with instead of the password (API.md §11), "" for none.
+	AppPassword string
 	// RequireSecondStep: what the person signs in for (an OpenID Connect
 	// client asking for two-step, API.md §7) needs a second step, so an
 	// account without one enrols, without a grace period, as under a
@@ -77,6 +84,8 @@ type Next struct {
 	// Confirmed: the session counts as a fresh identity confirmation, because
 	// it proved everything the account has.
 	Confirmed bool
+	// AppPasswordID marks the session as made with that app password.
+	AppPasswordID string
 }
 
 // Offers reports whether the step lets m prove the second step, by factorID when
@@ -98,8 +107,14 @@ func (st SignInState) HasMethod() bool { return len(st.Factors) > 0 || st.Recove
 //     before anything else (SU-07), whatever the policy says; only the methods the
 //     policy allows are offered, unless none of its methods is allowed: then it
 //     proves what it has, and enrols an allowed one after;
-//   - a legacy client let in by the account and its policy is the one exception,
+//   - an app password (an old client's) is one exception, with a session
+//     marked exempt and with it, that never counts as a confirmation;
+//   - a legacy client let in by the account and its policy is another,
 //     with a session marked exempt that never counts as a confirmation;
+//   - a remembered device is the other, while the account still has a method
+//     the policy allows and nothing asks for a second step explicitly
+//     (RequireSecondStep): a session marked remembered, amr ["pwd"], which
+//     satisfies a required policy but never counts as a confirmation;
 //   - an account left without an allowed method (or without any under a required
 //     policy) enrols, or goes on during its grace period;
 //   - otherwise it gets a session.
@@ -112,9 +127,17 @@ func Decide(st SignInState) Next {
 		}
 	}
 	proven := provenSecondStep(st.Proven)
+	if st.AppPassword != "" {
+		// Whatever the account has: such a session reaches no security
+		// setting and yields no OpenID Connect token, so it needs no more.
+		return Next{Kind: NextSession, SecondStep: SecondStepExempt, AMR: []string{"pwd"}, AppPasswordID: st.AppPassword}
+	}
 	if st.HasMethod() && !proven {
 		if st.Legacy {
 			return Next{Kind: NextSession, SecondStep: SecondStepExempt, AMR: []string{"pwd"}}
+		}
+		if st.Remembered && !st.RequireSecondStep && len(usable) > 0 {
+			return Next{Kind: NextSession, SecondStep: SecondStepRemembered, AMR: []string{"pwd"}}
 		}
 		n := Next{Kind: NextSecondStep}
 		for _, f := range st.Factors {

@@ -98,10 +98,51 @@ func TestDecide(t *testing.T) { // SU-07
 		{"legacy flag without a method changes nothing", member, optional, nil, 0, pwd, true,
 			want{Kind: twostep.NextSession, SecondStep: twostep.SecondStepNone, AMR: pwd, Confirmed: true}},
 	}
-	for _, tt := range tests {
+	// A remembered device (API.md §11): it spares the second step of an
+	// account that still has an allowed method, satisfying a required policy,
+	// but never confirms, and never stands in for an explicit step-up
+	// (RequireSecondStep) nor for a method the policy no longer allows.
+	remembered := []struct {
+		name    string
+		org     *twostep.Org
+		factors []*twostep.Factor
+		codes   int
+		require bool
+		want    want
+	}{
+		{"remembered: a session without a code, no confirmation", optional, []*twostep.Factor{totp}, 10, false,
+			want{Kind: twostep.NextSession, SecondStep: twostep.SecondStepRemembered, AMR: pwd}},
+		{"remembered satisfies a required policy", graceOver, []*twostep.Factor{totp}, 10, false,
+			want{Kind: twostep.NextSession, SecondStep: twostep.SecondStepRemembered, AMR: pwd}},
+		{"remembered never satisfies an explicit step-up", optional, []*twostep.Factor{totp}, 10, true,
+			want{Kind: twostep.NextSecondStep, Choices: []choice{{"totp", "totp"}, {"recovery_code", ""}}}},
+		{"remembered, but the policy bans its method: prove it", org(false, 0, 0, twostep.MethodTOTP), []*twostep.Factor{email}, 0, false,
+			want{Kind: twostep.NextSecondStep, Choices: []choice{{"email", "email"}}}},
+		{"remembered with recovery codes alone: prove one", optional, nil, 3, false,
+			want{Kind: twostep.NextSecondStep, Choices: []choice{{"recovery_code", ""}}}},
+		{"remembered without any method changes nothing", optional, nil, 0, false,
+			want{Kind: twostep.NextSession, SecondStep: twostep.SecondStepNone, AMR: pwd, Confirmed: true}},
+	}
+	for _, r := range remembered {
+		tests = append(tests, struct {
+			name    string
+			account *twostep.Account
+			org     *twostep.Org
+			factors []*twostep.Factor
+			codes   int
+			proven  []string
+			legacy  bool
+			want    want
+		}{r.name, member, r.org, r.factors, r.codes, pwd, false, r.want})
+	}
+	for i, tt := range tests {
+		st := twostep.SignInState{Account: tt.account, Org: tt.org, Offered: all, Factors: tt.factors,
+			RecoveryCodes: tt.codes, Proven: tt.proven, Legacy: tt.legacy, Now: now}
+		if j := i - (len(tests) - len(remembered)); j >= 0 {
+			st.Remembered, st.RequireSecondStep = true, remembered[j].require
+		}
 		t.Run(tt.name, func(t *testing.T) {
-			n := twostep.Decide(twostep.SignInState{Account: tt.account, Org: tt.org, Offered: all, Factors: tt.factors,
-				RecoveryCodes: tt.codes, Proven: tt.proven, Legacy: tt.legacy, Now: now})
+			n := twostep.Decide(st)
 			got := want{Kind: n.Kind, Allowed: n.Allowed, Grace: !n.GraceUntil.IsZero()}
 			if n.Kind != twostep.NextSecondStep {
 				got.SecondStep, got.AMR, got.Confirmed = n.SecondStep, n.AMR, n.Confirmed

@@ -26,6 +26,10 @@ type Device struct {
 	ExpiresAt  time.Time
 	IP         string // of the last sign-in
 	UserAgent  string
+	// RememberedAt and RememberedUntil are set while the member asked that
+	// this device skip the second step (see Remembered); zero otherwise.
+	RememberedAt    time.Time
+	RememberedUntil time.Time
 }
 
 // DeviceIdle is how long a device record lives after its last sign-in.
@@ -74,11 +78,12 @@ func (s *Service) knownDevice(ctx context.Context, token string, acct *Account) 
 	return d, nil
 }
 
-// issueDevice returns the device token for the client of a sign-in that has
-// just succeeded. The device it presented (c.DeviceToken), if still live and of
-// the same account, gets a new token, as a session does after each step; any
-// other client gets a new device record.
-func (s *Service) issueDevice(ctx context.Context, tx Store, a *Account, c *Caller) (string, error) {
+// issueDevice returns the device token, and the device record, for the client
+// of a sign-in that has just succeeded. The device it presented
+// (c.DeviceToken), if still live and of the same account, gets a new token, as
+// a session does after each step, and stays remembered if it was; any other
+// client gets a new device record.
+func (s *Service) issueDevice(ctx context.Context, tx Store, a *Account, c *Caller) (string, *Device, error) {
 	now := s.now()
 	token, hash := s.newToken()
 	d := &Device{AccountID: a.ID, TokenHash: hash, LastUsedAt: now, ExpiresAt: now.Add(DeviceIdle)}
@@ -87,12 +92,12 @@ func (s *Service) issueDevice(ctx context.Context, tx Store, a *Account, c *Call
 		if c.DeviceToken != "" {
 			renewed, err := tx.RenewDevice(ctx, HashToken(c.DeviceToken), d)
 			if err != nil || renewed {
-				return token, err
+				return token, d, err
 			}
 		}
 	}
 	d.ID, d.CreatedAt = s.newID("dev"), now
-	return token, tx.CreateDevice(ctx, d)
+	return token, d, tx.CreateDevice(ctx, d)
 }
 
 // lockKeys lists every throttle key whose lock keeps the account's holder out:

@@ -116,6 +116,9 @@ func (s *Service) ConfirmIdentitySend(ctx context.Context, c *Caller, m Method, 
 	if c.Session == nil {
 		return nil, ErrUnauthenticated
 	}
+	if err := notAppPassword(c); err != nil {
+		return nil, err
+	}
 	st, err := s.signInState(ctx, s.store, c.Account, nil, []string{"pwd"})
 	if err != nil {
 		return nil, err
@@ -303,6 +306,9 @@ func (s *Service) ChangePassword(ctx context.Context, c *Caller, current, passwo
 			return err
 		}
 		if err := s.passwordReplaced(ctx, tx, a.ID); err != nil {
+			return err
+		}
+		if err := s.forgetDevices(ctx, tx, a, ForgotPasswordChange, "", c); err != nil {
 			return err
 		}
 		if err := s.audit(ctx, tx, event{detail: &PasswordChanged{}, account: a, caller: c}); err != nil {

@@ -202,6 +202,9 @@ func joinMethods(ms []Method) string {
 // ownFactor returns the caller's factor id, or ErrNotFound (also for another
 // account's factor: CS-02).
 func (s *Service) ownFactor(ctx context.Context, st Store, c *Caller, id string) (*Factor, error) {
+	if err := notAppPassword(c); err != nil {
+		return nil, err
+	}
 	f, err := st.Factor(ctx, id)
 	if err != nil {
 		return nil, err
@@ -240,6 +243,9 @@ func (s *Service) FactorQR(ctx context.Context, c *Caller, id string) ([]byte, e
 
 // Factors lists the caller's factors, pending and active, oldest first.
 func (s *Service) Factors(ctx context.Context, c *Caller) ([]*Factor, error) {
+	if err := notAppPassword(c); err != nil {
+		return nil, err
+	}
 	return s.store.Factors(ctx, c.Account.ID)
 }
 
@@ -431,7 +437,7 @@ func (s *Service) UpdateFactor(ctx context.Context, c *Caller, id string, ch Fac
 }
 
 // RemoveFactor deletes a factor. Removing an active one needs a recent identity
-// confirmation; removing the last one turns two-step off: recovery codes go,
+// confirmation and forgets every remembered device; removing the last one turns two-step off: recovery codes go,
 // allow_legacy_clients goes back to false, and the holder is told. It returns
 // ErrPolicyRequiresTwoStep for the last method while the organisation requires
 // two-step.
@@ -472,6 +478,9 @@ func (s *Service) RemoveFactor(ctx context.Context, c *Caller, id string) error 
 			return err
 		}
 		if err := s.audit(ctx, tx, event{detail: &FactorRemoved{FactorID: f.ID, Method: f.Method}, account: a, caller: c}); err != nil {
+			return err
+		}
+		if err := s.forgetDevices(ctx, tx, a, ForgotFactorRemoved, "", c); err != nil {
 			return err
 		}
 		if len(rest) > 0 {

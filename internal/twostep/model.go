@@ -70,7 +70,13 @@ type Policy struct {
 	AllowedMethods     []Method
 	MinClientVersion   string // "" for none
 	AllowLegacyClients bool
-	ChangedAt          time.Time
+	// RememberDeviceDays is how long a device a member asked to remember
+	// spares them the second step (API.md §11): 0 turns it off, at most
+	// MaxRememberDeviceDays.
+	RememberDeviceDays int
+	// AllowAppPasswords lets members make app passwords for old clients (§11).
+	AllowAppPasswords bool
+	ChangedAt         time.Time
 }
 
 // Org is an organisation: a product's customer, holding accounts and a policy.
@@ -180,12 +186,15 @@ type Challenge struct {
 
 // Session is a signed-in browser or program. TokenHash is the SHA-256 of its token.
 type Session struct {
-	ID             string
-	TokenHash      []byte
-	AccountID      string
-	AMR            []string
-	SecondStep     SecondStep // how its second step was met
-	Legacy         bool       // signed in by a legacy client with the password alone
+	ID         string
+	TokenHash  []byte
+	AccountID  string
+	AMR        []string
+	SecondStep SecondStep // how its second step was met
+	Legacy     bool       // signed in by a legacy client with the password alone
+	// AppPasswordID is the app password an old client signed in with, ""
+	// for none: such a session reaches no security setting (API.md §11).
+	AppPasswordID  string
 	ConfirmedUntil time.Time
 	CreatedAt      time.Time
 	LastSeenAt     time.Time

@@ -74,6 +74,9 @@ func (s *Service) SetPolicy(ctx context.Context, c *Caller, p Policy) (*Policy, 
 	if p.GracePeriodDays < 0 || p.GracePeriodDays > 365 {
 		return nil, invalid("grace_period_days", ReasonGraceDays)
 	}
+	if p.RememberDeviceDays < 0 || p.RememberDeviceDays > MaxRememberDeviceDays {
+		return nil, invalid("remember_device_days", ReasonRememberDays, "Max", itoa(MaxRememberDeviceDays))
+	}
 	if len(p.AllowedMethods) == 0 {
 		return nil, invalid("allowed_methods", ReasonMethodsNone)
 	}
@@ -461,7 +464,8 @@ func (s *Service) ResetMember(ctx context.Context, c *Caller, id string) error {
 	return s.resetTwoStep(ctx, a, c.Account.ID, c)
 }
 
-// EndMemberSessions signs a member out everywhere (ADM-02). Only owners act
+// EndMemberSessions signs a member out everywhere and forgets their remembered
+// devices (ADM-02, API.md §11). Only owners act
 // on owners and admins, and nobody on themselves (ErrForbidden).
 func (s *Service) EndMemberSessions(ctx context.Context, c *Caller, id string) error {
 	if err := s.requireAdmin(c); err != nil {
@@ -479,6 +483,9 @@ func (s *Service) EndMemberSessions(ctx context.Context, c *Caller, id string) e
 			return err
 		}
 		if err := tx.DeleteSessions(ctx, a.ID, ""); err != nil {
+			return err
+		}
+		if err := s.forgetDevices(ctx, tx, a, ForgotSessionsEnded, c.Account.ID, c); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, event{detail: &SessionsEnded{Which: "all"}, account: a, actorID: c.Account.ID, caller: c})

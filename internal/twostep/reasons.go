@@ -68,6 +68,7 @@ const (
 const (
 	ReasonTwoStepMode      Reason = "two_step"
 	ReasonGraceDays        Reason = "grace_days"
+	ReasonRememberDays     Reason = "remember_days" // Max: days
 	ReasonMethodsNone      Reason = "methods_none"
 	ReasonMethodNotOffered Reason = "method_not_offered" // Method, Methods: the ones this server offers
 	ReasonSlug             Reason = "slug"

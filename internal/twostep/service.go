@@ -292,7 +292,7 @@ func truncate(s string, n int) string {
 // account has, or ConfirmIdentity. A legacy client's session never counts, and
 // an enrolment token is ErrForbidden: it only adds a method (mayEnrol).
 func (s *Service) requireConfirmed(c *Caller) error {
-	if c.SignIn != nil {
+	if c.SignIn != nil || notAppPassword(c) != nil {
 		return ErrForbidden
 	}
 	if c.Session == nil || c.Session.SecondStep == SecondStepExempt || c.Session.Legacy || !s.now().Before(c.Session.ConfirmedUntil) {
@@ -319,7 +319,7 @@ func (s *Service) offered(m Method) bool { return slices.Contains(s.methods, m) 
 
 // DefaultPolicy is the policy of a new organisation on this server.
 func (s *Service) DefaultPolicy() Policy {
-	return Policy{TwoStep: PolicyOptional, AllowedMethods: s.Methods(), AllowLegacyClients: true}
+	return Policy{TwoStep: PolicyOptional, AllowedMethods: s.Methods(), AllowLegacyClients: true, AllowAppPasswords: true}
 }
 
 // allowed returns the methods the organisation's policy allows among those offered.

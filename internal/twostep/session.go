@@ -67,11 +67,11 @@ func (s *Service) SignOut(ctx context.Context, c *Caller) error {
 // signedIn starts the session that next (NextSession, or NextEnrol within its
 // grace period) says the sign-in has earned, and gives its client a device token.
 func (s *Service) signedIn(ctx context.Context, tx Store, a *Account, next Next, c *Caller) (*SignInResult, error) {
-	token, sess, err := s.startSession(ctx, tx, a, next.AMR, next.SecondStep, next.Confirmed, c)
+	token, sess, err := s.startSession(ctx, tx, a, next.AMR, next.SecondStep, next.Confirmed, next.AppPasswordID, c)
 	if err != nil {
 		return nil, err
 	}
-	device, err := s.issueDevice(ctx, tx, a, c)
+	device, dev, err := s.issueDevice(ctx, tx, a, c)
 	if err != nil {
 		return nil, err
 	}
@@ -80,14 +80,14 @@ func (s *Service) signedIn(ctx context.Context, tx Store, a *Account, next Next,
 		return nil, err
 	}
 	return &SignInResult{Status: StatusSignedIn, Account: a, SessionToken: token, Session: sess, ExpiresAt: sess.ExpiresAt,
-		DeviceToken: device}, nil
+		DeviceToken: device, Device: dev}, nil
 }
 
 // startSession stores a new session with a fresh token (FL-02, FL-03), recording
 // how its second step was met. A confirmed session counts as a fresh identity
 // confirmation for the confirmation window.
-func (s *Service) startSession(ctx context.Context, tx Store, a *Account, amr []string, step SecondStep, confirmed bool, c *Caller) (string, *Session, error) {
-	token, sess := s.newSession(a, amr, step, confirmed, c)
+func (s *Service) startSession(ctx context.Context, tx Store, a *Account, amr []string, step SecondStep, confirmed bool, appPassword string, c *Caller) (string, *Session, error) {
+	token, sess := s.newSession(a, amr, step, confirmed, appPassword, c)
 	if err := tx.CreateSession(ctx, sess); err != nil {
 		return "", nil, err
 	}
@@ -97,16 +97,18 @@ func (s *Service) startSession(ctx context.Context, tx Store, a *Account, amr []
 	return token, sess, nil
 }
 
-// newSession returns a new session of a, not stored yet, and its token.
-func (s *Service) newSession(a *Account, amr []string, step SecondStep, confirmed bool, c *Caller) (string, *Session) {
+// newSession returns a new session of a, not stored yet, and its token. A
+// session signed in with an app password (appPassword its id) never counts as
+// a confirmation.
+func (s *Service) newSession(a *Account, amr []string, step SecondStep, confirmed bool, appPassword string, c *Caller) (string, *Session) {
 	now := s.now()
 	token, hash := s.newToken()
 	sess := &Session{
 		ID: s.newID("ses"), TokenHash: hash, AccountID: a.ID, AMR: amr, SecondStep: step, Legacy: step == SecondStepExempt,
-		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.sessionMax),
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.sessionMax), AppPasswordID: appPassword,
 	}
 	sess.IdleExpiresAt = minTime(now.Add(s.sessionIdle), sess.ExpiresAt)
-	if confirmed && step != SecondStepExempt {
+	if confirmed && step != SecondStepExempt && appPassword == "" {
 		sess.ConfirmedUntil = now.Add(s.confirmWindow)
 	}
 	if c != nil {

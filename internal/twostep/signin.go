@@ -48,11 +48,15 @@ type SignInResult struct {
 	Session      *Session
 	// DeviceToken comes with a session: the client keeps it for its next
 	// sign-ins (see Device).
-	DeviceToken   string
-	SignInToken   string
-	ExpiresAt     time.Time
-	Methods       []MethodOption
-	DefaultMethod Method
+	DeviceToken string
+	// Device is the record of that device token; RememberedUntil is set when
+	// this sign-in remembered it (VerifyRequest.RememberDevice).
+	Device          *Device
+	RememberedUntil time.Time
+	SignInToken     string
+	ExpiresAt       time.Time
+	Methods         []MethodOption
+	DefaultMethod   Method
 	// CodeSent is set when the default method delivers a code and one was
 	// queued (not when a sending cap stopped it: the sign-in goes on without).
 	CodeSent *CodeSent
@@ -133,6 +137,9 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 	}
 	caller := &Caller{Account: acct, IP: r.IP, UserAgent: r.UserAgent, DeviceToken: r.DeviceToken}
 	if !ok {
+		if res, err := s.signInWithAppPassword(ctx, r, acct, version, caller); res != nil || err != nil {
+			return res, err
+		}
 		return nil, s.passwordFailed(ctx, keys, caller)
 	}
 	if err := s.passwordSucceeded(ctx, keys[0]); err != nil {
@@ -160,6 +167,7 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 	}
 	st.Legacy = legacy
 	st.RequireSecondStep = s.authRequestWantsTwoStep(ctx, r.AuthRequestID)
+	st.Remembered = s.signInRemembered(ctx, dev, org, r.AuthRequestID)
 	next := Decide(st)
 	switch next.Kind {
 	case NextEnrol:
@@ -175,6 +183,9 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 			detail := &SignInSucceeded{AMR: next.AMR, SecondStep: next.SecondStep}
 			if legacy {
 				detail.LegacyClient = r.ClientVersion
+			}
+			if next.SecondStep == SecondStepRemembered {
+				detail.Device = dev.ID
 			}
 			return s.audit(ctx, tx, event{detail: detail, account: acct, caller: caller})
 		})
@@ -353,6 +364,10 @@ type VerifyRequest struct {
 	// DeviceToken is the client's device token, "" for none: the device a
 	// successful sign-in renews (see Device).
 	DeviceToken string
+	// RememberDevice asks that this device skip the second step at the
+	// account's later sign-ins, for the policy's RememberDeviceDays (nothing
+	// when that is 0).
+	RememberDevice bool
 }
 
 // VerifySignIn checks a second-step code and, when it is right, ends the sign-in
@@ -446,6 +461,11 @@ func (s *Service) verifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 		}
 		if res, err = s.signedIn(ctx, tx, acct, next, caller); err != nil {
 			return nil, err
+		}
+		if r.RememberDevice {
+			if res.RememberedUntil, err = s.rememberDevice(ctx, tx, acct, st.Org, res.Device, caller); err != nil {
+				return nil, err
+			}
 		}
 		return nil, s.audit(ctx, tx, event{detail: &SignInSucceeded{AMR: next.AMR, Method: r.Method, SecondStep: next.SecondStep},
 			account: acct, caller: caller})

@@ -33,6 +33,7 @@ type Store interface {
 	Challenges
 	Sessions
 	Devices
+	AppPasswords
 	Throttles
 	Audit
 	Outbox
@@ -141,6 +142,32 @@ type Devices interface {
 	RenewDevice(ctx context.Context, oldHash []byte, d *Device) (bool, error)
 	// Devices lists the account's devices, expired or not, oldest first.
 	Devices(ctx context.Context, accountID string) ([]*Device, error)
+	// RememberDevice marks the account's device id remembered from at until
+	// until; false if the account has no such device.
+	RememberDevice(ctx context.Context, accountID, id string, at, until time.Time) (bool, error)
+	// ForgetDevices ends the remembering of every device of the account that
+	// is remembered beyond now, and returns how many there were.
+	ForgetDevices(ctx context.Context, accountID string, now time.Time) (int, error)
+	// DeleteDevice removes the account's device id; false if it has none such.
+	DeleteDevice(ctx context.Context, accountID, id string) (bool, error)
+	// DeleteDevices removes every device of the account and returns how many.
+	DeleteDevices(ctx context.Context, accountID string) (int, error)
+}
+
+// AppPasswords keeps the app passwords of old clients (API.md §11).
+type AppPasswords interface {
+	// CreateAppPassword stores p; ErrConflict if its id or hash is taken.
+	CreateAppPassword(ctx context.Context, p *AppPassword) error
+	// AppPasswords lists the account's app passwords, oldest first.
+	AppPasswords(ctx context.Context, accountID string) ([]*AppPassword, error)
+	// UseAppPassword records a sign-in with the account's app password whose
+	// hash is hash, at at from ip, and returns it; ErrNotFound when the
+	// account has none such (never had, or revoked). One statement: a
+	// revocation either comes before it or after.
+	UseAppPassword(ctx context.Context, accountID string, hash []byte, at time.Time, ip string) (*AppPassword, error)
+	// DeleteAppPassword removes the account's app password id and ends the
+	// sessions made with it; false if the account has none such.
+	DeleteAppPassword(ctx context.Context, accountID, id string) (bool, error)
 }
 
 // Throttles keeps the failure counts and lockouts of rate limits.

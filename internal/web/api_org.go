@@ -13,11 +13,14 @@ type policyJSON struct {
 	AllowedMethods     []string `json:"allowed_methods"`
 	MinClientVersion   *string  `json:"min_client_version"`
 	AllowLegacyClients bool     `json:"allow_legacy_clients"`
+	RememberDeviceDays int      `json:"remember_device_days"`
+	AllowAppPasswords  bool     `json:"allow_app_passwords"`
 }
 
 func policyBody(p twostep.Policy) policyJSON {
 	out := policyJSON{TwoStep: p.TwoStep, GracePeriodDays: p.GracePeriodDays, AllowedMethods: methodStrings(p.AllowedMethods),
-		MinClientVersion: nullString(p.MinClientVersion), AllowLegacyClients: p.AllowLegacyClients}
+		MinClientVersion: nullString(p.MinClientVersion), AllowLegacyClients: p.AllowLegacyClients,
+		RememberDeviceDays: p.RememberDeviceDays, AllowAppPasswords: p.AllowAppPasswords}
 	return out
 }
 
@@ -45,6 +48,8 @@ func (s *Server) apiSetPolicy(w http.ResponseWriter, r *http.Request, c *twostep
 		AllowedMethods     *[]string `json:"allowed_methods"`
 		MinClientVersion   *string   `json:"min_client_version"`
 		AllowLegacyClients *bool     `json:"allow_legacy_clients"`
+		RememberDeviceDays *int      `json:"remember_device_days"`
+		AllowAppPasswords  *bool     `json:"allow_app_passwords"`
 	}
 	if !s.decodeInto(w, r, &body) {
 		return
@@ -70,6 +75,22 @@ func (s *Server) apiSetPolicy(w http.ResponseWriter, r *http.Request, c *twostep
 	}
 	if body.MinClientVersion != nil {
 		p.MinClientVersion = *body.MinClientVersion
+	}
+	// The fields issue 18 added may be left out, keeping their value: a
+	// client written before them must not turn app passwords off unknowingly.
+	if body.RememberDeviceDays == nil || body.AllowAppPasswords == nil {
+		org, err := s.svc.Org(r.Context(), c)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		p.RememberDeviceDays, p.AllowAppPasswords = org.Policy.RememberDeviceDays, org.Policy.AllowAppPasswords
+	}
+	if body.RememberDeviceDays != nil {
+		p.RememberDeviceDays = *body.RememberDeviceDays
+	}
+	if body.AllowAppPasswords != nil {
+		p.AllowAppPasswords = *body.AllowAppPasswords
 	}
 	got, err := s.svc.SetPolicy(r.Context(), c, p)
 	if err != nil {

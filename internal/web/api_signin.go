@@ -19,6 +19,9 @@ type signInJSON struct {
 	CodeSent       *codeSentJSON `json:"code_sent,omitempty"`
 	AllowedMethods []string      `json:"allowed_methods,omitempty"`
 	GraceUntil     *string       `json:"grace_until,omitempty"`
+	// RememberedUntil: until when this device skips the second step, when
+	// this sign-in remembered it.
+	RememberedUntil *string `json:"remembered_until,omitempty"`
 }
 
 type methodJSON struct {
@@ -46,6 +49,10 @@ func signInBody(res *twostep.SignInResult) signInJSON {
 	if !res.GraceUntil.IsZero() {
 		g := res.GraceUntil.UTC().Format(time.RFC3339)
 		out.GraceUntil = &g
+	}
+	if !res.RememberedUntil.IsZero() {
+		u := res.RememberedUntil.UTC().Format(time.RFC3339)
+		out.RememberedUntil = &u
 	}
 	return out
 }
@@ -86,11 +93,12 @@ func (s *Server) apiSignInSend(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) apiSignInVerify(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		SignInToken string `json:"sign_in_token"`
-		Method      string `json:"method"`
-		Code        string `json:"code"`
-		FactorID    string `json:"factor_id"`
-		DeviceToken string `json:"device_token"`
+		SignInToken    string `json:"sign_in_token"`
+		Method         string `json:"method"`
+		Code           string `json:"code"`
+		FactorID       string `json:"factor_id"`
+		DeviceToken    string `json:"device_token"`
+		RememberDevice bool   `json:"remember_device"`
 	}
 	if err := decode(r, &body); err != nil {
 		s.apiError(w, r, err)
@@ -98,7 +106,7 @@ func (s *Server) apiSignInVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.svc.VerifySignIn(r.Context(), twostep.VerifyRequest{SignInToken: body.SignInToken,
 		Method: twostep.Method(body.Method), Code: body.Code, FactorID: body.FactorID, IP: s.clientIP(r), UserAgent: r.UserAgent(),
-		DeviceToken: body.DeviceToken})
+		DeviceToken: body.DeviceToken, RememberDevice: body.RememberDevice})
 	if err != nil {
 		s.apiError(w, r, err)
 		return

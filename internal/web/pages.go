@@ -211,8 +211,14 @@ var doneMessages = map[string]string{
 	"codes":      "done.codes",
 	"confirmed":  "done.confirmed",
 	"signed_out": "done.signed_out",
-	"password":   "done.password",
-	"expired":    "done.expired",
+	// Devices.
+	"device_forgotten":  "done.device_forgotten",
+	"devices_forgotten": "done.devices_forgotten",
+	// App passwords.
+	"app_password_created": "done.app_password_created",
+	"app_password_revoked": "done.app_password_revoked",
+	"password":             "done.password",
+	"expired":              "done.expired",
 	// E-mail, password and settings.
 	"email":          "done.email",
 	"password_new":   "done.password_new",

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twostep/twostep/internal/twostep"
 )
@@ -115,6 +116,18 @@ func (p *page) auditText(e *twostep.AuditEvent, who func(string) string) string 
 			id = "audit.sign_in.enrolled"
 		} else if d.LegacyClient != "" {
 			id, kv = "audit.sign_in.legacy", append(kv, "Version", d.LegacyClient)
+		} else if d.Device != "" {
+			id = "audit.sign_in.remembered"
+		} else if d.AppPassword != "" {
+			id = "audit.sign_in.app_password"
+		}
+	case *twostep.AppPasswordCreated:
+		kv = append(kv, "Label", d.Label)
+	case *twostep.DeviceForgotten:
+		kv = append(kv, "Count", d.Count)
+	case *twostep.DeviceRemembered:
+		if until, err := time.Parse(time.RFC3339, d.Until); err == nil {
+			kv = append(kv, "Until", formatTime(until))
 		}
 	case *twostep.FactorAdded:
 		kv = append(kv, "Method", p.methodName(string(d.Method)))

@@ -16,6 +16,8 @@ type policyData struct {
 	Methods    []option // those this server offers, the allowed ones selected
 	MinVersion string
 	Legacy     bool
+	Remember   string         // remember_device_days
+	AppPass    bool           // allow_app_passwords
 	Confirm    *policyConfirm // the step before "required" is saved
 }
 
@@ -28,17 +30,21 @@ type policyConfirm struct {
 }
 
 // policyFields are the policy form's fields.
-var policyFields = []string{"two_step", "grace_period_days", "allowed_methods", "min_client_version", "allow_legacy_clients"}
+var policyFields = []string{"two_step", "grace_period_days", "allowed_methods", "min_client_version", "allow_legacy_clients",
+	"remember_device_days", "allow_app_passwords"}
 
 // policyValues is pol as the policy form submits it.
 func policyValues(pol twostep.Policy) url.Values {
 	v := url.Values{"two_step": {pol.TwoStep}, "grace_period_days": {strconv.Itoa(pol.GracePeriodDays)},
-		"min_client_version": {pol.MinClientVersion}}
+		"min_client_version": {pol.MinClientVersion}, "remember_device_days": {strconv.Itoa(pol.RememberDeviceDays)}}
 	for _, m := range pol.AllowedMethods {
 		v.Add("allowed_methods", string(m))
 	}
 	if pol.AllowLegacyClients {
 		v.Set("allow_legacy_clients", "1")
+	}
+	if pol.AllowAppPasswords {
+		v.Set("allow_app_passwords", "1")
 	}
 	return v
 }
@@ -48,7 +54,7 @@ func policyValues(pol twostep.Policy) url.Values {
 // service's own words: a number of days, at least one method, a version.
 func policyFrom(v url.Values) (twostep.Policy, error) {
 	pol := twostep.Policy{TwoStep: v.Get("two_step"), MinClientVersion: strings.TrimSpace(v.Get("min_client_version")),
-		AllowLegacyClients: v.Get("allow_legacy_clients") == "1"}
+		AllowLegacyClients: v.Get("allow_legacy_clients") == "1", AllowAppPasswords: v.Get("allow_app_passwords") == "1"}
 	for _, m := range v["allowed_methods"] {
 		pol.AllowedMethods = append(pol.AllowedMethods, twostep.Method(m))
 	}
@@ -61,6 +67,14 @@ func policyFrom(v url.Values) (twostep.Policy, error) {
 		return pol, badRequest("grace_period_days", twostep.ReasonGraceDays)
 	}
 	pol.GracePeriodDays = n
+	days = strings.TrimSpace(v.Get("remember_device_days"))
+	if days == "" {
+		days = "0"
+	}
+	if n, err = strconv.Atoi(days); err != nil || n < 0 || n > twostep.MaxRememberDeviceDays {
+		return pol, badRequest("remember_device_days", twostep.ReasonRememberDays, "Max", strconv.Itoa(twostep.MaxRememberDeviceDays))
+	}
+	pol.RememberDeviceDays = n
 	if len(pol.AllowedMethods) == 0 {
 		return pol, badRequest("allowed_methods", twostep.ReasonMethodsNone)
 	}
@@ -84,9 +98,10 @@ func (s *Server) pagePolicy(w http.ResponseWriter, r *http.Request, c *twostep.C
 func (s *Server) renderPolicy(w http.ResponseWriter, r *http.Request, p *page, status int, v url.Values, confirm *policyConfirm) {
 	p.Wide = false
 	p.Form = v
-	p.labels = map[string]string{"allow_legacy_clients": p.T("orgpolicy.legacy")}
+	p.labels = map[string]string{"allow_legacy_clients": p.T("orgpolicy.legacy"), "allow_app_passwords": p.T("orgpolicy.app_passwords")}
 	d := policyData{Required: v.Get("two_step") == twostep.PolicyRequired, Grace: v.Get("grace_period_days"),
-		MinVersion: v.Get("min_client_version"), Legacy: v.Get("allow_legacy_clients") == "1", Confirm: confirm}
+		MinVersion: v.Get("min_client_version"), Legacy: v.Get("allow_legacy_clients") == "1", Confirm: confirm,
+		Remember: v.Get("remember_device_days"), AppPass: v.Get("allow_app_passwords") == "1"}
 	for _, m := range s.svc.Methods() {
 		d.Methods = append(d.Methods, option{Value: string(m), Label: p.methodName(string(m)),
 			Selected: slices.Contains(v["allowed_methods"], string(m))})

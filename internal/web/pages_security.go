@@ -43,9 +43,14 @@ type securityData struct {
 	Legacy      bool // older app versions may sign in with the password alone
 	OrgLegacy   bool // the organisation lets members allow them
 	Events      []eventRow
-	Email       string
-	Locale      string
-	Locales     []localeOption
+	Devices     []deviceRow
+	// AppPasswords: the member's; AppPasswordsOK: the organisation allows
+	// making them.
+	AppPasswords   []appPasswordRow
+	AppPasswordsOK bool
+	Email          string
+	Locale         string
+	Locales        []localeOption
 }
 
 type localeOption struct {
@@ -162,6 +167,15 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 		return
 	}
 	d.Events = eventRows(p, evs)
+	if d.Devices, err = s.deviceRows(r, p, c, info.Org.Policy); err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	if d.AppPasswords, err = s.appPasswordRows(r, c); err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	d.AppPasswordsOK = info.Org.Policy.AllowAppPasswords
 	p.Data = d
 	s.render(w, r, status, "security", p)
 }

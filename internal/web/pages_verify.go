@@ -34,6 +34,9 @@ type verifyData struct {
 	Recovery  string       // link to use a recovery code, when offered and not in use
 	Back      string       // link back to the default method while using a recovery code
 	BackLabel string
+	// RememberDays: the policy lets this browser skip the second step for
+	// that many days if the person ticks "Don't ask again" (0: no box).
+	RememberDays int
 }
 
 func methodHref(o twostep.MethodOption) string {
@@ -136,7 +139,7 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, p *page, s
 	}
 	p.Org = res.Org.Name
 	o := res.Methods[cur]
-	d := verifyData{Method: string(o.Method), FactorID: o.FactorID, To: o.To}
+	d := verifyData{Method: string(o.Method), FactorID: o.FactorID, To: o.To, RememberDays: res.Org.Policy.RememberDeviceDays}
 	if delivers(o.Method) {
 		var sent time.Time
 		if cs != nil && cs.Method == o.Method && cs.FactorID == o.FactorID {
@@ -246,7 +249,8 @@ func (s *Server) pageVerifyPost(w http.ResponseWriter, r *http.Request) {
 	}
 	method, factor := r.PostFormValue("method"), r.PostFormValue("factor_id")
 	res, err := s.svc.VerifySignIn(r.Context(), twostep.VerifyRequest{SignInToken: ck.Value, Method: twostep.Method(method),
-		Code: r.PostFormValue("code"), FactorID: factor, IP: s.clientIP(r), UserAgent: r.UserAgent(), DeviceToken: s.deviceToken(r)})
+		Code: r.PostFormValue("code"), FactorID: factor, IP: s.clientIP(r), UserAgent: r.UserAgent(), DeviceToken: s.deviceToken(r),
+		RememberDevice: r.PostFormValue("remember_device") == "1"})
 	if err == nil && res.Status == twostep.StatusEnrollmentRequired {
 		// Proven; now the policy wants a method it allows: the new token only enrols.
 		s.setCookie(w, s.signInCookie(), res.SignInToken, res.ExpiresAt)

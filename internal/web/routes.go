@@ -43,6 +43,12 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("PATCH /api/v1/account/settings", s.withCaller(s.apiSettings))
 	mux.HandleFunc("POST /api/v1/account/sessions/end-others", s.withCaller(s.apiEndOthers))
 	mux.HandleFunc("GET /api/v1/account/activity", s.withCaller(s.apiActivity))
+	mux.HandleFunc("GET /api/v1/account/devices", s.withCaller(s.apiDevices))
+	mux.HandleFunc("DELETE /api/v1/account/devices", s.withCaller(s.apiForgetDevices))
+	mux.HandleFunc("DELETE /api/v1/account/devices/{id}", s.withCaller(s.apiForgetDevice))
+	mux.HandleFunc("GET /api/v1/account/app-passwords", s.withCaller(s.apiAppPasswords))
+	mux.HandleFunc("POST /api/v1/account/app-passwords", s.withCaller(s.apiCreateAppPassword))
+	mux.HandleFunc("DELETE /api/v1/account/app-passwords/{id}", s.withCaller(s.apiRevokeAppPassword))
 
 	// The organisation (§3.3): owners and admins.
 	mux.HandleFunc("GET /api/v1/org", s.withCaller(s.apiOrg))
@@ -98,6 +104,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /account/security/recovery-codes", s.withPageCaller(s.pageRecoveryCodes))
 	mux.HandleFunc("POST /account/security/legacy", s.withPageCaller(s.pageLegacy))
 	mux.HandleFunc("POST /account/security/language", s.withPageCaller(s.pageLanguage))
+	mux.HandleFunc("POST /account/security/devices/{id}/forget", s.withPageCaller(s.pageForgetDevice))
+	mux.HandleFunc("POST /account/security/devices/forget", s.withPageCaller(s.pageForgetDevices))
+	mux.HandleFunc("POST /account/security/app-passwords", s.withPageCaller(s.pageCreateAppPassword))
+	mux.HandleFunc("POST /account/security/app-passwords/{id}/revoke", s.withPageCaller(s.pageRevokeAppPassword))
 	mux.HandleFunc("GET /account/email", s.withPageCaller(s.pageChangeEmail))
 	mux.HandleFunc("POST /account/email", s.withPageCaller(s.pageChangeEmailPost))
 	mux.HandleFunc("POST /account/email/verify", s.withPageCaller(s.pageVerifyEmailPost))
