@@ -15,6 +15,9 @@ const (
 	EventAccountCreated         EventType = "account.created"
 	EventAccountImported        EventType = "account.imported"
 	EventAccountUnlocked        EventType = "account.unlocked"
+	EventAPIKeyCreated          EventType = "api_key.created"
+	EventAPIKeyRevoked          EventType = "api_key.revoked"
+	EventAPIKeyUsed             EventType = "api_key.used"
 	EventDeliveryCapped         EventType = "delivery.capped"
 	EventDeliveryFailed         EventType = "delivery.failed"
 	EventEmailChanged           EventType = "email.changed"
@@ -51,6 +54,9 @@ var eventDetails = map[EventType]func() EventDetail{
 	EventAccountCreated:         func() EventDetail { return &AccountCreated{} },
 	EventAccountImported:        func() EventDetail { return &AccountImported{} },
 	EventAccountUnlocked:        func() EventDetail { return &AccountUnlocked{} },
+	EventAPIKeyCreated:          func() EventDetail { return &APIKeyCreated{} },
+	EventAPIKeyRevoked:          func() EventDetail { return &APIKeyRevoked{} },
+	EventAPIKeyUsed:             func() EventDetail { return &APIKeyUsed{} },
 	EventDeliveryCapped:         func() EventDetail { return &DeliveryCapped{} },
 	EventDeliveryFailed:         func() EventDetail { return &DeliveryFailed{} },
 	EventEmailChanged:           func() EventDetail { return &EmailChanged{} },
@@ -145,6 +151,25 @@ type (
 	// AccountUnlocked: an admin cleared the account's locks, of these kinds.
 	AccountUnlocked struct {
 		Cleared []string `json:"cleared,omitempty"`
+	}
+	// APIKeyCreated and APIKeyRevoked: a Verify API key made or removed (API-01).
+	APIKeyCreated struct {
+		KeyID string `json:"key_id"`
+		Name  string `json:"name"`
+	}
+	APIKeyRevoked struct {
+		KeyID string `json:"key_id"`
+		Name  string `json:"name"`
+	}
+	// APIKeyUsed: one request of the Verify API made with the key (API-01:
+	// every use attributable): the operation ("verification.create",
+	// "verification.check", …), the resource's SID and the outcome
+	// ("pending", "approved", …). Never the code or the address it went to.
+	APIKeyUsed struct {
+		KeyID     string `json:"key_id"`
+		Operation string `json:"operation"`
+		SID       string `json:"sid,omitempty"`
+		Outcome   string `json:"outcome,omitempty"`
 	}
 	// DeliveryCapped: a sending cap refused a code (OOB-10).
 	DeliveryCapped struct {
@@ -278,6 +303,9 @@ func (d *SignInSucceeded) GraceTime() (time.Time, bool) {
 func (*AccountCreated) EventType() EventType         { return EventAccountCreated }
 func (*AccountImported) EventType() EventType        { return EventAccountImported }
 func (*AccountUnlocked) EventType() EventType        { return EventAccountUnlocked }
+func (*APIKeyCreated) EventType() EventType          { return EventAPIKeyCreated }
+func (*APIKeyRevoked) EventType() EventType          { return EventAPIKeyRevoked }
+func (*APIKeyUsed) EventType() EventType             { return EventAPIKeyUsed }
 func (*DeliveryCapped) EventType() EventType         { return EventDeliveryCapped }
 func (*DeliveryFailed) EventType() EventType         { return EventDeliveryFailed }
 func (*EmailChanged) EventType() EventType           { return EventEmailChanged }

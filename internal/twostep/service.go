@@ -49,6 +49,7 @@ type Options struct {
 	PhoneLimits  PhoneLimits // zero: DefaultPhoneLimits (Daily from TWOSTEP_SMS_DAILY_LIMIT)
 	Metrics      Metrics     // nil: none
 	OIDC         OIDCOptions // the OpenID Connect provider's lifetimes and URL rules
+	Verify       VerifyOptions
 }
 
 // Service is Twostep's use cases. It is safe for concurrent use.
@@ -75,6 +76,7 @@ type Service struct {
 	host          string // of the base URL, for the WebOTP line of SMS
 	metrics       Metrics
 	oidc          OIDCOptions
+	verify        VerifyOptions
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -95,7 +97,7 @@ func New(o Options) (*Service, error) {
 		issuer: o.Issuer, methods: o.Methods, sessionIdle: o.SessionIdle, sessionMax: o.SessionMax,
 		confirmWindow: o.ConfirmWindow, signInTTL: o.SignInTTL, limits: o.Limits, smsCountries: o.SMSCountries,
 		phoneLimits: o.PhoneLimits, metrics: o.Metrics, resetSlots: make(chan struct{}, resetsInFlight),
-		oidc: o.OIDC.withDefaults(),
+		oidc: o.OIDC.withDefaults(), verify: o.Verify,
 	}
 	if s.metrics == nil {
 		s.metrics = noMetrics{}

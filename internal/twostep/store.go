@@ -156,6 +156,8 @@ type Store interface {
 	DevMessages(ctx context.Context, limit int) ([]*DevMessage, error)
 
 	OIDCStore
+	APIKeyStore
+	VerifyStore
 }
 
 // Message is something to tell a person: which template, in which language,

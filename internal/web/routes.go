@@ -58,6 +58,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/org/oidc-clients", s.withCaller(s.apiOIDCClients))
 	mux.HandleFunc("POST /api/v1/org/oidc-clients", s.withCaller(s.apiCreateOIDCClient))
 	mux.HandleFunc("DELETE /api/v1/org/oidc-clients/{id}", s.withCaller(s.apiDeleteOIDCClient))
+	mux.HandleFunc("GET /api/v1/org/api-keys", s.withCaller(s.apiAPIKeys))
+	mux.HandleFunc("POST /api/v1/org/api-keys", s.withCaller(s.apiCreateAPIKey))
+	mux.HandleFunc("DELETE /api/v1/org/api-keys/{id}", s.withCaller(s.apiRevokeAPIKey))
 	mux.HandleFunc("/api/", s.apiNotFound)
 
 	// Dev outbox (§5): 404 unless dev mode is on.
