@@ -69,8 +69,8 @@ func newFixture(t *testing.T, o options) *fixture {
 	}
 	c := &clock{now: time.Date(2026, 11, 23, 9, 0, 15, 0, time.UTC)}
 	svc, err := twostep.New(twostep.Options{Store: o.db, Sealer: sealer, Rand: rand.Reader, Clock: c.Now,
-		Methods:      []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice},
-		BaseURL:      "https://id.example.com", SMSCountries: o.countries, PhoneLimits: o.phone,
+		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice},
+		BaseURL: "https://id.example.com", SMSCountries: o.countries, PhoneLimits: o.phone,
 		Verify: twostep.VerifyOptions{OrgDaily: o.orgDaily},
 		Hasher: twostep.NewHasher(twostep.Argon2Params{Memory: 64, Time: 1, Threads: 1}, 4, 100, time.Second, rand.Reader)})
 	if err != nil {
