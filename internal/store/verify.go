@@ -139,3 +139,45 @@ func (db *DB) UpdateVerification(ctx context.Context, v *twostep.Verification) e
 		send_attempts = ?, updated_at = ? WHERE sid = ?`, v.Method, v.Locale, v.Status, joinSendAttempts(v.SendAttempts),
 		us(v.UpdatedAt), v.SID)
 }
+
+// Entity factors and challenges.
+
+const verifyFactorCols = `sid, service_sid, identity, friendly_name, factor_type, status, secret, created_at, updated_at`
+
+func scanVerifyFactor(s scanner) (*twostep.VerifyFactor, error) {
+	var f twostep.VerifyFactor
+	err := s.Scan(&f.SID, &f.ServiceSID, &f.Identity, &f.FriendlyName, &f.Type, &f.Status, &f.Secret, tm{&f.CreatedAt}, tm{&f.UpdatedAt})
+	return &f, err
+}
+
+// CreateVerifyFactor stores f; ErrConflict if its sid is taken.
+func (db *DB) CreateVerifyFactor(ctx context.Context, f *twostep.VerifyFactor) error {
+	_, err := db.exec(ctx, `INSERT INTO verify_factors (`+verifyFactorCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		f.SID, f.ServiceSID, f.Identity, f.FriendlyName, f.Type, f.Status, f.Secret, us(f.CreatedAt), us(f.UpdatedAt))
+	return wrap(err, "create verify factor")
+}
+
+// VerifyFactor returns the factor with sid, or ErrNotFound.
+func (db *DB) VerifyFactor(ctx context.Context, sid string) (*twostep.VerifyFactor, error) {
+	return one(db.row(ctx, `SELECT `+verifyFactorCols+` FROM verify_factors WHERE sid = ?`, sid), scanVerifyFactor, "verify factor")
+}
+
+// UpdateVerifyFactor writes the factor's status and update time.
+func (db *DB) UpdateVerifyFactor(ctx context.Context, f *twostep.VerifyFactor) error {
+	return db.execOne(ctx, "update verify factor", `UPDATE verify_factors SET status = ?, updated_at = ? WHERE sid = ?`,
+		f.Status, us(f.UpdatedAt), f.SID)
+}
+
+// UseVerifyTOTPStep moves the factor's last accepted step forward, in one
+// statement: of concurrent uses of one step, one wins (OTP-09).
+func (db *DB) UseVerifyTOTPStep(ctx context.Context, sid string, step int64) (bool, error) {
+	return db.execDid(ctx, "use verify totp step",
+		`UPDATE verify_factors SET last_totp_step = ? WHERE sid = ? AND last_totp_step < ?`, step, sid, step)
+}
+
+// CreateVerifyChallenge stores c.
+func (db *DB) CreateVerifyChallenge(ctx context.Context, c *twostep.VerifyChallenge) error {
+	_, err := db.exec(ctx, `INSERT INTO verify_challenges (sid, factor_sid, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
+		c.SID, c.FactorSID, c.Status, us(c.CreatedAt), us(c.UpdatedAt))
+	return wrap(err, "create verify challenge")
+}

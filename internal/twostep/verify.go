@@ -89,6 +89,8 @@ type VerifyStore interface {
 	LatestVerification(ctx context.Context, serviceSID, to string) (*Verification, error)
 	// UpdateVerification writes Method, Locale, Status, SendAttempts and UpdatedAt.
 	UpdateVerification(ctx context.Context, v *Verification) error
+
+	VerifyFactorStore
 }
 
 // VerifyOptions are the Verify API's settings.
