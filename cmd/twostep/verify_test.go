@@ -5,6 +5,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -88,5 +91,97 @@ func TestAPIKeyCommands(t *testing.T) { // API-01, API-02
 	}
 	if st, body := call("GET", path, nil, id, secret); st != 401 || body["code"] != float64(20003) {
 		t.Errorf("revoked key: %d %v", st, body)
+	}
+}
+
+// TestReadmeVerify runs the README's Verify API example with bash, the real
+// curl and jq against a real server: the key from `twostep apikey create`, a
+// service, a code e-mailed, and its check. Only the address (the test server
+// has its own port) and 123456 (by the code the outbox holds) are replaced.
+func TestReadmeVerify(t *testing.T) { // API-02
+	for _, tool := range []string{"bash", "curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is not installed", tool)
+			}
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section, ok := strings.CutPrefix(string(readme)[strings.Index(string(readme), "\n## Verify API\n")+1:], "## Verify API\n")
+	if !ok {
+		t.Fatal("the README has no Verify API section")
+	}
+	_, block, _ := strings.Cut(section, "```sh\n")
+	block, _, _ = strings.Cut(block, "```")
+	var first, second []string
+	var wants []string
+	for _, l := range strings.Split(strings.TrimSpace(block), "\n") {
+		switch {
+		case strings.HasPrefix(l, "# "):
+			wants = append(wants, strings.TrimPrefix(l, "# "))
+		case strings.Contains(l, "VerificationCheck") || len(second) > 0:
+			second = append(second, l)
+		default:
+			first = append(first, l)
+		}
+	}
+	if len(first) != 3 || len(second) != 1 || len(wants) != 2 {
+		t.Fatalf("unexpected example:\n%s", block)
+	}
+	dir := t.TempDir()
+	if r := runCmd(t, dir, nil, "a long and good password\n", "org", "create", "--name", "Cloud Legal", "--owner", "owner@example.com", "--password-stdin"); r.code != 0 {
+		t.Fatalf("org create: %+v", r)
+	}
+	srv := serve(t, dir, nil)
+	host := strings.TrimPrefix(srv.url, "http://")
+	bash := func(script string, env ...string) string {
+		t.Helper()
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", strings.ReplaceAll(script, "localhost:8080", host))
+		cmd.Dir = dir
+		cmd.Env = append([]string{"PATH=" + filepath.Dir(binary) + ":" + os.Getenv("PATH")}, env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v:\n%s\n%s", err, script, out)
+		}
+		return string(out)
+	}
+	out := bash(strings.Join(first, "\n") + "\necho \"$KEY_ID\"; echo \"$KEY_SECRET\"; echo \"$SERVICE\"\n")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 4 {
+		t.Fatalf("output:\n%s", out)
+	}
+	answer, keyID, secret, service := lines[len(lines)-4], lines[len(lines)-3], lines[len(lines)-2], lines[len(lines)-1]
+	for _, want := range []string{`"status":"pending"`, `"valid":false`, `"channel":"email"`, `"to":"joe@example.com"`} {
+		if !strings.Contains(wants[0], want) || !strings.Contains(answer, want) {
+			t.Errorf("start: %s lacks %s", answer, want)
+		}
+	}
+	code := ""
+	for deadline := time.Now().Add(5 * time.Second); code == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get(srv.url + "/api/v1/dev/outbox")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msgs []struct{ To, Text string }
+		json.NewDecoder(resp.Body).Decode(&msgs)
+		resp.Body.Close()
+		for _, m := range msgs {
+			if m.To == "joe@example.com" {
+				code = regexp.MustCompile(`\b\d{6}\b`).FindString(m.Text)
+			}
+		}
+	}
+	if code == "" {
+		t.Fatal("no code e-mailed")
+	}
+	answer = bash(strings.ReplaceAll(second[0], "123456", code), "KEY_ID="+keyID, "KEY_SECRET="+secret, "SERVICE="+service)
+	for _, want := range []string{`"status":"approved"`, `"valid":true`} {
+		if !strings.Contains(wants[1], want) || !strings.Contains(answer, want) {
+			t.Errorf("check: %s lacks %s", answer, want)
+		}
 	}
 }

@@ -123,7 +123,9 @@ func (s *Service) CreateVerifyFactor(ctx context.Context, k *KeyCaller, serviceS
 
 // entityKey is the throttle of an entity's failures: the account's limit
 // (RL-01) for a product's user.
-func entityKey(serviceSID, identity string) string { return "verify:entity:" + serviceSID + ":" + identity }
+func entityKey(serviceSID, identity string) string {
+	return "verify:entity:" + serviceSID + ":" + identity
+}
 
 // proveVerifyFactor checks code for the factor in tx: the entity's throttle
 // row is held and its lock checked before the comparison (RL-12); locked →
