@@ -174,6 +174,15 @@ var settings = []setting{
 			c.SMSDailyLimit = n
 			return ""
 		}},
+	{name: "verify_org_daily_limit", help: "SMS + calls per day per organisation through the Verify API", def: "500",
+		parse: func(c *Config, v string) string {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return "must be a whole number, 1 or more (the most Verify SMS and calls a day per organisation)"
+			}
+			c.VerifyOrgDailyLimit = n
+			return ""
+		}},
 	{name: "min_client_version", help: "first client version that can do two-step",
 		parse: func(c *Config, v string) string {
 			if v != "" {
@@ -328,14 +337,16 @@ type Config struct {
 	SMSWebhookSecret string
 	SMSCountries     []string
 	SMSDailyLimit    int
-	MinClientVersion string
-	SessionIdle      time.Duration
-	SessionMax       time.Duration
-	ConfirmWindow    time.Duration
-	TrustedProxies   []netip.Prefix
-	CookieDomain     string
-	LogFormat        string
-	MetricsListen    string
+	// VerifyOrgDailyLimit caps each organisation's Verify SMS and calls a day.
+	VerifyOrgDailyLimit int
+	MinClientVersion    string
+	SessionIdle         time.Duration
+	SessionMax          time.Duration
+	ConfirmWindow       time.Duration
+	TrustedProxies      []netip.Prefix
+	CookieDomain        string
+	LogFormat           string
+	MetricsListen       string
 }
 
 // configFlags adds every setting as a flag, plus --config, to fs. The returned

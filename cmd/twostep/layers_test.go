@@ -7,7 +7,7 @@ import (
 )
 
 // TestLayers keeps the dependency direction of DESIGN.md §1: cmd/twostep →
-// {web, oidc, store, notify, loadgen} → twostep; adapters never import each
+// {web, oidc, verify, store, notify, loadgen} → twostep; adapters never import each
 // other; the domain does no I/O.
 func TestLayers(t *testing.T) {
 	const mod = "github.com/twostep/twostep/"
@@ -15,12 +15,14 @@ func TestLayers(t *testing.T) {
 		pkg       string
 		forbidden []string
 	}{
-		{"internal/twostep", []string{mod + "internal/store", mod + "internal/web", mod + "internal/notify", mod + "internal/oidc",
+		{"internal/twostep", []string{mod + "internal/store", mod + "internal/web", mod + "internal/notify", mod + "internal/oidc", mod + "internal/verify",
 			mod + "cmd/", "database/sql", "net/http", "net/smtp", "os/exec"}},
-		{"internal/store", []string{mod + "internal/web", mod + "internal/notify", mod + "internal/oidc", mod + "cmd/"}},
-		{"internal/notify", []string{mod + "internal/store", mod + "internal/web", mod + "internal/oidc", mod + "cmd/"}},
-		{"internal/web", []string{mod + "internal/store", mod + "internal/notify", mod + "internal/oidc", mod + "cmd/"}},
-		{"internal/oidc", []string{mod + "internal/store", mod + "internal/notify", mod + "internal/web", mod + "cmd/"}},
+		{"internal/store", []string{mod + "internal/web", mod + "internal/notify", mod + "internal/oidc", mod + "internal/verify", mod + "cmd/"}},
+		{"internal/notify", []string{mod + "internal/store", mod + "internal/web", mod + "internal/oidc", mod + "internal/verify", mod + "cmd/"}},
+		{"internal/web", []string{mod + "internal/store", mod + "internal/notify", mod + "internal/oidc", mod + "internal/verify", mod + "cmd/"}},
+		{"internal/oidc", []string{mod + "internal/store", mod + "internal/notify", mod + "internal/web", mod + "internal/verify", mod + "cmd/"}},
+		// The Verify API (Twilio's shape) speaks only the domain.
+		{"internal/verify", []string{mod + "internal/store", mod + "internal/notify", mod + "internal/web", mod + "internal/oidc", mod + "cmd/"}},
 		// The load generator is a client of the server: it seeds through the
 		// domain and speaks HTTP, and needs no adapter.
 		{"internal/loadgen", []string{mod + "internal/store", mod + "internal/web", mod + "internal/notify", mod + "internal/oidc", mod + "cmd/"}},

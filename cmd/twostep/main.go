@@ -59,6 +59,8 @@ Commands:
   oidc client create --name NAME --redirect-uri URI [--redirect-uri URI…] [--post-logout-redirect-uri URI]
                      [--backchannel-logout-uri URI] [--public] [--org ORG] [--require-two-step]
   oidc client list | oidc client delete CLIENT_ID
+  apikey create --org ORG --name NAME   a Verify API key: prints its id, then its secret (shown once)
+  apikey list | apikey revoke ID
   keys rotate [--wait 70s]       add a key, make it active, re-seal stored secrets, new OIDC signing key
   bench prepare --accounts N --out FILE.csv
   bench run --url URL --csv FILE.csv [--mode journey|verify] [-c N] [-d DURATION]
@@ -89,6 +91,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdKeysRotate(ctx, rest[1:], getenv, stdout, stderr)
 	case "oidc":
 		return cmdOIDCClient(ctx, rest, getenv, stdout, stderr)
+	case "apikey":
+		return cmdAPIKey(ctx, rest, getenv, stdout, stderr)
 	case "org", "user":
 		if len(rest) == 0 {
 			return usageError{fmt.Sprintf("%s needs a subcommand; see 'twostep help'", cmd)}

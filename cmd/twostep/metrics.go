@@ -21,6 +21,7 @@ type metrics struct {
 	trips       *prometheus.CounterVec
 	delivered   *prometheus.HistogramVec
 	failed      *prometheus.CounterVec
+	verify      *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -36,7 +37,9 @@ func newMetrics() *metrics {
 		Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300}}, []string{"channel"})
 	m.failed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twostep_delivery_failures_total",
 		Help: "Failed delivery attempts by channel; final=true when the message was given up."}, []string{"channel", "final"})
-	m.reg.MustRegister(m.signIns, m.secondSteps, m.trips, m.delivered, m.failed,
+	m.verify = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twostep_verify_requests_total",
+		Help: "Verify API requests by operation, channel and outcome."}, []string{"operation", "channel", "outcome"})
+	m.reg.MustRegister(m.signIns, m.secondSteps, m.trips, m.delivered, m.failed, m.verify,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -84,6 +87,11 @@ func (m *metrics) SecondStep(method, outcome string) {
 	m.secondSteps.WithLabelValues(method, outcome).Inc()
 }
 func (m *metrics) ThrottleTrip(kind string) { m.trips.WithLabelValues(kind).Inc() }
+
+// VerifyRequest counts a Verify API request (twostep.VerifyMetrics).
+func (m *metrics) VerifyRequest(operation, channel, outcome string) {
+	m.verify.WithLabelValues(operation, channel, outcome).Inc()
+}
 
 func (m *metrics) Delivered(channel string, latency time.Duration) {
 	m.delivered.WithLabelValues(channel).Observe(latency.Seconds())

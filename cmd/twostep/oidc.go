@@ -11,6 +11,7 @@ import (
 
 	"github.com/twostep/twostep/internal/oidc"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/verify"
 	"github.com/twostep/twostep/internal/web"
 )
 
@@ -18,8 +19,9 @@ import (
 // request; the provider appends the request's id.
 const loginPath = "/sign-in?auth_request="
 
-// handler mounts the pages and API (web) and the OpenID Connect provider on
-// one server: the provider's paths go to it, everything else to web.
+// handler mounts the pages and API (web), the OpenID Connect provider and
+// the Verify API on one server: the provider's and Verify's paths go to
+// them, everything else to web.
 func (a *app) handler(ctx context.Context, h *web.Server) (http.Handler, error) {
 	if err := a.svc.EnsureSigningKey(ctx); err != nil {
 		return nil, fmt.Errorf("oidc signing key: %w", err)
@@ -29,9 +31,15 @@ func (a *app) handler(ctx context.Context, h *web.Server) (http.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
+	v := verify.New(verify.Options{Service: a.svc, Logger: a.log, BaseURL: a.cfg.BaseURL, Describe: web.InvalidText,
+		ClientIP: h.ClientIP})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if oidc.Owns(r.URL.Path) {
 			p.ServeHTTP(w, r)
+			return
+		}
+		if verify.Owns(r.URL.Path) {
+			v.ServeHTTP(w, r)
 			return
 		}
 		h.ServeHTTP(w, r)

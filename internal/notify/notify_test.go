@@ -19,7 +19,7 @@ import (
 
 // Templates that deliver a code, a link, or only tell what happened.
 var (
-	codeTemplates = []string{"code_sign_in", "code_enrol", "code_confirm_identity", "code_email_change"}
+	codeTemplates = []string{"code_sign_in", "code_enrol", "code_confirm_identity", "code_email_change", "code_verify"}
 	notices       = []string{"two_step_enabled", "two_step_disabled", "factor_added", "factor_removed",
 		"recovery_codes_generated", "recovery_code_used", "legacy_clients_changed", "two_step_reset",
 		"password_changed", "email_changed", "password_reset_done", "totp_replayed", "second_step_locked",

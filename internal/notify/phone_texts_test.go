@@ -11,7 +11,7 @@ import (
 
 // phoneTemplates are the code messages that may go to a phone; the e-mail
 // change code goes only to the new address.
-var phoneTemplates = []string{"code_sign_in", "code_enrol", "code_confirm_identity"}
+var phoneTemplates = []string{"code_sign_in", "code_enrol", "code_confirm_identity", "code_verify"}
 
 // phoneData is what the domain puts in a code message to a phone: no "email".
 func phoneData(code string) map[string]string {

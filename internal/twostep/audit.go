@@ -17,6 +17,9 @@ const (
 	EventAccountUnlocked        EventType = "account.unlocked"
 	EventAppPasswordCreated     EventType = "app_password.created"
 	EventAppPasswordRevoked     EventType = "app_password.revoked"
+	EventAPIKeyCreated          EventType = "api_key.created"
+	EventAPIKeyRevoked          EventType = "api_key.revoked"
+	EventAPIKeyUsed             EventType = "api_key.used"
 	EventDeliveryCapped         EventType = "delivery.capped"
 	EventDeliveryFailed         EventType = "delivery.failed"
 	EventDeviceRemembered       EventType = "device.remembered"
@@ -57,6 +60,9 @@ var eventDetails = map[EventType]func() EventDetail{
 	EventAccountUnlocked:        func() EventDetail { return &AccountUnlocked{} },
 	EventAppPasswordCreated:     func() EventDetail { return &AppPasswordCreated{} },
 	EventAppPasswordRevoked:     func() EventDetail { return &AppPasswordRevoked{} },
+	EventAPIKeyCreated:          func() EventDetail { return &APIKeyCreated{} },
+	EventAPIKeyRevoked:          func() EventDetail { return &APIKeyRevoked{} },
+	EventAPIKeyUsed:             func() EventDetail { return &APIKeyUsed{} },
 	EventDeliveryCapped:         func() EventDetail { return &DeliveryCapped{} },
 	EventDeliveryFailed:         func() EventDetail { return &DeliveryFailed{} },
 	EventDeviceRemembered:       func() EventDetail { return &DeviceRemembered{} },
@@ -153,6 +159,25 @@ type (
 	// AccountUnlocked: an admin cleared the account's locks, of these kinds.
 	AccountUnlocked struct {
 		Cleared []string `json:"cleared,omitempty"`
+	}
+	// APIKeyCreated and APIKeyRevoked: a Verify API key made or removed (API-01).
+	APIKeyCreated struct {
+		KeyID string `json:"key_id"`
+		Name  string `json:"name"`
+	}
+	APIKeyRevoked struct {
+		KeyID string `json:"key_id"`
+		Name  string `json:"name"`
+	}
+	// APIKeyUsed: one request of the Verify API made with the key (API-01:
+	// every use attributable): the operation ("verification.create",
+	// "verification.check", …), the resource's SID and the outcome
+	// ("pending", "approved", …). Never the code or the address it went to.
+	APIKeyUsed struct {
+		KeyID     string `json:"key_id"`
+		Operation string `json:"operation"`
+		SID       string `json:"sid,omitempty"`
+		Outcome   string `json:"outcome,omitempty"`
 	}
 	// DeliveryCapped: a sending cap refused a code (OOB-10).
 	DeliveryCapped struct {
@@ -319,6 +344,9 @@ func (d *SignInSucceeded) GraceTime() (time.Time, bool) {
 func (*AccountCreated) EventType() EventType         { return EventAccountCreated }
 func (*AccountImported) EventType() EventType        { return EventAccountImported }
 func (*AccountUnlocked) EventType() EventType        { return EventAccountUnlocked }
+func (*APIKeyCreated) EventType() EventType          { return EventAPIKeyCreated }
+func (*APIKeyRevoked) EventType() EventType          { return EventAPIKeyRevoked }
+func (*APIKeyUsed) EventType() EventType             { return EventAPIKeyUsed }
 func (*DeliveryCapped) EventType() EventType         { return EventDeliveryCapped }
 func (*DeviceRemembered) EventType() EventType       { return EventDeviceRemembered }
 func (*AppPasswordCreated) EventType() EventType     { return EventAppPasswordCreated }

@@ -18,6 +18,22 @@ type Metrics interface {
 	DeliveryFailed(channel string, final bool)
 }
 
+// VerifyMetrics is what a Metrics may also count: Verify API requests (API.md
+// §10) by operation ("verification", "check", "factor", "challenge", "auth",
+// …), channel ("sms", "call", "email", "totp" or "") and outcome ("pending",
+// "approved", "not_found", "throttled", …). It is apart from Metrics so that
+// a Metrics without it still works.
+type VerifyMetrics interface {
+	VerifyRequest(operation, channel, outcome string)
+}
+
+// verifyMetric counts a Verify request if the metrics take it.
+func (s *Service) verifyMetric(operation, channel, outcome string) {
+	if vm, ok := s.metrics.(VerifyMetrics); ok {
+		vm.VerifyRequest(operation, channel, outcome)
+	}
+}
+
 type noMetrics struct{}
 
 func (noMetrics) SignIn(string)               {}

@@ -59,12 +59,16 @@ func (s *Service) wake() {
 	}
 }
 
-// newCode returns a 6-digit code; the bias of a 64-bit draw modulo 10⁶ is
-// below 10⁻¹³.
-func (s *Service) newCode() string {
+// newDigits returns a code of n digits (1 ≤ n ≤ 10); the bias of a 64-bit
+// draw modulo 10¹⁰ is below 10⁻⁹.
+func (s *Service) newDigits(n int) string {
 	b := make([]byte, 8)
 	s.mustRead(b)
-	return fmt.Sprintf("%06d", binary.BigEndian.Uint64(b)%1_000_000)
+	mod := uint64(1)
+	for range n {
+		mod *= 10
+	}
+	return fmt.Sprintf("%0*d", n, binary.BigEndian.Uint64(b)%mod)
 }
 
 // codeHash is "KEYID:" and the keyed hash of a code, bound to its challenge
@@ -115,6 +119,13 @@ var DefaultPhoneLimits = PhoneLimits{
 	Daily:      1000,
 }
 
+// sendCap is one quota a send takes: its name (for the audit trail and
+// metrics), its throttle key and its rule.
+type sendCap = struct {
+	name, key string
+	cap       Cap
+}
+
 // capError is a send refused by a cap: which one, for the audit trail.
 type capError struct {
 	*ThrottledError
@@ -130,14 +141,8 @@ func (e *capError) Unwrap() error { return e.ThrottledError }
 // pending phone of its own, spends its own quota and never the sign-in codes
 // of the account that proved it; and enrolment sends, to a number not proven
 // yet, have a quota apart from the sign-in and confirmation codes of a proven one.
-func (s *Service) caps(a *Account, p Purpose, channel, address string, c *Caller) []struct {
-	name, key string
-	cap       Cap
-} {
-	type capKey = struct {
-		name, key string
-		cap       Cap
-	}
+func (s *Service) caps(a *Account, p Purpose, channel, address string, c *Caller) []sendCap {
+	type capKey = sendCap
 	out := []capKey{{"account", "send:" + channel + ":" + a.ID, accountCap}}
 	if channel != string(MethodSMS) && channel != string(MethodVoice) {
 		return out
@@ -169,13 +174,39 @@ func (s *Service) sendCode(ctx context.Context, tx Store, a *Account, c *Challen
 // but holds a code nobody has, and instead is queued in place of the code
 // message. The caller sees the same answer either way.
 func (s *Service) sendCodeOr(ctx context.Context, tx Store, a *Account, c *Challenge, m Method, factorID, address string, caller *Caller, instead *Message) (*CodeSent, error) {
+	return s.issueCode(ctx, tx, codeSend{challenge: c, method: m, factorID: factorID, address: address, locale: a.Locale,
+		caps: s.caps(a, c.Purpose, string(m), address, caller), template: codeTemplates[c.Purpose], digits: 6}, instead)
+}
+
+// codeSend is one code to make and send: for which challenge, by which method
+// to which address, under which quotas, worded by which template, of how many
+// digits (6 for sign-in; a Verify service's code length), with data the
+// template needs besides the code.
+type codeSend struct {
+	challenge *Challenge
+	method    Method
+	factorID  string
+	address   string
+	locale    string
+	caps      []sendCap
+	template  string
+	digits    int
+	data      map[string]string
+}
+
+// issueCode is the one code engine of sign-in, enrolment, confirmation and
+// Verify (API-02): the per-channel resend cooldown, every quota checked
+// before any is taken, a new code replacing the challenge's earlier one
+// (OOB-06), only its keyed hash kept, and its message queued in tx.
+func (s *Service) issueCode(ctx context.Context, tx Store, cs codeSend, instead *Message) (*CodeSent, error) {
+	c, m, factorID, address := cs.challenge, cs.method, cs.factorID, cs.address
 	now := s.now()
 	channel := string(m)
 	if c.LastChannel == channel && now.Before(c.LastSentAt.Add(ResendCooldown)) {
 		return nil, throttled(ErrResendTooSoon, c.LastSentAt.Add(ResendCooldown).Sub(now))
 	}
 	// Every quota must have room before any is taken: a refused send costs nothing.
-	caps := s.caps(a, c.Purpose, channel, address, caller)
+	caps := cs.caps
 	taken := make([]Throttle, len(caps))
 	for i, q := range caps {
 		t, err := tx.LockThrottle(ctx, q.key)
@@ -193,7 +224,7 @@ func (s *Service) sendCodeOr(ctx context.Context, tx Store, a *Account, c *Chall
 			return nil, err
 		}
 	}
-	code := s.newCode()
+	code := s.newDigits(cs.digits)
 	var err error
 	if c.CodeHash, err = s.codeHash(s.sealer.ActiveKeyID(), c.ID, code); err != nil {
 		return nil, err
@@ -212,7 +243,10 @@ func (s *Service) sendCodeOr(ctx context.Context, tx Store, a *Account, c *Chall
 	if m == MethodEmail {
 		data["email"] = address
 	}
-	msg := Message{Channel: channel, To: address, Locale: a.Locale, Template: codeTemplates[c.Purpose], Data: data}
+	for k, v := range cs.data {
+		data[k] = v
+	}
+	msg := Message{Channel: channel, To: address, Locale: cs.locale, Template: cs.template, Data: data}
 	expires := c.CodeExpiresAt
 	if instead != nil {
 		msg, expires = *instead, now.Add(noticeTTL)

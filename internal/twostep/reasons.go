@@ -106,3 +106,13 @@ const (
 	ReasonPKCEFormat         Reason = "pkce_format"
 	ReasonStateLong          Reason = "state_long" // Max: characters
 )
+
+// Reasons about the Verify API (API.md §10).
+const (
+	ReasonCodeLength        Reason = "code_length"        // Min, Max: digits
+	ReasonVerifyChannel     Reason = "verify_channel"     // Channels: the ones accepted
+	ReasonVerifyChannelOff  Reason = "verify_channel_off" // Channel: one this server does not offer
+	ReasonVerifyToOrSID     Reason = "verify_to_or_sid"
+	ReasonFactorType        Reason = "factor_type" // Types: the ones accepted
+	ReasonFactorNotVerified Reason = "factor_not_verified"
+)

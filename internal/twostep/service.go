@@ -53,6 +53,7 @@ type Options struct {
 	// sessions get a forward-auth token, and a sign-in may return to a host
 	// under it. "" for none.
 	CookieDomain string
+	Verify       VerifyOptions
 }
 
 // Service is Twostep's use cases. It is safe for concurrent use.
@@ -81,6 +82,7 @@ type Service struct {
 	oidc          OIDCOptions
 	base          *url.URL // the base URL, parsed
 	cookieDomain  string
+	verify        VerifyOptions
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -101,7 +103,7 @@ func New(o Options) (*Service, error) {
 		issuer: o.Issuer, methods: o.Methods, sessionIdle: o.SessionIdle, sessionMax: o.SessionMax,
 		confirmWindow: o.ConfirmWindow, signInTTL: o.SignInTTL, limits: o.Limits, smsCountries: o.SMSCountries,
 		phoneLimits: o.PhoneLimits, metrics: o.Metrics, resetSlots: make(chan struct{}, resetsInFlight),
-		oidc: o.OIDC.withDefaults(),
+		oidc: o.OIDC.withDefaults(), verify: o.Verify,
 	}
 	if s.metrics == nil {
 		s.metrics = noMetrics{}

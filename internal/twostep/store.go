@@ -251,6 +251,8 @@ type DevOutbox interface {
 
 	OIDCStore
 	ForwardStore
+	APIKeyStore
+	VerifyStore
 	OIDCCodeIssuer
 	SessionRenewer
 }

@@ -143,6 +143,12 @@ func (p *page) auditText(e *twostep.AuditEvent, who func(string) string) string 
 		kv = append(kv, "Method", p.methodName(d.Channel))
 	case *twostep.DeliveryFailed:
 		kv = append(kv, "Method", p.methodName(d.Channel))
+	case *twostep.APIKeyCreated:
+		kv = append(kv, "Key", d.Name+" ("+d.KeyID+")")
+	case *twostep.APIKeyRevoked:
+		kv = append(kv, "Key", d.Name+" ("+d.KeyID+")")
+	case *twostep.APIKeyUsed:
+		kv = append(kv, "Key", d.KeyID, "Operation", d.Operation, "SID", d.SID, "Outcome", d.Outcome)
 	case *twostep.PasswordChanged:
 		if d.Via == "link" {
 			id = "audit.password.set"

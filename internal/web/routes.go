@@ -67,6 +67,9 @@ func (s *Server) routes() http.Handler {
 	// Forward auth (§8): reverse proxies ask about each request of the products behind them.
 	mux.HandleFunc("GET /api/v1/authz/auth-request", s.apiAuthRequest)
 	mux.HandleFunc("GET /api/v1/authz/forward-auth", s.apiForwardAuth)
+	mux.HandleFunc("GET /api/v1/org/api-keys", s.withCaller(s.apiAPIKeys))
+	mux.HandleFunc("POST /api/v1/org/api-keys", s.withCaller(s.apiCreateAPIKey))
+	mux.HandleFunc("DELETE /api/v1/org/api-keys/{id}", s.withCaller(s.apiRevokeAPIKey))
 	mux.HandleFunc("/api/", s.apiNotFound)
 
 	// Dev outbox (§5): 404 unless dev mode is on.

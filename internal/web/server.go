@@ -147,6 +147,10 @@ func (s *Server) setCookie(w http.ResponseWriter, name, value string, expires ti
 	http.SetCookie(w, c)
 }
 
+// ClientIP is clientIP, for the other adapters main mounts beside web (the
+// Verify API), so that every adapter believes the same proxies.
+func (s *Server) ClientIP(r *http.Request) string { return s.clientIP(r) }
+
 // clientIP is the request's remote address, or the right-most address in
 // X-Forwarded-For not belonging to a trusted proxy when the peer is one.
 func (s *Server) clientIP(r *http.Request) string {
