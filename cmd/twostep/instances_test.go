@@ -15,7 +15,7 @@ import (
 
 	"github.com/twostep/twostep/internal/notify/smtptest"
 	"github.com/twostep/twostep/internal/store/storetest"
-	"github.com/twostep/twostep/internal/twostep/twosteptest"
+	"github.com/twostep/twostep/internal/twosteptest"
 )
 
 // TestTwoInstancesOnePostgres runs two servers on one PostgreSQL database: a

@@ -12,7 +12,7 @@ import (
 
 	"github.com/twostep/twostep/internal/notify/smtptest"
 	"github.com/twostep/twostep/internal/twostep"
-	"github.com/twostep/twostep/internal/twostep/twosteptest"
+	"github.com/twostep/twostep/internal/twosteptest"
 )
 
 // TestSecretsNeverLeak runs the journeys of every method with the server's

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/twostep/twostep/internal/twostep"
-	"github.com/twostep/twostep/internal/twostep/twosteptest"
+	"github.com/twostep/twostep/internal/twosteptest"
 )
 
 // TestDefaultSenderNeverAnIP: the default sender is at the base URL's host

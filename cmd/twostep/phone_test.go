@@ -20,7 +20,7 @@ import (
 
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
-	"github.com/twostep/twostep/internal/twostep/twosteptest"
+	"github.com/twostep/twostep/internal/twosteptest"
 )
 
 // fakeTwilio speaks the shape of Twilio's REST API: it keeps what it is sent.

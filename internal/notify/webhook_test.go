@@ -21,7 +21,7 @@ import (
 	"github.com/twostep/twostep/internal/notify"
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
-	"github.com/twostep/twostep/internal/twostep/twosteptest"
+	"github.com/twostep/twostep/internal/twosteptest"
 )
 
 const webhookSecret = "whsec-hunter2-9d1f"

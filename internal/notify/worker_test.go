@@ -20,7 +20,7 @@ import (
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
-	"github.com/twostep/twostep/internal/twostep/twosteptest"
+	"github.com/twostep/twostep/internal/twosteptest"
 )
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/twostep/twostep/internal/twostep"
-	"github.com/twostep/twostep/internal/twostep/twosteptest"
+	"github.com/twostep/twostep/internal/twosteptest"
 	"github.com/twostep/twostep/internal/web"
 )
 

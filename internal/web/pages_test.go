@@ -26,7 +26,7 @@ import (
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
-	"github.com/twostep/twostep/internal/twostep/twosteptest"
+	"github.com/twostep/twostep/internal/twosteptest"
 )
 
 // clock is the time the service and the server see; tests move it with Add.
