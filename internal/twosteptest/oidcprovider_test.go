@@ -17,7 +17,7 @@ import (
 func TestOIDCProviderHarness(t *testing.T) {
 	const redirect = "http://localhost:1/callback"
 	p := twosteptest.StartOIDCProvider(t, twosteptest.ProviderConfig{
-		Clients: []twosteptest.ProviderClient{{ClientID: "app", ClientSecret: "app-secret", RedirectURIs: []string{redirect}}},
+		Clients:   []twosteptest.ProviderClient{{ClientID: "app", ClientSecret: "app-secret", RedirectURIs: []string{redirect}}},
 		ACRValues: []string{"urn:acme:pwd"},
 		Accounts: []twosteptest.ProviderAccount{
 			{Sub: "ann-1", Email: "ann@acme.test", EmailVerified: true, AMR: []string{"pwd", "mfa"}, ACR: "urn:acme:mfa"},
