@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -107,7 +108,10 @@ func (c *Client) provider(ctx context.Context, issuer string, fresh bool) (*oidc
 		return nil, nil, unavailable(err)
 	}
 	var extra struct {
-		Iss bool `json:"authorization_response_iss_parameter_supported"`
+		Iss      bool     `json:"authorization_response_iss_parameter_supported"`
+		JWKSURI  string   `json:"jwks_uri"`
+		PKCE     []string `json:"code_challenge_methods_supported"`
+		UserInfo string   `json:"userinfo_endpoint"`
 	}
 	if err := p.Claims(&extra); err != nil {
 		return nil, nil, unavailable(err)
@@ -115,7 +119,9 @@ func (c *Client) provider(ctx context.Context, issuer string, fresh bool) (*oidc
 	if p.Endpoint().AuthURL == "" || p.Endpoint().TokenURL == "" {
 		return nil, nil, unavailable(errors.New("sso: the provider names no authorization or token endpoint"))
 	}
-	md := &twostep.SSOMetadata{Issuer: issuer, AuthorizationEndpoint: p.Endpoint().AuthURL, IssParameter: extra.Iss}
+	md := &twostep.SSOMetadata{Issuer: issuer, AuthorizationEndpoint: p.Endpoint().AuthURL, TokenEndpoint: p.Endpoint().TokenURL,
+		JWKSURI: extra.JWKSURI, UserinfoEndpoint: extra.UserInfo, PKCES256: slices.Contains(extra.PKCE, "S256"),
+		IssParameter: extra.Iss}
 	c.mu.Lock()
 	c.cache[issuer] = cached{p: p, md: md, exp: now.Add(c.cacheFor)}
 	c.mu.Unlock()

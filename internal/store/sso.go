@@ -39,6 +39,13 @@ func (db *DB) DeleteSSOConnection(ctx context.Context, orgID string) (bool, erro
 	return db.execDid(ctx, "delete sso connection", `DELETE FROM sso_connections WHERE org_id = ?`, orgID)
 }
 
+// AnySSOConnection reports whether any organisation has a connection.
+func (db *DB) AnySSOConnection(ctx context.Context) (bool, error) {
+	var any bool
+	err := db.row(ctx, `SELECT EXISTS (SELECT 1 FROM sso_connections)`).Scan(&any)
+	return any, wrap(err, "any sso connection")
+}
+
 const ssoDomainCols = `domain, org_id, created_at`
 
 func scanSSODomain(s scanner) (*twostep.SSODomain, error) {

@@ -89,6 +89,8 @@ type SSOStore interface {
 	SSOConnection(ctx context.Context, orgID string) (*SSOConnection, error)
 	// DeleteSSOConnection removes it; false if there was none.
 	DeleteSSOConnection(ctx context.Context, orgID string) (bool, error)
+	// AnySSOConnection reports whether any organisation has a connection.
+	AnySSOConnection(ctx context.Context) (bool, error)
 
 	// AddSSODomain stores d; ErrConflict when the domain belongs to an organisation.
 	AddSSODomain(ctx context.Context, d *SSODomain) error
@@ -162,10 +164,16 @@ type SSOAuthRequest struct {
 	Reauthenticate bool
 }
 
-// SSOMetadata is what discovery says that the Service needs.
+// SSOMetadata is what discovery says that the Service needs, and what
+// testing a connection shows.
 type SSOMetadata struct {
 	Issuer                string
 	AuthorizationEndpoint string
+	TokenEndpoint         string
+	JWKSURI               string
+	UserinfoEndpoint      string
+	// PKCES256: code_challenge_methods_supported lists S256.
+	PKCES256 bool
 	// IssParameter: the provider adds iss to its authorization responses
 	// (RFC 9207), so one without it is refused.
 	IssParameter bool
@@ -342,27 +350,34 @@ func (s *Service) DeleteSSOConnection(ctx context.Context, c *Caller) error {
 	})
 }
 
-// SSOTest is what testing a connection found.
-type SSOTest struct {
-	Issuer                string
-	AuthorizationEndpoint string
-	IssParameter          bool
+// TestSSOConnection runs discovery against issuer, as an owner typed it
+// before saving, or with "" against the organisation's connection (owners
+// and admins). The issuer is checked as PutSSOConnection checks it. An
+// *InvalidError on "issuer" when the provider does not answer as itself;
+// ErrNotFound for "" without a connection.
+func (s *Service) TestSSOConnection(ctx context.Context, c *Caller, issuer string) (*SSOMetadata, error) {
+	if err := s.requireAdmin(c); err != nil {
+		return nil, err
+	}
+	if issuer = strings.TrimSpace(issuer); issuer == "" {
+		conn, err := s.SSOConnection(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		issuer = conn.Issuer
+	}
+	if err := checkIssuerURL(issuer); err != nil {
+		return nil, err
+	}
+	if err := s.checkPublicURL(ctx, "issuer", issuer); err != nil {
+		return nil, err
+	}
+	return s.discover(ctx, issuer)
 }
 
-// TestSSOConnection runs discovery against the organisation's connection
-// (owners and admins): an *InvalidError on "issuer" when the provider does
-// not answer as itself, ErrNotFound without a connection.
-func (s *Service) TestSSOConnection(ctx context.Context, c *Caller) (*SSOTest, error) {
-	conn, err := s.SSOConnection(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	md, err := s.discover(ctx, conn.Issuer)
-	if err != nil {
-		return nil, err
-	}
-	return &SSOTest{Issuer: md.Issuer, AuthorizationEndpoint: md.AuthorizationEndpoint, IssParameter: md.IssParameter}, nil
-}
+// AnySSO reports whether any organisation has an SSO connection: then the
+// sign-in page asks for the e-mail first (API.md §12). One indexed read.
+func (s *Service) AnySSO(ctx context.Context) (bool, error) { return s.store.AnySSOConnection(ctx) }
 
 // normalizeDomain lower-cases an e-mail domain and checks it has the shape of one.
 func normalizeDomain(field, d string) (string, error) {

@@ -74,16 +74,24 @@ func (s *Server) apiDeleteSSOConnection(w http.ResponseWriter, r *http.Request, 
 	s.answer(w, r, http.StatusNoContent, nil, s.svc.DeleteSSOConnection(r.Context(), c))
 }
 
-// apiTestSSOConnection runs discovery against the connection: 200 with what
-// the provider announced, or the problem that names why it failed.
+// apiTestSSOConnection runs discovery against the issuer given (or the
+// connection's): 200 with what the provider announced, or the problem that
+// names why it failed.
 func (s *Server) apiTestSSOConnection(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
-	t, err := s.svc.TestSSOConnection(r.Context(), c)
+	var body struct {
+		Issuer string `json:"issuer"`
+	}
+	if r.ContentLength != 0 && !s.decodeInto(w, r, &body) {
+		return
+	}
+	t, err := s.svc.TestSSOConnection(r.Context(), c, body.Issuer)
 	if err != nil {
 		s.apiError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "issuer": t.Issuer,
-		"authorization_endpoint": t.AuthorizationEndpoint, "iss_parameter": t.IssParameter})
+		"authorization_endpoint": t.AuthorizationEndpoint, "token_endpoint": t.TokenEndpoint, "jwks_uri": t.JWKSURI,
+		"userinfo_endpoint": t.UserinfoEndpoint, "pkce_s256": t.PKCES256, "iss_parameter": t.IssParameter})
 }
 
 // apiSSOManaged answers 403 sso_managed with the sso_url where the address
@@ -162,7 +170,7 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		BrowserState: browser, Code: q.Get("code"), Iss: q.Get("iss"), Error: q.Get("error"), IP: s.clientIP(r),
 		UserAgent: r.UserAgent(), DeviceToken: s.deviceToken(r), AuthRequestID: s.authRequestID(r), Session: session})
 	if err != nil {
-		s.pageError(w, r, err)
+		s.ssoFailed(w, r, err)
 		return
 	}
 	switch res.Status {
@@ -188,3 +196,7 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, fmt.Errorf("web: sso sign-in status %q", res.Status))
 	}
 }
+
+// ssoFailed shows why a sign-in back from a provider was refused. The pages
+// (feat/sso-pages) replace it with their own page around the same errors.
+func (s *Server) ssoFailed(w http.ResponseWriter, r *http.Request, err error) { s.pageError(w, r, err) }
