@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -408,4 +409,232 @@ func strs(v any) []string {
 		out = append(out, s.(string))
 	}
 	return out
+}
+
+// TestSSOCallbackRefusals: answers that must not sign anyone in, each
+// refused with its reason and nothing created (RFC 9700 §4.4 mix-up, §4.7
+// CSRF; OIDC Core §3.1.3.7 nonce and expiry; SECURITY.md FL-01).
+func TestSSOCallbackRefusals(t *testing.T) {
+	op := ssoProvider(t, map[string]int{"IdToken": 60})
+	// Another provider that knows the same client: a mix-up attacker's, or
+	// any other organisation's provider.
+	evil := ssoProvider(t, nil)
+	ssoBackends(t, func(t *testing.T, db *store.DB) {
+		e := newSSOEnv(t, db, op, twostep.SSONever)
+		n := len(e.members())
+		ann := twosteptest.ProviderLogin{Login: "ann@acme.test"}
+
+		// A changed state: not what this browser started.
+		browser := twosteptest.NewBrowser(t)
+		cb, err := op.SignIn(browser, e.start(browser).String(), ann)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := cb.Query()
+		q.Set("state", q.Get("state")+"x")
+		wrong := *cb
+		wrong.RawQuery = q.Encode()
+		e.refused(e.back(browser, &wrong), http.StatusBadRequest, "did not start in this browser", n)
+
+		// The right callback URL in another browser (login CSRF): refused;
+		// the browser that started it still finishes.
+		e.refused(e.back(twosteptest.NewBrowser(t), cb), http.StatusBadRequest, "did not start in this browser", n)
+		if r := e.back(browser, cb); r.status != http.StatusSeeOther || e.cookie(browser, "twostep_session") == "" {
+			t.Fatalf("the browser that started the sign-in: %d %s", r.status, r.body)
+		}
+		n = len(e.members())
+		// The same callback again, even with the state's cookie put back:
+		// its state is used up.
+		srvURL, _ := url.Parse(e.srv.URL)
+		browser.Jar.SetCookies(srvURL, []*http.Cookie{{Name: "twostep_sso", Value: cb.Query().Get("state"), Path: "/"}})
+		if r := e.back(browser, cb); r.status != http.StatusGone {
+			t.Errorf("a callback replayed: %d, want 410", r.status)
+		}
+
+		// A nonce changed on the way to the provider: the ID token carries
+		// a nonce this sign-in never made.
+		r := e.signIn(twosteptest.ProviderLogin{Login: "bob@acme.test"}, func(u *url.URL) {
+			q := u.Query()
+			q.Set("nonce", "attacker-chosen-nonce")
+			u.RawQuery = q.Encode()
+		})
+		e.refused(r, http.StatusBadRequest, "does not belong to this sign-in", n)
+
+		// Mix-up: the authorization request sent to another provider, whose
+		// answer names its own issuer.
+		browser = twosteptest.NewBrowser(t)
+		auth := e.start(browser)
+		ev, _ := url.Parse(evil.Issuer)
+		auth.Host = ev.Host
+		cb, err = evil.SignIn(browser, auth.String(), twosteptest.ProviderLogin{Login: "bob@acme.test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cb.Query().Get("iss") != evil.Issuer {
+			t.Fatalf("the other provider answered %s", cb)
+		}
+		e.refused(e.back(browser, cb), http.StatusBadRequest, "did not come from your organisation", n)
+		// The same without its iss: the organisation's provider announces
+		// iss, so an answer without one is refused too.
+		browser = twosteptest.NewBrowser(t)
+		auth = e.start(browser)
+		auth.Host = ev.Host
+		cb, err = evil.SignIn(browser, auth.String(), twosteptest.ProviderLogin{Login: "bob@acme.test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q = cb.Query()
+		q.Del("iss")
+		cb.RawQuery = q.Encode()
+		e.refused(e.back(browser, cb), http.StatusBadRequest, "did not come from your organisation", n)
+
+		// The provider's own refusal (the person cancelled there).
+		browser = twosteptest.NewBrowser(t)
+		auth = e.start(browser)
+		cb, _ = url.Parse(ssoCallback + "?" + url.Values{"error": {"access_denied"}, "state": {auth.Query().Get("state")},
+			"iss": {op.Issuer}}.Encode())
+		e.refused(e.back(browser, cb), http.StatusBadRequest, "did not sign you in (access_denied)", n)
+
+		if fails := e.audit("sso.sign_in_failed"); len(fails) < 4 {
+			t.Errorf("audit: %d refused SSO sign-ins recorded, want at least 4 (nonce, iss twice, provider error)", len(fails))
+		}
+
+		// An expired ID token: the provider's tokens live 60 s, and Twostep's
+		// clock reads 5 minutes later when the answer comes back.
+		browser = twosteptest.NewBrowser(t)
+		cb, err = op.SignIn(browser, e.start(browser).String(), twosteptest.ProviderLogin{Login: "bob@acme.test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(time.Until(e.clock.Now()) * -1)
+		e.clock.Advance(5 * time.Minute)
+		e.refused(e.back(browser, cb), http.StatusBadRequest, "had expired", n)
+	})
+}
+
+// TestSSOProviderDown: the provider stops between the sign-in there and the
+// callback: a clear 502, and nothing created.
+func TestSSOProviderDown(t *testing.T) {
+	ssoBackends(t, func(t *testing.T, db *store.DB) {
+		op := ssoProvider(t, nil)
+		e := newSSOEnv(t, db, op, twostep.SSONever)
+		n := len(e.members())
+		browser := twosteptest.NewBrowser(t)
+		cb, err := op.SignIn(browser, e.start(browser).String(), twosteptest.ProviderLogin{Login: "ann@acme.test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		op.Stop()
+		e.refused(e.back(browser, cb), http.StatusBadGateway, "cannot be reached right now", n)
+		// Starting again says the same before sending anyone anywhere.
+		res, err := twosteptest.NewBrowser(t).Get(e.srv.URL + "/sso/start?org=acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode == http.StatusSeeOther {
+			t.Errorf("/sso/start with the provider down sent the browser to it")
+		}
+	})
+}
+
+// TestSSOConnectionAPI: owners set the connection, admins see it without its
+// secret, which is sealed at rest; owner-given issuers follow §7's rule
+// (API.md §7, §12; SECURITY.md CS-02).
+func TestSSOConnectionAPI(t *testing.T) {
+	op := ssoProvider(t, nil)
+	ssoBackends(t, func(t *testing.T, db *store.DB) {
+		e := newSSOEnv(t, db, op, twostep.SSOTrustUpstream)
+		st, b, _ := e.call("GET", "/api/v1/org/sso", e.owner, nil)
+		e.want(st, 200, b, "get the connection")
+		want := map[string]any{"issuer": op.Issuer, "client_id": ssoClient, "second_step": "trust_upstream",
+			"callback_url": ssoCallback, "domains": []any{}}
+		got := map[string]any{}
+		for k := range want {
+			got[k] = b[k]
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("GET /api/v1/org/sso (-want +got):\n%s", diff)
+		}
+		raw, _ := json.Marshal(b)
+		if strings.Contains(string(raw), ssoSecret) {
+			t.Errorf("GET /api/v1/org/sso shows the secret: %s", raw)
+		}
+		conn, err := db.SSOConnection(context.Background(), e.members()["owner@acme.test"]["id"].(string))
+		if err == nil || conn != nil {
+			t.Fatalf("a connection under the owner's id: the test looks it up by org")
+		}
+		org, err := db.OrgBySlug(context.Background(), "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if conn, err = db.SSOConnection(context.Background(), org.ID); err != nil || strings.Contains(string(conn.ClientSecret), ssoSecret) {
+			t.Errorf("the stored secret is not sealed (err %v)", err)
+		}
+
+		for _, tc := range []struct {
+			name   string
+			body   map[string]string
+			field  string
+			reason string
+		}{
+			{"no issuer", map[string]string{"client_id": "x", "client_secret": "y", "second_step": "never"}, "issuer", "required"},
+			{"issuer with a query", map[string]string{"issuer": op.Issuer + "?a=b", "client_id": "x", "second_step": "never"}, "issuer", "url"},
+			{"wrong rule", map[string]string{"issuer": op.Issuer, "client_id": "x", "second_step": "sometimes"}, "second_step", "sso_rule"},
+			{"not a provider", map[string]string{"issuer": e.srv.URL, "client_id": "x", "second_step": "never"}, "issuer", "sso_discovery"},
+		} {
+			st, b, _ := e.call("PUT", "/api/v1/org/sso", e.owner, tc.body)
+			if st != 400 || b["field"] != tc.field || b["reason"] != tc.reason {
+				t.Errorf("%s: %d %v, want 400 on %s (%s)", tc.name, st, b, tc.field, tc.reason)
+			}
+		}
+		st, b, _ = e.call("POST", "/api/v1/org/sso/test", e.owner, map[string]string{"issuer": op.Issuer})
+		if st != 200 || b["pkce_s256"] != true || b["iss_parameter"] != true || b["token_endpoint"] == "" {
+			t.Errorf("test the connection: %d %v", st, b)
+		}
+
+		// A member gets 403; an SSO admin (not owner) reads but cannot change.
+		st, b, _ = e.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "pat@acme.test", "password": apiPassword})
+		e.want(st, 200, b, "pat signs in")
+		pat := b["session_token"].(string)
+		for _, m := range []string{"GET", "PUT", "DELETE"} {
+			if st, b, _ := e.call(m, "/api/v1/org/sso", pat, map[string]string{}); st != 403 {
+				t.Errorf("a member's %s /api/v1/org/sso: %d %v, want 403", m, st, b)
+			}
+		}
+
+		// The operator's domains show to owners; one organisation each.
+		if _, err := e.svc.AddSSODomain(context.Background(), "acme", "Acme.Test"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, err := e.svc.CreateOrg(context.Background(), twostep.NewOrg{Name: "Other", OwnerEmail: "o@other.test", Password: apiPassword}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.AddSSODomain(context.Background(), "other", "acme.test"); !errors.Is(err, twostep.ErrConflict) {
+			t.Errorf("a domain given twice: %v, want ErrConflict", err)
+		}
+		st, b, _ = e.call("GET", "/api/v1/org/sso", e.owner, nil)
+		if !cmp.Equal(b["domains"], []any{"acme.test"}) {
+			t.Errorf("domains: %v", b["domains"])
+		}
+		// An address of the domain with no account goes to the provider.
+		st, b, _ = e.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "new@acme.test", "password": "anything at all"})
+		if st != 403 || b["sso_url"] != ssoBase+"/sso/start?login_hint=new%40acme.test&org=acme" {
+			t.Errorf("an address of the SSO domain: %d %v, want 403 sso_managed with sso_url", st, b)
+		}
+	})
+}
+
+// TestSSOPrivateIssuer: without TWOSTEP_ALLOW_PRIVATE_URLS an owner cannot
+// point the connection at a loopback provider (API.md §7, owner-given URLs).
+func TestSSOPrivateIssuer(t *testing.T) {
+	a := newAPI(t, false)
+	_, _, owner := a.enrol()
+	for _, issuer := range []string{"http://idp.example.com", "https://127.0.0.1:8443", "https://[::1]/realms/acme", "https://10.1.2.3"} {
+		st, b, _ := a.call("PUT", "/api/v1/org/sso", owner, map[string]string{"issuer": issuer, "client_id": "c",
+			"client_secret": "s", "second_step": "never"})
+		if st != 400 || b["field"] != "issuer" || (b["reason"] != "https_url" && b["reason"] != "private_address") {
+			t.Errorf("%s: %d %v, want 400 on issuer", issuer, st, b)
+		}
+	}
 }
