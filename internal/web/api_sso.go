@@ -187,6 +187,12 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		}
 		s.finishSignIn(w, r, res, "/account/security")
 	case twostep.StatusSecondStep:
+		if res.SignInToken == "" {
+			// An identity confirmation of a member with a Twostep method:
+			// the provider's part is done, the code comes next.
+			redirect(w, r, "/account/confirm")
+			return
+		}
 		s.setCookie(w, s.signInCookie(), res.SignInToken, res.ExpiresAt)
 		if cs := res.CodeSent; cs != nil {
 			redirect(w, r, methodHref(twostep.MethodOption{Method: cs.Method, FactorID: cs.FactorID}))
