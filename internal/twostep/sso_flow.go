@@ -287,7 +287,7 @@ func (s *Service) ssoSignIn(ctx context.Context, org *Org, conn *SSOConnection, 
 // linking or creating it the first time, and whether it did either (then
 // the identity's last sign-in is already now). The first time needs a
 // verified e-mail; it links only an account that is already SSO in this
-// organisation, and never one with a password (no takeover).
+// organisation, never one that signs in with a password (no takeover).
 func (s *Service) ssoAccount(ctx context.Context, tx Store, org *Org, conn *SSOConnection, cl *SSOClaims, email string, c *Caller) (*Account, bool, error) {
 	id, err := tx.SSOIdentity(ctx, org.ID, conn.Issuer, cl.Subject)
 	if err == nil {
@@ -326,9 +326,11 @@ func (s *Service) ssoAccount(ctx context.Context, tx Store, org *Org, conn *SSOC
 		created = true
 	case err != nil:
 		return nil, false, err
-	case a.OrgID != org.ID || !a.SSO || a.PasswordHash != "":
+	case a.OrgID != org.ID || !a.SSO:
 		// Someone else's address, or an account that signs in with its own
-		// password: a provider never takes it over.
+		// password: a provider never takes it over. (An account an admin
+		// moved to SSO may keep a dormant password hash, which only taking
+		// it off SSO again brings back: the move was the consent.)
 		return nil, false, invalid("email", ReasonSSOAccountTaken, "Email", email)
 	}
 	err = tx.CreateSSOIdentity(ctx, &SSOIdentity{OrgID: org.ID, Issuer: conn.Issuer, Subject: cl.Subject, AccountID: a.ID,

@@ -354,6 +354,20 @@ func TestSSOSignIn(t *testing.T) {
 		}
 		st, b, _ = e.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "pat@acme.test", "password": apiPassword})
 		e.want(st, 200, b, "pat still signs in with the password")
+		// Unless an admin moves Pat to SSO: then the provider signs her in
+		// (the same account) and her old password no longer does.
+		patID := e.members()["pat@acme.test"]["id"].(string)
+		st, b, _ = e.call("PATCH", "/api/v1/org/members/"+patID, e.owner, map[string]any{"sso": true})
+		e.want(st, 200, b, "move pat to SSO")
+		// (Under "always" she first enrols a method of Twostep's, as her account.)
+		r = e.signIn(twosteptest.ProviderLogin{Login: "pat@acme.test"}, nil)
+		st, b, _ = e.call("GET", "/api/v1/account", e.cookie(r.browser, "twostep_signin"), nil)
+		if r.location != "/sign-in/enrol" || b["id"] != patID {
+			t.Errorf("pat moved to SSO: %d to %q as %v, want enrolment of her account %s", r.status, r.location, b["id"], patID)
+		}
+		if st, b, _ = e.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "pat@acme.test", "password": apiPassword}); st != 403 {
+			t.Errorf("pat's old password after the move to SSO: %d %v, want 403 sso_managed", st, b)
+		}
 
 		// email_verified false: refused, nobody made.
 		r = e.signIn(twosteptest.ProviderLogin{Login: "eve@acme.test"}, nil)
