@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -208,7 +209,7 @@ type Settings struct {
 }
 
 // Locales are the languages Twostep speaks.
-var Locales = []string{"en", "fr"}
+var Locales = []string{"en", "fr", "ja"}
 
 // UpdateSettings changes the caller's settings. Allowing legacy clients needs a
 // recent identity confirmation, two-step on, and an organisation that permits it
@@ -217,7 +218,7 @@ func (s *Service) UpdateSettings(ctx context.Context, c *Caller, ch Settings) (*
 	a := *c.Account
 	if ch.Locale != nil {
 		if !containsString(Locales, *ch.Locale) {
-			return nil, invalid("locale", ReasonLocale, "Locales", "en, fr")
+			return nil, invalid("locale", ReasonLocale, "Locales", strings.Join(Locales, ", "))
 		}
 		a.Locale = *ch.Locale
 	}
