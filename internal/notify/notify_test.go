@@ -66,6 +66,21 @@ func TestCodeMessages(t *testing.T) {
 	}
 }
 
+// TestEnrolSubject: the code that confirms a new address for codes says so in
+// words a reader expects, not "your code to turn on sign-in codes".
+func TestEnrolSubject(t *testing.T) {
+	texts := loadTexts(t)
+	want := map[string]string{"en": "Confirm this address for two-step verification",
+		"fr": "Confirmez cette adresse pour la validation en deux étapes", "ja": "二段階認証に使うメールアドレスの確認"}
+	for _, loc := range twostep.Locales {
+		r, err := texts.Render(twostep.Message{Locale: loc, Template: "code_enrol",
+			Data: map[string]string{"code": "493817", "minutes": "10", "issuer": "Cloud Legal", "email": "joe@example.com"}})
+		if err != nil || r.Subject != want[loc] {
+			t.Errorf("%s: subject %q (%v), want %q", loc, r.Subject, err, want[loc])
+		}
+	}
+}
+
 func TestPasswordResetMessage(t *testing.T) {
 	texts := loadTexts(t)
 	link := "https://id.example.com/reset-password/tok_Zq8"

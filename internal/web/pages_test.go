@@ -1077,7 +1077,7 @@ func TestLanguageSetting(t *testing.T) {
 	a := b.get("/account/security")
 	want(t, a, 200, "", `<label for="locale">Language</label>`, `<option value="fr" lang="fr">Français</option>`)
 	want(t, b.post("/account/security/language", url.Values{"locale": {"fr"}}), 303, "/account/security?done=language")
-	want(t, b.get("/account/security?done=language"), 200, "", `<html lang="fr">`, "Langue enregistrée.", "Paramètres de sécurité",
+	want(t, b.get("/account/security?done=language"), 200, "", `<html lang="fr">`, "Langue enregistrée.", "Paramètres de sécurité", "Ajouter une adresse e-mail",
 		`<option value="fr" lang="fr" selected>Français</option>`)
 	want(t, b.post("/account/security/language", url.Values{"locale": {"de"}}), 400, "", "Langue : choisissez l’une des langues")
 	// Japanese is offered by its own name, and once chosen every page speaks it.
