@@ -134,15 +134,21 @@ func (s *Service) prepareOrg(ctx context.Context, n NewOrg) (*Org, *Account, err
 	if err := checkText("name", name); err != nil {
 		return nil, nil, err
 	}
+	id := s.newID("org")
 	slug := n.Slug
 	if slug == "" {
 		slug = Slugify(name)
+	}
+	if slug == "" && n.Slug == "" {
+		// A name in a script without ASCII letters (カーボン会計) has no
+		// readable slug: the random end of its id is one, and as unique.
+		slug = "org-" + id[len(id)-8:]
 	}
 	if !validSlug(slug) {
 		return nil, nil, invalid("slug", ReasonSlug)
 	}
 	now := s.now()
-	org := &Org{ID: s.newID("org"), Name: name, Slug: slug, Policy: s.DefaultPolicy(), CreatedAt: now}
+	org := &Org{ID: id, Name: name, Slug: slug, Policy: s.DefaultPolicy(), CreatedAt: now}
 	org.Policy.ChangedAt = now
 	acct, err := s.prepareAccount(ctx, org, n.OwnerEmail, RoleOwner, false, n.Password)
 	return org, acct, err

@@ -72,7 +72,7 @@ func (p *page) factorName(f *twostep.Factor) string {
 	if masked != "" {
 		name += " (" + masked + ")"
 	}
-	if f.Label != "" && f.Label != "Authenticator app" && f.Label != masked {
+	if f.Label != "" && f.Label != twostep.DefaultTOTPLabel && f.Label != masked {
 		name += " — " + f.Label
 	}
 	return name
