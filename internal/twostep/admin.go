@@ -87,6 +87,7 @@ func (s *Service) Setup(ctx context.Context, token string, n NewOrg, c *Caller) 
 	if err != nil {
 		return nil, err
 	}
+	acct.Locale = browserLocale(c)
 	var res *SignInResult
 	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if count, err := tx.CountOrgs(ctx); err != nil || count > 0 {
@@ -313,6 +314,9 @@ func (s *Service) passwordByLink(ctx context.Context, token, password string, c 
 			return err
 		}
 		a.PasswordHash = hash
+		if a.Locale == "" {
+			a.Locale = browserLocale(c) // an invitation's or an operator's account, first seen here
+		}
 		if err := tx.UpdateAccount(ctx, a); err != nil {
 			return err
 		}

@@ -266,11 +266,26 @@ func (s *Server) lang(r *http.Request, c *twostep.Caller) string {
 			}
 		}
 	}
+	if l := s.browserLocale(r); l != "" {
+		return l
+	}
+	return languages[0].String()
+}
+
+// browserLocale is the language among those the pages speak that best
+// matches Accept-Language, "" when none does: an account without a chosen
+// language takes it, and its messages follow.
+func (s *Server) browserLocale(r *http.Request) string {
 	tags, _, _ := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
 	if _, i, conf := s.pages.matcher.Match(tags...); conf != language.No {
 		return languages[i].String()
 	}
-	return languages[0].String()
+	return ""
+}
+
+// textsIn is a page with nothing but lang's words, for a text that is no page.
+func (s *Server) textsIn(lang string) *page {
+	return &page{Lang: lang, loc: i18n.NewLocalizer(s.pages.bundle, lang), log: s.log}
 }
 
 func (s *Server) newPage(r *http.Request, c *twostep.Caller) *page {

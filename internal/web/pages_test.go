@@ -100,8 +100,8 @@ func newEnv(t *testing.T) *env {
 // mail is a message the outbox delivered (an e-mail, a text message or a
 // call), with its data opened.
 type mail struct {
-	Channel, To, Template string
-	Data                  map[string]string
+	Channel, To, Template, Locale string
+	Data                          map[string]string
 }
 
 // deliver does what the delivery worker does with every message due now:
@@ -117,7 +117,7 @@ func (e *env) deliver(t *testing.T, fail bool) {
 	})
 	for _, m := range msgs {
 		if !fail {
-			e.inbox = append(e.inbox, mail{Channel: m.Channel, To: m.To, Template: m.Template, Data: m.Data})
+			e.inbox = append(e.inbox, mail{Channel: m.Channel, To: m.To, Template: m.Template, Locale: m.Locale, Data: m.Data})
 		}
 	}
 }
@@ -417,7 +417,9 @@ func TestJourney(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(recoveryCodesFile("Twostep", ownerEmail, codes), string(file)); diff != "" {
+	wantFile := "Twostep recovery codes for " + ownerEmail + "\n\n" + strings.Join(codes, "\n") +
+		"\n\nEach code works once. Keep them somewhere safe, away from your phone.\n"
+	if diff := cmp.Diff(wantFile, string(file)); diff != "" {
 		t.Errorf("downloaded file (-want +got):\n%s", diff)
 	}
 	want(t, b.get("/account/security?done=codes"), 200, "", "Two-step verification is on.", "You have 10 recovery codes left.",
