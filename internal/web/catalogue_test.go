@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+
 	"github.com/twostep/twostep/internal/twostep"
 )
 
@@ -214,4 +216,48 @@ func stringLiterals(t *testing.T, dir string) map[string]bool {
 		})
 	}
 	return out
+}
+
+// TestPlurals: every message with plural forms has exactly the forms CLDR
+// gives its language (ja: only "other"; en: "one" and "other"), and says any
+// count, from none to millions, with the count in it.
+func TestPlurals(t *testing.T) {
+	pages, err := loadPages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range languages {
+		data, err := assets.ReadFile("locales/" + tag.String() + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal(data, &raw); err != nil {
+			t.Fatal(err)
+		}
+		p := &page{Lang: tag.String(), loc: i18n.NewLocalizer(pages.bundle, tag.String())}
+		// CLDR's categories for integers ("many" is French for millions,
+		// which "other" says as well).
+		cldr := map[string][]string{"en": {"one", "other"}, "fr": {"many", "one", "other"}, "ja": {"other"}}[tag.String()]
+		for id, v := range raw {
+			var forms map[string]string
+			if json.Unmarshal(v, &forms) != nil {
+				continue
+			}
+			for form := range forms {
+				if !slices.Contains(cldr, form) {
+					t.Errorf("%s: %s has the form %q, which %s does not have", tag, id, form, tag)
+				}
+			}
+			if _, ok := forms["other"]; !ok {
+				t.Errorf("%s: %s has no \"other\" form", tag, id)
+			}
+			for _, n := range []int{0, 1, 2, 5, 21, 1000000} {
+				s, ok := p.tr(id, "Count", n, "N", n, "Total", 3, "Email", "a@example.com", "Until", "1 Dec", "Account", "ann")
+				if !ok || !strings.Contains(s, strconv.Itoa(n)) && !strings.Contains(id, "members.caption") {
+					t.Errorf("%s: %s with %d: %q", tag, id, n, s)
+				}
+			}
+		}
+	}
 }
