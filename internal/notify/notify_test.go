@@ -152,7 +152,7 @@ func TestRender(t *testing.T) {
 	}
 }
 
-// TestEveryTemplateInEveryLocale: the two languages have the same templates,
+// TestEveryTemplateInEveryLocale: the languages have the same templates,
 // and all of them render from the data the domain sends.
 func TestEveryTemplateInEveryLocale(t *testing.T) {
 	texts := loadTexts(t)
