@@ -98,6 +98,8 @@ type FinishSSORequest struct {
 	IP          string
 	UserAgent   string
 	DeviceToken string
+	// Locale is the language the browser asks for (see Caller.Locale).
+	Locale string
 	// AuthRequestID is the OpenID Connect authorization request the person
 	// signs in for, "" for none (as SignInRequest.AuthRequestID).
 	AuthRequestID string
@@ -229,7 +231,7 @@ func (s *Service) finishSSO(ctx context.Context, r FinishSSORequest) (*SignInRes
 // ssoSignIn finds or makes the account of a verified provider identity and
 // takes its sign-in on through Decide.
 func (s *Service) ssoSignIn(ctx context.Context, org *Org, conn *SSOConnection, cl *SSOClaims, r FinishSSORequest) (*SignInResult, error) {
-	caller := &Caller{IP: r.IP, UserAgent: r.UserAgent, DeviceToken: r.DeviceToken}
+	caller := &Caller{IP: r.IP, UserAgent: r.UserAgent, DeviceToken: r.DeviceToken, Locale: r.Locale}
 	email := NormalizeEmail(cl.Email)
 	var res *SignInResult
 	var refusal string
@@ -244,6 +246,9 @@ func (s *Service) ssoSignIn(ctx context.Context, org *Org, conn *SSOConnection, 
 			return nil, err
 		}
 		caller.Account = acct
+		if err := s.adoptLocale(ctx, tx, acct, caller); err != nil {
+			return nil, err
+		}
 		if !linked {
 			if err := tx.TouchSSOIdentity(ctx, org.ID, conn.Issuer, cl.Subject, email, s.now()); err != nil {
 				return nil, err

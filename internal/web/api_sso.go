@@ -172,7 +172,7 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.svc.FinishSSO(r.Context(), twostep.FinishSSORequest{OrgSlug: r.PathValue("slug"), State: q.Get("state"),
 		BrowserState: browser, Code: q.Get("code"), Iss: q.Get("iss"), Error: q.Get("error"), IP: s.clientIP(r),
-		UserAgent: r.UserAgent(), DeviceToken: s.deviceToken(r), AuthRequestID: s.authRequestID(r), Session: session})
+		UserAgent: r.UserAgent(), DeviceToken: s.deviceToken(r), Locale: s.browserLocale(r), AuthRequestID: s.authRequestID(r), Session: session})
 	if err != nil {
 		s.ssoFailed(w, r, err)
 		return
