@@ -70,7 +70,7 @@ func newSSOEnv(t *testing.T, db *store.DB, op *twosteptest.Provider, rule twoste
 		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail}, BaseURL: ssoBase,
 		Hasher: twostep.NewHasher(twosteptest.CheapArgon2, 4, 100, time.Second, rand.Reader),
 		OIDC:   twostep.OIDCOptions{AllowPrivateURLs: true}, CookieDomain: "twostep.test",
-		SSO:    sso.New(sso.Options{AllowPrivate: true, Clock: clock.Now})})
+		SSO: sso.New(sso.Options{AllowPrivate: true, Clock: clock.Now})})
 	if err != nil {
 		t.Fatal(err)
 	}
