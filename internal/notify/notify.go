@@ -5,9 +5,11 @@ package notify
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
+	"maps"
 	"slices"
 	"strings"
 	"text/template"
@@ -40,9 +42,24 @@ type Rendered struct {
 // defining "subject" and "text" (the e-mail) and, for a message that may go to
 // a phone, "sms" and "voice". Each file is a template set of its own, so the
 // same part names can be used in every file. The function digits spells a
-// code for text-to-speech: "1, 2, 3".
+// code for text-to-speech: "1, 2, 3". Every message gets the key "product",
+// the product's name (WithProduct), which brands its subject, body, SMS and call.
 type Texts struct {
-	sets map[string]map[string]*template.Template // locale → template name → set
+	sets    map[string]map[string]*template.Template // locale → template name → set
+	product string
+}
+
+// DefaultProduct is the product's name in messages until WithProduct says another.
+const DefaultProduct = "Twostep"
+
+// WithProduct returns t wording messages in the name of product
+// (TWOSTEP_PRODUCT_NAME); "" keeps DefaultProduct.
+func (t *Texts) WithProduct(product string) *Texts {
+	c := *t
+	if product != "" {
+		c.product = product
+	}
+	return &c
 }
 
 // phoneChannels are the channels worded by a part of their own name; "email"
@@ -62,7 +79,7 @@ func digits(s string) string {
 // every key it uses; a phone wording must not need "email" and must end with
 // the WebOTP line.
 func LoadTexts() (*Texts, error) {
-	t := &Texts{sets: map[string]map[string]*template.Template{}}
+	t := &Texts{sets: map[string]map[string]*template.Template{}, product: DefaultProduct}
 	for _, loc := range twostep.Locales {
 		dir := "messages/" + loc
 		entries, err := messageFS.ReadDir(dir)
@@ -120,7 +137,7 @@ func LoadTexts() (*Texts, error) {
 var sampleData = map[string]string{"email": "a@example.com", "new_email": "b@example.com", "issuer": "Twostep",
 	"method": "totp", "label": "Phone", "left": "3", "allowed": "true", "code": "123456", "minutes": "10",
 	"link": "https://twostep.example/reset-password/token", "host": "twostep.example",
-	"org": "Cloud Legal", "until": "2026-12-01", "inviter": "owner@example.com", "days": "7"}
+	"org": "Cloud Legal", "until": "2026-12-01", "inviter": "owner@example.com", "days": "7", "product": "Twostep"}
 
 // Render words m in its locale (English when the locale is unknown). For an
 // e-mail (Channel "email" or empty) that is the subject, the plain text, and
@@ -136,6 +153,12 @@ func (t *Texts) Render(m twostep.Message) (Rendered, error) {
 	tm, ok := set[m.Template]
 	if !ok {
 		return Rendered{}, fmt.Errorf("notify: no message template %q in %s", m.Template, m.Locale)
+	}
+	if _, ok := m.Data["product"]; !ok {
+		data := make(map[string]string, len(m.Data)+1)
+		maps.Copy(data, m.Data)
+		data["product"] = cmp.Or(t.product, DefaultProduct)
+		m.Data = data
 	}
 	part := func(name string) (string, error) {
 		var b bytes.Buffer

@@ -28,13 +28,58 @@ var (
 	orgMessages = []string{"invitation", "two_step_required"}
 )
 
+// loadTexts loads the messages of a server whose TWOSTEP_PRODUCT_NAME is
+// "Cloud Legal" (the Verify API's messages name the Verify service instead:
+// the tests give it as "issuer", the same name).
 func loadTexts(t testing.TB) *notify.Texts {
 	t.Helper()
 	texts, err := notify.LoadTexts()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return texts
+	return texts.WithProduct("Cloud Legal")
+}
+
+// TestMessagesNameTheProduct: the product's name (TWOSTEP_PRODUCT_NAME) is in
+// every e-mail's subject and text, and starts every SMS and call; without one,
+// "Twostep".
+func TestMessagesNameTheProduct(t *testing.T) {
+	plain, err := notify.LoadTexts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := map[string]string{"email": "joe@example.com", "new_email": "joe@new.example", "issuer": "Twostep",
+		"method": "totp", "label": "Pixel", "left": "3", "allowed": "false",
+		"code": "493817", "minutes": "10", "link": "https://id.example.com/reset-password/tok", "host": "auth.example.com",
+		"org": "Cloud Legal", "until": "2026-12-01", "inviter": "owner@example.com", "days": "7"}
+	all := append(append(append([]string{"password_reset"}, codeTemplates...), notices...), orgMessages...)
+	for _, tc := range []struct {
+		texts   *notify.Texts
+		product string
+	}{{plain, "Twostep"}, {plain.WithProduct("Acme Files"), "Acme Files"}} {
+		for _, loc := range twostep.Locales {
+			for _, name := range all {
+				if name == "code_verify" {
+					continue // named by the Verify service, TestCodeMessages
+				}
+				r, err := tc.texts.Render(twostep.Message{Locale: loc, Template: name, Data: data})
+				if err != nil {
+					t.Fatalf("%s/%s: %v", loc, name, err)
+				}
+				if !strings.HasPrefix(r.Subject, tc.product) || !strings.Contains(r.Text, tc.product) {
+					t.Errorf("%s/%s with product %q: subject %q, text:\n%s", loc, name, tc.product, r.Subject, r.Text)
+				}
+			}
+			for _, name := range phoneTemplates[:3] {
+				for _, ch := range []string{"sms", "voice"} {
+					r, err := tc.texts.Render(twostep.Message{Channel: ch, Locale: loc, Template: name, Data: phoneData("493817")})
+					if err != nil || !strings.Contains(r.Text[:min(len(r.Text), 40)], tc.product) {
+						t.Errorf("%s/%s %s with product %q does not say it first: %v\n%s", loc, name, ch, tc.product, err, r.Text)
+					}
+				}
+			}
+		}
+	}
 }
 
 // TestCodeMessages: a code message says who sends it, the code once, how long
@@ -112,8 +157,8 @@ func TestNotices(t *testing.T) { // NT-03
 }
 
 func TestRender(t *testing.T) {
-	texts := loadTexts(t)
-	data := map[string]string{"email": "joe@example.com", "issuer": "Smith & <Sons>"}
+	texts := loadTexts(t).WithProduct("Smith & <Sons>")
+	data := map[string]string{"email": "joe@example.com", "issuer": "Twostep"}
 	if _, err := texts.Render(twostep.Message{Locale: "en", Template: "no_such_notice"}); err == nil {
 		t.Error("an unknown template rendered")
 	}
@@ -125,7 +170,7 @@ func TestRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Subject != "Two-step verification is on" || r.Channel != "email" || r.To != "joe@example.com" {
+	if r.Subject != "Smith & <Sons>: Two-step verification is on" || r.Channel != "email" || r.To != "joe@example.com" {
 		t.Errorf("rendered %+v", r)
 	}
 	// The HTML part is escaped text, paragraph by paragraph.

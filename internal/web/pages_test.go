@@ -75,7 +75,8 @@ func newEnv(t *testing.T) *env {
 	// Real time (cookie jars judge expiry by it), on a TOTP step boundary.
 	clk := &clock{twosteptest.NewClock(time.Now().UTC().Truncate(30 * time.Second))}
 	svc, err := twostep.New(twostep.Options{Store: db, Sealer: sealer, Hasher: hasher, Rand: rand.Reader, Clock: clk.Now,
-		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice}, BaseURL: "http://127.0.0.1"})
+		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice}, BaseURL: "http://127.0.0.1",
+		DescribeAgent: DescribeUserAgent})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,7 +438,7 @@ func TestJourney(t *testing.T) {
 	want(t, b.post("/sign-in/verify", url.Values{"method": {"totp"}, "code": {wrongCode(e.code(key))}}), 400, "", "Wrong code. 4 tries left.")
 	want(t, b.post("/sign-in/verify", url.Values{"method": {"totp"}, "code": {e.code(key)}}), 303, "/account/security")
 	a = b.get("/account/security")
-	want(t, a, 200, "", "Two-step verification is on.", "Turned on "+e.clock.Now().Format("2006-01-02"))
+	want(t, a, 200, "", "Two-step verification is on.", "Turned on "+e.clock.Now().Format("2 January 2006"))
 
 	// A recovery code signs in once.
 	want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
@@ -560,7 +561,7 @@ func TestActivity(t *testing.T) {
 		want(t, b.signIn(t, ownerEmail, ownerPwd), 303, "/account/security")
 	}
 	a := b.get("/account/activity")
-	want(t, a, 200, "", "Account activity", "Signed in", "Sign-in failed (wrong password)", "127.0.0.1", "Go-http-client")
+	want(t, a, 200, "", "Account activity", "Signed in", "Sign-in failed (wrong password)", "127.0.0.1", `<td class="device">Go</td>`)
 	older := find(t, a.body, `href="(/account/activity\?before=\d+)"`)
 	a = b.get(older)
 	want(t, a, 200, "", "Account created")
@@ -1572,7 +1573,7 @@ func TestAdminMembers(t *testing.T) {
 	want(t, e.browser(t).get("/admin/members"), 303, "/sign-in")
 
 	// The owner's members page.
-	want(t, owner.get("/account/security"), 200, "", `href="/admin/members">Administration`)
+	want(t, owner.get("/account/security"), 200, "", `href="/admin/members">Admin`)
 	a = owner.get("/admin/members")
 	want(t, a, 200, "", "Members", "<caption>3 of 3 members shown</caption>", `<th scope="col">Role</th>`,
 		`<th scope="row">`+ann+`</th>`, "Administrator", "Owner", "Reset two-step", "End sessions", "Send invitation")
