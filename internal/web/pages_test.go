@@ -66,8 +66,9 @@ type env struct {
 // mailFrom is the sender address the pages tell people to look for.
 const mailFrom = "no-reply@karbon.example"
 
-// newEnv runs a Server over a Service over a fresh SQLite database.
-func newEnv(t *testing.T) *env {
+// newEnv runs a Server over a Service over a fresh SQLite database; opts
+// change the Server's options (the brand, say).
+func newEnv(t *testing.T, opts ...func(*Options)) *env {
 	t.Helper()
 	db := storetest.SQLite(t)
 	sealer := twosteptest.NewSealer(t)
@@ -81,8 +82,12 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	logs := &errorLog{}
-	s, err := New(Options{Service: svc, Logger: slog.New(logs), BaseURL: &url.URL{Scheme: "http", Host: "127.0.0.1"},
-		Dev: true, Clock: clk.Now, MailFrom: mailFrom})
+	o := Options{Service: svc, Logger: slog.New(logs), BaseURL: &url.URL{Scheme: "http", Host: "127.0.0.1"},
+		Dev: true, Clock: clk.Now, MailFrom: mailFrom}
+	for _, f := range opts {
+		f(&o)
+	}
+	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,6 +157,7 @@ type browser struct {
 	c      *http.Client
 	lang   string
 	origin string
+	ua     string // the User-Agent header; "" is Go's
 	seen   map[string]string
 }
 
@@ -189,6 +195,9 @@ func (b *browser) do(method, path string, form url.Values) answer {
 	}
 	if b.origin != "" {
 		req.Header.Set("Origin", b.origin)
+	}
+	if b.ua != "" {
+		req.Header.Set("User-Agent", b.ua)
 	}
 	res, err := b.c.Do(req)
 	if err != nil {
