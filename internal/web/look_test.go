@@ -163,9 +163,9 @@ func TestAccentForeground(t *testing.T) {
 	}
 }
 
-// TestClientNamedDuringOIDCSignIn is held by TestOIDCClientNamed in
-// pages_oidc_test.go: "Sign in to continue to {client}" on every page of the
-// sign-in.
+// The product (OpenID Connect client) that asked for a sign-in is named on its
+// pages, "Sign in to continue to {client}": TestOIDCCodeFlow in cmd/twostep
+// and TestBrowserOIDCRequiredEnrolment hold it.
 
 // TestDevicesInWords: the activity and audit pages say "Chrome on macOS", not
 // the User-Agent string, and the address as it is.
