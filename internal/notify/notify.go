@@ -11,6 +11,7 @@ import (
 	htmltemplate "html/template"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -68,6 +69,36 @@ var phoneChannels = []string{"sms", "voice"}
 
 var funcs = template.FuncMap{"digits": digits}
 
+// months name the months in the languages whose dates say them.
+var months = map[string][12]string{
+	"en": {"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"},
+	"fr": {"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"},
+}
+
+// dayIn returns the template function "day" of locale loc: a date the domain
+// gives as 2006-01-02 said as people of loc write it ("3 March 2026", "3 mars
+// 2026", "2026年3月3日"); anything else is left as it is.
+func dayIn(loc string) func(string) string {
+	return func(s string) string {
+		t, err := time.Parse("2006-01-02", s)
+		if err != nil {
+			return s
+		}
+		if loc == "ja" {
+			return fmt.Sprintf("%d年%d月%d日", t.Year(), int(t.Month()), t.Day())
+		}
+		names, ok := months[loc]
+		if !ok {
+			names = months["en"]
+		}
+		day := strconv.Itoa(t.Day())
+		if loc == "fr" && t.Day() == 1 {
+			day = "1er" // le 1er mars
+		}
+		return fmt.Sprintf("%s %s %d", day, names[t.Month()-1], t.Year())
+	}
+}
+
 // digits spells s one character at a time, "123" as "1, 2, 3", so that
 // text-to-speech reads each digit rather than a number.
 func digits(s string) string {
@@ -89,7 +120,8 @@ func LoadTexts() (*Texts, error) {
 		t.sets[loc] = map[string]*template.Template{}
 		for _, e := range entries {
 			name := strings.TrimSuffix(e.Name(), ".tmpl")
-			tm, err := template.New(name).Funcs(funcs).Option("missingkey=error").ParseFS(messageFS, dir+"/"+e.Name())
+			tm, err := template.New(name).Funcs(funcs).Funcs(template.FuncMap{"day": dayIn(loc)}).Option("missingkey=error").
+				ParseFS(messageFS, dir+"/"+e.Name())
 			if err != nil {
 				return nil, fmt.Errorf("notify: %w", err)
 			}

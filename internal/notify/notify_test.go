@@ -228,3 +228,26 @@ func TestDevOutboxKeepsMessages(t *testing.T) {
 		t.Errorf("kept (-want +got):\n%s", diff)
 	}
 }
+
+// TestMessageDates: a date in a message reads as the reader writes it, not as
+// ISO 8601.
+func TestMessageDates(t *testing.T) {
+	texts := loadTexts(t)
+	for _, tc := range []struct{ loc, template, until, want string }{
+		{"en", "device_remembered", "2026-03-01", "until 1 March 2026."},
+		{"fr", "device_remembered", "2026-03-01", "jusqu'au 1er mars 2026."},
+		{"fr", "device_remembered", "2026-12-24", "jusqu'au 24 décembre 2026."},
+		{"en", "two_step_required", "2026-12-24", "until 24 December 2026;"},
+		{"fr", "two_step_required", "2026-08-02", "jusqu'au 2 août 2026 ;"},
+	} {
+		data := map[string]string{"email": "joe@example.com", "org": "Cloud Legal", "until": tc.until, "days": "30",
+			"browser": "Firefox", "platform": "Linux", "ip": "192.0.2.1"}
+		r, err := texts.Render(twostep.Message{Locale: tc.loc, Template: tc.template, Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(r.Text, tc.want) || strings.Contains(r.Text, tc.until) {
+			t.Errorf("%s/%s: want %q, text:\n%s", tc.loc, tc.template, tc.want, r.Text)
+		}
+	}
+}
