@@ -67,6 +67,7 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		a.db.Close()
 		return nil, err
 	}
+	texts = texts.WithProduct(cfg.ProductName)
 	transports, methods, err := transports(cfg, a.db)
 	if err != nil {
 		a.db.Close()
@@ -92,6 +93,7 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		PhoneLimits:      phoneLimits(cfg),
 		Hasher:           hasher,
 		Issuer:           cfg.Issuer,
+		DescribeAgent:    web.DescribeUserAgent,
 		MinClientVersion: cfg.MinClientVersion,
 		SessionIdle:      cfg.SessionIdle, SessionMax: cfg.SessionMax, ConfirmWindow: cfg.ConfirmWindow,
 		OIDC: oidcOptions(cfg), CookieDomain: cfg.CookieDomain, Verify: twostep.VerifyOptions{OrgDaily: cfg.VerifyOrgDailyLimit},
@@ -150,7 +152,7 @@ func transports(cfg *Config, db *store.DB) (map[string]notify.Transport, []twost
 		ts["email"], ts["sms"], ts["voice"] = dev, dev, dev
 	}
 	if cfg.SMTPURL != "" {
-		smtp, err := notify.NewSMTP(notify.SMTPOptions{URL: cfg.SMTPURL, From: cfg.MailFrom, FromName: cfg.Issuer,
+		smtp, err := notify.NewSMTP(notify.SMTPOptions{URL: cfg.SMTPURL, From: cfg.MailFrom, FromName: cfg.ProductName,
 			HELO: heloName(cfg.BaseURL.Hostname())})
 		if err != nil {
 			return nil, nil, fmt.Errorf("TWOSTEP_SMTP_URL: %w", err)

@@ -32,6 +32,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	brand, err := loadBrand(cfg)
+	if err != nil {
+		return err
+	}
 	if getenv("GOGC") == "" {
 		// Each argon2id hash allocates its 19 MiB afresh. At the default of 100
 		// the heap is collected, given back to the system and faulted in again
@@ -66,7 +70,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	h, err := web.New(web.Options{Service: a.svc, Logger: a.log, BaseURL: cfg.BaseURL, Dev: cfg.Dev,
 		TrustedProxies: cfg.TrustedProxies, MailFrom: cfg.MailFrom, Metrics: mainMetrics, DatabaseTimeout: cfg.DatabaseTimeout,
-		TwilioAuthToken: twilioToken(cfg), OIDCCallback: oidcCallback, CookieDomain: cfg.CookieDomain})
+		TwilioAuthToken: twilioToken(cfg), OIDCCallback: oidcCallback, CookieDomain: cfg.CookieDomain,
+		Brand: brand})
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,10 @@ type Options struct {
 	// under it. "" for none.
 	CookieDomain string
 	Verify       VerifyOptions
+	// DescribeAgent reads a User-Agent header for the words of notices and
+	// audit details ("Firefox", "Linux"); main gives the web adapter's
+	// parser. nil: devices go unnamed.
+	DescribeAgent func(userAgent string) Agent
 }
 
 // Service is Twostep's use cases. It is safe for concurrent use.
@@ -83,6 +87,7 @@ type Service struct {
 	base          *url.URL // the base URL, parsed
 	cookieDomain  string
 	verify        VerifyOptions
+	describeAgent func(string) Agent
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -103,7 +108,7 @@ func New(o Options) (*Service, error) {
 		issuer: o.Issuer, methods: o.Methods, sessionIdle: o.SessionIdle, sessionMax: o.SessionMax,
 		confirmWindow: o.ConfirmWindow, signInTTL: o.SignInTTL, limits: o.Limits, smsCountries: o.SMSCountries,
 		phoneLimits: o.PhoneLimits, metrics: o.Metrics, resetSlots: make(chan struct{}, resetsInFlight),
-		oidc: o.OIDC.withDefaults(), verify: o.Verify,
+		oidc: o.OIDC.withDefaults(), verify: o.Verify, describeAgent: o.DescribeAgent,
 	}
 	if s.metrics == nil {
 		s.metrics = noMetrics{}

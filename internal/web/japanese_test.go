@@ -223,7 +223,7 @@ func pageRoutes(t *testing.T) []string {
 	var out []string
 	for _, m := range regexp.MustCompile(`HandleFunc\("GET (/[^"]*)"`).FindAllStringSubmatch(string(src), -1) {
 		p := m[1]
-		if strings.HasPrefix(p, "/api/") || slices.Contains([]string{"/healthz", "/readyz", "/metrics"}, p) {
+		if strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/static/") || slices.Contains([]string{"/healthz", "/readyz", "/metrics"}, p) {
 			continue
 		}
 		out = append(out, p)

@@ -84,7 +84,7 @@ func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, c *twostep.
 	}
 	if until := graceUntil(info); !until.IsZero() {
 		if left := until.Sub(s.clock()); left > 0 {
-			d.Days, d.Until = int((left+24*time.Hour-1)/(24*time.Hour)), formatTime(until)
+			d.Days, d.Until = int((left+24*time.Hour-1)/(24*time.Hour)), p.When(until)
 		} else {
 			d.Ended = true
 		}

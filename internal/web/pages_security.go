@@ -141,11 +141,11 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 		d.Locales = append(d.Locales, l)
 	}
 	if d.On {
-		d.Since = formatDate(a.TwoStepSince)
+		d.Since = p.Day(a.TwoStepSince)
 		d.CodesLow = info.RecoveryCodesLeft <= twostep.RecoveryCodesLow
 	}
 	for _, f := range info.Factors {
-		row := methodRow{ID: f.ID, Method: string(f.Method), Name: p.factorName(f), LastUsed: formatTime(f.LastUsedAt), Default: f.Default}
+		row := methodRow{ID: f.ID, Method: string(f.Method), Name: p.factorName(f), LastUsed: p.When(f.LastUsedAt), Default: f.Default}
 		if isPhone(f.Method) {
 			row.Phone, row.Channels = true, p.channelsText(f)
 		}
@@ -171,7 +171,7 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 		s.pageError(w, r, err)
 		return
 	}
-	if d.AppPasswords, err = s.appPasswordRows(r, c); err != nil {
+	if d.AppPasswords, err = s.appPasswordRows(r, p, c); err != nil {
 		s.pageError(w, r, err)
 		return
 	}
@@ -181,9 +181,9 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 }
 
 // lockEnd is when the lock of a sign_in.locked event ends, in words.
-func lockEnd(d *twostep.SignInLocked) string {
+func lockEnd(p *page, d *twostep.SignInLocked) string {
 	if t, err := time.Parse(time.RFC3339, d.Until); err == nil {
-		return formatTime(t)
+		return p.When(t)
 	}
 	return d.Until
 }
@@ -194,14 +194,14 @@ func eventRows(p *page, evs []*twostep.AuditEvent) []eventRow {
 		var kv []any
 		if d, err := twostep.DetailOf(e); err == nil {
 			if d, ok := d.(*twostep.SignInLocked); ok {
-				kv = []any{"Until", lockEnd(d)}
+				kv = []any{"Until", lockEnd(p, d)}
 			}
 		}
 		what, ok := p.tr("event."+string(e.Type), kv...)
 		if !ok {
 			what = string(e.Type)
 		}
-		out = append(out, eventRow{At: formatTime(e.At), What: what, IP: e.IP, Device: e.UserAgent})
+		out = append(out, eventRow{At: p.When(e.At), What: what, IP: e.IP, Device: p.deviceName(e.UserAgent)})
 	}
 	return out
 }
@@ -273,7 +273,8 @@ func (s *Server) pageActivity(w http.ResponseWriter, r *http.Request, c *twostep
 	d := struct {
 		Events []eventRow
 		Older  string
-	}{Events: eventRows(p, evs)}
+		Newest bool // the first page: no link to itself
+	}{Events: eventRows(p, evs), Newest: before == 0}
 	if len(evs) == activityPage {
 		d.Older = "/account/activity?before=" + strconv.FormatInt(evs[len(evs)-1].ID, 10)
 	}

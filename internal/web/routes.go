@@ -171,6 +171,8 @@ func (s *Server) routes() http.Handler {
 		}
 	}
 
+	mux.HandleFunc("GET /static/brand.css", s.serveBrandCSS)
+	mux.HandleFunc("GET /static/logo", s.serveLogo)
 	static, _ := fs.Sub(assets, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 
