@@ -88,9 +88,11 @@ func (s *Server) formAction(extra string) string {
 }
 
 // csp is the Content-Security-Policy of every answer, its forms allowed to
-// submit to formAction (a CSP source list).
+// submit to formAction (a CSP source list). connect-src 'self' is for the
+// sign-in page's script, which asks this server for a passkey sign-in's
+// options (webauthn.js).
 func csp(formAction string) string {
-	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action " + formAction +
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action " + formAction +
 		"; frame-ancestors 'none'; base-uri 'none'"
 }
 

@@ -38,6 +38,7 @@ type enrolData struct {
 	TOTP     bool   // the organisation allows an authenticator app
 	Email    bool   // and e-mail
 	AddPhone string // the "Add a phone" words; "" when phones are not allowed
+	WebAuthn bool   // and passkeys (the only choice of owners and admins under admins_phishing_resistant)
 	Pending  []methodRow
 	Done     bool   // a method the organisation allows is active: continue
 	Days     int    // days left of the grace period, rounded up: the sign-in may skip
@@ -71,7 +72,7 @@ func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, c *twostep.
 	}
 	allowed := info.AllowedMethods
 	d := enrolData{TOTP: slices.Contains(allowed, twostep.MethodTOTP), Email: slices.Contains(allowed, twostep.MethodEmail),
-		AddPhone: p.addPhoneLabel(allowed)}
+		AddPhone: p.addPhoneLabel(allowed), WebAuthn: slices.Contains(allowed, twostep.MethodWebAuthn)}
 	for _, f := range info.Factors {
 		if !slices.Contains(allowed, f.Method) {
 			continue

@@ -51,11 +51,22 @@ func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	// Before the first organisation exists there is no one to sign in: say
 	// where the one-time setup link is (it is never shown on a page).
-	p.Data = signInData{NoOrg: !has}
-	s.render(w, r, http.StatusOK, "sign_in", p)
+	s.renderSignIn(w, r, http.StatusOK, p, !has)
 }
 
-type signInData struct{ NoOrg bool }
+type signInData struct {
+	NoOrg   bool
+	Passkey *passkeyBox // sign in with a passkey instead; nil when this server offers none
+}
+
+// renderSignIn shows the sign-in page; noOrg: no organisation exists yet.
+func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int, p *page, noOrg bool) {
+	p.Data = signInData{NoOrg: noOrg}
+	if !noOrg {
+		p.Data = signInData{Passkey: s.passwordlessBox(p)}
+	}
+	s.render(w, r, status, "sign_in", p)
+}
 
 func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
@@ -69,7 +80,7 @@ func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 			s.pageError(w, r, err)
 			return
 		}
-		s.render(w, r, status, "sign_in", p)
+		s.renderSignIn(w, r, status, p, false)
 		return
 	}
 	switch res.Status {

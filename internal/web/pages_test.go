@@ -69,18 +69,41 @@ const mailFrom = "no-reply@karbon.example"
 // newEnv runs a Server over a Service over a fresh SQLite database.
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, envOptions{})
+}
+
+// envOptions change what newEnvWith's server offers: its base URL (default
+// http://127.0.0.1, where WebAuthn cannot work), and passkeys with it.
+type envOptions struct {
+	BaseURL        string
+	Authenticators twostep.Authenticators // with it, the server offers webauthn too
+}
+
+func newEnvWith(t *testing.T, o envOptions) *env {
+	t.Helper()
+	if o.BaseURL == "" {
+		o.BaseURL = "http://127.0.0.1"
+	}
+	base, err := url.Parse(o.BaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	methods := []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice}
+	if o.Authenticators != nil {
+		methods = append(methods, twostep.MethodWebAuthn)
+	}
 	db := storetest.SQLite(t)
 	sealer := twosteptest.NewSealer(t)
 	hasher := twostep.NewHasher(twosteptest.CheapArgon2, 4, 64, time.Second, rand.Reader)
 	// Real time (cookie jars judge expiry by it), on a TOTP step boundary.
 	clk := &clock{twosteptest.NewClock(time.Now().UTC().Truncate(30 * time.Second))}
 	svc, err := twostep.New(twostep.Options{Store: db, Sealer: sealer, Hasher: hasher, Rand: rand.Reader, Clock: clk.Now,
-		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice}, BaseURL: "http://127.0.0.1"})
+		Methods: methods, BaseURL: o.BaseURL, Authenticators: o.Authenticators})
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &errorLog{}
-	s, err := New(Options{Service: svc, Logger: slog.New(logs), BaseURL: &url.URL{Scheme: "http", Host: "127.0.0.1"},
+	s, err := New(Options{Service: svc, Logger: slog.New(logs), BaseURL: base,
 		Dev: true, Clock: clk.Now, MailFrom: mailFrom})
 	if err != nil {
 		t.Fatal(err)

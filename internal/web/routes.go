@@ -91,6 +91,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /sign-in/verify", s.pageVerify)
 	mux.HandleFunc("POST /sign-in/verify", s.pageVerifyPost)
 	mux.HandleFunc("POST /sign-in/verify/send", s.pageVerifySend)
+	mux.HandleFunc("POST /sign-in/passkey", s.pagePasskeySignIn)
 	// Required enrolment: the add-method pages below, and these two.
 	mux.HandleFunc("GET /sign-in/enrol", s.withEnrolPage(s.pageEnrol))
 	mux.HandleFunc("POST /sign-in/enrol/complete", s.pageEnrolComplete)
@@ -104,6 +105,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /account/confirm", s.withPageCaller(s.pageConfirmPost))
 	mux.HandleFunc("POST /account/confirm/send", s.withPageCaller(s.pageConfirmSend))
 	mux.HandleFunc("POST /account/security/factors/{id}/default", s.withPageCaller(s.pageMakeDefault))
+	mux.HandleFunc("POST /account/security/factors/{id}/label", s.withPageCaller(s.pageRenameFactor))
 	mux.HandleFunc("POST /account/security/recovery-codes", s.withPageCaller(s.pageRecoveryCodes))
 	mux.HandleFunc("POST /account/security/legacy", s.withPageCaller(s.pageLegacy))
 	mux.HandleFunc("POST /account/security/language", s.withPageCaller(s.pageLanguage))
@@ -156,6 +158,10 @@ func (s *Server) routes() http.Handler {
 		{"GET", "/phone/{id}", s.pagePhoneFactor},
 		{"POST", "/phone/{id}", s.pagePhoneFactorPost},
 		{"POST", "/phone/{id}/resend", s.pagePhoneFactorResend},
+		{"GET", "/webauthn", s.pageAddWebAuthn},
+		{"POST", "/webauthn", s.pageAddWebAuthnPost},
+		{"GET", "/webauthn/{id}", s.pageWebAuthnFactor},
+		{"POST", "/webauthn/{id}", s.pageWebAuthnFactorPost},
 		{"POST", "/factors/{id}/remove", s.pageRemoveFactor},
 	}
 	bases := []struct {
