@@ -27,7 +27,7 @@ func TestLayers(t *testing.T) {
 		// domain): they speak only the domain, and the test authenticator
 		// only what a browser would.
 		{"internal/passkey", []string{mod + "internal/store", mod + "internal/web", mod + "internal/notify", mod + "internal/oidc", mod + "internal/verify", mod + "internal/loadgen", mod + "cmd/"}},
-		{"internal/passkey/softkey", []string{mod + "internal/"}},
+		{"internal/passkey/softkey", []string{mod + "internal/twostep", mod + "internal/store", mod + "internal/web", mod + "cmd/"}},
 		// The load generator is a client of the server: it seeds through the
 		// domain and speaks HTTP, and needs no adapter.
 		{"internal/loadgen", []string{mod + "internal/store", mod + "internal/web", mod + "internal/notify", mod + "internal/oidc", mod + "cmd/"}},

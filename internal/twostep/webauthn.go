@@ -554,7 +554,7 @@ func (s *Service) verifyPasskeySignIn(ctx context.Context, r VerifyRequest, ch *
 			if err := s.audit(ctx, tx, event{detail: &SignInFailed{Reason: "passkey_no_uv"}, account: acct, caller: caller}); err != nil {
 				return nil, err
 			}
-			return invalid("credential", ReasonPasskeyNoUV), nil
+			return invalid("", ReasonPasskeyNoUV), nil
 		}
 		if t.Failures > 0 {
 			if err := tx.PutThrottle(ctx, s.limits.Account.Succeed(t)); err != nil {

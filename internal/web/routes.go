@@ -21,6 +21,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/sign-in/send", s.apiSignInSend)
 	mux.HandleFunc("POST /api/v1/sign-in/verify", s.apiSignInVerify)
 	mux.HandleFunc("POST /api/v1/sign-in/complete", s.apiSignInComplete)
+	mux.HandleFunc("POST /api/v1/sign-in/passkey", s.apiSignInPasskey)
 	mux.HandleFunc("POST /api/v1/password-reset", s.apiPasswordReset)
 	mux.HandleFunc("POST /api/v1/sign-out", s.withCaller(s.apiSignOut))
 
@@ -32,6 +33,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/account/factors/{id}/qr.png", s.withEnrolCaller(s.apiFactorQR))
 	mux.HandleFunc("POST /api/v1/account/factors/{id}/verify", s.withEnrolCaller(s.apiVerifyFactor))
 	mux.HandleFunc("POST /api/v1/account/factors/{id}/resend", s.withEnrolCaller(s.apiResendFactor))
+	mux.HandleFunc("POST /api/v1/account/factors/{id}/options", s.withEnrolCaller(s.apiFactorOptions))
 	mux.HandleFunc("PATCH /api/v1/account/factors/{id}", s.withCaller(s.apiUpdateFactor))
 	mux.HandleFunc("DELETE /api/v1/account/factors/{id}", s.withEnrolCaller(s.apiRemoveFactor))
 	mux.HandleFunc("POST /api/v1/account/recovery-codes", s.withCaller(s.apiRecoveryCodes))
