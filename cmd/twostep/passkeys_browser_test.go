@@ -6,23 +6,30 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 )
 
 // passkeyServer starts the binary with a base URL whose host is a name
 // (WebAuthn refuses IP addresses): http://localhost:PORT, listening on
-// 127.0.0.1:PORT.
+// 127.0.0.1:PORT. Its url is the base URL: the browser's cookies are
+// localhost's.
 func passkeyServer(t *testing.T) *server {
 	t.Helper()
 	port := freePort(t)
-	return serveOn(t, t.TempDir(), fmt.Sprintf("127.0.0.1:%d", port), []string{fmt.Sprintf("TWOSTEP_BASE_URL=http://localhost:%d", port)})
+	base := fmt.Sprintf("http://localhost:%d", port)
+	srv := serveOn(t, t.TempDir(), fmt.Sprintf("127.0.0.1:%d", port), []string{"TWOSTEP_BASE_URL=" + base})
+	srv.url = base
+	return srv
 }
 
 // virtualAuthenticator gives the browser a platform authenticator (CTAP 2.1,
@@ -35,12 +42,65 @@ func virtualAuthenticator(t *testing.T, ctx context.Context, uv bool) webauthn.A
 	}
 	res, err := chromedp.Call(ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
 		Options: &webauthn.VirtualAuthenticatorOptions{Protocol: webauthn.AuthenticatorProtocolCtap2, Ctap2version: webauthn.Ctap2versionCtap21,
-			Transport: webauthn.AuthenticatorTransportInternal, HasResidentKey: true, HasUserVerification: true, IsUserVerified: uv,
+			Transport: webauthn.AuthenticatorTransportInternal, HasResidentKey: true, HasUserVerification: true, IsUserVerified: true,
 			AutomaticPresenceSimulation: true}})
 	if err != nil {
 		t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
 	}
+	if !uv {
+		// A key that tested presence only: its answers carry UV=0 (Chrome
+		// fails a request outright when verification is tried and fails).
+		bad := true
+		if _, err := chromedp.Call(ctx, webauthn.SetResponseOverrideBits, webauthn.SetResponseOverrideBitsParams{
+			AuthenticatorID: res.AuthenticatorID, IsBadUV: &bad}); err != nil {
+			t.Fatalf("WebAuthn.setResponseOverrideBits: %v", err)
+		}
+	}
 	return res.AuthenticatorID
+}
+
+// addCredential is WebAuthn.addCredential with only the fields this
+// authenticator takes (cdproto's Credential always sends CMTG fields, which
+// Chrome refuses for it).
+var addCredential = cdp.Command[struct {
+	AuthenticatorID webauthn.AuthenticatorID `json:"authenticatorId"`
+	Credential      credentialParams         `json:"credential"`
+}, cdp.Empty]{Method: webauthn.CommandAddCredential}
+
+type credentialParams struct {
+	CredentialID         string `json:"credentialId"` // base64
+	IsResidentCredential bool   `json:"isResidentCredential"`
+	RpID                 string `json:"rpId"`
+	PrivateKey           string `json:"privateKey"` // base64 PKCS#8
+	UserHandle           string `json:"userHandle"` // base64
+	SignCount            int    `json:"signCount"`
+}
+
+// stepsWithin is steps, each run of it given at most d: a ceremony that
+// never ends fails with the page as it stands (its URL and words), not at the
+// browser's deadline with nothing to show.
+func stepsWithin(t *testing.T, ctx context.Context, d time.Duration) func(what string, actions ...chromedp.Action[chromedp.Void]) {
+	return func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+			t.Fatalf("%s: %v\nat %s, the page says:\n%s", what, err, loc, body)
+		}
+	}
+}
+
+// presence turns the authenticator's automatic answer to user-presence
+// tests on or off: off, a request waits as for a person who has not touched
+// anything yet.
+func presence(id webauthn.AuthenticatorID, on bool) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, t, webauthn.SetAutomaticPresenceSimulation,
+			webauthn.SetAutomaticPresenceSimulationParams{AuthenticatorID: id, Enabled: on})
+		return chromedp.Void{}, err
+	}
 }
 
 // lastSignIn is the amr of the account's newest sign-in, as its activity in
@@ -94,7 +154,7 @@ func browserPasskeys(t *testing.T, uv bool) {
 		t.Fatalf("setup link %q is not on localhost", setup[1])
 	}
 	const pw = "a long and good password"
-	run := steps(t, ctx)
+	run := stepsWithin(t, ctx, 30*time.Second)
 	text := func(sel string) string {
 		t.Helper()
 		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
@@ -126,13 +186,17 @@ func browserPasskeys(t *testing.T, uv bool) {
 		t.Errorf("the security page lists:\n%s", m)
 	}
 
+	// The autofill's request waits on the sign-in page while nobody touches
+	// the key; the password form lets it go before it leaves the page.
 	run("sign out, sign in with the password, then the passkey as the second step",
+		presence(auth, false),
 		chromedp.Click(chromedp.CSS(`form[action="/sign-out"] button`)),
 		chromedp.WaitVisible(chromedp.CSS("#passkey-start")),
 		chromedp.SendKeys(chromedp.CSS("#email"), "owner@example.com"),
 		chromedp.SendKeys(chromedp.CSS("#password"), pw),
 		chromedp.Submit(chromedp.CSS("#password")),
 		chromedp.WaitVisible(chromedp.CSS(`[data-webauthn="get"] #passkey-start`)),
+		presence(auth, true),
 		chromedp.Click(chromedp.CSS("#passkey-start")),
 		chromedp.WaitVisible(chromedp.CSS("p.state.on")),
 	)
@@ -144,29 +208,42 @@ func browserPasskeys(t *testing.T, uv bool) {
 		t.Errorf("password and key: amr %v, want %v", got, wantAMR)
 	}
 
-	run("sign out, and sign in with the passkey's button alone",
+	// Without the password: the button, the autofill's request set aside.
+	run("sign out, and sign in with the passkey's button",
 		chromedp.Navigate(srv.url+"/account/security"),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/sign-out"] button`)),
+		presence(auth, false),
 		chromedp.Click(chromedp.CSS(`form[action="/sign-out"] button`)),
 		chromedp.WaitVisible(chromedp.CSS("#passkey-start")),
 		chromedp.Click(chromedp.CSS("#passkey-start")),
+		presence(auth, true),
 	)
-	if uv {
-		run("signed in", chromedp.WaitVisible(chromedp.CSS("p.state.on")))
-		if got := lastSignIn(t, ctx, srv); !slices.Equal(got, []string{"hwk", "user", "mfa"}) {
-			t.Errorf("passwordless: amr %v, want [hwk user mfa]", got)
+	passwordless := func(how string) {
+		t.Helper()
+		if !uv {
+			// WA-03: the key did not verify its holder.
+			run(how+": refused", chromedp.WaitVisible(chromedp.CSS("#form-error")))
+			if e := text("#form-error"); !strings.Contains(e, "did not verify you") || !strings.Contains(e, "password") {
+				t.Errorf("%s: a passwordless sign-in without user verification says %q", how, e)
+			}
+			return
 		}
-		run("sign out", chromedp.Navigate(srv.url+"/account/security"),
+		run(how+": signed in", chromedp.WaitVisible(chromedp.CSS("p.state.on")))
+		if got := lastSignIn(t, ctx, srv); !slices.Equal(got, []string{"hwk", "user", "mfa"}) {
+			t.Errorf("%s: amr %v, want [hwk user mfa]", how, got)
+		}
+		run(how+": sign out", chromedp.Navigate(srv.url+"/account/security"),
 			chromedp.WaitVisible(chromedp.CSS(`form[action="/sign-out"] button`)),
+			presence(auth, false), // else the autofill signs in again at once
 			chromedp.Click(chromedp.CSS(`form[action="/sign-out"] button`)),
 			chromedp.WaitVisible(chromedp.CSS("#passkey-start")))
-	} else {
-		// WA-03: the key did not verify its holder.
-		run("refused", chromedp.WaitVisible(chromedp.CSS("#form-error")))
-		if e := text("#form-error"); !strings.Contains(e, "did not verify you") || !strings.Contains(e, "password") {
-			t.Errorf("a passwordless sign-in without user verification says %q", e)
-		}
 	}
+	passwordless("the button")
+
+	// The browser's autofill (conditional mediation): Chrome's virtual
+	// authenticator picks the passkey by itself as soon as the page asks.
+	run("the autofill", presence(auth, true), chromedp.Navigate(srv.url+"/sign-in"))
+	passwordless("the autofill")
 
 	// A second authenticator, whose key this server never saw (made for
 	// localhost elsewhere), and the first one gone.
@@ -184,18 +261,32 @@ func browserPasskeys(t *testing.T, uv bool) {
 	}
 	id := make([]byte, 16)
 	rand.Read(id)
-	if _, err := chromedp.Call(ctx, webauthn.AddCredential, webauthn.AddCredentialParams{AuthenticatorID: other,
-		Credential: &webauthn.Credential{CredentialID: id, IsResidentCredential: true, RpID: "localhost", PrivateKey: pkcs8,
-			UserHandle: []byte("someone-elsewhere"), SignCount: 1}}); err != nil {
+	b64 := base64.StdEncoding.EncodeToString
+	if _, err := chromedp.Call(ctx, addCredential, struct {
+		AuthenticatorID webauthn.AuthenticatorID `json:"authenticatorId"`
+		Credential      credentialParams         `json:"credential"`
+	}{other, credentialParams{CredentialID: b64(id), IsResidentCredential: true, RpID: "localhost", PrivateKey: b64(pkcs8),
+		UserHandle: b64([]byte("someone-elsewhere")), SignCount: 1}}); err != nil {
 		t.Fatalf("WebAuthn.addCredential: %v", err)
 	}
+	// The autofill offers it, and the virtual authenticator picks it at once.
 	run("a key this server does not know",
 		chromedp.Navigate(srv.url+"/sign-in"),
-		chromedp.WaitVisible(chromedp.CSS("#passkey-start")),
-		chromedp.Click(chromedp.CSS("#passkey-start")),
 		chromedp.WaitVisible(chromedp.CSS("#form-error")),
 	)
 	if e := text("#form-error"); !strings.Contains(e, "does not belong to any account here") {
 		t.Errorf("an unknown key: the page says %q", e)
+	}
+	// As the second step, the browser finds none of the account's keys on it.
+	run("the second step with only that key",
+		chromedp.SendKeys(chromedp.CSS("#email"), "owner@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), pw),
+		chromedp.Submit(chromedp.CSS("#password")),
+		chromedp.WaitVisible(chromedp.CSS(`[data-webauthn="get"] #passkey-start`)),
+		chromedp.Click(chromedp.CSS("#passkey-start")),
+		chromedp.WaitVisible(chromedp.CSS("#passkey-error")),
+	)
+	if e := text("#passkey-error"); !strings.Contains(e, "this device has none for this account") {
+		t.Errorf("the second step with a key the account does not have says %q", e)
 	}
 }

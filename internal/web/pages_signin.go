@@ -68,6 +68,19 @@ func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int
 	s.render(w, r, status, "sign_in", p)
 }
 
+// renderSignInAfterPasskey shows the sign-in page saying why a passkey did
+// not sign in. The autofill does not offer one again at once: it would cover
+// the message, and a browser that picks the only passkey by itself would
+// send the same refused key again and again.
+func (s *Server) renderSignInAfterPasskey(w http.ResponseWriter, r *http.Request, status int, p *page) {
+	box := s.passwordlessBox(p)
+	if box != nil {
+		box.NoAutofill = true
+	}
+	p.Data = signInData{Passkey: box}
+	s.render(w, r, status, "sign_in", p)
+}
+
 func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
 	res, err := s.svc.SignIn(r.Context(), twostep.SignInRequest{Email: email, Password: password,

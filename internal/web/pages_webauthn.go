@@ -25,6 +25,10 @@ type passkeyBox struct {
 	Action  string // the form the credential is posted to
 	Fields  []hiddenField
 	Button  string // the words of the button that starts it
+	// NoAutofill: passwordless, but not offered in the e-mail field's
+	// autofill on this showing: the page says why a passkey just failed, and
+	// the button tries again.
+	NoAutofill bool
 }
 
 // webauthnUnavailable says, when this server does not offer passkeys, why
@@ -217,5 +221,5 @@ func (s *Server) pagePasskeySignIn(w http.ResponseWriter, r *http.Request) {
 		}
 		p.Field = "" // about the key, not about a field of this page
 	}
-	s.renderSignIn(w, r, status, p, false)
+	s.renderSignInAfterPasskey(w, r, status, p)
 }

@@ -132,7 +132,7 @@
     window.addEventListener("pagehide", function () { if (controller) controller.abort(); });
     // The browser's autofill offers passkeys beside saved passwords
     // (autocomplete="username webauthn" on the e-mail field).
-    if (PKC.isConditionalMediationAvailable) {
+    if (PKC.isConditionalMediationAvailable && box.dataset.autofill !== "off") {
       PKC.isConditionalMediationAvailable().then(function (ok) {
         if (ok) return ask("conditional");
       }).catch(function (err) {
