@@ -16,8 +16,8 @@ type policyData struct {
 	Methods    []option // those this server offers, the allowed ones selected
 	MinVersion string
 	Legacy     bool
-	Remember   string         // remember_device_days
-	AppPass    bool           // allow_app_passwords
+	Remember   string // remember_device_days
+	AppPass    bool   // allow_app_passwords
 	// AdminsKey: admins_phishing_resistant, owners and admins must use a
 	// passkey or security key; WebAuthnWhy says why this server offers none.
 	AdminsKey   bool

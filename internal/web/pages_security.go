@@ -48,11 +48,11 @@ type securityData struct {
 	CanAddWebAuthn bool
 	WebAuthnWhy    string
 	CodesLeft      int
-	CodesLow    bool
-	Legacy      bool // older app versions may sign in with the password alone
-	OrgLegacy   bool // the organisation lets members allow them
-	Events      []eventRow
-	Devices     []deviceRow
+	CodesLow       bool
+	Legacy         bool // older app versions may sign in with the password alone
+	OrgLegacy      bool // the organisation lets members allow them
+	Events         []eventRow
+	Devices        []deviceRow
 	// AppPasswords: the member's; AppPasswordsOK: the organisation allows
 	// making them.
 	AppPasswords   []appPasswordRow
