@@ -9,7 +9,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -288,5 +295,68 @@ func browserPasskeys(t *testing.T, uv bool) {
 	)
 	if e := text("#passkey-error"); !strings.Contains(e, "this device has none for this account") {
 		t.Errorf("the second step with a key the account does not have says %q", e)
+	}
+}
+
+// TestReadmePasskeys runs the README's passkey command (its port made free)
+// and checks what the README says follows: the setup link is on localhost,
+// and the security settings offer "Add a passkey or security key"; with the
+// default base URL they say why there is none.
+func TestReadmePasskeys(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(readme)
+	start := strings.Index(section, "\n## Passkeys and security keys\n")
+	if start < 0 {
+		t.Fatal(`the README has no "Passkeys and security keys" section`)
+	}
+	section = section[start+1:]
+	section = section[:strings.Index(section[3:], "\n## ")+3]
+	var line string
+	for _, l := range strings.Split(section, "\n") {
+		if strings.HasPrefix(l, "TWOSTEP_BASE_URL=") {
+			line = l
+		}
+	}
+	// VAR=value … then the command: the quick start's, with nothing else.
+	fields := strings.Fields(line)
+	var env []string
+	for len(fields) > 0 && strings.Contains(fields[0], "=") {
+		env, fields = append(env, fields[0]), fields[1:]
+	}
+	if strings.Join(fields, " ") != "go run ./cmd/twostep serve" || len(env) != 1 || env[0] != "TWOSTEP_BASE_URL=http://localhost:8080" {
+		t.Fatalf("the README's passkey line is %q", line)
+	}
+	port := freePort(t)
+	env[0] = strings.Replace(env[0], "8080", strconv.Itoa(port), 1)
+	srv := serveOn(t, t.TempDir(), fmt.Sprintf("127.0.0.1:%d", port), env)
+	srv.url = fmt.Sprintf("http://localhost:%d", port)
+	if link := setupLink(t, srv)[1]; !strings.HasPrefix(link, srv.url+"/setup/") {
+		t.Fatalf("the setup link %q is not on %s", link, srv.url)
+	}
+	security := func(srv *server) string {
+		t.Helper()
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar}
+		res, err := c.PostForm(setupLink(t, srv)[1], url.Values{"name": {"Cloud Legal"}, "email": {"owner@example.com"},
+			"password": {"a long and good password"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.HasSuffix(res.Request.URL.Path, "/account/security") {
+			t.Fatalf("setup: %d at %s\n%s", res.StatusCode, res.Request.URL, body)
+		}
+		return html.UnescapeString(string(body))
+	}
+	if page := security(srv); !strings.Contains(page, "Add a passkey or security key") {
+		t.Errorf("with the README's base URL the security settings offer no passkey:\n%s", page)
+	}
+	if page := security(serve(t, t.TempDir(), nil)); strings.Contains(page, "Add a passkey or security key") ||
+		!strings.Contains(page, "is an IP address, and browsers use passkeys only with a domain name") {
+		t.Errorf("with the default base URL the security settings say:\n%s", page)
 	}
 }
