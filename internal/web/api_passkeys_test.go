@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
@@ -210,9 +211,23 @@ func TestPasskeySecondStep(t *testing.T) { // WA-03, WA-06
 				t.Errorf("uv=%v: %v, amr (-want +got) %s", tc.uv, b["status"], diff)
 			}
 		}
-		st, list, _ := a.call("GET", "/api/v1/account/factors", session, nil)
-		a.want(st, 200, list, "factors")
-		_ = list
+		// The list names each key with its last use.
+		req, _ := http.NewRequest("GET", a.srv.URL+"/api/v1/account/factors", nil)
+		req.Header.Set("Authorization", "Bearer "+session)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var list []map[string]any
+		json.NewDecoder(resp.Body).Decode(&list)
+		labels := map[string]bool{}
+		for _, f := range list {
+			labels[f["label"].(string)] = f["method"] == "webauthn" && f["status"] == "active" && f["last_used_at"] != nil
+		}
+		if diff := cmp.Diff(map[string]bool{"YubiKey 5": true, "Phone": true}, labels); diff != "" {
+			t.Errorf("keys listed (-want +got) %s", diff)
+		}
 	})
 }
 
@@ -607,4 +622,67 @@ func TestOfferWebAuthnOnce(t *testing.T) {
 	if diff := cmp.Diff([]twostep.Method{"totp", "email"}, methods(every.ID)); diff != "" {
 		t.Errorf("taken out, then (-want +got) %s", diff)
 	}
+}
+
+// TestPasskeyConfirmIdentity: an account whose only method is a key confirms
+// its identity with the password and the key (SU-01), and a refused answer
+// confirms nothing.
+func TestPasskeyConfirmIdentity(t *testing.T) { // SU-01
+	a := newPasskeyAPI(t, storetest.SQLite(t))
+	k, _, _ := a.addKey(a.passwordSession("owner@example.com"), "YubiKey")
+	token, opts := a.secondStep("owner@example.com")
+	cred, _ := k.Get(opts, pkOrigin, softkey.Tamper{UV: true})
+	st, b := a.verifyKey(token, cred)
+	a.want(st, 200, b, "sign in with the key")
+	session := b["session_token"].(string)
+
+	send := func() json.RawMessage {
+		st, b, _ := a.call("POST", "/api/v1/account/confirm-identity/send", session, map[string]string{"method": "webauthn"})
+		a.want(st, 202, b, "confirm-identity/send")
+		return raw(t, b["options"])
+	}
+	bad, _ := k.Get(send(), pkOrigin, softkey.Tamper{UV: true, BadSignature: true})
+	st, b, _ = a.call("POST", "/api/v1/account/confirm-identity", session, map[string]any{"password": apiPassword, "method": "webauthn", "credential": bad})
+	if st != 400 || b["code"] != "invalid_code" {
+		t.Fatalf("a bad signature confirmed: %d %v", st, b)
+	}
+	good, _ := k.Get(send(), pkOrigin, softkey.Tamper{UV: true})
+	st, b, _ = a.call("POST", "/api/v1/account/confirm-identity", session, map[string]any{"password": apiPassword, "method": "webauthn", "credential": good})
+	a.want(st, 200, b, "confirm with the key")
+	if b["session_token"] == nil || b["confirmed_until"] == nil {
+		t.Errorf("confirmation %v", b)
+	}
+}
+
+// TestPasskeyEnrolmentRequired: under a required policy, a member without a
+// method enrols a key with the sign-in token alone, then completes the
+// sign-in with the key's amr (ORG-01).
+func TestPasskeyEnrolmentRequired(t *testing.T) { // ORG-01
+	storetest.Backends(t, func(t *testing.T, db *store.DB) {
+		a := newPasskeyAPI(t, db)
+		owner := a.passwordSession("owner@example.com")
+		a.member("joe@example.com", twostep.RoleMember)
+		st, b, _ := a.call("PUT", "/api/v1/org/policy", owner, map[string]any{"two_step": "required", "grace_period_days": 0,
+			"allowed_methods": []string{"webauthn"}, "allow_legacy_clients": false})
+		a.want(st, 200, b, "required policy")
+		st, b, _ = a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "joe@example.com", "password": apiPassword})
+		a.want(st, 200, b, "joe signs in")
+		if b["status"] != "enrollment_required" {
+			t.Fatalf("joe: %v, want enrollment_required", b)
+		}
+		token := b["sign_in_token"].(string)
+		st, b, _ = a.call("POST", "/api/v1/account/factors", token, map[string]string{"method": "webauthn"})
+		a.want(st, 201, b, "joe adds a key with the sign-in token")
+		_, cred, err := softkey.Create(raw(t, b["options"]), pkOrigin, softkey.Tamper{UV: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, b, _ = a.call("POST", "/api/v1/account/factors/"+b["id"].(string)+"/verify", token, map[string]any{"credential": cred})
+		a.want(st, 200, b, "joe's key")
+		st, b, _ = a.call("POST", "/api/v1/sign-in/complete", "", map[string]string{"sign_in_token": token})
+		a.want(st, 200, b, "complete")
+		if diff := cmp.Diff([]string{"pwd", "hwk", "user", "mfa"}, amr(b)); b["status"] != "signed_in" || diff != "" {
+			t.Errorf("complete: %v, amr (-want +got) %s", b["status"], diff)
+		}
+	})
 }
