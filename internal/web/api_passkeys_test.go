@@ -181,6 +181,12 @@ func TestPasskeySecondStep(t *testing.T) { // WA-03, WA-06
 		}
 		// A second key: still one methods entry (checked by secondStep).
 		a.addKey(session, "Phone")
+		// WA-06: a server with a name offers keys, and a new organisation allows them.
+		st, org, _ := a.call("GET", "/api/v1/org", session, nil)
+		a.want(st, 200, org, "org")
+		if ms := org["policy"].(map[string]any)["allowed_methods"].([]any); !slices.Contains(ms, any("webauthn")) {
+			t.Errorf("allowed methods %v lack webauthn", ms)
+		}
 
 		for _, tc := range []struct {
 			uv   bool
@@ -463,7 +469,7 @@ func TestPasskeyRegisteredElsewhere(t *testing.T) { // WA-05
 // TestPasswordless: a passkey that verifies its holder is the whole sign-in
 // (amr hwk, user, mfa); one that does not is refused with the words API.md
 // gives (WA-03); a key of nobody is invalid_credentials; the token serves once.
-func TestPasswordless(t *testing.T) { // WA-03
+func TestPasswordless(t *testing.T) { // WA-03, RL-09
 	storetest.Backends(t, func(t *testing.T, db *store.DB) {
 		a := newPasskeyAPI(t, db)
 		k, _, _ := a.addKey(a.passwordSession("owner@example.com"), "Phone passkey")
@@ -494,6 +500,25 @@ func TestPasswordless(t *testing.T) { // WA-03
 		cred, _ = k.Get(opts, pkOrigin, softkey.Tamper{UV: true, BadSignature: true})
 		if st, b := a.verifyKey(token, cred); st != 401 || b["code"] != "invalid_credentials" {
 			t.Errorf("bad signature: %d %v, want 401 invalid_credentials", st, b)
+		}
+
+		// RL-09: an account in back-off after wrong second steps is not let
+		// in by its passkey either, even the right one.
+		for i := 0; ; i++ {
+			token, opts := a.secondStep("owner@example.com")
+			cred, _ := k.Get(opts, pkOrigin, softkey.Tamper{UV: true, BadSignature: true})
+			st, _ := a.verifyKey(token, cred)
+			if st == 429 {
+				break
+			}
+			if i == 30 {
+				t.Fatal("no back-off after 30 wrong keys")
+			}
+		}
+		token, opts = begin()
+		cred, _ = k.Get(opts, pkOrigin, softkey.Tamper{UV: true})
+		if st, b := a.verifyKey(token, cred); st != 429 || b["code"] != "too_many_attempts" {
+			t.Errorf("passkey of a locked account: %d %v, want 429", st, b)
 		}
 	})
 }
