@@ -481,7 +481,7 @@ func (s *Service) verifyPasskeySignIn(ctx context.Context, r VerifyRequest, ch *
 	err := s.atomically(ctx, func(ctx context.Context, tx Store) (error, error) {
 		now := s.now()
 		if ok, err := tx.ConsumeChallenge(ctx, ch.ID, now); err != nil || !ok {
-			return cmpErr(err, ErrExpired), nil
+			return ErrExpired, err
 		}
 		cer, err := s.takeCeremony(ctx, tx, ch.ID, ceremonyDiscoverable)
 		if err != nil {
