@@ -30,7 +30,7 @@ const pkOrigin = "http://localhost:8080"
 
 // newPasskeyAPI is newAPI on db with passkeys offered (base URL
 // http://localhost:8080) beside authenticator apps and e-mail.
-func newPasskeyAPI(t *testing.T, db *store.DB) *api {
+func newPasskeyAPI(t testing.TB, db *store.DB) *api {
 	t.Helper()
 	sealer := twosteptest.NewSealer(t)
 	clock := twosteptest.NewClock(time.Date(2026, 11, 23, 9, 0, 15, 0, time.UTC))
@@ -710,4 +710,22 @@ func TestPasskeyEnrolmentRequired(t *testing.T) { // ORG-01
 			t.Errorf("complete: %v, amr (-want +got) %s", b["status"], diff)
 		}
 	})
+}
+
+// BenchmarkPasskeyJourney: password then key through the real handler on
+// SQLite (cheap Argon2, so the WebAuthn work and the database show).
+func BenchmarkPasskeyJourney(b *testing.B) {
+	a := newPasskeyAPI(b, storetest.SQLite(b))
+	k, _, _ := a.addKey(a.passwordSession("owner@example.com"), "YubiKey")
+	b.ResetTimer()
+	for b.Loop() {
+		token, opts := a.secondStep("owner@example.com")
+		cred, err := k.Get(opts, pkOrigin, softkey.Tamper{UV: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if st, body := a.verifyKey(token, cred); st != 200 {
+			b.Fatalf("%d %v", st, body)
+		}
+	}
 }
