@@ -33,7 +33,9 @@ func (s *Service) SendSignInCode(ctx context.Context, r SendRequest) (*CodeSent,
 		return nil, err
 	}
 	if r.Method == MethodWebAuthn {
-		return s.sendWebAuthn(ctx, st, func(context.Context, Store) (*Challenge, error) { return c, nil })
+		// The challenge as it is now, in the transaction: a code sent
+		// meanwhile must not be written back over.
+		return s.sendWebAuthn(ctx, st, func(ctx context.Context, tx Store) (*Challenge, error) { return tx.Challenge(ctx, c.ID) })
 	}
 	f, err := deliveryFactor(st, r.Method, r.FactorID)
 	if err != nil {

@@ -296,7 +296,7 @@ func (s *Service) matchAssertion(ctx context.Context, tx Store, a *Account, fact
 		if !errors.Is(err, ErrCredentialRefused) && !isInvalid(err) {
 			return nil, err
 		}
-		s.log.Info("webauthn assertion refused", "account_id", a.ID, "error", err.Error())
+		s.log.Info("webauthn assertion refused", "account_id", a.ID, "err", err.Error())
 		return nil, nil
 	}
 	i := slices.IndexFunc(keys, func(f *Factor) bool { return string(f.Credential.ID) == string(as.Credential.ID) })
@@ -416,7 +416,7 @@ func (s *Service) matchRegistration(ctx context.Context, tx Store, f *Factor, re
 		if !errors.Is(err, ErrCredentialRefused) && !isInvalid(err) {
 			return nil, err
 		}
-		s.log.Info("webauthn registration refused", "account_id", a.ID, "error", err.Error())
+		s.log.Info("webauthn registration refused", "account_id", a.ID, "err", err.Error())
 		return invalid("credential", ReasonCredentialRefused), nil
 	}
 	if _, err := tx.FactorByCredentialID(ctx, cred.ID); err == nil {
@@ -481,7 +481,7 @@ func (s *Service) verifyPasskeySignIn(ctx context.Context, r VerifyRequest, ch *
 	err := s.atomically(ctx, func(ctx context.Context, tx Store) (error, error) {
 		now := s.now()
 		if ok, err := tx.ConsumeChallenge(ctx, ch.ID, now); err != nil || !ok {
-			return cmpErr(err, ErrExpired), nil
+			return ErrExpired, err
 		}
 		cer, err := s.takeCeremony(ctx, tx, ch.ID, ceremonyDiscoverable)
 		if err != nil {
@@ -518,7 +518,7 @@ func (s *Service) verifyPasskeySignIn(ctx context.Context, r VerifyRequest, ch *
 			if !errors.Is(err, ErrCredentialRefused) && !isInvalid(err) {
 				return nil, err
 			}
-			s.log.Info("passkey sign-in refused", "error", err.Error())
+			s.log.Info("passkey sign-in refused", "err", err.Error())
 			return ErrInvalidCredentials, nil
 		}
 		caller := &Caller{Account: acct, IP: r.IP, UserAgent: r.UserAgent, DeviceToken: r.DeviceToken}
