@@ -222,3 +222,35 @@ func TestPasskeyPagesFrench(t *testing.T) {
 	want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
 	want(t, b.get("/sign-in"), 200, "", "Se connecter avec une clé d’accès")
 }
+
+// TestPasskeyEnrolAdmins: once owners and admins must use a passkey, the
+// owner's next sign-in leads to setting one up (at /sign-in/enrol, the same
+// pages), and then goes on.
+func TestPasskeyEnrolAdmins(t *testing.T) {
+	e := newPasskeyEnv(t)
+	b := e.setUp(t)
+	form := url.Values{"two_step": {"optional"}, "grace_period_days": {"0"}, "allowed_methods": {"totp", "webauthn"},
+		"remember_device_days": {"0"}, "admins_phishing_resistant": {"1"}}
+	want(t, b.post("/admin/policy", form), 303, "/admin/policy?done=policy")
+	want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
+	want(t, b.signIn(t, ownerEmail, ownerPwd), 303, "/sign-in/enrol")
+	a := b.get("/sign-in/enrol")
+	want(t, a, 200, "", "requires owners and administrators to sign in with a passkey", "Add a passkey or security key")
+	wantNot(t, a, "Add an authenticator app")
+	want(t, b.get("/sign-in/enrol/webauthn"), 200, "", "Name")
+	a = b.post("/sign-in/enrol/webauthn", url.Values{"label": {"Owner's key"}})
+	if a.status != 303 || !strings.HasPrefix(a.location, "/sign-in/enrol/webauthn/fac_") {
+		t.Fatalf("adding a passkey at enrolment: %d %q\n%s", a.status, a.location, a.body)
+	}
+	page := a.location
+	a = b.get(page)
+	want(t, a, 200, "", "Create the passkey", "Name: Owner's key.")
+	_, cred, err := softkey.Create(passkeyOptions(t, a.body), passkeyOrigin, softkey.Tamper{UV: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a = b.post(page, url.Values{"credential": {string(cred)}})
+	want(t, a, 200, "", "Download (.txt)")
+	want(t, b.post("/sign-in/enrol/complete", nil), 303, "/account/security?done=enabled")
+	want(t, b.get("/account/security"), 200, "", "Passkey or security key — Owner's key")
+}
