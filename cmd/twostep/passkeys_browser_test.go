@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 )
@@ -87,6 +89,10 @@ type credentialParams struct {
 // never ends fails with the page as it stands (its URL and words), not at the
 // browser's deadline with nothing to show.
 func stepsWithin(t *testing.T, ctx context.Context, d time.Duration) func(what string, actions ...chromedp.Action[chromedp.Void]) {
+	// The browser lives as long as the context its first run had: this one.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		sctx, cancel := context.WithTimeout(ctx, d)
@@ -358,5 +364,48 @@ func TestReadmePasskeys(t *testing.T) {
 	if page := security(serve(t, t.TempDir(), nil)); strings.Contains(page, "Add a passkey or security key") ||
 		!strings.Contains(page, "is an IP address, and browsers use passkeys only with a domain name") {
 		t.Errorf("with the default base URL the security settings say:\n%s", page)
+	}
+}
+
+// TestBrowserPasskeysWithoutWebAuthn: a browser without WebAuthn, and one
+// with JavaScript off, are told on the sign-in page that passkeys cannot
+// work there and to use the password; no button that cannot work is shown.
+func TestBrowserPasskeysWithoutWebAuthn(t *testing.T) {
+	port := freePort(t)
+	dir := t.TempDir()
+	if r := runCmd(t, dir, nil, "a long and good password\n", "org", "create", "--name", "Cloud Legal", "--owner", "ann@example.com", "--password-stdin"); r.code != 0 {
+		t.Fatalf("org create: %+v", r)
+	}
+	base := fmt.Sprintf("http://localhost:%d", port)
+	serveOn(t, dir, fmt.Sprintf("127.0.0.1:%d", port), []string{"TWOSTEP_BASE_URL=" + base})
+	for _, tc := range []struct {
+		name, want string
+		setup      chromedp.Action[chromedp.Void]
+	}{
+		{"no WebAuthn", "This browser cannot use passkeys: sign in with your e-mail and password above.",
+			func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+				_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument,
+					page.AddScriptToEvaluateOnNewDocumentParams{Source: "delete window.PublicKeyCredential;"})
+				return chromedp.Void{}, err
+			}},
+		{"JavaScript off", "Signing in with a passkey needs JavaScript, which is off in this browser: sign in with your e-mail and password above.",
+			func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+				_, err := cdp.Call(ctx, t, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+				return chromedp.Void{}, err
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := browser(t)
+			run := stepsWithin(t, ctx, 30*time.Second)
+			run("open the sign-in page", tc.setup, chromedp.Navigate(base+"/sign-in"), chromedp.WaitVisible(chromedp.CSS("#email")))
+			got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll(".passkey *")].filter(e => e.checkVisibility() && e.children.length === 0 && e.textContent.trim()).map(e => e.textContent.trim())`))
+			if err != nil {
+				// Without JavaScript, Evaluate (the test's own script) still runs.
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, []string{tc.want}) {
+				t.Errorf("the passkey part of the sign-in page shows %q, want only %q", got, tc.want)
+			}
+		})
 	}
 }
