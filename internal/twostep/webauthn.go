@@ -142,9 +142,9 @@ func (s *Service) WebAuthnOffered() (bool, error) {
 	return false, invalid("method", ReasonWebAuthnOff)
 }
 
-// AdminMustUsePasskey reports whether the organisation's policy makes a asign
-// in with a passkey or security key only (owners and admins under
-// admins_phishing_resistant).
+// AdminMustUsePasskey reports whether account a of organisation o may prove
+// its second step only with a passkey or security key: an owner or admin
+// under admins_phishing_resistant.
 func AdminMustUsePasskey(o *Org, a *Account) bool {
 	return o.Policy.AdminsPhishingResistant && (a.Role == RoleOwner || a.Role == RoleAdmin)
 }
@@ -159,7 +159,7 @@ func passkeyAMR(uv bool) []string {
 	return []string{"hwk", "user"}
 }
 
-// passkeyUser is a as WebAuthn sees it, with the credentials of factors (only
+// passkeyUser is account a as WebAuthn sees it, with the credentials of factors (only
 // active webauthn ones count).
 func passkeyUser(a *Account, factors []*Factor) *PasskeyUser {
 	u := &PasskeyUser{Handle: []byte(a.ID), Name: a.Email, DisplayName: a.Email}
@@ -238,7 +238,7 @@ func (s *Service) beginAssertion(a *Account, factors []*Factor, next Next, ch *C
 }
 
 // WebAuthnSignInOptions starts a new ceremony for the second step of the
-// sign-in token opens, replacing any earlier one, and returns its
+// sign-in that token opens, replacing any earlier one, and returns its
 // PublicKeyCredentialRequestOptions (for a page about to ask for the key).
 // ErrExpired as VerifySignIn; an *InvalidError when the sign-in offers no key.
 func (s *Service) WebAuthnSignInOptions(ctx context.Context, token string) (json.RawMessage, error) {
