@@ -17,6 +17,7 @@ import (
 
 	"github.com/twostep/twostep/internal/notify"
 	"github.com/twostep/twostep/internal/oidc"
+	"github.com/twostep/twostep/internal/passkey"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/twostep"
 	"github.com/twostep/twostep/internal/web"
@@ -82,6 +83,17 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		a.log.Warn("TWOSTEP_MAIL_FROM should be set: the base URL's host is an IP address, not a name to send e-mail from",
 			"mail_from", cfg.MailFrom)
 	}
+	// WebAuthn needs a domain name (API.md §11): with an IP address in the
+	// base URL the method is not offered, and serve says why.
+	var passkeys twostep.Authenticators
+	if twostep.WebAuthnAvailability(cfg.BaseURL.String()) == nil {
+		rp, err := passkey.New(passkey.Options{BaseURL: cfg.BaseURL.String(), DisplayName: cfg.Issuer})
+		if err != nil {
+			a.db.Close()
+			return nil, err
+		}
+		passkeys, methods = rp, append(methods, twostep.MethodWebAuthn)
+	}
 	a.metrics = newMetrics()
 	a.worker = newWorker(a.db, a.sealer, texts, transports, a.log, a.metrics)
 	inFlight := runtime.GOMAXPROCS(0)
@@ -97,6 +109,7 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		MinClientVersion: cfg.MinClientVersion,
 		SessionIdle:      cfg.SessionIdle, SessionMax: cfg.SessionMax, ConfirmWindow: cfg.ConfirmWindow,
 		OIDC: oidcOptions(cfg), CookieDomain: cfg.CookieDomain, Verify: twostep.VerifyOptions{OrgDaily: cfg.VerifyOrgDailyLimit},
+		Authenticators: passkeys,
 	})
 	if err != nil {
 		a.db.Close()

@@ -76,9 +76,9 @@ func funcs(loc string) template.FuncMap {
 // methodNames name each method in each locale, as a notice says it: "A new
 // two-step method was added: authenticator app".
 var methodNames = map[string]map[string]string{
-	"en": {"totp": "authenticator app", "email": "e-mail", "sms": "text message", "voice": "phone call", "recovery_code": "recovery code"},
-	"fr": {"totp": "application d'authentification", "email": "e-mail", "sms": "SMS", "voice": "appel téléphonique", "recovery_code": "code de récupération"},
-	"ja": {"totp": "認証アプリ", "email": "メール", "sms": "SMS", "voice": "音声通話", "recovery_code": "リカバリーコード"},
+	"en": {"totp": "authenticator app", "email": "e-mail", "sms": "text message", "voice": "phone call", "recovery_code": "recovery code", "webauthn": "passkey or security key"},
+	"fr": {"totp": "application d'authentification", "email": "e-mail", "sms": "SMS", "voice": "appel téléphonique", "recovery_code": "code de récupération", "webauthn": "clé d'accès ou clé de sécurité"},
+	"ja": {"totp": "認証アプリ", "email": "メール", "sms": "SMS", "voice": "音声通話", "recovery_code": "リカバリーコード", "webauthn": "パスキーまたはセキュリティキー"},
 }
 
 // MethodName is method m's name in loc, else in English, else m itself.

@@ -182,6 +182,9 @@ func usedKeys(t *testing.T) (pages, pagesMaybe, api, apiMaybe map[string]bool) {
 	for _, r := range reasonConstants(t, "../twostep", "Role") {
 		pages["role."+r] = true // roleName
 	}
+	for _, kind := range []string{"create", "get", "passwordless"} {
+		pages["passkey.no_js."+kind], pages["passkey.unsupported."+kind] = true, true // base.html's passkey block
+	}
 	for m := time.January; m <= time.December; m++ {
 		pages["time.month."+strconv.Itoa(int(m))] = true // page.day
 	}

@@ -90,12 +90,14 @@ func (s *Server) formAction(extra string) string {
 // csp is the Content-Security-Policy of every answer, its forms allowed to
 // submit to formAction (a CSP source list), its images from here, data: (the
 // QR code) and the logo's origin when TWOSTEP_LOGO_URL puts it elsewhere.
+// connect-src 'self' is for the sign-in page's script, which asks this server
+// for a passkey sign-in's options (webauthn.js).
 func (s *Server) csp(formAction string) string {
 	img := "'self' data:"
 	if s.brand != nil && s.brand.imgSrc != "" {
 		img += " " + s.brand.imgSrc
 	}
-	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src " + img + "; form-action " + formAction +
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src " + img + "; connect-src 'self'; form-action " + formAction +
 		"; frame-ancestors 'none'; base-uri 'none'"
 }
 

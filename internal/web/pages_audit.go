@@ -134,7 +134,20 @@ func (p *page) auditText(e *twostep.AuditEvent, who func(string) string) string 
 			id = "audit.sign_in.remembered"
 		} else if d.AppPassword != "" {
 			id = "audit.sign_in.app_password"
+		} else if d.Passwordless {
+			id = "audit.sign_in.passkey"
 		}
+	case *twostep.SignInFailed:
+		switch d.Reason {
+		case "passkey":
+			id = "audit.sign_in.passkey_failed"
+		case "passkey_no_uv":
+			id = "audit.sign_in.passkey_no_uv"
+		}
+	case *twostep.FactorRenamed:
+		kv = append(kv, "Method", p.methodName(string(d.Method)), "Before", d.Before, "After", d.After)
+	case *twostep.WebAuthnSignCountRegressed:
+		kv = append(kv, "Stored", d.Stored, "Presented", d.Presented)
 	case *twostep.AppPasswordCreated:
 		kv = append(kv, "Label", d.Label)
 	case *twostep.DeviceForgotten:

@@ -19,6 +19,11 @@ type methodRow struct {
 	Finish   string // where a pending method's setup goes on
 	Phone    bool   // a phone number: remind to add the new one when it changes
 	Channels string // for a phone: what it takes ("Text messages and calls")
+	// For a passkey or security key: its name, which the person may change,
+	// and whether its signature counter once went back (WA-04: a copy?).
+	Label  string
+	Rename bool
+	Cloned bool
 }
 
 type eventRow struct {
@@ -38,12 +43,16 @@ type securityData struct {
 	CanAddTOTP  bool
 	CanAddEmail bool
 	AddPhone    string // the "Add a phone" link's words; "" when phones are not allowed
-	CodesLeft   int
-	CodesLow    bool
-	Legacy      bool // older app versions may sign in with the password alone
-	OrgLegacy   bool // the organisation lets members allow them
-	Events      []eventRow
-	Devices     []deviceRow
+	// CanAddWebAuthn: passkeys are allowed and offered; WebAuthnWhy says why
+	// this server offers none (its address is an IP address, say).
+	CanAddWebAuthn bool
+	WebAuthnWhy    string
+	CodesLeft      int
+	CodesLow       bool
+	Legacy         bool // older app versions may sign in with the password alone
+	OrgLegacy      bool // the organisation lets members allow them
+	Events         []eventRow
+	Devices        []deviceRow
 	// AppPasswords: the member's; AppPasswordsOK: the organisation allows
 	// making them.
 	AppPasswords   []appPasswordRow
@@ -72,7 +81,7 @@ func (p *page) factorName(f *twostep.Factor) string {
 	if masked != "" {
 		name += " (" + masked + ")"
 	}
-	if f.Label != "" && f.Label != twostep.DefaultTOTPLabel && f.Label != masked {
+	if f.Label != "" && f.Label != twostep.DefaultTOTPLabel && f.Label != twostep.DefaultPasskeyLabel && f.Label != masked {
 		name += " — " + f.Label
 	}
 	return name
@@ -149,6 +158,10 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 		if isPhone(f.Method) {
 			row.Phone, row.Channels = true, p.channelsText(f)
 		}
+		if f.Method == twostep.MethodWebAuthn {
+			row.Label, row.Rename = f.Label, true
+			row.Cloned = f.Credential != nil && f.Credential.CloneWarning
+		}
 		if f.Status == twostep.FactorActive {
 			d.Methods = append(d.Methods, row)
 			continue
@@ -160,6 +173,8 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 	d.CanAddEmail = !a.SSO && slices.Contains(info.AllowedMethods, twostep.MethodEmail)
 	if !a.SSO {
 		d.AddPhone = p.addPhoneLabel(info.AllowedMethods)
+		d.CanAddWebAuthn = slices.Contains(info.AllowedMethods, twostep.MethodWebAuthn)
+		d.WebAuthnWhy = s.webauthnUnavailable(p)
 	}
 	evs, err := s.svc.Activity(r.Context(), c, 0, recentEvents)
 	if err != nil {

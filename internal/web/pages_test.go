@@ -70,24 +70,46 @@ const mailFrom = "no-reply@karbon.example"
 // change the Server's options (the brand, say).
 func newEnv(t *testing.T, opts ...func(*Options)) *env {
 	t.Helper()
+	return newEnvWith(t, envOptions{}, opts...)
+}
+
+// envOptions change what newEnvWith's server offers: its base URL (default
+// http://127.0.0.1, where WebAuthn cannot work), and passkeys with it.
+type envOptions struct {
+	BaseURL        string
+	Authenticators twostep.Authenticators // with it, the server offers webauthn too
+}
+
+func newEnvWith(t *testing.T, o envOptions, change ...func(*Options)) *env {
+	t.Helper()
+	if o.BaseURL == "" {
+		o.BaseURL = "http://127.0.0.1"
+	}
+	base, err := url.Parse(o.BaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	methods := []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice}
+	if o.Authenticators != nil {
+		methods = append(methods, twostep.MethodWebAuthn)
+	}
 	db := storetest.SQLite(t)
 	sealer := twosteptest.NewSealer(t)
 	hasher := twostep.NewHasher(twosteptest.CheapArgon2, 4, 64, time.Second, rand.Reader)
 	// Real time (cookie jars judge expiry by it), on a TOTP step boundary.
 	clk := &clock{twosteptest.NewClock(time.Now().UTC().Truncate(30 * time.Second))}
 	svc, err := twostep.New(twostep.Options{Store: db, Sealer: sealer, Hasher: hasher, Rand: rand.Reader, Clock: clk.Now,
-		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice}, BaseURL: "http://127.0.0.1",
-		DescribeAgent: DescribeUserAgent})
+		Methods: methods, BaseURL: o.BaseURL, Authenticators: o.Authenticators, DescribeAgent: DescribeUserAgent})
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &errorLog{}
-	o := Options{Service: svc, Logger: slog.New(logs), BaseURL: &url.URL{Scheme: "http", Host: "127.0.0.1"},
+	opts := Options{Service: svc, Logger: slog.New(logs), BaseURL: base,
 		Dev: true, Clock: clk.Now, MailFrom: mailFrom}
-	for _, f := range opts {
-		f(&o)
+	for _, f := range change {
+		f(&opts)
 	}
-	s, err := New(o)
+	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
