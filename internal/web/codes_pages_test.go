@@ -1,0 +1,80 @@
+package web
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// spaced writes a 6-digit code as apps and messages show it: "123 456".
+func spaced(code string) string { return code[:3] + " " + code[3:] }
+
+// TestCodeFieldsTakeSpacesAndDashes: a code typed or pasted as "123 456" or
+// "123-456" is accepted at every code field, and no field carries a
+// maxlength, pattern or required that would let the browser cut the code or
+// answer in its own language instead of ours (OTP-07 codes, as people see them).
+func TestCodeFieldsTakeSpacesAndDashes(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+
+	// Setting up the app: the first code typed with a space.
+	a := b.post("/account/security/totp", nil)
+	page := a.location
+	a = b.get(page)
+	checkCodeInput(t, page, a.body)
+	key := secret(t, a.body)
+	a = b.post(page, url.Values{"code": {spaced(e.code(key))}})
+	want(t, a, 200, "", "Your recovery codes")
+
+	// Signing in: the code with a dash.
+	want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
+	want(t, b.signIn(t, ownerEmail, ownerPwd), 303, "/sign-in/verify")
+	a = b.get("/sign-in/verify")
+	checkCodeInput(t, "/sign-in/verify", a.body)
+	e.clock.Add(30 * time.Second)
+	c := e.code(key)
+	want(t, b.post("/sign-in/verify", url.Values{"method": {"totp"}, "code": {c[:3] + "-" + c[3:]}}), 303, "/account/security")
+
+	// Confirming who you are: the code with spaces around too.
+	e.clock.Add(11 * time.Minute)
+	a = b.get("/account/confirm?next=%2Faccount%2Fsecurity")
+	checkCodeInput(t, "/account/confirm", a.body)
+	want(t, b.post("/account/confirm", url.Values{"next": {"/account/security"}, "password": {ownerPwd}, "method": {"totp"},
+		"code": {" " + spaced(e.code(key)) + " "}}), 303, "/account/security?done=confirmed")
+
+	// An e-mail method: its code page, and a code pasted with a space.
+	a = b.post("/account/security/email", url.Values{"address": {ownerEmail}})
+	want(t, a, 303, a.location)
+	a = b.get(a.location)
+	checkCodeInput(t, "e-mail code", a.body)
+	action := find(t, a.body, `<form method="post" action="(/account/security/email/fac_[a-z0-9]+)" class="stack">`)
+	code := e.mailed(t, ownerEmail, "code_enrol")["code"]
+	want(t, b.post(action, url.Values{"code": {spaced(code)}}), 303, "/account/security?done=added")
+
+	// What is not a code gets our own message, in the reader's language.
+	b.lang = "fr"
+	want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
+	want(t, b.signIn(t, ownerEmail, ownerPwd), 303, "/sign-in/verify")
+	a = b.post("/sign-in/verify", url.Values{"method": {"totp"}, "code": {"12 34"}})
+	want(t, a, 400, "", "les 6 chiffres du code")
+	a = b.post("/sign-in/verify", url.Values{"method": {"totp"}, "code": {""}})
+	want(t, a, 400, "", "les 6 chiffres du code")
+}
+
+// checkCodeInput fails unless the page's code field lets "123 456" through
+// whole: no maxlength, no pattern, no required (the server says what is wrong,
+// in the page's language).
+func checkCodeInput(t *testing.T, name, body string) {
+	t.Helper()
+	input := regexp.MustCompile(`<input id="code"[^>]*>`).FindString(body)
+	if input == "" {
+		t.Fatalf("%s: no code field in:\n%s", name, body)
+	}
+	for _, attr := range []string{"maxlength", "pattern", "required"} {
+		if strings.Contains(input, attr) {
+			t.Errorf("%s: the code field has %s: %s", name, attr, input)
+		}
+	}
+}
