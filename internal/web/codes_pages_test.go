@@ -78,3 +78,41 @@ func checkCodeInput(t *testing.T, name, body string) {
 		}
 	}
 }
+
+// TestFieldErrorSaidOnce: an error beside its field says what is wrong once:
+// "Error: Enter the 6 digits…", not "Error: Code: enter…", nor the hint again;
+// the field points to it (aria-invalid, aria-describedby) and takes the focus.
+func TestFieldErrorSaidOnce(t *testing.T) {
+	e := newEnv(t)
+	b := e.setUp(t)
+	_, a := e.enrol(t, b)
+	want(t, a, 200, "", "Your recovery codes")
+	want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
+	want(t, b.signIn(t, ownerEmail, ownerPwd), 303, "/sign-in/verify")
+	tests := []struct {
+		lang, method, code, says, hint string
+	}{
+		{"en", "totp", "12a456", "Error:</strong> Enter the 6 digits of the code, without letters.", ""},
+		{"fr", "totp", "12a456", "Erreur :</strong> Saisissez les 6 chiffres du code, sans lettres.", ""},
+		{"en", "recovery_code", "abc", "Error:</strong> This cannot be one of your recovery codes.", "16 letters and digits, such as abcd-efgh-ijkl-mnop."},
+	}
+	for _, tt := range tests {
+		b.lang = tt.lang
+		a := b.post("/sign-in/verify", url.Values{"method": {tt.method}, "code": {tt.code}})
+		if a.status != 400 || !strings.Contains(a.body, tt.says) {
+			t.Errorf("%s %s: status %d, want 400 and %q in:\n%s", tt.lang, tt.method, a.status, tt.says, a.body)
+		}
+		errText := find(t, a.body, `(?s)<p class="error field-error" id="code-error" role="alert">(.*?)</p>`)
+		for _, twice := range []string{"Code:", "Code :", "Recovery code:", tt.hint} {
+			if twice != "" && strings.Contains(errText, twice) {
+				t.Errorf("%s %s: the error says %q again: %s", tt.lang, tt.method, twice, errText)
+			}
+		}
+		if !regexp.MustCompile(`<input id="code"[^>]* autofocus aria-invalid="true" aria-describedby="[^"]*code-error"`).MatchString(a.body) {
+			t.Errorf("%s %s: the code field does not point to its error:\n%s", tt.lang, tt.method, a.body)
+		}
+		if strings.Contains(a.body, `id="form-error"`) {
+			t.Errorf("%s %s: the error is said at the top of the page too", tt.lang, tt.method)
+		}
+	}
+}

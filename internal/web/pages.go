@@ -104,7 +104,10 @@ type page struct {
 	Base         string // where the add-method pages live: /account/security, or /sign-in/enrol while enrolling
 	Wide         bool   // the page holds a wide table
 	Flash        string // a confirmation line
-	Error        string // what is wrong and how to fix it
+	Error        string // what is wrong and how to fix it, naming the field when there is one
+	// fieldError is Error as said beside its field, which its label already
+	// names: without the field's name in front ("" when Error is that already).
+	fieldError string
 	Field        string // the form field Error is about; "" for the whole form
 	Focus        string // the field that takes the focus when there is no error
 	Form         url.Values
@@ -170,6 +173,15 @@ func (p *page) CancelText() string {
 		return p.T("enrol.back")
 	}
 	return p.T("code.cancel")
+}
+
+// FieldError is the error as said beside the field it is about: its label is
+// right above, so the message does not name the field again.
+func (p *page) FieldError() string {
+	if p.fieldError != "" {
+		return p.fieldError
+	}
+	return p.Error
 }
 
 // Invalid reports whether the error is about field name.
@@ -354,6 +366,7 @@ func (s *Server) formError(w http.ResponseWriter, p *page, err error) int {
 func (s *Server) showFailure(w http.ResponseWriter, p *page, f failure) {
 	f.retryAfter(w)
 	p.Field, p.Error = f.Field, s.failureText(p, f)
+	p.fieldError = s.fieldText(p, f)
 	if f.Code == "invalid_code" {
 		p.Field = "code"
 	}

@@ -306,7 +306,7 @@ func (e *env) enrol(t *testing.T, b *browser) ([]byte, answer) {
 	key := secret(t, a.body)
 
 	a = b.post(page, url.Values{"code": {wrongCode(e.code(key))}})
-	want(t, a, 400, "", "this code is wrong")
+	want(t, a, 400, "", "This code is wrong")
 	if got := secret(t, a.body); string(got) != string(key) {
 		t.Errorf("after a wrong code the key changed")
 	}
@@ -356,10 +356,10 @@ func TestSetupFieldErrors(t *testing.T) {
 		name, email, password string
 		field, says           string
 	}{
-		{"Karbon", "not-an-address", ownerPwd, "email", "E-mail address: enter an e-mail address such as name@example.com."},
-		{"Karbon", ownerEmail, "short", "password", "Password: use at least 8 characters."},
+		{"Karbon", "not-an-address", ownerPwd, "email", "Enter an e-mail address such as name@example.com."},
+		{"Karbon", ownerEmail, "short", "password", "Use at least 8 characters."},
 		{"Karbon", ownerEmail, "password123", "password", "one of the most common passwords"},
-		{"", ownerEmail, ownerPwd, "name", "Organisation name: enter a name of 1 to 100 characters."},
+		{"", ownerEmail, ownerPwd, "name", "Enter a name of 1 to 100 characters."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.field+"/"+tt.password, func(t *testing.T) {
@@ -483,9 +483,9 @@ func TestConfirmIdentity(t *testing.T) {
 	want(t, a, 200, "", "Confirm it's you", `name="password"`, `name="code"`, "Authenticator app", "Recovery code")
 
 	want(t, b.post("/account/confirm", url.Values{"next": {"/account/security"}, "password": {"wrong password"},
-		"method": {"totp"}, "code": {e.code(key)}}), 401, "", "Password: this is not your password.")
+		"method": {"totp"}, "code": {e.code(key)}}), 401, "", "This is not your password.")
 	want(t, b.post("/account/confirm", url.Values{"next": {"/account/security"}, "password": {ownerPwd}, "method": {"totp"}}),
-		400, "", "Code: two-step verification is on, so choose a method and enter its code")
+		400, "", "Two-step verification is on, so choose a method and enter its code")
 	e.clock.Add(30 * time.Second)
 	a = b.post("/account/confirm", url.Values{"next": {"/account/security"}, "password": {ownerPwd}, "method": {"totp"}, "code": {e.code(key)}})
 	want(t, a, 303, "/account/security?done=confirmed")
@@ -577,7 +577,7 @@ func TestSetPassword(t *testing.T) {
 	b := e.browser(t)
 	path := "/set-password/" + token
 	want(t, b.get(path), 200, "", "Organisation: "+orgName, "dave@karbon.example", "At least 8 characters")
-	want(t, b.post(path, url.Values{"password": {"short"}}), 400, "", "Password: use at least 8 characters.")
+	want(t, b.post(path, url.Values{"password": {"short"}}), 400, "", "Use at least 8 characters.")
 	want(t, b.post(path, url.Values{"password": {"a long enough phrase"}}), 303, "/sign-in?done=password")
 	want(t, b.get("/sign-in?done=password"), 200, "", "Your password is set")
 	want(t, b.get(path), 410, "", "This link no longer works", "administrator")
@@ -967,9 +967,9 @@ func TestChangePassword(t *testing.T) {
 	want(t, a, 200, "", `href="/account/password"`, "Change password", "Account")
 	want(t, b.get("/account/password"), 200, "", "Change your password", "Current password", "New password", "At least 8 characters")
 	want(t, b.post("/account/password", url.Values{"current_password": {"not it"}, "password": {"a brand new phrase"}}), 400, "",
-		"Current password: this is not your current password.", `id="current_password-error"`)
+		"This is not your current password.", `id="current_password-error"`)
 	want(t, b.post("/account/password", url.Values{"current_password": {ownerPwd}, "password": {"short"}}), 400, "",
-		"New password: use at least 8 characters.", `id="password-error"`)
+		"Use at least 8 characters.", `id="password-error"`)
 	want(t, b.post("/account/password", url.Values{"current_password": {ownerPwd}, "password": {"a brand new phrase"}}), 303,
 		"/account/security?done=password_new")
 	want(t, b.get("/account/security?done=password_new"), 200, "", "Your password is changed. You are signed out everywhere else.")
@@ -996,8 +996,8 @@ func TestChangeEmail(t *testing.T) {
 	const newEmail = "owner@new.example"
 	want(t, b.get("/account/security"), 200, "", "Your e-mail address is "+ownerEmail, `href="/account/email"`)
 	want(t, b.get("/account/email"), 200, "", "Change your e-mail address", "Your address now: "+ownerEmail, "New e-mail address")
-	want(t, b.post("/account/email", url.Values{"email": {ownerEmail}}), 400, "", "New e-mail address: this is already your address.")
-	want(t, b.post("/account/email", url.Values{"email": {"nope"}}), 400, "", "New e-mail address: enter an e-mail address")
+	want(t, b.post("/account/email", url.Values{"email": {ownerEmail}}), 400, "", "This is already your address.")
+	want(t, b.post("/account/email", url.Values{"email": {"nope"}}), 400, "", "Enter an e-mail address")
 
 	a := b.post("/account/email", url.Values{"email": {newEmail}})
 	want(t, a, 200, "", "We sent a code to "+newEmail+".", "Your address changes once you enter the code.", mailFrom,
@@ -1031,7 +1031,7 @@ func TestResetPassword(t *testing.T) {
 	if got := a.header.Get("Referrer-Policy"); got != "no-referrer" {
 		t.Errorf("Referrer-Policy %q", got)
 	}
-	want(t, b.post("/reset-password", url.Values{"email": {"not an address"}}), 400, "", "E-mail address: enter an e-mail address")
+	want(t, b.post("/reset-password", url.Values{"email": {"not an address"}}), 400, "", "Enter an e-mail address")
 
 	// The same answer whether or not an account uses the address (EN-01).
 	unknown := b.post("/reset-password", url.Values{"email": {"nobody@karbon.example"}})
@@ -1058,7 +1058,7 @@ func TestResetPassword(t *testing.T) {
 	if got := a.header.Get("Referrer-Policy"); got != "no-referrer" {
 		t.Errorf("Referrer-Policy %q on the reset page", got)
 	}
-	want(t, b.post(path, url.Values{"password": {"short"}}), 400, "", "New password: use at least 8 characters.")
+	want(t, b.post(path, url.Values{"password": {"short"}}), 400, "", "Use at least 8 characters.")
 	want(t, b.post(path, url.Values{"password": {"a brand new phrase"}}), 303, "/sign-in?done=reset_two_step")
 	want(t, b.get("/sign-in?done=reset_two_step"), 200, "", "Your password is reset. Sign in — two-step verification is still on")
 
@@ -1079,7 +1079,7 @@ func TestLanguageSetting(t *testing.T) {
 	want(t, b.post("/account/security/language", url.Values{"locale": {"fr"}}), 303, "/account/security?done=language")
 	want(t, b.get("/account/security?done=language"), 200, "", `<html lang="fr">`, "Langue enregistrée.", "Paramètres de sécurité",
 		`<option value="fr" lang="fr" selected>Français</option>`)
-	want(t, b.post("/account/security/language", url.Values{"locale": {"de"}}), 400, "", "Langue : choisissez l’une des langues")
+	want(t, b.post("/account/security/language", url.Values{"locale": {"de"}}), 400, "", "Choisissez l’une des langues")
 }
 
 // TestEmailCodeSpent: after too many wrong codes an enrolment code stops
@@ -1237,11 +1237,11 @@ func TestPhoneRefused(t *testing.T) {
 		country, phone, method string
 		field, says            string
 	}{
-		{"FR", "01 23 45 67 89", "sms", "phone", "Phone number: this is a landline, which cannot receive text messages. Choose “Call me with a code” instead."},
-		{"", "06 12 34 56 78", "sms", "country", "Country: choose the country of the number, or write the number with its country code"},
-		{"FR", "06 12 34", "sms", "phone", "Phone number: this is not a valid number"},
-		{"FR", "", "voice", "phone", "Phone number: this field is required."},
-		{"FR", "08 99 12 34 56", "voice", "phone", "Phone number: this is a premium-rate number, which cannot receive codes."},
+		{"FR", "01 23 45 67 89", "sms", "phone", "This is a landline, which cannot receive text messages. Choose “Call me with a code” instead."},
+		{"", "06 12 34 56 78", "sms", "country", "Choose the country of the number, or write the number with its country code"},
+		{"FR", "06 12 34", "sms", "phone", "This is not a valid number"},
+		{"FR", "", "voice", "phone", "This field is required."},
+		{"FR", "08 99 12 34 56", "voice", "phone", "This is a premium-rate number, which cannot receive codes."},
 	}
 	for _, tt := range tests {
 		a := b.post("/account/security/phone", url.Values{"country": {tt.country}, "phone": {tt.phone}, "method": {tt.method}})
@@ -1433,7 +1433,7 @@ func (e *env) join(t *testing.T, link, email, password string) *browser {
 	t.Helper()
 	b := e.browser(t)
 	want(t, b.get(link), 200, "", "Join "+orgName, email, "Set a password", "At least 8 characters")
-	want(t, b.post(link, url.Values{"password": {"short"}}), 400, "", "Password: use at least 8 characters.")
+	want(t, b.post(link, url.Values{"password": {"short"}}), 400, "", "Use at least 8 characters.")
 	want(t, b.post(link, url.Values{"password": {password}}), 303, "/sign-in?done=invited")
 	want(t, b.get("/sign-in?done=invited"), 200, "",
 		"Your password is set. Sign in — your organisation may ask you to set up two-step verification.")
@@ -1524,7 +1524,7 @@ func TestRequiredEnrolment(t *testing.T) {
 	want(t, a, 200, "", "Enter the 6-digit code the app shows", "Back to the choice of methods", "Google Authenticator")
 	wantNot(t, a, "Signed in as")
 	key := secret(t, a.body)
-	want(t, b.post(page, url.Values{"code": {wrongCode(e.code(key))}}), 400, "", "this code is wrong")
+	want(t, b.post(page, url.Values{"code": {wrongCode(e.code(key))}}), 400, "", "This code is wrong")
 	a = b.post(page, url.Values{"code": {e.code(key)}})
 	want(t, a, 200, "", "Two-step verification is on.", "Your recovery codes", "I have saved them — continue",
 		`action="/sign-in/enrol/complete"`)
@@ -1584,13 +1584,13 @@ func TestAdminMembers(t *testing.T) {
 
 	// Refusals: an address with an account, the last owner, an admin on the owner.
 	a = owner.post("/admin/members", url.Values{"email": {dave}, "role": {"member"}, "sso": {"1"}})
-	want(t, a, 409, "", "E-mail address: an account with this e-mail address exists already", `id="email-error"`)
+	want(t, a, 409, "", "An account with this e-mail address exists already", `id="email-error"`)
 	if !regexp.MustCompile(`<input id="email"[^>]* autofocus aria-invalid="true"`).MatchString(a.body) ||
 		!strings.Contains(a.body, `id="invite-sso" name="sso" value="1" checked`) {
 		t.Errorf("the refused invitation is not shown again with the focus on the address:\n%s", a.body)
 	}
 	want(t, owner.post("/admin/members", url.Values{"email": {"not an address"}, "role": {"member"}}), 400, "",
-		"E-mail address: enter an e-mail address")
+		"Enter an e-mail address")
 	// Nobody acts on their own row (item 10: the only owner moved themselves
 	// to SSO and locked the organisation out): the page offers nothing there,
 	// and the domain refuses what is posted anyway.
@@ -1694,12 +1694,12 @@ func TestPolicyFieldErrors(t *testing.T) {
 	tests := []struct {
 		field, value, says string
 	}{
-		{"grace_period_days", "a week", "Grace period (days): enter a whole number of days from 0 to 365"},
-		{"grace_period_days", "400", "Grace period (days): enter a whole number of days from 0 to 365"},
-		{"allowed_methods", "", "Allowed methods: choose at least one method."},
-		{"allowed_methods", "webauthn", "Allowed methods: choose among the methods listed"},
-		{"min_client_version", "three", "Minimum app version: enter a version number such as 3.1.0"},
-		{"two_step", "sometimes", "Two-step verification: choose Optional or Required."},
+		{"grace_period_days", "a week", "Enter a whole number of days from 0 to 365"},
+		{"grace_period_days", "400", "Enter a whole number of days from 0 to 365"},
+		{"allowed_methods", "", "Choose at least one method."},
+		{"allowed_methods", "webauthn", "Choose among the methods listed"},
+		{"min_client_version", "three", "Enter a version number such as 3.1.0"},
+		{"two_step", "sometimes", "Choose Optional or Required."},
 	}
 	for _, tt := range tests {
 		form := url.Values{}
