@@ -108,10 +108,10 @@ type page struct {
 	// fieldError is Error as said beside its field, which its label already
 	// names: without the field's name in front ("" when Error is that already).
 	fieldError string
-	Field        string // the form field Error is about; "" for the whole form
-	Focus        string // the field that takes the focus when there is no error
-	Form         url.Values
-	Data         any
+	Field      string // the form field Error is about; "" for the whole form
+	Focus      string // the field that takes the focus when there is no error
+	Form       url.Values
+	Data       any
 
 	loc    *i18n.Localizer
 	log    *slog.Logger
