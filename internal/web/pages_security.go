@@ -40,10 +40,13 @@ type securityData struct {
 	AddPhone    string // the "Add a phone" link's words; "" when phones are not allowed
 	CodesLeft   int
 	CodesLow    bool
-	Legacy      bool // older app versions may sign in with the password alone
-	OrgLegacy   bool // the organisation lets members allow them
-	Events      []eventRow
-	Devices     []deviceRow
+	// RecoveryUsed: this session began with a recovery code; the page says
+	// how many are left and where to look.
+	RecoveryUsed bool
+	Legacy       bool // older app versions may sign in with the password alone
+	OrgLegacy    bool // the organisation lets members allow them
+	Events       []eventRow
+	Devices      []deviceRow
 	// AppPasswords: the member's; AppPasswordsOK: the organisation allows
 	// making them.
 	AppPasswords   []appPasswordRow
@@ -140,6 +143,7 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 		l.Selected = l.Value == d.Locale
 		d.Locales = append(d.Locales, l)
 	}
+	d.RecoveryUsed = r.URL.Query().Get("done") == "recovery_code"
 	if d.On {
 		d.Since = formatDate(a.TwoStepSince)
 		d.CodesLow = info.RecoveryCodesLeft <= twostep.RecoveryCodesLow

@@ -445,7 +445,7 @@ func TestJourney(t *testing.T) {
 	a = b.get("/sign-in/verify?method=recovery_code")
 	want(t, a, 200, "", "Enter one of the recovery codes", `autocomplete="off"`, "Use your authenticator app instead")
 	wantNot(t, a, `inputmode="numeric"`)
-	want(t, b.post("/sign-in/verify", url.Values{"method": {"recovery_code"}, "code": {codes[0]}}), 303, "/account/security")
+	want(t, b.post("/sign-in/verify", url.Values{"method": {"recovery_code"}, "code": {codes[0]}}), 303, "/account/security?done=recovery_code")
 	want(t, b.get("/account/security"), 200, "", "You have 9 recovery codes left.", "Recovery code used")
 	want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
 	want(t, b.signIn(t, ownerEmail, ownerPwd), 303, "/sign-in/verify")

@@ -260,7 +260,12 @@ func (s *Server) pageVerifyPost(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		s.setCookie(w, s.signInCookie(), "", timeZero)
 		s.setSignedIn(w, res)
-		s.finishSignIn(w, r, res, "/account/security")
+		next := "/account/security"
+		if method == string(twostep.MethodRecoveryCode) {
+			// Say how many are left, and what to do now (the security page).
+			next = "/account/security?done=recovery_code"
+		}
+		s.finishSignIn(w, r, res, next)
 		return
 	}
 	if errors.Is(err, twostep.ErrExpired) {
