@@ -230,6 +230,7 @@ var doneMessages = map[string]string{
 	"app_password_created": "done.app_password_created",
 	"app_password_revoked": "done.app_password_revoked",
 	"password":             "done.password",
+	"password_signed_in":   "done.password_signed_in",
 	"expired":              "done.expired",
 	// E-mail, password and settings.
 	"email":          "done.email",

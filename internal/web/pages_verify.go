@@ -279,6 +279,9 @@ func (s *Server) pageVerifyPost(w http.ResponseWriter, r *http.Request) {
 		// This sign-in is spent: start again from the password.
 		s.setCookie(w, s.signInCookie(), "", timeZero)
 		p.Error, p.Focus = p.T("code.wrong_none"), "email"
+		if ce.Email != "" {
+			p.Error, p.Form, p.Focus = p.T("code.wrong_none_password"), url.Values{"email": {ce.Email}}, "password"
+		}
 		s.render(w, r, describe(err).Status, "sign_in", p)
 		return
 	}
