@@ -87,3 +87,41 @@ func TestBrowserPastedCodeWithSpace(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("p.state.on")),
 	)
 }
+
+// TestBrowserPhoneExampleFollowsCountry: on the add-phone page, choosing
+// another country changes the example number to one of that country.
+func TestBrowserPhoneExampleFollowsCountry(t *testing.T) {
+	ctx := browser(t, chromedp.Flag("accept-lang", "en-GB"))
+	srv := serve(t, t.TempDir(), nil)
+	setup := setupLink(t, srv)
+	run := steps(t, ctx)
+	run("first-run setup, then add a phone",
+		chromedp.Navigate(setup[1]),
+		chromedp.SendKeys(chromedp.CSS("#name"), "Cloud Legal"),
+		chromedp.SendKeys(chromedp.CSS("#email"), "owner@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "a long and good password"),
+		chromedp.Submit(chromedp.CSS("#password")),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/account/security/phone"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="/account/security/phone"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#phone-hint")),
+	)
+	hint := func() string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#phone-hint")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if h := hint(); !strings.Contains(h, "07400 123456") {
+		t.Errorf("with an en-GB browser the example is %q, want a UK number", h)
+	}
+	run("choose Japan",
+		chromedp.Focus(chromedp.CSS("#country")),
+		chromedp.SetValue(chromedp.CSS("#country"), "JP"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("country").dispatchEvent(new Event("change"))`),
+	)
+	if h := hint(); !strings.Contains(h, "090-1234-5678") || !strings.Contains(h, "+81 90-1234-5678") {
+		t.Errorf("after choosing Japan the example is %q", h)
+	}
+}
