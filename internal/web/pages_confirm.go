@@ -162,7 +162,7 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twoste
 		label, sentAt := "confirm.send", ""
 		if cm.Sent {
 			label, sentAt = "send.again", sentParam(sent)
-			cm.SentAt, cm.Help = sentAt, &mailHelp{To: to, From: s.mailFrom}
+			cm.SentAt, cm.Help = sentAt, s.mailHelp(to)
 		}
 		cm.Resend = p.resend("confirm-send", "/account/confirm/send", label, s.resendWait(sent),
 			"next", next, "method", string(twostep.MethodEmail), "factor_id", mf.ID, "sent", sentAt)

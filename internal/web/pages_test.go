@@ -67,7 +67,7 @@ type env struct {
 const mailFrom = "no-reply@karbon.example"
 
 // newEnv runs a Server over a Service over a fresh SQLite database.
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...func(*Options)) *env {
 	t.Helper()
 	db := storetest.SQLite(t)
 	sealer := twosteptest.NewSealer(t)
@@ -80,8 +80,12 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	logs := &errorLog{}
-	s, err := New(Options{Service: svc, Logger: slog.New(logs), BaseURL: &url.URL{Scheme: "http", Host: "127.0.0.1"},
-		Dev: true, Clock: clk.Now, MailFrom: mailFrom})
+	o := Options{Service: svc, Logger: slog.New(logs), BaseURL: &url.URL{Scheme: "http", Host: "127.0.0.1"},
+		Dev: true, Clock: clk.Now, MailFrom: mailFrom}
+	for _, f := range opts {
+		f(&o)
+	}
+	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

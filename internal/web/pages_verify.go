@@ -166,7 +166,7 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, p *page, s
 				d.PhoneHelp = &phoneHelp{Voice: o.Method == twostep.MethodVoice, To: o.To, Other: d.Switch != nil}
 			}
 		} else if d.Sent && o.Method == twostep.MethodEmail {
-			d.Help = &mailHelp{To: o.To, From: s.mailFrom}
+			d.Help = s.mailHelp(o.To)
 		}
 	}
 	phones := map[string]int{} // factor → its entry in Others
