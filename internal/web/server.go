@@ -24,8 +24,8 @@ type Options struct {
 	// MailOutbox: dev mode keeps e-mail on the outbox page instead of
 	// sending it (no SMTP server); the pages say so instead of naming a sender.
 	MailOutbox bool
-	Clock          func() time.Time
-	Metrics        http.Handler // serves /metrics; nil: 404
+	Clock      func() time.Time
+	Metrics    http.Handler // serves /metrics; nil: 404
 	// DatabaseTimeout is how long a request may take before its database work
 	// gives up and it answers 503 unavailable; zero is DefaultDatabaseTimeout.
 	DatabaseTimeout time.Duration
@@ -52,11 +52,11 @@ type Server struct {
 	mailFrom string
 	// mailOutbox: see Options.MailOutbox.
 	mailOutbox bool
-	clock    func() time.Time
-	secure   bool // base URL is https: Secure and __Host- cookies
-	handler  http.Handler
-	pages    *pages
-	metrics  http.Handler
+	clock      func() time.Time
+	secure     bool // base URL is https: Secure and __Host- cookies
+	handler    http.Handler
+	pages      *pages
+	metrics    http.Handler
 	// dbTimeout is each request's deadline (withDatabaseDeadline).
 	dbTimeout time.Duration
 	outage    outageLog
