@@ -126,6 +126,12 @@ type Sessions interface {
 	DeleteSession(ctx context.Context, id string) error
 	// DeleteSessions ends every session of the account except the one with id except.
 	DeleteSessions(ctx context.Context, accountID, except string) error
+	// AccountSessions returns the account's sessions not yet deleted, ended
+	// ones included, the most recently seen first.
+	AccountSessions(ctx context.Context, accountID string) ([]*Session, error)
+	// DeleteAccountSession deletes the account's session id; false when the
+	// account has no such session.
+	DeleteAccountSession(ctx context.Context, accountID, id string) (bool, error)
 }
 
 // Devices keeps remembered devices.

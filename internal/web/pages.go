@@ -226,6 +226,9 @@ var doneMessages = map[string]string{
 	// Devices.
 	"device_forgotten":  "done.device_forgotten",
 	"devices_forgotten": "done.devices_forgotten",
+	// Sessions.
+	"session_ended":  "done.session_ended",
+	"sessions_ended": "done.sessions_ended",
 	// App passwords.
 	"app_password_created": "done.app_password_created",
 	"app_password_revoked": "done.app_password_revoked",

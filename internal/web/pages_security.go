@@ -46,6 +46,7 @@ type securityData struct {
 	Legacy       bool // older app versions may sign in with the password alone
 	OrgLegacy    bool // the organisation lets members allow them
 	Events       []eventRow
+	Sessions     []sessionRow
 	Devices      []deviceRow
 	// AppPasswords: the member's; AppPasswordsOK: the organisation allows
 	// making them.
@@ -171,6 +172,10 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 		return
 	}
 	d.Events = eventRows(p, evs)
+	if d.Sessions, err = s.sessionRows(r, p, c); err != nil {
+		s.pageError(w, r, err)
+		return
+	}
 	if d.Devices, err = s.deviceRows(r, p, c, info.Org.Policy); err != nil {
 		s.pageError(w, r, err)
 		return
