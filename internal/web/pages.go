@@ -220,6 +220,7 @@ var doneMessages = map[string]string{
 	"removed":    "done.removed",
 	"disabled":   "done.disabled",
 	"default":    "done.default",
+	"renamed":    "done.renamed",
 	"codes":      "done.codes",
 	"confirmed":  "done.confirmed",
 	"signed_out": "done.signed_out",

@@ -16,6 +16,7 @@ type methodRow struct {
 	Name     string
 	LastUsed string
 	Default  bool
+	Label    string // the name its owner gave it, "" for none
 	Finish   string // where a pending method's setup goes on
 	Phone    bool   // a phone number: remind to add the new one when it changes
 	Channels string // for a phone: what it takes ("Text messages and calls")
@@ -76,10 +77,19 @@ func (p *page) factorName(f *twostep.Factor) string {
 	if masked != "" {
 		name += " (" + masked + ")"
 	}
-	if f.Label != "" && f.Label != "Authenticator app" && f.Label != masked {
-		name += " — " + f.Label
+	if l := ownLabel(f); l != "" {
+		name += " — " + l
 	}
 	return name
+}
+
+// ownLabel is the name the owner gave f, "" when it has only the one given
+// by default (the kind of method, or the address).
+func ownLabel(f *twostep.Factor) string {
+	if f.Label == "Authenticator app" || f.Label == twostep.MaskAddress(f.Method, f.Address) || f.Label == f.Address {
+		return ""
+	}
+	return f.Label
 }
 
 // channelsText says which channels a phone takes, and by which its codes come
@@ -150,7 +160,8 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 		d.CodesLow = info.RecoveryCodesLeft <= twostep.RecoveryCodesLow
 	}
 	for _, f := range info.Factors {
-		row := methodRow{ID: f.ID, Method: string(f.Method), Name: p.factorName(f), LastUsed: formatTime(f.LastUsedAt), Default: f.Default}
+		row := methodRow{ID: f.ID, Method: string(f.Method), Name: p.factorName(f), LastUsed: formatTime(f.LastUsedAt), Default: f.Default,
+			Label: ownLabel(f)}
 		if isPhone(f.Method) {
 			row.Phone, row.Channels = true, p.channelsText(f)
 		}
@@ -213,6 +224,16 @@ func eventRows(p *page, evs []*twostep.AuditEvent) []eventRow {
 		out = append(out, eventRow{At: formatTime(e.At), What: what, IP: e.IP, Device: e.UserAgent})
 	}
 	return out
+}
+
+// pageRenameFactor names a method as its owner calls it ("Work phone").
+func (s *Server) pageRenameFactor(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
+	label := r.PostFormValue("label")
+	if _, err := s.svc.UpdateFactor(r.Context(), c, r.PathValue("id"), twostep.FactorChange{Label: &label}); err != nil {
+		s.securityError(w, r, c, err)
+		return
+	}
+	redirect(w, r, "/account/security?done=renamed")
 }
 
 func (s *Server) pageMakeDefault(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {

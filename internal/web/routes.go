@@ -106,6 +106,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /account/confirm", s.withPageCaller(s.pageConfirmPost))
 	mux.HandleFunc("POST /account/confirm/send", s.withPageCaller(s.pageConfirmSend))
 	mux.HandleFunc("POST /account/security/factors/{id}/default", s.withPageCaller(s.pageMakeDefault))
+	mux.HandleFunc("POST /account/security/factors/{id}/label", s.withPageCaller(s.pageRenameFactor))
 	mux.HandleFunc("POST /account/security/recovery-codes", s.withPageCaller(s.pageRecoveryCodes))
 	mux.HandleFunc("POST /account/security/legacy", s.withPageCaller(s.pageLegacy))
 	mux.HandleFunc("POST /account/security/language", s.withPageCaller(s.pageLanguage))
