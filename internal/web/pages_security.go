@@ -17,6 +17,9 @@ type methodRow struct {
 	LastUsed string
 	Default  bool
 	Label    string // the name its owner gave it, "" for none
+	// CannotRemove: the last method under a policy that requires two-step:
+	// the page says why instead of offering "Remove".
+	CannotRemove bool
 	Finish   string // where a pending method's setup goes on
 	Phone    bool   // a phone number: remind to add the new one when it changes
 	Channels string // for a phone: what it takes ("Text messages and calls")
@@ -171,6 +174,9 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 		}
 		row.Finish = finishPath(securityBase, f)
 		d.Pending = append(d.Pending, row)
+	}
+	if len(d.Methods) == 1 && info.Required {
+		d.Methods[0].CannotRemove = true
 	}
 	d.CanAddTOTP = !a.SSO && slices.Contains(info.AllowedMethods, twostep.MethodTOTP)
 	d.CanAddEmail = !a.SSO && slices.Contains(info.AllowedMethods, twostep.MethodEmail)

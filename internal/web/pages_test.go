@@ -476,7 +476,7 @@ func TestConfirmIdentity(t *testing.T) {
 	b := e.setUp(t)
 	key, a := e.enrol(t, b)
 	want(t, a, 200, "", "Your recovery codes")
-	id := find(t, b.get("/account/security").body, `action="/account/security/factors/(fac_[a-z0-9]+)/remove"`)
+	id := find(t, b.get("/account/security").body, `href="/account/security/factors/(fac_[a-z0-9]+)/remove"`)
 
 	// The confirmation from setting up has lapsed.
 	e.clock.Add(11 * time.Minute)

@@ -107,7 +107,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /account/confirm/send", s.withPageCaller(s.pageConfirmSend))
 	mux.HandleFunc("POST /account/security/factors/{id}/default", s.withPageCaller(s.pageMakeDefault))
 	mux.HandleFunc("POST /account/security/factors/{id}/label", s.withPageCaller(s.pageRenameFactor))
+	mux.HandleFunc("GET /account/security/recovery-codes", s.withPageCaller(s.pageRecoveryCodesConfirm))
 	mux.HandleFunc("POST /account/security/recovery-codes", s.withPageCaller(s.pageRecoveryCodes))
+	// Asks before a method goes (the POST is among the add-method routes below).
+	mux.HandleFunc("GET /account/security/factors/{id}/remove", s.withPageCaller(s.pageRemoveFactorConfirm))
 	mux.HandleFunc("POST /account/security/legacy", s.withPageCaller(s.pageLegacy))
 	mux.HandleFunc("POST /account/security/language", s.withPageCaller(s.pageLanguage))
 	mux.HandleFunc("POST /account/security/devices/{id}/forget", s.withPageCaller(s.pageForgetDevice))
