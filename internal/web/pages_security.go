@@ -20,9 +20,9 @@ type methodRow struct {
 	// CannotRemove: the last method under a policy that requires two-step:
 	// the page says why instead of offering "Remove".
 	CannotRemove bool
-	Finish   string // where a pending method's setup goes on
-	Phone    bool   // a phone number: remind to add the new one when it changes
-	Channels string // for a phone: what it takes ("Text messages and calls")
+	Finish       string // where a pending method's setup goes on
+	Phone        bool   // a phone number: remind to add the new one when it changes
+	Channels     string // for a phone: what it takes ("Text messages and calls")
 }
 
 type eventRow struct {
