@@ -39,7 +39,7 @@ func (s *Server) pageChangeEmailPost(w http.ResponseWriter, r *http.Request, c *
 	case err == nil:
 		s.renderChangeEmail(w, r, c, nil, http.StatusOK, email, s.clock())
 	case errors.Is(err, twostep.ErrConfirmIdentity):
-		confirmFirst(w, r, "/account/email")
+		s.confirmThen(w, r, c, "/account/email")
 	case errors.Is(err, twostep.ErrResendTooSoon):
 		s.renderChangeEmail(w, r, c, err, 0, email, s.sentBefore(err))
 	default:

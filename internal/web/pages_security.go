@@ -257,7 +257,7 @@ func (s *Server) securityError(w http.ResponseWriter, r *http.Request, c *twoste
 	case c.SignIn != nil && !errors.Is(err, twostep.ErrNotFound):
 		s.renderEnrol(w, r, c, err) // enrolling at sign-in: the choice of methods says what went wrong
 	case errors.Is(err, twostep.ErrConfirmIdentity):
-		confirmFirst(w, r, "/account/security")
+		s.confirmThen(w, r, c, "/account/security")
 	case errors.Is(err, twostep.ErrNotFound):
 		s.pageError(w, r, err)
 	default:

@@ -481,25 +481,36 @@ func TestConfirmIdentity(t *testing.T) {
 	// The confirmation from setting up has lapsed.
 	e.clock.Add(11 * time.Minute)
 	remove := "/account/security/factors/" + id + "/remove"
-	want(t, b.post(remove, nil), 303, "/account/confirm?next=%2Faccount%2Fsecurity")
-	want(t, b.post("/account/security/recovery-codes", nil), 303, "/account/confirm?next=%2Faccount%2Fsecurity")
-	a = b.get("/account/confirm?next=%2Faccount%2Fsecurity")
-	want(t, a, 200, "", "Confirm it's you", `name="password"`, `name="code"`, "Authenticator app", "Recovery code")
+	confirm := wantConfirm(t, b.post(remove, nil))
+	action := find(t, confirm, `action=(pnd_[a-z0-9]+)`)
+	a = b.get(confirm)
+	want(t, a, 200, "", "Confirm it's you", "You are removing a method: Authenticator app.",
+		"Afterwards you can make changes for 10 minutes", `name="password"`, `name="code"`, "Authenticator app", "Recovery code",
+		`name="action" value="`+action+`"`)
 
-	want(t, b.post("/account/confirm", url.Values{"next": {"/account/security"}, "password": {"wrong password"},
-		"method": {"totp"}, "code": {e.code(key)}}), 401, "", "This is not your password.")
-	want(t, b.post("/account/confirm", url.Values{"next": {"/account/security"}, "password": {ownerPwd}, "method": {"totp"}}),
-		400, "", "Two-step verification is on, so choose a method and enter its code")
+	form := url.Values{"next": {"/account/security"}, "action": {action}, "password": {"wrong password"}, "method": {"totp"}, "code": {e.code(key)}}
+	want(t, b.post("/account/confirm", form), 401, "", "This is not your password.", "You are removing a method")
+	form.Set("password", ownerPwd)
+	form.Del("code")
+	want(t, b.post("/account/confirm", form), 400, "", "Two-step verification is on, so choose a method and enter its code")
 	e.clock.Add(30 * time.Second)
-	a = b.post("/account/confirm", url.Values{"next": {"/account/security"}, "password": {ownerPwd}, "method": {"totp"}, "code": {e.code(key)}})
-	want(t, a, 303, "/account/security?done=confirmed")
-	want(t, b.get(a.location), 200, "", "you have confirmed who you are")
-
-	want(t, b.post(remove, nil), 303, "/account/security?done=disabled")
+	form.Set("code", e.code(key))
+	// Confirmed: the removal goes on at once, nothing to do again.
+	want(t, b.post("/account/confirm", form), 303, "/account/security?done=disabled")
 	want(t, b.get("/account/security?done=disabled"), 200, "", "Two-step verification is off.", "Method removed.")
 	for name, body := range b.seen {
 		checkLabels(t, name, body)
 	}
+}
+
+// wantConfirm checks that a refused change leads to the confirmation page
+// with its pending action, and returns that page's path.
+func wantConfirm(t *testing.T, a answer) string {
+	t.Helper()
+	if a.status != 303 || !regexp.MustCompile(`^/account/confirm\?action=pnd_[a-z0-9]+&next=%2Faccount%2F`).MatchString(a.location) {
+		t.Fatalf("status %d to %q, want the confirmation page with a pending action", a.status, a.location)
+	}
+	return a.location
 }
 
 func TestConfirmNextStaysLocal(t *testing.T) {
@@ -918,9 +929,9 @@ func TestLegacySetting(t *testing.T) {
 
 	// The confirmation from setting up has lapsed: confirm with a code by e-mail.
 	e.clock.Add(11 * time.Minute)
-	want(t, b.post("/account/security/legacy", url.Values{"allow": {"true"}}), 303, "/account/confirm?next=%2Faccount%2Fsecurity")
+	wantConfirm(t, b.post("/account/security/legacy", url.Values{"allow": {"true"}}))
 	a = b.get("/account/confirm?next=%2Faccount%2Fsecurity")
-	want(t, a, 200, "", "Confirm with a code by e-mail", "Send me a code", `action="/account/confirm/send"`, "E-mail ("+maskedOwner+")")
+	want(t, a, 200, "", "Get a code", "Send me a code", `action="/account/confirm/send"`, "E-mail ("+maskedOwner+")")
 	factor := find(t, a.body, `name="factor_id" value="(fac_[a-z0-9]+)"`)
 	a = b.post("/account/confirm/send", url.Values{"next": {"/account/security"}, "factor_id": {factor}})
 	want(t, a, 303, a.location)
@@ -1358,16 +1369,16 @@ func TestPhoneNotDefault(t *testing.T) {
 
 	// Confirming who you are, by a code by call.
 	e.clock.Add(11 * time.Minute)
-	want(t, b.post("/account/security/recovery-codes", nil), 303, "/account/confirm?next=%2Faccount%2Fsecurity")
+	wantConfirm(t, b.post("/account/security/recovery-codes", nil))
 	a = b.get("/account/confirm?next=%2Faccount%2Fsecurity")
-	want(t, a, 200, "", "Confirm with a code by phone", "To confirm with "+maskedMobile+", first ask for a code.",
+	want(t, a, 200, "", "Get a code", "Ask for a code below: by text message or call to "+maskedMobile+".",
 		"Text me a code", "Call me with a code", ">Phone ("+maskedMobile+")</label>")
 	factor := find(t, a.body, `name="factor_id" value="(fac_[a-z0-9]+)"`)
 	a = b.post("/account/confirm/send", url.Values{"next": {"/account/security"}, "method": {"voice"}, "factor_id": {factor}})
 	want(t, a, 303, a.location)
 	a = b.get(a.location)
-	want(t, a, 200, "", "We are calling "+maskedMobile+" to read you a code. Choose Phone below", "Call me again",
-		"You can ask for a new code in 30 seconds.", `name="method" value="voice" checked`)
+	want(t, a, 200, "", "We are calling "+maskedMobile+" to read you a code. Enter it below", "Call me again",
+		"You can ask for a new code in 30 seconds.", `name="method" value="voice:`+factor+`" checked`)
 	code := e.received(t, "voice", mobile, "code_confirm_identity")["code"]
 	want(t, b.post("/account/confirm", url.Values{"next": {"/account/security"}, "password": {ownerPwd}, "method": {"voice"},
 		"code": {wrongCode(code)}}), 400, "", "Wrong code.")

@@ -36,7 +36,7 @@ func TestSessionsList(t *testing.T) {
 
 	// The confirmation from setting up has lapsed: confirm first.
 	e.clock.Add(11 * time.Minute)
-	want(t, b.post("/account/security/sessions/"+theirs+"/end", nil), 303, "/account/confirm?next=%2Faccount%2Fsecurity")
+	wantConfirm(t, b.post("/account/security/sessions/"+theirs+"/end", nil))
 	want(t, other.get("/account/security"), 200, "")
 	e.clock.Add(-11 * time.Minute)
 
