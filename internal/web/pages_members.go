@@ -202,7 +202,6 @@ func (s *Server) pageMemberReset(w http.ResponseWriter, r *http.Request, c *twos
 		return
 	}
 	m := members[i]
-	p.Wide = false
 	p.Data = struct {
 		ID, Email, Methods string
 		TwoStep, Required  bool

@@ -96,7 +96,6 @@ func (s *Server) pagePolicy(w http.ResponseWriter, r *http.Request, c *twostep.C
 }
 
 func (s *Server) renderPolicy(w http.ResponseWriter, r *http.Request, p *page, status int, v url.Values, confirm *policyConfirm) {
-	p.Wide = false
 	p.Form = v
 	p.labels = map[string]string{"allow_legacy_clients": p.T("orgpolicy.legacy"), "allow_app_passwords": p.T("orgpolicy.app_passwords")}
 	d := policyData{Required: v.Get("two_step") == twostep.PolicyRequired, Grace: v.Get("grace_period_days"),
