@@ -125,24 +125,26 @@ func TestRecoveryCodeSignInWarns(t *testing.T) {
 	b := e.setUp(t)
 	key, a := e.enrol(t, b)
 	codes := recoveryCodes(t, a.body)
-	want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
-	for i, lang := range []string{"en", "fr"} {
-		b.lang = lang
+	for i, tt := range []struct{ lang, says string }{
+		{"en", "You used a recovery code — 9 left. Check your methods or get new codes."},
+		{"fr", "Vous avez utilisé un code de récupération — il en reste 8. Vérifiez vos méthodes ou obtenez de nouveaux codes."},
+		{"ja", "リカバリーコードを使用しました。残りは7個です。 認証方法を確認する か、 新しいコードを作成してください。"},
+	} {
+		want(t, b.post("/account/security/language", url.Values{"locale": {tt.lang}}), 303, "/account/security?done=language")
+		want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
 		want(t, b.signIn(t, ownerEmail, ownerPwd), 303, "/sign-in/verify")
 		a = b.post("/sign-in/verify", url.Values{"method": {"recovery_code"}, "code": {codes[i]}})
 		want(t, a, 303, "/account/security?done=recovery_code")
 		a = b.get(a.location)
-		says := map[string]string{"en": "You used a recovery code — 9 left. Check your methods or get new codes.",
-			"fr": "Vous avez utilisé un code de récupération — il en reste 8. Vérifiez vos méthodes ou obtenez de nouveaux codes."}[lang]
 		notice := find(t, a.body, `(?s)<p class="notice" role="status" id="recovery-used">(.*?)</p>`)
-		if got := regexp.MustCompile(`<[^>]+>`).ReplaceAllString(notice, ""); got != says {
-			t.Errorf("%s: the notice says %q, want %q", lang, got, says)
+		if got := regexp.MustCompile(`<[^>]+>`).ReplaceAllString(notice, ""); got != tt.says {
+			t.Errorf("%s: the notice says %q, want %q", tt.lang, got, tt.says)
 		}
 		want(t, a, 200, "", `<a href="#methods-h">`, `<a href="#codes-h">`)
-		want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
 	}
 	// Another method says nothing of the kind.
-	b.lang = ""
+	want(t, b.post("/account/security/language", url.Values{"locale": {"en"}}), 303, "/account/security?done=language")
+	want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
 	want(t, b.signIn(t, ownerEmail, ownerPwd), 303, "/sign-in/verify")
 	e.clock.Add(30 * time.Second)
 	want(t, b.post("/sign-in/verify", url.Values{"method": {"totp"}, "code": {e.code(key)}}), 303, "/account/security")

@@ -67,7 +67,7 @@ type localeOption struct {
 }
 
 // localeNames are the languages offered, each named in itself.
-var localeNames = []localeOption{{Value: "en", Name: "English"}, {Value: "fr", Name: "Français"}}
+var localeNames = []localeOption{{Value: "en", Name: "English"}, {Value: "fr", Name: "Français"}, {Value: "ja", Name: "日本語"}}
 
 // factorName is how a method is named on the security page: its kind, where
 // its codes go (masked), and the label the person gave it, if any.
@@ -89,7 +89,7 @@ func (p *page) factorName(f *twostep.Factor) string {
 // ownLabel is the name the owner gave f, "" when it has only the one given
 // by default (the kind of method, or the address).
 func ownLabel(f *twostep.Factor) string {
-	if f.Label == "Authenticator app" || f.Label == twostep.MaskAddress(f.Method, f.Address) || f.Label == f.Address {
+	if f.Label == twostep.DefaultTOTPLabel || f.Label == twostep.MaskAddress(f.Method, f.Address) || f.Label == f.Address {
 		return ""
 	}
 	return f.Label
