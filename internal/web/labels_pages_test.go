@@ -20,7 +20,7 @@ func TestRenameMethod(t *testing.T) {
 
 	want(t, b.post("/account/security/factors/"+id+"/label", url.Values{"label": {"Work phone’s app"}}), 303, "/account/security?done=renamed")
 	a = b.get("/account/security?done=renamed")
-	want(t, a, 200, "", "Method renamed.", "Authenticator app — Work phone’s app", `value="Work phone’s app"`)
+	want(t, a, 200, "", "Name changed.", "Authenticator app — Work phone’s app", `value="Work phone’s app"`)
 	acct, err := e.db.AccountByEmail(t.Context(), ownerEmail)
 	if err != nil {
 		t.Fatal(err)

@@ -125,15 +125,14 @@ func (s *Server) setPasswordPost(w http.ResponseWriter, r *http.Request, kind st
 		s.renderSetPassword(w, r, err, kind)
 		return
 	}
-	res, err := s.svc.SignIn(r.Context(), twostep.SignInRequest{Email: a.Email, Password: password,
-		IP: s.clientIP(r), UserAgent: r.UserAgent(), DeviceToken: s.deviceToken(r), AuthRequestID: s.authRequestID(r)})
+	res, err := s.svc.SignIn(r.Context(), twostep.SignInRequest{Email: a.Email, Password: password, IP: s.clientIP(r),
+		UserAgent: r.UserAgent(), Locale: s.browserLocale(r), DeviceToken: s.deviceToken(r), AuthRequestID: s.authRequestID(r)})
 	if err != nil {
 		s.log.Warn("signing in after a set-password link", "account", a.ID, "err", err)
 		p := s.newPage(r, nil)
 		p.Form, p.Focus = url.Values{"email": {a.Email}}, "password"
 		p.Flash = p.T(doneMessages[map[string]string{"invite": "invited", "password": "password"}[kind]])
-		p.Data = signInData{}
-		s.render(w, r, http.StatusOK, "sign_in", p)
+		s.renderSignIn(w, r, http.StatusOK, p, false)
 		return
 	}
 	s.signInGoesOn(w, r, res, "/account/security?done=password_signed_in")

@@ -16,13 +16,19 @@ type methodRow struct {
 	Name     string
 	LastUsed string
 	Default  bool
-	Label    string // the name its owner gave it, "" for none
+	Finish   string // where a pending method's setup goes on
+	Phone    bool   // a phone number: remind to add the new one when it changes
+	Channels string // for a phone: what it takes ("Text messages and calls")
+	// Label is the name its owner gave it ("" for none; a passkey's always).
+	// Every method may be renamed; a passkey or security key (Rename) shows
+	// its name in the field at once, and warns when its signature counter
+	// once went back (WA-04: a copy?).
+	Label  string
+	Rename bool
+	Cloned bool
 	// CannotRemove: the last method under a policy that requires two-step:
 	// the page says why instead of offering "Remove".
 	CannotRemove bool
-	Finish       string // where a pending method's setup goes on
-	Phone        bool   // a phone number: remind to add the new one when it changes
-	Channels     string // for a phone: what it takes ("Text messages and calls")
 }
 
 type eventRow struct {
@@ -42,8 +48,12 @@ type securityData struct {
 	CanAddTOTP  bool
 	CanAddEmail bool
 	AddPhone    string // the "Add a phone" link's words; "" when phones are not allowed
-	CodesLeft   int
-	CodesLow    bool
+	// CanAddWebAuthn: passkeys are allowed and offered; WebAuthnWhy says why
+	// this server offers none (its address is an IP address, say).
+	CanAddWebAuthn bool
+	WebAuthnWhy    string
+	CodesLeft      int
+	CodesLow       bool
 	// RecoveryUsed: this session began with a recovery code; the page says
 	// how many are left and where to look.
 	RecoveryUsed bool
@@ -80,7 +90,7 @@ func (p *page) factorName(f *twostep.Factor) string {
 	if masked != "" {
 		name += " (" + masked + ")"
 	}
-	if l := ownLabel(f); l != "" {
+	if l := ownLabel(f); l != "" && f.Label != twostep.DefaultPasskeyLabel {
 		name += " — " + l
 	}
 	return name
@@ -159,14 +169,18 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 	}
 	d.RecoveryUsed = r.URL.Query().Get("done") == "recovery_code"
 	if d.On {
-		d.Since = formatDate(a.TwoStepSince)
+		d.Since = p.Day(a.TwoStepSince)
 		d.CodesLow = info.RecoveryCodesLeft <= twostep.RecoveryCodesLow
 	}
 	for _, f := range info.Factors {
-		row := methodRow{ID: f.ID, Method: string(f.Method), Name: p.factorName(f), LastUsed: formatTime(f.LastUsedAt), Default: f.Default,
+		row := methodRow{ID: f.ID, Method: string(f.Method), Name: p.factorName(f), LastUsed: p.When(f.LastUsedAt), Default: f.Default,
 			Label: ownLabel(f)}
 		if isPhone(f.Method) {
 			row.Phone, row.Channels = true, p.channelsText(f)
+		}
+		if f.Method == twostep.MethodWebAuthn {
+			row.Label, row.Rename = f.Label, true
+			row.Cloned = f.Credential != nil && f.Credential.CloneWarning
 		}
 		if f.Status == twostep.FactorActive {
 			d.Methods = append(d.Methods, row)
@@ -182,6 +196,8 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 	d.CanAddEmail = !a.SSO && slices.Contains(info.AllowedMethods, twostep.MethodEmail)
 	if !a.SSO {
 		d.AddPhone = p.addPhoneLabel(info.AllowedMethods)
+		d.CanAddWebAuthn = slices.Contains(info.AllowedMethods, twostep.MethodWebAuthn)
+		d.WebAuthnWhy = s.webauthnUnavailable(p)
 	}
 	evs, err := s.svc.Activity(r.Context(), c, 0, recentEvents)
 	if err != nil {
@@ -197,7 +213,7 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 		s.pageError(w, r, err)
 		return
 	}
-	if d.AppPasswords, err = s.appPasswordRows(r, c); err != nil {
+	if d.AppPasswords, err = s.appPasswordRows(r, p, c); err != nil {
 		s.pageError(w, r, err)
 		return
 	}
@@ -207,9 +223,9 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 }
 
 // lockEnd is when the lock of a sign_in.locked event ends, in words.
-func lockEnd(d *twostep.SignInLocked) string {
+func lockEnd(p *page, d *twostep.SignInLocked) string {
 	if t, err := time.Parse(time.RFC3339, d.Until); err == nil {
-		return formatTime(t)
+		return p.When(t)
 	}
 	return d.Until
 }
@@ -220,26 +236,16 @@ func eventRows(p *page, evs []*twostep.AuditEvent) []eventRow {
 		var kv []any
 		if d, err := twostep.DetailOf(e); err == nil {
 			if d, ok := d.(*twostep.SignInLocked); ok {
-				kv = []any{"Until", lockEnd(d)}
+				kv = []any{"Until", lockEnd(p, d)}
 			}
 		}
 		what, ok := p.tr("event."+string(e.Type), kv...)
 		if !ok {
 			what = string(e.Type)
 		}
-		out = append(out, eventRow{At: formatTime(e.At), What: what, IP: e.IP, Device: e.UserAgent})
+		out = append(out, eventRow{At: p.When(e.At), What: what, IP: e.IP, Device: p.deviceName(e.UserAgent)})
 	}
 	return out
-}
-
-// pageRenameFactor names a method as its owner calls it ("Work phone").
-func (s *Server) pageRenameFactor(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
-	label := r.PostFormValue("label")
-	if _, err := s.svc.UpdateFactor(r.Context(), c, r.PathValue("id"), twostep.FactorChange{Label: &label}); err != nil {
-		s.securityError(w, r, c, err)
-		return
-	}
-	redirect(w, r, "/account/security?done=renamed")
 }
 
 func (s *Server) pageMakeDefault(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
@@ -309,7 +315,8 @@ func (s *Server) pageActivity(w http.ResponseWriter, r *http.Request, c *twostep
 	d := struct {
 		Events []eventRow
 		Older  string
-	}{Events: eventRows(p, evs)}
+		Newest bool // the first page: no link to itself
+	}{Events: eventRows(p, evs), Newest: before == 0}
 	if len(evs) == activityPage {
 		d.Older = "/account/activity?before=" + strconv.FormatInt(evs[len(evs)-1].ID, 10)
 	}

@@ -27,8 +27,8 @@ func (s *Server) sessionRows(r *http.Request, p *page, c *twostep.Caller) ([]ses
 	}
 	out := make([]sessionRow, 0, len(ss))
 	for _, x := range ss {
-		row := sessionRow{ID: x.ID, Name: p.deviceName(x.UserAgent), IP: x.IP, Since: formatTime(x.CreatedAt),
-			LastSeen: formatTime(x.LastSeenAt), Current: c.Session != nil && x.ID == c.Session.ID, AppPasswd: x.AppPasswordID != ""}
+		row := sessionRow{ID: x.ID, Name: p.deviceName(x.UserAgent), IP: x.IP, Since: p.When(x.CreatedAt),
+			LastSeen: p.When(x.LastSeenAt), Current: c.Session != nil && x.ID == c.Session.ID, AppPasswd: x.AppPasswordID != ""}
 		if row.Current {
 			out = append([]sessionRow{row}, out...)
 			continue
@@ -81,7 +81,7 @@ func (s *Server) apiSessions(w http.ResponseWriter, r *http.Request, c *twostep.
 	}
 	out := make([]sessionJSON, 0, len(ss))
 	for _, x := range ss {
-		ag := twostep.DescribeUserAgent(x.UserAgent)
+		ag := DescribeUserAgent(x.UserAgent)
 		out = append(out, sessionJSON{ID: x.ID, Browser: nullString(ag.Browser), Platform: nullString(ag.Platform), UserAgent: x.UserAgent,
 			IP: x.IP, AMR: x.AMR, SecondStep: string(x.SecondStep), AppPassword: x.AppPasswordID != "", Current: x.ID == c.Session.ID,
 			CreatedAt: jsonTime(x.CreatedAt), LastSeenAt: jsonTime(x.LastSeenAt), ExpiresAt: jsonTime(ends(x))})
