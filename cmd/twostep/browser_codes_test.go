@@ -116,6 +116,10 @@ func TestBrowserPhoneExampleFollowsCountry(t *testing.T) {
 	if h := hint(); !strings.Contains(h, "07400 123456") {
 		t.Errorf("with an en-GB browser the example is %q, want a UK number", h)
 	}
+	// The page's script runs once the document is loaded (defer).
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.readyState === "complete"`)); err != nil {
+		t.Fatal(err)
+	}
 	run("choose Japan",
 		chromedp.Focus(chromedp.CSS("#country")),
 		chromedp.SetValue(chromedp.CSS("#country"), "JP"),
