@@ -35,6 +35,9 @@ func (db *DB) CreateOrg(ctx context.Context, o *twostep.Org) error {
 
 // Org returns the org with id, or ErrNotFound.
 func (db *DB) Org(ctx context.Context, id string) (*twostep.Org, error) {
+	if o := db.pg.takeOrg(id); o != nil {
+		return o, nil
+	}
 	return one(db.row(ctx, `SELECT `+orgCols+` FROM orgs WHERE id = ?`, id), scanOrg, "org")
 }
 
