@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/twostep"
 )
 
@@ -86,10 +87,26 @@ func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	c.failures.Collect(ch)
 }
 
-// roundTrips counts what the store has sent to PostgreSQL and waited for.
-func (m *metrics) roundTrips(n func() uint64) {
+// database reports what the store sends to PostgreSQL and the pool of
+// connections it holds, read at each scrape (the pool only on PostgreSQL).
+func (m *metrics) database(db *store.DB) {
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "twostep_db_round_trips_total",
-		Help: "Statements and pipelines sent to PostgreSQL and waited for (0 on SQLite)."}, func() float64 { return float64(n()) }))
+		Help: "Statements and pipelines sent to PostgreSQL and waited for (0 on SQLite)."}, func() float64 { return float64(db.RoundTrips()) }))
+	if _, ok := db.PoolStats(); !ok {
+		return
+	}
+	stat := func() store.PoolStats { s, _ := db.PoolStats(); return s }
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "twostep_db_connections_max",
+			Help: "The most connections this instance opens to PostgreSQL (pool_max_conns)."}, func() float64 { return float64(stat().Max) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "twostep_db_connections_acquired",
+			Help: "Connections to PostgreSQL in use now."}, func() float64 { return float64(stat().Acquired) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "twostep_db_connections_open",
+			Help: "Connections to PostgreSQL open now, in use or idle."}, func() float64 { return float64(stat().Total) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "twostep_db_pool_waits_total",
+			Help: "Requests for a connection that found none idle and waited."}, func() float64 { return float64(stat().Waits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "twostep_db_pool_wait_seconds_total",
+			Help: "Time spent waiting for a connection of the pool."}, func() float64 { return stat().WaitTime.Seconds() }))
 }
 
 func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }

@@ -278,11 +278,14 @@ func openSQLite(ctx context.Context, path, sync string, log *slog.Logger) (*DB, 
 }
 
 func openPostgres(ctx context.Context, url string, connectTimeout time.Duration, log *slog.Logger) (*DB, error) {
-	cfg, err := pgx.ParseConfig(url)
+	// pgxpool's parser takes pool_max_conns and the pool's other settings
+	// from the URL, and leaves them out of the connections' own.
+	pcfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's message may quote the URL, password included.
 		return nil, errors.New("store: the PostgreSQL URL cannot be parsed")
 	}
+	cfg := pcfg.ConnConfig
 	if cfg.ConnectTimeout == 0 {
 		if connectTimeout <= 0 {
 			connectTimeout = DefaultConnectTimeout
@@ -298,15 +301,14 @@ func openPostgres(ctx context.Context, url string, connectTimeout time.Duration,
 	}
 	trips := &roundTrips{}
 	cfg.Tracer = trips
-	pcfg, err := pgxpool.ParseConfig("")
-	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
-	pcfg.ConnConfig = cfg
 	// Bounded so that several instances fit under the server's max_connections
-	// (PostgresMaxConns).
-	pcfg.MaxConns = PostgresMaxConns
-	pcfg.MaxConnIdleTime = 5 * time.Minute
+	// (PostgresMaxConns), unless the URL says otherwise.
+	if !strings.Contains(url, "pool_max_conns=") {
+		pcfg.MaxConns = PostgresMaxConns
+	}
+	if !strings.Contains(url, "pool_max_conn_idle_time=") {
+		pcfg.MaxConnIdleTime = 5 * time.Minute
+	}
 	native, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", unavailable(err))
@@ -323,10 +325,29 @@ func openPostgres(ctx context.Context, url string, connectTimeout time.Duration,
 		pools: &pools{writer: pool, reader: pool, pgx: native, trips: trips, log: log, pg: migrations}}, nil
 }
 
-// PostgresMaxConns is the most connections one DB opens to PostgreSQL: every
-// instance of `twostep serve` holds up to this many of the server's
-// max_connections (100 by default).
+// PostgresMaxConns is the most connections one DB opens to PostgreSQL unless
+// the URL sets pool_max_conns: every instance of `twostep serve` holds up to
+// this many of the server's max_connections (100 by default).
 const PostgresMaxConns = 16
+
+// PoolStats is what a PostgreSQL pool holds and has waited for.
+type PoolStats struct {
+	Max, Total, Acquired, Idle int32
+	// Waits counts acquisitions that found no idle connection; WaitTime is
+	// the time they waited in all.
+	Waits    int64
+	WaitTime time.Duration
+}
+
+// PoolStats returns the PostgreSQL pool's state; ok is false on SQLite.
+func (db *DB) PoolStats() (s PoolStats, ok bool) {
+	if db.pools == nil || db.pools.pgx == nil {
+		return PoolStats{}, false
+	}
+	st := db.pools.pgx.Stat()
+	return PoolStats{Max: st.MaxConns(), Total: st.TotalConns(), Acquired: st.AcquiredConns(), Idle: st.IdleConns(),
+		Waits: st.EmptyAcquireCount(), WaitTime: st.EmptyAcquireWaitTime()}, true
+}
 
 // Close closes the database. It is a no-op on the DB handed to an Atomic function.
 func (db *DB) Close() error {
