@@ -24,13 +24,15 @@ import (
 // cmdBench runs the load generator's subcommands.
 func cmdBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"bench needs the subcommand prepare or run; see 'twostep help'"}
+		return usageError{"bench needs the subcommand prepare, run or reference; see 'twostep help'"}
 	}
 	switch args[0] {
 	case "prepare":
 		return cmdBenchPrepare(ctx, args[1:], getenv, stdout, stderr)
 	case "run":
 		return cmdBenchRun(ctx, args[1:], stdout, stderr)
+	case "reference":
+		return cmdBenchReference(ctx, args[1:], stdout, stderr)
 	}
 	return usageError{fmt.Sprintf("unknown command %q; see 'twostep help'", "bench "+args[0])}
 }

@@ -2,17 +2,22 @@ package main
 
 import (
 	"crypto/rand"
+	"fmt"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/argon2"
 
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/twosteptest"
 )
 
 func TestBenchPrepareAndRun(t *testing.T) {
@@ -20,7 +25,7 @@ func TestBenchPrepareAndRun(t *testing.T) {
 	journeyCSV, verifyCSV := filepath.Join(dir, "journey.csv"), filepath.Join(dir, "verify.csv")
 
 	// Bad usage: one line each, and nothing made.
-	oneLineError(t, runCmd(t, dir, nil, "", "bench"), "bench needs the subcommand prepare or run")
+	oneLineError(t, runCmd(t, dir, nil, "", "bench"), "bench needs the subcommand prepare, run or reference")
 	oneLineError(t, runCmd(t, dir, nil, "", "bench", "frob"), `unknown command "bench frob"`)
 	oneLineError(t, runCmd(t, dir, nil, "", "bench", "prepare", "--out", journeyCSV), "bench prepare needs --accounts and --out")
 	oneLineError(t, runCmd(t, dir, nil, "", "bench", "prepare", "--accounts", "-3", "--out", journeyCSV), "--accounts=-3: must be 1 to 1000000")
@@ -187,5 +192,42 @@ func TestBenchModes(t *testing.T) {
 				t.Errorf("bench run --mode %s output shows a secret", tc.mode)
 			}
 		}
+	}
+}
+
+// TestBenchReference drives the reference server (one HMAC check and one
+// SQLite UPDATE per second step) with the load generator's verify mode, as
+// the README's performance figures do beside Twostep's own: it answers every
+// verification, refuses a token it did not make, and keeps its rows.
+func TestBenchReference(t *testing.T) {
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "load.csv")
+	if r := runCmd(t, dir, nil, "", "bench", "prepare", "--accounts", "30", "--out", csv); r.code != 0 {
+		t.Fatalf("bench prepare: %+v", r)
+	}
+	oneLineError(t, runCmd(t, dir, nil, "", "bench", "reference"), "bench reference needs --db")
+	port := freePort(t)
+	ref := &server{cmd: exec.Command(binary, "bench", "reference", "--db", filepath.Join(dir, "ref.db"), "--listen", fmt.Sprintf("127.0.0.1:%d", port))}
+	ref.cmd.Stdout, ref.cmd.Stderr = ref, ref
+	if err := ref.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ref.stop(t, syscall.SIGKILL) })
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	twosteptest.WaitFor(t, 10*time.Second, "the reference server to listen", func() bool {
+		resp, err := http.Get(url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+	r := runCmd(t, dir, nil, "", "bench", "run", "--url", url, "--csv", csv, "--mode", "verify", "-c", "4", "-d", "1s")
+	t.Logf("bench run against the reference:\n%s", r.stdout)
+	if r.code != 0 || !strings.Contains(r.stdout, "\nerrors:      none\n") || !regexp.MustCompile(`verify 200: [1-9]`).MatchString(r.stdout) {
+		t.Fatalf("bench run against the reference: %+v", r)
+	}
+	st, _ := call(t, "POST", url+"/api/v1/sign-in/verify", "", map[string]string{"sign_in_token": "1.forged", "code": "123456"})
+	if st != http.StatusGone {
+		t.Errorf("a forged token: %d, want 410", st)
 	}
 }
