@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -124,4 +125,57 @@ func routeCount(t *testing.T, base, route string) float64 {
 		}
 	}
 	return 0
+}
+
+// TestReadmeBench runs the README's load generator commands (every sh block
+// of "Load generator") with bash as they are, with only the sizes made small
+// (200 accounts, 4 in flight, 1 s) and the ports free ones: each run exits 0
+// and reports no error.
+func TestReadmeBench(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash is not installed")
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(readme)
+	start := strings.Index(section, "\n## Load generator\n")
+	if start < 0 {
+		t.Fatal("the README has no section \"Load generator\"")
+	}
+	section = section[start+1:]
+	section = section[:strings.Index(section[3:], "\n## ")+3]
+	var script strings.Builder
+	runs := 0
+	for _, block := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(section, -1) {
+		script.WriteString(block[1])
+		runs += strings.Count(block[1], "twostep bench run ")
+	}
+	if runs < 7 {
+		t.Fatalf("%d bench run lines in the README's load generator section, want the second step, the reference and the new modes", runs)
+	}
+	s := script.String()
+	for _, r := range [][2]string{{"--accounts 20000", "--accounts 200"}, {"-d 10s", "-d 1s"}, {"-c 32", "-c 4"},
+		{"127.0.0.1:8080", fmt.Sprintf("127.0.0.1:%d", freePort(t))}, {"127.0.0.1:8081", fmt.Sprintf("127.0.0.1:%d", freePort(t))},
+		{"auth.bench.test:8081", "auth.bench.test"}, {"127.0.0.1:8090", fmt.Sprintf("127.0.0.1:%d", freePort(t))}} {
+		if !strings.Contains(s, r[0]) {
+			t.Fatalf("the README's load generator commands have no %q to replace", r[0])
+		}
+		s = strings.ReplaceAll(s, r[0], r[1])
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(bash, "-c", "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n"+s)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + filepath.Dir(binary) + ":" + os.Getenv("PATH"), "HOME=" + dir}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("the README's load generator commands: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	t.Logf("%s", stdout.String())
+	if n := strings.Count(stdout.String(), "\nerrors:      none\n"); n != runs {
+		t.Errorf("%d of %d runs reported no error:\n%s", n, runs, stdout.String())
+	}
 }

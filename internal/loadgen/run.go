@@ -73,7 +73,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 
 	u := o.URL
 	b := newBench(strings.TrimSuffix(u.String(), "/"), o.Concurrency, accts, o.UserAgent)
-	if err := b.reachable(ctx); err != nil {
+	if err := b.reachable(ctx, 5*time.Second); err != nil {
 		return fmt.Errorf("--url %s: cannot reach the server: %v", u.Redacted(), err)
 	}
 	serverPID := o.ServerPID
@@ -94,7 +94,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	case ModeForwardAuth:
 		fmt.Fprintf(stderr, "bench run: setup: signing accounts in through the pages for their forward-auth cookies (not measured)…\n")
 		start := time.Now()
-		tokens, errs, err := b.setupForward(ctx, 64)
+		tokens, errs, err := b.setupForward(ctx, 16)
 		setup = setupResult{took: time.Since(start), errors: errs}
 		if err != nil {
 			saveSteps(stepsPath, accts)
@@ -210,8 +210,21 @@ func newBench(base string, conc int, accts []*benchAccount, ua string) *bench {
 	return b
 }
 
-// reachable fails when nothing answers at the URL (any HTTP answer will do).
-func (b *bench) reachable(ctx context.Context) error {
+// reachable fails when nothing answers at the URL (any HTTP answer will do)
+// within upTo, so that a script may start the server and the load generator
+// one after the other.
+func (b *bench) reachable(ctx context.Context, upTo time.Duration) error {
+	deadline := time.Now().Add(upTo)
+	for {
+		err := b.ping(ctx)
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		sleep(ctx, 100*time.Millisecond, deadline)
+	}
+}
+
+func (b *bench) ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/healthz", nil)
