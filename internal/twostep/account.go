@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -208,7 +209,34 @@ type Settings struct {
 }
 
 // Locales are the languages Twostep speaks.
-var Locales = []string{"en", "fr"}
+var Locales = []string{"en", "fr", "ja"}
+
+// browserLocale is c's language when Twostep speaks it, else "".
+func browserLocale(c *Caller) string {
+	if c == nil || !slices.Contains(Locales, c.Locale) {
+		return ""
+	}
+	return c.Locale
+}
+
+// adoptLocale gives a the language of c's browser when a has none yet, so that
+// its messages and pages follow what the person reads from their first sign-in,
+// before they ever open the language setting; a language already chosen (or
+// adopted) stays.
+func (s *Service) adoptLocale(ctx context.Context, st Store, a *Account, c *Caller) error {
+	loc := browserLocale(c)
+	if a.Locale != "" || loc == "" {
+		return nil
+	}
+	did, err := st.AdoptLocale(ctx, a.ID, loc)
+	if err != nil {
+		return err
+	}
+	if did {
+		a.Locale = loc
+	}
+	return nil
+}
 
 // UpdateSettings changes the caller's settings. Allowing legacy clients needs a
 // recent identity confirmation, two-step on, and an organisation that permits it
@@ -217,7 +245,7 @@ func (s *Service) UpdateSettings(ctx context.Context, c *Caller, ch Settings) (*
 	a := *c.Account
 	if ch.Locale != nil {
 		if !containsString(Locales, *ch.Locale) {
-			return nil, invalid("locale", ReasonLocale, "Locales", "en, fr")
+			return nil, invalid("locale", ReasonLocale, "Locales", strings.Join(Locales, ", "))
 		}
 		a.Locale = *ch.Locale
 	}
