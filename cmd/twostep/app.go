@@ -17,6 +17,7 @@ import (
 
 	"github.com/twostep/twostep/internal/notify"
 	"github.com/twostep/twostep/internal/oidc"
+	"github.com/twostep/twostep/internal/passkey"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/twostep"
 	"github.com/twostep/twostep/internal/web"
@@ -67,6 +68,7 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		a.db.Close()
 		return nil, err
 	}
+	texts = texts.WithProduct(cfg.ProductName)
 	transports, methods, err := transports(cfg, a.db)
 	if err != nil {
 		a.db.Close()
@@ -81,6 +83,17 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		a.log.Warn("TWOSTEP_MAIL_FROM should be set: the base URL's host is an IP address, not a name to send e-mail from",
 			"mail_from", cfg.MailFrom)
 	}
+	// WebAuthn needs a domain name (API.md §11): with an IP address in the
+	// base URL the method is not offered, and serve says why.
+	var passkeys twostep.Authenticators
+	if twostep.WebAuthnAvailability(cfg.BaseURL.String()) == nil {
+		rp, err := passkey.New(passkey.Options{BaseURL: cfg.BaseURL.String(), DisplayName: cfg.Issuer})
+		if err != nil {
+			a.db.Close()
+			return nil, err
+		}
+		passkeys, methods = rp, append(methods, twostep.MethodWebAuthn)
+	}
 	a.metrics = newMetrics()
 	a.worker = newWorker(a.db, a.sealer, texts, transports, a.log, a.metrics)
 	inFlight := runtime.GOMAXPROCS(0)
@@ -93,9 +106,11 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		PhoneLimits:      phoneLimits(cfg),
 		Hasher:           hasher,
 		Issuer:           cfg.Issuer,
+		DescribeAgent:    web.DescribeUserAgent,
 		MinClientVersion: cfg.MinClientVersion,
 		SessionIdle:      cfg.SessionIdle, SessionMax: cfg.SessionMax, ConfirmWindow: cfg.ConfirmWindow,
 		OIDC: oidcOptions(cfg), CookieDomain: cfg.CookieDomain, Verify: twostep.VerifyOptions{OrgDaily: cfg.VerifyOrgDailyLimit},
+		Authenticators: passkeys,
 	})
 	if err != nil {
 		a.db.Close()
@@ -151,7 +166,7 @@ func transports(cfg *Config, db *store.DB) (map[string]notify.Transport, []twost
 		ts["email"], ts["sms"], ts["voice"] = dev, dev, dev
 	}
 	if cfg.SMTPURL != "" {
-		smtp, err := notify.NewSMTP(notify.SMTPOptions{URL: cfg.SMTPURL, From: cfg.MailFrom, FromName: cfg.Issuer,
+		smtp, err := notify.NewSMTP(notify.SMTPOptions{URL: cfg.SMTPURL, From: cfg.MailFrom, FromName: cfg.ProductName,
 			HELO: heloName(cfg.BaseURL.Hostname())})
 		if err != nil {
 			return nil, nil, fmt.Errorf("TWOSTEP_SMTP_URL: %w", err)

@@ -230,7 +230,7 @@ func (t *pgTx) useStep(factorID string, step int64, at time.Time) (did, ok bool)
 }
 
 // updateFactor queues UpdateFactor of a locked factor; ok is false for another.
-func (t *pgTx) updateFactor(f *twostep.Factor) bool {
+func (t *pgTx) updateFactor(f *twostep.Factor, args []any) bool {
 	r := t.rows()
 	if r == nil {
 		return false
@@ -238,7 +238,7 @@ func (t *pgTx) updateFactor(f *twostep.Factor) bool {
 	if _, ok := r.lastStep[f.ID]; !ok {
 		return false
 	}
-	t.later("update factor", 1, updateFactorSQL, factorUpdateArgs(f)...)
+	t.later("update factor", 1, updateFactorSQL, args...)
 	r.factors, r.hasFactor = nil, false
 	return true
 }

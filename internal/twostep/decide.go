@@ -117,9 +117,19 @@ func (st SignInState) HasMethod() bool { return len(st.Factors) > 0 || st.Recove
 //     satisfies a required policy but never counts as a confirmation;
 //   - an account left without an allowed method (or without any under a required
 //     policy) enrols, or goes on during its grace period;
+//   - owners and admins under admins_phishing_resistant may use only a
+//     passkey or security key (ORG-03): no remembered device, no recovery
+//     code while they have a key, and enrolment of one when they have none;
 //   - otherwise it gets a session.
 func Decide(st SignInState) Next {
 	allowed := allowedMethods(st.Org, st.Offered)
+	// Owners and admins under admins_phishing_resistant: a passkey or
+	// security key only, neither a remembered device nor a recovery code
+	// instead of it; without one they prove what they have and enrol one.
+	keysOnly := AdminMustUsePasskey(st.Org, st.Account)
+	if keysOnly {
+		allowed = slices.DeleteFunc(allowed, func(m Method) bool { return m != MethodWebAuthn })
+	}
 	var usable []*Factor
 	for _, f := range st.Factors {
 		if len(factorChannels(f, allowed)) > 0 {
@@ -136,7 +146,7 @@ func Decide(st SignInState) Next {
 		if st.Legacy {
 			return Next{Kind: NextSession, SecondStep: SecondStepExempt, AMR: []string{"pwd"}}
 		}
-		if st.Remembered && !st.RequireSecondStep && len(usable) > 0 {
+		if st.Remembered && !st.RequireSecondStep && !keysOnly && len(usable) > 0 {
 			return Next{Kind: NextSession, SecondStep: SecondStepRemembered, AMR: []string{"pwd"}}
 		}
 		n := Next{Kind: NextSecondStep}
@@ -149,7 +159,7 @@ func Decide(st SignInState) Next {
 				n.Choices = append(n.Choices, Choice{Method: m, Factor: f})
 			}
 		}
-		if st.RecoveryCodes > 0 {
+		if st.RecoveryCodes > 0 && !(keysOnly && len(usable) > 0) {
 			n.Choices = append(n.Choices, Choice{Method: MethodRecoveryCode})
 		}
 		return n
@@ -162,7 +172,7 @@ func Decide(st SignInState) Next {
 	}
 	// Everything the account has was proven: the password when that is all it has.
 	n.Confirmed = proven || !st.HasMethod()
-	if len(usable) == 0 && (len(st.Factors) > 0 || st.Org.Policy.TwoStep == PolicyRequired || st.RequireSecondStep) {
+	if len(usable) == 0 && (len(st.Factors) > 0 || st.Org.Policy.TwoStep == PolicyRequired || st.RequireSecondStep || keysOnly) {
 		n.Kind, n.Allowed = NextEnrol, allowed
 		if until := graceUntil(st.Org, st.Account); st.Now.Before(until) && !st.RequireSecondStep {
 			n.GraceUntil = until

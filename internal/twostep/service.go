@@ -54,6 +54,13 @@ type Options struct {
 	// under it. "" for none.
 	CookieDomain string
 	Verify       VerifyOptions
+	// DescribeAgent reads a User-Agent header for the words of notices and
+	// audit details ("Firefox", "Linux"); main gives the web adapter's
+	// parser. nil: devices go unnamed.
+	DescribeAgent func(userAgent string) Agent
+	// Authenticators runs WebAuthn ceremonies; required when Methods holds
+	// MethodWebAuthn, which needs a base URL whose host is a name.
+	Authenticators Authenticators
 }
 
 // Service is Twostep's use cases. It is safe for concurrent use.
@@ -83,6 +90,8 @@ type Service struct {
 	base          *url.URL // the base URL, parsed
 	cookieDomain  string
 	verify        VerifyOptions
+	describeAgent func(string) Agent
+	passkeys      Authenticators
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -103,7 +112,7 @@ func New(o Options) (*Service, error) {
 		issuer: o.Issuer, methods: o.Methods, sessionIdle: o.SessionIdle, sessionMax: o.SessionMax,
 		confirmWindow: o.ConfirmWindow, signInTTL: o.SignInTTL, limits: o.Limits, smsCountries: o.SMSCountries,
 		phoneLimits: o.PhoneLimits, metrics: o.Metrics, resetSlots: make(chan struct{}, resetsInFlight),
-		oidc: o.OIDC.withDefaults(), verify: o.Verify,
+		oidc: o.OIDC.withDefaults(), verify: o.Verify, describeAgent: o.DescribeAgent, passkeys: o.Authenticators,
 	}
 	if s.metrics == nil {
 		s.metrics = noMetrics{}
@@ -128,8 +137,16 @@ func New(o Options) (*Service, error) {
 		s.methods = []Method{MethodTOTP}
 	}
 	for _, m := range s.methods {
-		if m != MethodTOTP && m != MethodEmail && m != MethodSMS && m != MethodVoice {
+		if m != MethodTOTP && m != MethodEmail && m != MethodSMS && m != MethodVoice && m != MethodWebAuthn {
 			return nil, errors.New("twostep: unknown method " + string(m))
+		}
+		if m == MethodWebAuthn {
+			if err := WebAuthnAvailability(o.BaseURL); err != nil {
+				return nil, errors.New("twostep: webauthn needs a base URL whose host is a name: " + err.Error())
+			}
+			if o.Authenticators == nil {
+				return nil, errors.New("twostep: webauthn needs Authenticators")
+			}
 		}
 	}
 	if o.MinClientVersion != "" {
@@ -324,7 +341,8 @@ func (s *Service) offered(m Method) bool { return slices.Contains(s.methods, m) 
 
 // DefaultPolicy is the policy of a new organisation on this server.
 func (s *Service) DefaultPolicy() Policy {
-	return Policy{TwoStep: PolicyOptional, AllowedMethods: s.Methods(), AllowLegacyClients: true, AllowAppPasswords: true}
+	return Policy{TwoStep: PolicyOptional, AllowedMethods: s.Methods(), AllowLegacyClients: true, AllowAppPasswords: true,
+		WebAuthnOffered: s.offered(MethodWebAuthn)}
 }
 
 // allowed returns the methods the organisation's policy allows among those offered.

@@ -51,11 +51,35 @@ func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	// Before the first organisation exists there is no one to sign in: say
 	// where the one-time setup link is (it is never shown on a page).
-	p.Data = signInData{NoOrg: !has}
-	s.render(w, r, http.StatusOK, "sign_in", p)
+	s.renderSignIn(w, r, http.StatusOK, p, !has)
 }
 
-type signInData struct{ NoOrg bool }
+type signInData struct {
+	NoOrg   bool
+	Passkey *passkeyBox // sign in with a passkey instead; nil when this server offers none
+}
+
+// renderSignIn shows the sign-in page; noOrg: no organisation exists yet.
+func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int, p *page, noOrg bool) {
+	p.Data = signInData{NoOrg: noOrg}
+	if !noOrg {
+		p.Data = signInData{Passkey: s.passwordlessBox(p)}
+	}
+	s.render(w, r, status, "sign_in", p)
+}
+
+// renderSignInAfterPasskey shows the sign-in page saying why a passkey did
+// not sign in. The autofill does not offer one again at once: it would cover
+// the message, and a browser that picks the only passkey by itself would
+// send the same refused key again and again.
+func (s *Server) renderSignInAfterPasskey(w http.ResponseWriter, r *http.Request, status int, p *page) {
+	box := s.passwordlessBox(p)
+	if box != nil {
+		box.NoAutofill = true
+	}
+	p.Data = signInData{Passkey: box}
+	s.render(w, r, status, "sign_in", p)
+}
 
 func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
@@ -69,7 +93,7 @@ func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 			s.pageError(w, r, err)
 			return
 		}
-		s.render(w, r, status, "sign_in", p)
+		s.renderSignIn(w, r, status, p, false)
 		return
 	}
 	switch res.Status {
