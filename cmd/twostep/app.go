@@ -100,6 +100,7 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 	inFlight := runtime.GOMAXPROCS(0)
 	hasher := twostep.NewHasher(twostep.DefaultArgon2, inFlight, 64*inFlight, 10*time.Second, rand.Reader)
 	a.metrics.watch(hasher, a.db.PendingMessages)
+	a.metrics.database(a.db)
 	a.svc, err = twostep.New(twostep.Options{
 		Store: a.db, Sealer: a.sealer, Rand: rand.Reader, Logger: a.log, Wake: a.worker.Wake, Metrics: a.metrics,
 		BaseURL: cfg.BaseURL.String(), Methods: methods, SMSCountries: cfg.SMSCountries,

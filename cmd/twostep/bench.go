@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,13 +24,15 @@ import (
 // cmdBench runs the load generator's subcommands.
 func cmdBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"bench needs the subcommand prepare or run; see 'twostep help'"}
+		return usageError{"bench needs the subcommand prepare, run or reference; see 'twostep help'"}
 	}
 	switch args[0] {
 	case "prepare":
 		return cmdBenchPrepare(ctx, args[1:], getenv, stdout, stderr)
 	case "run":
 		return cmdBenchRun(ctx, args[1:], stdout, stderr)
+	case "reference":
+		return cmdBenchReference(ctx, args[1:], stdout, stderr)
 	}
 	return usageError{fmt.Sprintf("unknown command %q; see 'twostep help'", "bench "+args[0])}
 }
@@ -119,8 +122,15 @@ func cmdBenchPrepare(ctx context.Context, args []string, getenv func(string) str
 	done = true
 	// New accounts: whatever an earlier run recorded of the old ones is void.
 	os.Remove(loadgen.StepsFile(*out))
-	fmt.Fprintf(stdout, "Wrote %d accounts (organisation %q, each with an active authenticator app, argon2 %s) to %s.\n",
-		len(accts), *orgName, *argon, *out)
+	// The organisation's slug is what `twostep apikey create --org` and
+	// `twostep oidc client create --org` take; the e-mails end in it.
+	slug := ""
+	if len(accts) > 0 {
+		_, domain, _ := strings.Cut(accts[0].Email, "@")
+		slug = strings.TrimSuffix(domain, ".invalid")
+	}
+	fmt.Fprintf(stdout, "Wrote %d accounts (organisation %q, slug %s, each with an active authenticator app, argon2 %s) to %s.\n",
+		len(accts), *orgName, slug, *argon, *out)
 	return nil
 }
 
@@ -128,7 +138,12 @@ func cmdBenchRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fl := newFlags("bench run")
 	rawURL := fl.String("url", "", "the server's URL, such as http://127.0.0.1:8080 (required)")
 	csvPath := fl.String("csv", "", "the accounts file bench prepare wrote (required)")
-	mode := fl.String("mode", loadgen.ModeJourney, "journey (sign-in then second step) or verify (second step alone, sign-ins made in an unmeasured setup)")
+	mode := fl.String("mode", loadgen.ModeJourney, "journey (sign-in then second step), verify (second step alone, sign-ins made in an unmeasured setup), "+
+		"forward-auth (a proxy's question; needs TWOSTEP_COOKIE_DOMAIN on the server), oidc (code flow on a signed-in session), refresh (refresh tokens) or verify-api (Verify API send and check)")
+	clientID := fl.String("client-id", "", "oidc and refresh modes: a public client's id (twostep oidc client create --public)")
+	redirectURI := fl.String("redirect-uri", "", "oidc and refresh modes: the client's registered redirect URI (never contacted)")
+	apiKey := fl.String("api-key", "", "verify-api mode: file holding what twostep apikey create printed (key id, then secret)")
+	metricsURL := fl.String("metrics-url", "", "the server's /metrics, for its own time per request (default: --url + /metrics)")
 	conc := fl.Int("c", 32, "concurrency: requests in flight, 1 to 10000")
 	dur := fl.Duration("d", 10*time.Second, "how long to measure (verify mode: at most 20s)")
 	pid := fl.Int("server-pid", 0, "pid of a local server to sample CPU time and RSS from (found by port for a loopback URL)")
@@ -142,8 +157,20 @@ func cmdBenchRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return usageError{fmt.Sprintf("--url=%q: must be an http:// or https:// URL such as http://127.0.0.1:8080", *rawURL)}
 	}
-	if *mode != loadgen.ModeJourney && *mode != loadgen.ModeVerify {
-		return usageError{fmt.Sprintf("--mode=%q: must be journey or verify", *mode)}
+	if !slices.Contains(loadgen.Modes, *mode) {
+		return usageError{fmt.Sprintf("--mode=%q: must be one of %s", *mode, strings.Join(loadgen.Modes, ", "))}
+	}
+	if (*mode == loadgen.ModeOIDC || *mode == loadgen.ModeRefresh) && (*clientID == "" || *redirectURI == "") {
+		return usageError{fmt.Sprintf("--mode=%s needs --client-id and --redirect-uri", *mode)}
+	}
+	var key loadgen.APIKey
+	if *mode == loadgen.ModeVerifyAPI {
+		if *apiKey == "" {
+			return usageError{"--mode=verify-api needs --api-key"}
+		}
+		if key, err = loadgen.ReadAPIKey(*apiKey); err != nil {
+			return err
+		}
 	}
 	if *conc < 1 || *conc > 10000 {
 		return usageError{fmt.Sprintf("-c=%d: must be 1 to 10000", *conc)}
@@ -158,5 +185,6 @@ func cmdBenchRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return usageError{fmt.Sprintf("--server-pid=%d: must be a process id", *pid)}
 	}
 	return loadgen.Run(ctx, loadgen.Options{URL: u, CSV: *csvPath, Mode: *mode, Concurrency: *conc, Duration: *dur,
-		ServerPID: *pid, UserAgent: "twostep-bench/" + version}, stdout, stderr)
+		ServerPID: *pid, UserAgent: "twostep-bench/" + version, OIDC: loadgen.OIDC{ClientID: *clientID, RedirectURI: *redirectURI},
+		APIKey: key, MetricsURL: *metricsURL}, stdout, stderr)
 }

@@ -2,17 +2,22 @@ package main
 
 import (
 	"crypto/rand"
+	"fmt"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/argon2"
 
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/twosteptest"
 )
 
 func TestBenchPrepareAndRun(t *testing.T) {
@@ -20,7 +25,7 @@ func TestBenchPrepareAndRun(t *testing.T) {
 	journeyCSV, verifyCSV := filepath.Join(dir, "journey.csv"), filepath.Join(dir, "verify.csv")
 
 	// Bad usage: one line each, and nothing made.
-	oneLineError(t, runCmd(t, dir, nil, "", "bench"), "bench needs the subcommand prepare or run")
+	oneLineError(t, runCmd(t, dir, nil, "", "bench"), "bench needs the subcommand prepare, run or reference")
 	oneLineError(t, runCmd(t, dir, nil, "", "bench", "frob"), `unknown command "bench frob"`)
 	oneLineError(t, runCmd(t, dir, nil, "", "bench", "prepare", "--out", journeyCSV), "bench prepare needs --accounts and --out")
 	oneLineError(t, runCmd(t, dir, nil, "", "bench", "prepare", "--accounts", "-3", "--out", journeyCSV), "--accounts=-3: must be 1 to 1000000")
@@ -58,7 +63,7 @@ func TestBenchPrepareAndRun(t *testing.T) {
 
 	oneLineError(t, runCmd(t, dir, nil, "", "bench", "run", "--csv", journeyCSV), "bench run needs --url and --csv")
 	oneLineError(t, runCmd(t, dir, nil, "", "bench", "run", "--url", "ftp://x", "--csv", journeyCSV), `--url="ftp://x": must be an http:// or https:// URL`)
-	oneLineError(t, runCmd(t, dir, nil, "", "bench", "run", "--url", "http://127.0.0.1:1", "--csv", journeyCSV, "--mode", "both"), `--mode="both": must be journey or verify`)
+	oneLineError(t, runCmd(t, dir, nil, "", "bench", "run", "--url", "http://127.0.0.1:1", "--csv", journeyCSV, "--mode", "both"), `--mode="both": must be one of journey, verify, forward-auth, oidc, refresh, verify-api`)
 	oneLineError(t, runCmd(t, dir, nil, "", "bench", "run", "--url", "http://127.0.0.1:1", "--csv", journeyCSV, "-c", "0"), "-c=0: must be 1 to 10000")
 	oneLineError(t, runCmd(t, dir, nil, "", "bench", "run", "--url", "http://127.0.0.1:1", "--csv", journeyCSV, "--mode", "verify", "-d", "1m"), "-d=1m0s: verify mode runs at most 20s")
 	oneLineError(t, runCmd(t, dir, nil, "", "bench", "run", "--url", "http://127.0.0.1:1", "--csv", filepath.Join(dir, "none.csv")), "--csv: open")
@@ -125,4 +130,104 @@ func BenchmarkArgon2Bare(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(n.Load())/time.Since(start).Seconds(), "hashes/s")
+}
+
+// TestBenchModes runs the load generator's modes for what sits beside the
+// sign-in against a real server: forward auth, the OpenID Connect code flow
+// on a reused session, refresh tokens and the Verify API. Each completes its
+// requests without an error and reports the server's own time per request.
+func TestBenchModes(t *testing.T) {
+	dir := t.TempDir()
+	// The base URL's name need not resolve: the load generator connects to
+	// --url whatever host a redirect names, as a browser behind a proxy would.
+	env := []string{"TWOSTEP_BASE_URL=http://auth.bench.test", "TWOSTEP_COOKIE_DOMAIN=bench.test", "TWOSTEP_DEV=true"}
+	csv := filepath.Join(dir, "load.csv")
+	r := runCmd(t, dir, env, "", "bench", "prepare", "--accounts", "40", "--out", csv)
+	m := regexp.MustCompile(`slug (\S+),`).FindStringSubmatch(r.stdout)
+	if r.code != 0 || m == nil {
+		t.Fatalf("bench prepare: %+v", r)
+	}
+	client := runCmd(t, dir, env, "", "oidc", "client", "create", "--name", "bench", "--redirect-uri", "http://127.0.0.1:9/callback", "--public")
+	key := runCmd(t, dir, env, "", "apikey", "create", "--org", m[1], "--name", "bench")
+	if client.code != 0 || key.code != 0 {
+		t.Fatalf("oidc client create: %+v\napikey create: %+v", client, key)
+	}
+	keyFile := filepath.Join(dir, "key.txt")
+	if err := os.WriteFile(keyFile, []byte(key.stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clientID := strings.Fields(client.stdout)[0]
+
+	// Without what a mode needs: one line each.
+	oneLineError(t, runCmd(t, dir, env, "", "bench", "run", "--url", "http://127.0.0.1:1", "--csv", csv, "--mode", "oidc"), "--mode=oidc needs --client-id and --redirect-uri")
+	oneLineError(t, runCmd(t, dir, env, "", "bench", "run", "--url", "http://127.0.0.1:1", "--csv", csv, "--mode", "verify-api"), "--mode=verify-api needs --api-key")
+
+	srv := serve(t, dir, env)
+	for _, tc := range []struct {
+		mode  string
+		flags []string
+		want  []string
+	}{
+		{"forward-auth", nil, []string{"forward 200: ", "server time: /api/v1/authz/forward-auth: "}},
+		{"oidc", []string{"--client-id", clientID, "--redirect-uri", "http://127.0.0.1:9/callback"},
+			[]string{"authorize 200: ", "token 200: ", "server time: /oauth2/token: ", "server time: /oauth2/authorize: "}},
+		{"refresh", []string{"--client-id", clientID, "--redirect-uri", "http://127.0.0.1:9/callback"},
+			[]string{"refresh 200: ", "server time: /oauth2/token: "}},
+		{"verify-api", []string{"--api-key", keyFile}, []string{"send 201: ", "check 200: ", "server time: /verify/v2/VerificationCheck: "}},
+	} {
+		args := append([]string{"bench", "run", "--url", srv.url, "--csv", csv, "--mode", tc.mode, "-c", "3", "-d", "1s"}, tc.flags...)
+		r := runCmd(t, dir, env, "", args...)
+		t.Logf("bench run --mode %s:\n%s", tc.mode, r.stdout)
+		if r.code != 0 {
+			t.Errorf("bench run --mode %s: %+v", tc.mode, r)
+			continue
+		}
+		for _, want := range append(tc.want, "\nerrors:      none\n", "server CPU:  ") {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("bench run --mode %s output lacks %q", tc.mode, want)
+			}
+		}
+		for _, secret := range []string{"load-password-", key.stdout[strings.Index(key.stdout, "\n")+1:]} {
+			if strings.TrimSpace(secret) != "" && strings.Contains(r.stdout+r.stderr, strings.TrimSpace(secret)) {
+				t.Errorf("bench run --mode %s output shows a secret", tc.mode)
+			}
+		}
+	}
+}
+
+// TestBenchReference drives the reference server (one HMAC check and one
+// SQLite UPDATE per second step) with the load generator's verify mode, as
+// the README's performance figures do beside Twostep's own: it answers every
+// verification, refuses a token it did not make, and keeps its rows.
+func TestBenchReference(t *testing.T) {
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "load.csv")
+	if r := runCmd(t, dir, nil, "", "bench", "prepare", "--accounts", "30", "--out", csv); r.code != 0 {
+		t.Fatalf("bench prepare: %+v", r)
+	}
+	oneLineError(t, runCmd(t, dir, nil, "", "bench", "reference"), "bench reference needs --db")
+	port := freePort(t)
+	ref := &server{cmd: exec.Command(binary, "bench", "reference", "--db", filepath.Join(dir, "ref.db"), "--listen", fmt.Sprintf("127.0.0.1:%d", port))}
+	ref.cmd.Stdout, ref.cmd.Stderr = ref, ref
+	if err := ref.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ref.stop(t, syscall.SIGKILL) })
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	twosteptest.WaitFor(t, 10*time.Second, "the reference server to listen", func() bool {
+		resp, err := http.Get(url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+	r := runCmd(t, dir, nil, "", "bench", "run", "--url", url, "--csv", csv, "--mode", "verify", "-c", "4", "-d", "1s")
+	t.Logf("bench run against the reference:\n%s", r.stdout)
+	if r.code != 0 || !strings.Contains(r.stdout, "\nerrors:      none\n") || !regexp.MustCompile(`verify 200: [1-9]`).MatchString(r.stdout) {
+		t.Fatalf("bench run against the reference: %+v", r)
+	}
+	st, _ := call(t, "POST", url+"/api/v1/sign-in/verify", "", map[string]string{"sign_in_token": "1.forged", "code": "123456"})
+	if st != http.StatusGone {
+		t.Errorf("a forged token: %d, want 410", st)
+	}
 }

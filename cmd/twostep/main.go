@@ -68,7 +68,8 @@ Commands:
   apikey list | apikey revoke ID
   keys rotate [--wait 70s]       add a key, make it active, re-seal stored secrets, new OIDC signing key
   bench prepare --accounts N --out FILE.csv
-  bench run --url URL --csv FILE.csv [--mode journey|verify] [-c N] [-d DURATION]
+  bench run --url URL --csv FILE.csv [--mode journey|verify|forward-auth|oidc|refresh|verify-api] [-c N] [-d DURATION]
+  bench reference --db FILE [--listen ADDR]   (the ceiling a second step on SQLite is held to)
   version                        print the version
 
 Every command reads the configuration from TWOSTEP_* variables, flags and --config FILE.

@@ -79,7 +79,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	servers := []*http.Server{a.httpServer(top)}
+	servers := []*http.Server{a.httpServer(a.metrics.timed(top))}
 	listeners := []net.Listener{ln}
 	if metricsLn != nil {
 		servers = append(servers, a.httpServer(web.MetricsOnly(a.metrics.handler())))

@@ -20,16 +20,44 @@ type reportInput struct {
 	res         measured
 	server      *serverUsage
 	interrupted bool
+	metrics     *serverTimes
+}
+
+// modeNames are the modes as the report names them.
+var modeNames = map[string]string{
+	ModeJourney:     "journey (sign-in + second step)",
+	ModeVerify:      "verify (second step alone)",
+	ModeForwardAuth: "forward-auth (a proxy asking about a signed-in session)",
+	ModeOIDC:        "oidc (authorization code flow on a signed-in session: authorize + token)",
+	ModeRefresh:     "refresh (refresh token exchanges)",
+	ModeVerifyAPI:   "verify-api (Verify API: start a verification + check a code)",
+}
+
+// modeKinds are the request kinds each mode reports, then "journey" where a
+// mode has journeys.
+var modeKinds = map[string][]string{
+	ModeJourney:     {"sign-in", "verify", "journey"},
+	ModeVerify:      {"verify"},
+	ModeForwardAuth: {"forward"},
+	ModeOIDC:        {"authorize", "token", "journey"},
+	ModeRefresh:     {"refresh"},
+	ModeVerifyAPI:   {"send", "check", "journey"},
+}
+
+// success reports whether a status key ("verify 200") is an answer the mode wants.
+func success(key string) bool {
+	i := strings.LastIndexByte(key, ' ')
+	if i < 0 {
+		return false
+	}
+	code, err := strconv.Atoi(key[i+1:])
+	return err == nil && code >= 200 && code < 300
 }
 
 func report(w io.Writer, in reportInput) {
 	r := in.res
 	secs := r.elapsed.Seconds()
-	what := "journey (sign-in + second step)"
-	if in.mode == ModeVerify {
-		what = "verify (second step alone)"
-	}
-	fmt.Fprintf(w, "mode:        %s against %s\n", what, in.url)
+	fmt.Fprintf(w, "mode:        %s against %s\n", modeNames[in.mode], in.url)
 	conc := strconv.Itoa(in.conc)
 	if in.conc < in.asked {
 		conc += fmt.Sprintf(" (-c %d asked, but the file has %d accounts)", in.asked, in.accounts)
@@ -47,14 +75,11 @@ func report(w io.Writer, in reportInput) {
 		}
 	}
 	fmt.Fprintf(w, "requests:    %d, %.1f requests/s\n", requests, float64(requests)/secs)
-	if in.mode == ModeJourney {
+	kinds := modeKinds[in.mode]
+	if kinds[len(kinds)-1] == "journey" {
 		fmt.Fprintf(w, "journeys:    %d, %.1f journeys/s\n", r.t.journeys, float64(r.t.journeys)/secs)
 	}
 	fmt.Fprintf(w, "latency ms:  %-9s %8s %8s %8s %8s\n", "", "p50", "p95", "p99", "max")
-	kinds := []string{"verify"}
-	if in.mode == ModeJourney {
-		kinds = []string{"sign-in", "verify", "journey"}
-	}
 	for _, k := range kinds {
 		l := r.t.latency[k]
 		if len(l) == 0 {
@@ -68,7 +93,7 @@ func report(w io.Writer, in reportInput) {
 	fmt.Fprintf(w, "statuses:    %s\n", describeCounts(r.t.statuses, "none"))
 	errs := map[string]int{}
 	for k, v := range r.t.statuses {
-		if !strings.HasSuffix(k, " 200") && v > 0 {
+		if !success(k) && v > 0 {
 			errs[k] = v
 		}
 	}
@@ -94,8 +119,21 @@ func report(w io.Writer, in reportInput) {
 	if s := in.server; s != nil {
 		fmt.Fprintf(w, "server:      pid %d: CPU %.2f s (user+sys; %.0f%% of one core); RSS %.1f MiB at the end, %.1f MiB at most during the run; peak since start (VmHWM) %.1f MiB\n",
 			s.pid, s.cpu.Seconds(), 100*s.cpu.Seconds()/s.wall.Seconds(), mib(s.rssEnd), mib(s.rssMax), mib(s.hwm))
+		if requests > 0 {
+			fmt.Fprintf(w, "server CPU:  %.0f µs per request\n", float64(s.cpu.Microseconds())/float64(requests))
+		}
 	} else {
 		fmt.Fprintln(w, "server:      not sampled (give --server-pid of a local server)")
+	}
+	if m := in.metrics; m != nil {
+		slices.SortFunc(m.routes, func(a, b routeTime) int { return strings.Compare(a.route, b.route) })
+		for _, rt := range m.routes {
+			fmt.Fprintf(w, "server time: %s: %.0f µs a request on average, %.0f requests (its /metrics)\n", rt.route,
+				float64(rt.mean.Nanoseconds())/1000, rt.n)
+		}
+		if m.trips > 0 && requests > 0 {
+			fmt.Fprintf(w, "database:    %.0f PostgreSQL round trips, %.2f a request\n", m.trips, m.trips/float64(requests))
+		}
 	}
 	if r.clientCPU > 0 {
 		fmt.Fprintf(w, "client:      CPU %.2f s (user+sys; %.0f%% of one core) in this load generator\n", r.clientCPU.Seconds(), 100*r.clientCPU.Seconds()/secs)

@@ -45,6 +45,11 @@ type Options struct {
 	Duration    time.Duration // how long to measure
 	ServerPID   int           // a local server to sample; 0: found by port for a loopback URL
 	UserAgent   string
+	OIDC        OIDC   // ModeOIDC and ModeRefresh: the client to act as
+	APIKey      APIKey // ModeVerifyAPI: the organisation's key
+	// MetricsURL is the server's /metrics, read before and after measuring for
+	// its own time per request; "" tries URL + "/metrics".
+	MetricsURL string
 }
 
 // Run drives the server with the accounts of o.CSV and writes the report to
@@ -68,7 +73,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 
 	u := o.URL
 	b := newBench(strings.TrimSuffix(u.String(), "/"), o.Concurrency, accts, o.UserAgent)
-	if err := b.reachable(ctx); err != nil {
+	if err := b.reachable(ctx, 5*time.Second); err != nil {
 		return fmt.Errorf("--url %s: cannot reach the server: %v", u.Redacted(), err)
 	}
 	serverPID := o.ServerPID
@@ -77,7 +82,8 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	}
 
 	var setup setupResult
-	if o.Mode == ModeVerify {
+	switch o.Mode {
+	case ModeVerify:
 		setup = b.setup(ctx, o.Duration, stderr)
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -85,7 +91,55 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		if setup.tokens == 0 {
 			return fmt.Errorf("verify setup made no sign-in tokens (%s)", describeCounts(setup.errors, "none"))
 		}
+	case ModeForwardAuth:
+		fmt.Fprintf(stderr, "bench run: setup: signing accounts in through the pages for their forward-auth cookies (not measured)…\n")
+		start := time.Now()
+		tokens, errs, err := b.setupForward(ctx, 16)
+		setup = setupResult{took: time.Since(start), errors: errs}
+		if err != nil {
+			saveSteps(stepsPath, accts)
+			return fmt.Errorf("forward-auth setup: %w", err)
+		}
+		for w, ts := range tokens {
+			setup.tokens += len(ts)
+			b.steps = append(b.steps, b.forwardStep(tokens[w]))
+		}
+	case ModeOIDC, ModeRefresh:
+		if o.OIDC.ClientID == "" || o.OIDC.RedirectURI == "" {
+			return errors.New("--client-id and --redirect-uri are needed in oidc and refresh modes")
+		}
+		fmt.Fprintf(stderr, "bench run: setup: one sign-in per worker through the pages (not measured)…\n")
+		start := time.Now()
+		ws, err := b.setupOIDC(ctx, o.OIDC)
+		setup = setupResult{took: time.Since(start), tokens: len(ws), errors: map[string]int{}}
+		saveSteps(stepsPath, accts)
+		if err != nil {
+			return fmt.Errorf("%s setup: %w", o.Mode, err)
+		}
+		for _, w := range ws {
+			if o.Mode == ModeOIDC {
+				b.steps = append(b.steps, w.oidcStep)
+			} else {
+				b.steps = append(b.steps, w.refreshStep)
+			}
+		}
+	case ModeVerifyAPI:
+		if o.APIKey.ID == "" {
+			return errors.New("--api-key is needed in verify-api mode")
+		}
+		service, err := b.setupVerifyAPI(ctx, o.APIKey)
+		if err != nil {
+			return err
+		}
+		for w := range b.conc {
+			b.steps = append(b.steps, b.verifyAPIStep(o.APIKey, service, w))
+		}
 	}
+	metricsURL := o.MetricsURL
+	if metricsURL == "" {
+		metricsURL = strings.TrimSuffix(u.String(), "/") + "/metrics"
+	}
+	before := scrape(ctx, b.client, metricsURL)
 
 	var sampler *procSampler
 	if serverPID > 0 {
@@ -101,12 +155,21 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	if sampler != nil {
 		server = sampler.stop()
 	}
+	after := scrape(ctx, b.client, metricsURL)
 	if err := saveSteps(stepsPath, accts); err != nil {
 		fmt.Fprintf(stderr, "bench run: could not record the time steps used in %s (%v): a run within 90 s may send replayed codes\n", stepsPath, err)
 	}
 	report(stdout, reportInput{url: u.Redacted(), mode: o.Mode, asked: o.Concurrency, conc: b.conc, dur: o.Duration, accounts: len(accts),
-		setup: setup, res: res, server: server, interrupted: ctx.Err() != nil})
+		setup: setup, res: res, server: server, interrupted: ctx.Err() != nil, metrics: after.since(before)})
 	return nil
+}
+
+func mustURL(s string) *url.URL {
+	u, _ := url.Parse(s)
+	if u == nil {
+		return &url.URL{}
+	}
+	return u
 }
 
 // bench drives one server with a set of accounts.
@@ -116,12 +179,23 @@ type bench struct {
 	conc   int
 	parts  [][]*benchAccount // accounts of each worker: no two workers share one
 	ua     string
+	steps  []stepFunc // each worker's step in the modes of modes.go
 }
 
 func newBench(base string, conc int, accts []*benchAccount, ua string) *bench {
 	conc = min(conc, len(accts))
+	// Every connection goes to base's address, whatever host a request names:
+	// the pages redirect to the server's base URL, whose name need not
+	// resolve here (curl's --connect-to).
+	addr := mustURL(base).Host
+	if mustURL(base).Port() == "" {
+		addr = net.JoinHostPort(mustURL(base).Hostname(), map[string]string{"http": "80", "https": "443"}[mustURL(base).Scheme])
+	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return dialer.DialContext(ctx, network, addr)
+		},
 		MaxIdleConns:        conc,
 		MaxIdleConnsPerHost: conc,
 		IdleConnTimeout:     90 * time.Second,
@@ -136,8 +210,21 @@ func newBench(base string, conc int, accts []*benchAccount, ua string) *bench {
 	return b
 }
 
-// reachable fails when nothing answers at the URL (any HTTP answer will do).
-func (b *bench) reachable(ctx context.Context) error {
+// reachable fails when nothing answers at the URL (any HTTP answer will do)
+// within upTo, so that a script may start the server and the load generator
+// one after the other.
+func (b *bench) reachable(ctx context.Context, upTo time.Duration) error {
+	deadline := time.Now().Add(upTo)
+	for {
+		err := b.ping(ctx)
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		sleep(ctx, 100*time.Millisecond, deadline)
+	}
+}
+
+func (b *bench) ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/healthz", nil)
@@ -165,6 +252,7 @@ type answer struct {
 	hasRetry   bool
 	err        error
 	body       []byte
+	location   string // of a redirect not followed
 }
 
 // post sends a JSON body and reads the whole answer (so the connection is kept
@@ -415,6 +503,11 @@ func (b *bench) measure(ctx context.Context, mode string, dur time.Duration) mea
 		tallies[w] = newTally()
 		wg.Go(func() {
 			t, part, next := tallies[w], b.parts[w], 0
+			if w < len(b.steps) {
+				for ctx.Err() == nil && time.Now().Before(deadline) && b.steps[w](ctx, t, deadline) {
+				}
+				return
+			}
 			for ctx.Err() == nil && time.Now().Before(deadline) {
 				a, wait, spent := pick(part, &next, time.Now(), mode == ModeVerify)
 				if spent {

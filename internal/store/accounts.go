@@ -66,5 +66,10 @@ func (db *DB) AdoptLocale(ctx context.Context, accountID, locale string) (bool, 
 
 // SetLastSignIn implements twostep.Store.
 func (db *DB) SetLastSignIn(ctx context.Context, accountID string, at time.Time) error {
-	return db.execOne(ctx, "set last sign-in", `UPDATE accounts SET last_sign_in_at = ? WHERE id = ?`, us(at), accountID)
+	const q = `UPDATE accounts SET last_sign_in_at = ? WHERE id = ?`
+	if db.pg != nil {
+		db.pg.later("set last sign-in", 1, q, us(at), accountID)
+		return nil
+	}
+	return db.execOne(ctx, "set last sign-in", q, us(at), accountID)
 }

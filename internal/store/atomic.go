@@ -59,15 +59,15 @@ func (db *DB) atomic(ctx context.Context, fn func(context.Context, *DB) error) e
 	if db.pools.batch != nil {
 		return db.pools.batch.do(ctx, fn) // SQLite
 	}
-	tx, err := db.pools.writer.BeginTx(ctx, db.d.txOptions)
+	tx, err := beginPG(ctx, db.pools.pgx, db.d)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", unavailable(err))
 	}
-	defer tx.Rollback() // after Commit, a no-op; on error or panic, the undo
-	if err := fn(ctx, &DB{d: db.d, read: tx, write: tx}); err != nil {
+	defer tx.release(ctx) // after the commit, a no-op; on error or panic, the undo
+	if err := fn(ctx, &DB{d: db.d, read: tx, write: tx, pg: tx}); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := tx.commit(ctx); err != nil {
 		return fmt.Errorf("store: commit: %w", unavailable(err))
 	}
 	return nil

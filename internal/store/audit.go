@@ -42,9 +42,15 @@ func (db *DB) AppendEvent(ctx context.Context, e *twostep.AuditEvent) error {
 		}
 		detail = string(b)
 	}
-	err := db.writeRow(ctx, `INSERT INTO audit_events (at, type, org_id, actor_id, account_id, ip, user_agent, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		us(e.At), e.Type, e.OrgID, e.ActorID, e.AccountID, e.IP, e.UserAgent, detail).Scan(&e.ID)
+	const q = `INSERT INTO audit_events (at, type, org_id, actor_id, account_id, ip, user_agent, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	args := []any{us(e.At), e.Type, e.OrgID, e.ActorID, e.AccountID, e.IP, e.UserAgent, detail}
+	if db.pg != nil {
+		// e.ID is set once the insert has gone, with the next statement or the commit.
+		db.pg.laterRow("append event", []any{&e.ID}, q, args...)
+		return nil
+	}
+	err := db.writeRow(ctx, q, args...).Scan(&e.ID)
 	return wrap(err, "append event")
 }
 

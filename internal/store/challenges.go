@@ -63,7 +63,13 @@ var challengeAccountCols = qualify("c", challengeCols) + ", " + qualify("a", acc
 // ChallengeWithAccount returns the challenge with tokenHash and the account it
 // belongs to in one statement; ErrNotFound if there is no such challenge or it
 // belongs to no account.
+//
+// In a PostgreSQL transaction it also reads and locks the rows a second step
+// goes on to use, in the same round trip (pgsignin.go).
 func (db *DB) ChallengeWithAccount(ctx context.Context, tokenHash []byte) (*twostep.Challenge, *twostep.Account, error) {
+	if db.pg != nil {
+		return db.pg.readSignIn(ctx, tokenHash)
+	}
 	row := db.row(ctx, `SELECT `+challengeAccountCols+` FROM challenges c
 		JOIN accounts a ON a.id = c.account_id WHERE c.token_hash = ?`, tokenHash)
 	c, a, err := scanBoth(row, scanChallenge, scanAccount)
@@ -116,9 +122,13 @@ func (db *DB) TakeWebAuthn(ctx context.Context, id string) ([]byte, error) {
 // CountChallengeAttempt adds one to the attempts of an unconsumed challenge and
 // returns it as it now is; ErrNotFound if it does not exist or is consumed.
 func (db *DB) CountChallengeAttempt(ctx context.Context, id string) (*twostep.Challenge, error) {
-	return one(db.writeRow(ctx, `UPDATE challenges SET attempts = attempts + 1
-		WHERE id = ? AND consumed_at IS NULL RETURNING `+challengeCols, id), scanChallenge, "count challenge attempt")
+	if c, ok, err := db.pg.countAttempt(id); ok {
+		return c, err
+	}
+	return one(db.writeRow(ctx, countAttemptSQL+` RETURNING `+challengeCols, id), scanChallenge, "count challenge attempt")
 }
+
+const countAttemptSQL = `UPDATE challenges SET attempts = attempts + 1 WHERE id = ? AND consumed_at IS NULL`
 
 // ConsumeChallenge marks the challenge consumed if it is not yet, and reports
 // whether this call did it.
@@ -126,9 +136,13 @@ func (db *DB) ConsumeChallenge(ctx context.Context, id string, at time.Time) (bo
 	if at.IsZero() {
 		return false, errors.New("store: consume challenge: zero time") // would leave it unconsumed
 	}
-	return db.execDid(ctx, "consume challenge",
-		`UPDATE challenges SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL`, us(at), id)
+	if did, ok := db.pg.consume(id, at); ok {
+		return did, nil
+	}
+	return db.execDid(ctx, "consume challenge", consumeSQL, us(at), id)
 }
+
+const consumeSQL = `UPDATE challenges SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL`
 
 // ConsumeChallenges marks every unconsumed challenge of the account with one of
 // the purposes consumed at at, in one statement; no purposes consume nothing.

@@ -23,9 +23,14 @@ func scanDevice(s scanner) (*twostep.Device, error) {
 
 // CreateDevice stores d; ErrConflict if its id or token hash is taken.
 func (db *DB) CreateDevice(ctx context.Context, d *twostep.Device) error {
-	_, err := db.exec(ctx, `INSERT INTO devices (`+deviceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.ID, d.AccountID, d.TokenHash, us(d.CreatedAt), us(d.LastUsedAt), us(d.ExpiresAt), d.IP, d.UserAgent,
-		us(d.RememberedAt), us(d.RememberedUntil))
+	q := `INSERT INTO devices (` + deviceCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	args := []any{d.ID, d.AccountID, d.TokenHash, us(d.CreatedAt), us(d.LastUsedAt), us(d.ExpiresAt), d.IP, d.UserAgent,
+		us(d.RememberedAt), us(d.RememberedUntil)}
+	if db.pg != nil {
+		db.pg.later("create device", 1, q, args...)
+		return nil
+	}
+	_, err := db.exec(ctx, q, args...)
 	return wrap(err, "create device")
 }
 

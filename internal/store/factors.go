@@ -66,6 +66,9 @@ func (db *DB) Factor(ctx context.Context, id string) (*twostep.Factor, error) {
 
 // Factors lists an account's factors, oldest first.
 func (db *DB) Factors(ctx context.Context, accountID string) ([]*twostep.Factor, error) {
+	if fs, ok := db.pg.takeFactors(accountID); ok {
+		return fs, nil
+	}
 	return list(ctx, db, scanFactor, "factors", `SELECT `+factorCols+` FROM factors
 		WHERE account_id = ? ORDER BY created_at, seq`, accountID)
 }
@@ -76,15 +79,27 @@ func (db *DB) Factors(ctx context.Context, accountID string) ([]*twostep.Factor,
 // LastTOTPStep alone: only UseTOTPStep moves it, so that a stale copy of f cannot
 // move it back and let a used code in again.
 func (db *DB) UpdateFactor(ctx context.Context, f *twostep.Factor) error {
-	credID, cred, err := credentialCols(f.Credential)
+	args, err := factorUpdateArgs(f)
 	if err != nil {
 		return err
 	}
-	return db.execOne(ctx, "update factor", `UPDATE factors SET method = ?, status = ?, label = ?,
-		secret = ?, address = ?, channels = ?, is_default = ?, confirmed_at = ?, last_used_at = ?,
-		credential_id = ?, credential = ? WHERE id = ?`,
-		f.Method, f.Status, f.Label, null(f.Secret), f.Address, join(f.Channels), f.Default,
-		us(f.ConfirmedAt), us(f.LastUsedAt), credID, cred, f.ID)
+	if db.pg.updateFactor(f, args) {
+		return nil
+	}
+	return db.execOne(ctx, "update factor", updateFactorSQL, args...)
+}
+
+const updateFactorSQL = `UPDATE factors SET method = ?, status = ?, label = ?,
+	secret = ?, address = ?, channels = ?, is_default = ?, confirmed_at = ?, last_used_at = ?,
+	credential_id = ?, credential = ? WHERE id = ?`
+
+func factorUpdateArgs(f *twostep.Factor) ([]any, error) {
+	credID, cred, err := credentialCols(f.Credential)
+	if err != nil {
+		return nil, err
+	}
+	return []any{f.Method, f.Status, f.Label, null(f.Secret), f.Address, join(f.Channels), f.Default,
+		us(f.ConfirmedAt), us(f.LastUsedAt), credID, cred, f.ID}, nil
 }
 
 // DeleteFactor deletes the factor with id; ErrNotFound if there is none.
@@ -102,6 +117,10 @@ func (db *DB) DeleteFactors(ctx context.Context, accountID string) error {
 // greater than the one recorded, and reports whether it did. A missing factor
 // reports false.
 func (db *DB) UseTOTPStep(ctx context.Context, factorID string, step int64, at time.Time) (bool, error) {
-	return db.execDid(ctx, "use totp step", `UPDATE factors SET last_totp_step = ?, last_used_at = ?
-		WHERE id = ? AND last_totp_step < ?`, step, us(at), factorID, step)
+	if did, ok := db.pg.useStep(factorID, step, at); ok {
+		return did, nil
+	}
+	return db.execDid(ctx, "use totp step", useStepSQL, step, us(at), factorID, step)
 }
+
+const useStepSQL = `UPDATE factors SET last_totp_step = ?, last_used_at = ? WHERE id = ? AND last_totp_step < ?`

@@ -14,7 +14,12 @@ var _ twostep.ForwardStore = (*DB)(nil)
 // SetSessionForward stores hash as the session's forward-auth token hash;
 // ErrNotFound if there is no such session.
 func (db *DB) SetSessionForward(ctx context.Context, sessionID string, hash []byte) error {
-	return db.execOne(ctx, "set session forward", `UPDATE sessions SET forward_hash = ? WHERE id = ?`, hash, sessionID)
+	const q = `UPDATE sessions SET forward_hash = ? WHERE id = ?`
+	if db.pg != nil {
+		db.pg.later("set session forward", 1, q, hash, sessionID)
+		return nil
+	}
+	return db.execOne(ctx, "set session forward", q, hash, sessionID)
 }
 
 // ForwardSession returns the session whose forward-auth token hash is hash,

@@ -47,6 +47,9 @@ func scanOrgWithSSO(s scanner) (*twostep.Org, error) {
 
 // Org returns the org with id, or ErrNotFound.
 func (db *DB) Org(ctx context.Context, id string) (*twostep.Org, error) {
+	if o := db.pg.takeOrg(id); o != nil {
+		return o, nil
+	}
 	return one(db.row(ctx, orgSelect+` WHERE id = ?`, id), scanOrgWithSSO, "org")
 }
 

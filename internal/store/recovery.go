@@ -38,6 +38,9 @@ func (db *DB) ReplaceRecoveryCodes(ctx context.Context, accountID string, codes 
 
 // RecoveryCodes lists the account's unused codes.
 func (db *DB) RecoveryCodes(ctx context.Context, accountID string) ([]*twostep.RecoveryCode, error) {
+	if cs, ok := db.pg.takeCodes(accountID); ok {
+		return cs, nil
+	}
 	return list(ctx, db, scanRecoveryCode, "recovery codes", `SELECT `+recoveryCols+` FROM recovery_codes
 		WHERE account_id = ? AND used_at IS NULL ORDER BY created_at, id`, accountID)
 }

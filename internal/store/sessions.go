@@ -28,9 +28,14 @@ func (db *DB) CreateSession(ctx context.Context, s *twostep.Session) error {
 	if step == "" {
 		step = twostep.SecondStepNone
 	}
-	_, err := db.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.ID, s.TokenHash, s.AccountID, join(s.AMR), string(step), s.Legacy, us(s.ConfirmedUntil), us(s.CreatedAt),
-		us(s.LastSeenAt), us(s.IdleExpiresAt), us(s.ExpiresAt), s.IP, s.UserAgent, s.AppPasswordID)
+	q := `INSERT INTO sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	args := []any{s.ID, s.TokenHash, s.AccountID, join(s.AMR), string(step), s.Legacy, us(s.ConfirmedUntil), us(s.CreatedAt),
+		us(s.LastSeenAt), us(s.IdleExpiresAt), us(s.ExpiresAt), s.IP, s.UserAgent, s.AppPasswordID}
+	if db.pg != nil {
+		db.pg.later("create session", 1, q, args...) // a conflict fails the commit
+		return nil
+	}
+	_, err := db.exec(ctx, q, args...)
 	return wrap(err, "create session")
 }
 

@@ -65,16 +65,16 @@ func (p cachedPool) ExecContext(ctx context.Context, q string, args ...any) (sql
 	return st.ExecContext(ctx, args...)
 }
 
-func (p cachedPool) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+func (p cachedPool) QueryContext(ctx context.Context, q string, args ...any) (rows, error) {
 	ctx = uncancellable(ctx)
 	st, err := p.c.get(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	return st.QueryContext(ctx, args...)
+	return sqlRows(st.QueryContext(ctx, args...))
 }
 
-func (p cachedPool) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+func (p cachedPool) QueryRowContext(ctx context.Context, q string, args ...any) scanner {
 	ctx = uncancellable(ctx)
 	st, err := p.c.get(ctx, q)
 	if err != nil {
@@ -127,15 +127,15 @@ func (t cachedTx) ExecContext(ctx context.Context, q string, args ...any) (sql.R
 	return t.tx.ExecContext(ctx, q, args...)
 }
 
-func (t cachedTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+func (t cachedTx) QueryContext(ctx context.Context, q string, args ...any) (rows, error) {
 	ctx = t.context(ctx)
 	if st := t.stmt(ctx, q); st != nil {
-		return st.QueryContext(ctx, args...)
+		return sqlRows(st.QueryContext(ctx, args...))
 	}
-	return t.tx.QueryContext(ctx, q, args...)
+	return sqlRows(t.tx.QueryContext(ctx, q, args...))
 }
 
-func (t cachedTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+func (t cachedTx) QueryRowContext(ctx context.Context, q string, args ...any) scanner {
 	ctx = t.context(ctx)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)

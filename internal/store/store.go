@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -67,6 +68,9 @@ type DB struct {
 	read  querier // outside Atomic the reader pool, inside it the transaction
 	write querier // outside Atomic the writer pool, inside it the transaction
 	pools *pools  // nil for the DB that Atomic hands to its function
+	// pg is the transaction of the DB that Atomic hands its function on
+	// PostgreSQL, nil otherwise.
+	pg *pgTx
 }
 
 var (
@@ -76,7 +80,12 @@ var (
 
 type pools struct {
 	writer, reader *sql.DB // one and the same pool on PostgreSQL
-	log            *slog.Logger
+	// pgx is PostgreSQL's pool, on which Atomic runs its transactions natively
+	// (writer and reader are database/sql over it); nil on SQLite.
+	pgx *pgxpool.Pool
+	// trips counts PostgreSQL's round trips; nil on SQLite.
+	trips *roundTrips
+	log   *slog.Logger
 	// pg is the PostgreSQL connection configuration, for the migrations' own
 	// connections; nil on SQLite.
 	pg *pgx.ConnConfig
@@ -90,8 +99,47 @@ type pools struct {
 
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) scanner
+}
+
+// rows is what a query returns: *sql.Rows, or pgx's rows in a PostgreSQL
+// transaction (pgTx).
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}
+
+// sqlRunner is a database/sql pool or transaction.
+type sqlRunner interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// sqlQuerier is a querier over database/sql.
+type sqlQuerier struct{ r sqlRunner }
+
+func (q sqlQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return q.r.ExecContext(ctx, query, args...)
+}
+
+func (q sqlQuerier) QueryContext(ctx context.Context, query string, args ...any) (rows, error) {
+	return sqlRows(q.r.QueryContext(ctx, query, args...))
+}
+
+func (q sqlQuerier) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
+	return q.r.QueryRowContext(ctx, query, args...)
+}
+
+// sqlRows keeps a nil *sql.Rows from becoming a non-nil rows.
+func sqlRows(r *sql.Rows, err error) (rows, error) {
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // dialect is everything that differs between SQLite and PostgreSQL; the SQL
@@ -230,11 +278,14 @@ func openSQLite(ctx context.Context, path, sync string, log *slog.Logger) (*DB, 
 }
 
 func openPostgres(ctx context.Context, url string, connectTimeout time.Duration, log *slog.Logger) (*DB, error) {
-	cfg, err := pgx.ParseConfig(url)
+	// pgxpool's parser takes pool_max_conns and the pool's other settings
+	// from the URL, and leaves them out of the connections' own.
+	pcfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's message may quote the URL, password included.
 		return nil, errors.New("store: the PostgreSQL URL cannot be parsed")
 	}
+	cfg := pcfg.ConnConfig
 	if cfg.ConnectTimeout == 0 {
 		if connectTimeout <= 0 {
 			connectTimeout = DefaultConnectTimeout
@@ -248,17 +299,54 @@ func openPostgres(ctx context.Context, url string, connectTimeout time.Duration,
 			migrations.RuntimeParams[k] = "0"
 		}
 	}
-	pool := stdlib.OpenDB(*cfg)
-	// Bounded so that several instances fit under the server's max_connections.
-	pool.SetMaxOpenConns(16)
-	pool.SetMaxIdleConns(16)
-	pool.SetConnMaxIdleTime(5 * time.Minute)
+	trips := &roundTrips{}
+	cfg.Tracer = trips
+	// Bounded so that several instances fit under the server's max_connections
+	// (PostgresMaxConns), unless the URL says otherwise.
+	if !strings.Contains(url, "pool_max_conns=") {
+		pcfg.MaxConns = PostgresMaxConns
+	}
+	if !strings.Contains(url, "pool_max_conn_idle_time=") {
+		pcfg.MaxConnIdleTime = 5 * time.Minute
+	}
+	native, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", unavailable(err))
+	}
+	// What runs outside Atomic goes through database/sql on the same pool.
+	pool := stdlib.OpenDBFromPool(native)
 	if err := pool.PingContext(ctx); err != nil {
 		pool.Close()
+		native.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return &DB{d: postgresDialect, read: pool, write: pool,
-		pools: &pools{writer: pool, reader: pool, log: log, pg: migrations}}, nil
+	q := sqlQuerier{pool}
+	return &DB{d: postgresDialect, read: q, write: q,
+		pools: &pools{writer: pool, reader: pool, pgx: native, trips: trips, log: log, pg: migrations}}, nil
+}
+
+// PostgresMaxConns is the most connections one DB opens to PostgreSQL unless
+// the URL sets pool_max_conns: every instance of `twostep serve` holds up to
+// this many of the server's max_connections (100 by default).
+const PostgresMaxConns = 16
+
+// PoolStats is what a PostgreSQL pool holds and has waited for.
+type PoolStats struct {
+	Max, Total, Acquired, Idle int32
+	// Waits counts acquisitions that found no idle connection; WaitTime is
+	// the time they waited in all.
+	Waits    int64
+	WaitTime time.Duration
+}
+
+// PoolStats returns the PostgreSQL pool's state; ok is false on SQLite.
+func (db *DB) PoolStats() (s PoolStats, ok bool) {
+	if db.pools == nil || db.pools.pgx == nil {
+		return PoolStats{}, false
+	}
+	st := db.pools.pgx.Stat()
+	return PoolStats{Max: st.MaxConns(), Total: st.TotalConns(), Acquired: st.AcquiredConns(), Idle: st.IdleConns(),
+		Waits: st.EmptyAcquireCount(), WaitTime: st.EmptyAcquireWaitTime()}, true
 }
 
 // Close closes the database. It is a no-op on the DB handed to an Atomic function.
@@ -280,6 +368,9 @@ func (db *DB) Close() error {
 	err = errors.Join(err, db.pools.writer.Close())
 	if db.pools.reader != db.pools.writer {
 		err = errors.Join(err, db.pools.reader.Close())
+	}
+	if db.pools.pgx != nil {
+		db.pools.pgx.Close()
 	}
 	return err
 }

@@ -35,6 +35,9 @@ func (db *DB) Throttle(ctx context.Context, key string) (twostep.Throttle, error
 // holds it until the transaction ends (FOR UPDATE on PostgreSQL; on SQLite the
 // write transaction already holds the whole database).
 func (db *DB) LockThrottle(ctx context.Context, key string) (twostep.Throttle, error) {
+	if t, ok := db.pg.lockedThrottle(key); ok {
+		return t, nil
+	}
 	// Inserting first gives FOR UPDATE a row to lock even for a new key; two
 	// transactions inserting the same key wait for each other on the primary key.
 	if _, err := db.exec(ctx, `INSERT INTO throttles (key) VALUES (?) ON CONFLICT (key) DO NOTHING`, key); err != nil {
@@ -49,13 +52,19 @@ func (db *DB) LockThrottle(ctx context.Context, key string) (twostep.Throttle, e
 }
 
 // PutThrottle stores t under its key.
+// In a PostgreSQL transaction the write goes with the next statement.
 func (db *DB) PutThrottle(ctx context.Context, t twostep.Throttle) error {
-	_, err := db.exec(ctx, `INSERT INTO throttles (`+throttleCols+`) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, hour_start = excluded.hour_start,
-		hour_failures = excluded.hour_failures, locked_until = excluded.locked_until`,
-		t.Key, t.Failures, us(t.HourStart), t.HourFailures, us(t.LockedUntil))
+	if db.pg != nil {
+		db.pg.putThrottle(t)
+		return nil
+	}
+	_, err := db.exec(ctx, putThrottleSQL, t.Key, t.Failures, us(t.HourStart), t.HourFailures, us(t.LockedUntil))
 	return wrap(err, "put throttle")
 }
+
+const putThrottleSQL = `INSERT INTO throttles (` + throttleCols + `) VALUES (?, ?, ?, ?, ?)
+	ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, hour_start = excluded.hour_start,
+	hour_failures = excluded.hour_failures, locked_until = excluded.locked_until`
 
 // Throttles reads the throttles under keys that exist, in no given order.
 func (db *DB) Throttles(ctx context.Context, keys []string) ([]twostep.Throttle, error) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twostep/twostep/internal/loadgen"
+	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
 )
@@ -49,12 +50,19 @@ func BenchmarkSignIn(b *testing.B) {
 }
 
 // BenchmarkVerifySignInParallel measures second steps made at once by many
-// goroutines on SQLite, where they share write transactions: the ceiling the
-// HTTP server works under, without HTTP, JSON and a load generator on the same
-// cores. Each operation uses its own account, so that each (account, step) is
-// used once; the accounts and their sign-ins are made outside the timer.
+// goroutines, on SQLite, where they share write transactions, and on
+// PostgreSQL (TWOSTEP_TEST_POSTGRES_URL), where each is a transaction of two
+// round trips: the ceiling the HTTP server works under, without HTTP, JSON
+// and a load generator on the same cores. Each operation uses its own
+// account, so that each (account, step) is used once; the accounts and their
+// sign-ins are made outside the timer.
 func BenchmarkVerifySignInParallel(b *testing.B) {
-	f := newFixture(b, storetest.SQLite(b), twostep.Limits{})
+	b.Run("sqlite", func(b *testing.B) { benchmarkVerifyParallel(b, storetest.SQLite(b)) })
+	b.Run("postgres", func(b *testing.B) { benchmarkVerifyParallel(b, storetest.Postgres(b)) })
+}
+
+func benchmarkVerifyParallel(b *testing.B, db *store.DB) {
+	f := newFixture(b, db, twostep.Limits{})
 	ctx := context.Background()
 	accounts, err := loadgen.Prepare(ctx, f.svc, "Bench", b.N, loadgen.CheapArgon2, nil)
 	if err != nil {

@@ -74,7 +74,12 @@ type SignInResult struct {
 }
 
 func emailKey(email string) string { return "email:" + email }
-func accountKey(id string) string  { return "account:" + id }
+func accountKey(id string) string  { return AccountThrottlePrefix + id }
+
+// AccountThrottlePrefix starts the key of an account's second-step throttle,
+// which the account id completes: a store that reads and locks a sign-in's
+// rows ahead (PostgreSQL, in one round trip) locks this row too.
+const AccountThrottlePrefix = "account:"
 
 // SignIn checks an e-mail and password. It returns ErrInvalidCredentials alike
 // for an unknown e-mail and a wrong password, spending the same hashing time
