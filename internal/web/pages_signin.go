@@ -49,21 +49,50 @@ func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
+	emailFirst, err := s.ssoAny(r.Context())
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
 	// Before the first organisation exists there is no one to sign in: say
 	// where the one-time setup link is (it is never shown on a page).
-	p.Data = signInData{NoOrg: !has}
+	p.Data = signInData{NoOrg: !has, EmailFirst: emailFirst}
 	s.render(w, r, http.StatusOK, "sign_in", p)
 }
 
-type signInData struct{ NoOrg bool }
+// signInData is what the sign-in page shows: one form with e-mail and
+// password; or, once some organisation signs in through its own provider
+// (API.md §12), the e-mail alone first (EmailFirst), then the password
+// (PasswordStep) for whoever does not go to a provider.
+type signInData struct {
+	NoOrg        bool
+	EmailFirst   bool
+	PasswordStep bool
+}
 
 func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
+	if _, ok := r.PostForm["password"]; !ok {
+		s.pageSignInEmail(w, r, email)
+		return
+	}
 	res, err := s.svc.SignIn(r.Context(), twostep.SignInRequest{Email: email, Password: password,
 		IP: s.clientIP(r), UserAgent: r.UserAgent(), DeviceToken: s.deviceToken(r), AuthRequestID: s.authRequestID(r)})
+	if errors.Is(err, twostep.ErrSSOManaged) {
+		// The one-page form (bookmarked, or from before the organisation
+		// had SSO) for an address that signs in at its provider: go there.
+		if to, serr := s.ssoStart(r.Context(), email); serr != nil || to != "" {
+			s.ssoRedirect(w, r, to, serr)
+			return
+		}
+	}
 	if err != nil {
 		p := s.newPage(r, nil)
 		p.Form, p.Focus = url.Values{"email": {email}}, "email"
+		if emailFirst, aerr := s.ssoAny(r.Context()); aerr == nil && emailFirst {
+			// The password step again: the address stays as it was given.
+			p.Data, p.Focus = signInData{EmailFirst: true, PasswordStep: true}, "password"
+		}
 		status := s.formError(w, p, err)
 		if status == 0 {
 			s.pageError(w, r, err)
@@ -107,4 +136,37 @@ func (s *Server) pageSignOut(w http.ResponseWriter, r *http.Request) {
 	s.setCookie(w, s.signInCookie(), "", timeZero)
 	s.setForward(w, "", timeZero)
 	redirect(w, r, "/sign-in?done=signed_out")
+}
+
+// pageSignInEmail is the first step of an e-mail-first sign-in (home-realm
+// discovery, API.md §12): an address that signs in through its organisation's
+// provider goes there; any other gets the password step. Which one is decided
+// by SSO alone, so an unknown address and a password account's address get
+// the same page (SECURITY.md EN-01); an SSO address is told apart, as every SSO
+// sign-in page does and as the API's sso_managed already says.
+func (s *Server) pageSignInEmail(w http.ResponseWriter, r *http.Request, email string) {
+	p := s.newPage(r, nil)
+	p.Form, p.Focus = url.Values{"email": {email}}, "email"
+	if twostep.NormalizeEmail(email) == "" {
+		p.Data = signInData{EmailFirst: true}
+		status := s.formError(w, p, badRequest("email", twostep.ReasonEmail))
+		s.render(w, r, status, "sign_in", p)
+		return
+	}
+	to, err := s.ssoStart(r.Context(), email)
+	if err != nil || to != "" {
+		s.ssoRedirect(w, r, to, err)
+		return
+	}
+	p.Data, p.Focus = signInData{EmailFirst: true, PasswordStep: true}, "password"
+	s.render(w, r, http.StatusOK, "sign_in", p)
+}
+
+// ssoRedirect sends the browser on to its provider, or shows why it cannot.
+func (s *Server) ssoRedirect(w http.ResponseWriter, r *http.Request, to string, err error) {
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	redirect(w, r, to)
 }
