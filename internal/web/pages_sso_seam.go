@@ -39,7 +39,7 @@ type ssoSettings struct {
 // ssoDiscovery is what "test the connection" found at the provider.
 type ssoDiscovery struct {
 	Issuer, AuthorizationEndpoint, TokenEndpoint, JWKSURI, UserinfoEndpoint string
-	PKCES256                                                              bool
+	PKCES256                                                                bool
 }
 
 // ssoOrg returns the caller's organisation's connection (nil for none) and
@@ -57,7 +57,9 @@ func (s *Server) ssoSave(ctx context.Context, c *twostep.Caller, in ssoSettings)
 }
 
 // ssoRemove removes the connection (owners).
-func (s *Server) ssoRemove(ctx context.Context, c *twostep.Caller) error { return twostep.ErrUnavailable }
+func (s *Server) ssoRemove(ctx context.Context, c *twostep.Caller) error {
+	return twostep.ErrUnavailable
+}
 
 // ssoTest runs discovery at issuer (owners).
 func (s *Server) ssoTest(ctx context.Context, c *twostep.Caller, issuer string) (*ssoDiscovery, error) {
