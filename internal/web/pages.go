@@ -108,6 +108,10 @@ type page struct {
 	Error        string // what is wrong and how to fix it
 	Field        string // the form field Error is about; "" for the whole form
 	Focus        string // the field that takes the focus when there is no error
+	// Refresh is a local path the browser goes on to at once: an answer to a
+	// form that leads to another site (the CSP's form-action covers the
+	// redirects of a form's answer, not a page's refresh).
+	Refresh string
 	Form         url.Values
 	Data         any
 

@@ -81,8 +81,8 @@ func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, twostep.ErrSSOManaged) {
 		// The one-page form (bookmarked, or from before the organisation
 		// had SSO) for an address that signs in at its provider: go there.
-		if to, serr := s.ssoStart(r.Context(), email); serr != nil || to != "" {
-			s.ssoRedirect(w, r, to, serr)
+		if route, serr := s.ssoStart(r.Context(), email); serr != nil || route != nil {
+			s.ssoRedirect(w, r, route, serr)
 			return
 		}
 	}
@@ -153,9 +153,9 @@ func (s *Server) pageSignInEmail(w http.ResponseWriter, r *http.Request, email s
 		s.render(w, r, status, "sign_in", p)
 		return
 	}
-	to, err := s.ssoStart(r.Context(), email)
-	if err != nil || to != "" {
-		s.ssoRedirect(w, r, to, err)
+	route, err := s.ssoStart(r.Context(), email)
+	if err != nil || route != nil {
+		s.ssoRedirect(w, r, route, err)
 		return
 	}
 	p.Data, p.Focus = signInData{EmailFirst: true, PasswordStep: true}, "password"
@@ -163,10 +163,20 @@ func (s *Server) pageSignInEmail(w http.ResponseWriter, r *http.Request, email s
 }
 
 // ssoRedirect sends the browser on to its provider, or shows why it cannot.
-func (s *Server) ssoRedirect(w http.ResponseWriter, r *http.Request, to string, err error) {
+// The answer to a form cannot be a redirect there: chromium holds the whole
+// redirect chain of a form to the CSP's form-action ('self'). So a page goes
+// on at once by itself, with a link for a browser that does not.
+func (s *Server) ssoRedirect(w http.ResponseWriter, r *http.Request, route *ssoRoute, err error) {
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	redirect(w, r, to)
+	to := localPath(route.URL)
+	if to == "" {
+		s.pageError(w, r, fmt.Errorf("web: SSO start %q is not a local path", route.URL))
+		return
+	}
+	p := s.newPage(r, nil)
+	p.Org, p.Refresh, p.Data = route.Org, to, to
+	s.render(w, r, http.StatusOK, "sso_go", p)
 }

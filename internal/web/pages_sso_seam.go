@@ -15,11 +15,17 @@ import (
 // page then asks for the e-mail address first.
 func (s *Server) ssoAny(ctx context.Context) (bool, error) { return false, nil }
 
-// ssoStart returns where home-realm discovery sends email: the local path
-// that starts the sign-in at its organisation's provider, or "" when the
+// ssoRoute is where home-realm discovery sends an address: the local path
+// that starts the sign-in at its organisation's provider.
+type ssoRoute struct {
+	URL string
+	Org string // the organisation's name
+}
+
+// ssoStart returns where home-realm discovery sends email, or nil when the
 // address signs in with a password (or has no account: the answer must not
 // tell them apart, SECURITY.md EN-01).
-func (s *Server) ssoStart(ctx context.Context, email string) (string, error) { return "", nil }
+func (s *Server) ssoStart(ctx context.Context, email string) (*ssoRoute, error) { return nil, nil }
 
 // ssoConnection is an organisation's SSO connection as its owners see it:
 // never the client secret, only whether one is kept.
