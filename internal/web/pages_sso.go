@@ -131,3 +131,20 @@ func (s *Server) pageSSORemovePost(w http.ResponseWriter, r *http.Request, c *tw
 	}
 	redirect(w, r, "/admin/sso?done=sso_removed")
 }
+
+// ssoFailed answers a sign-in through an organisation's provider that did not
+// work (the callback, API.md §12) with a page that says what happened and what
+// to do: try again, or ask the organisation's administrator. Nothing was
+// signed in or created.
+func (s *Server) ssoFailed(w http.ResponseWriter, r *http.Request, orgName string, err error) {
+	f := s.fail(r, err)
+	f.retryAfter(w)
+	p := s.newPage(r, nil)
+	p.Flash, p.Org = "", orgName
+	p.Data = struct {
+		Status  int
+		Text    string
+		ErrorID string
+	}{f.Status, s.failureText(p, f), f.ErrorID}
+	s.render(w, r, f.Status, "sso_error", p)
+}
