@@ -54,6 +54,9 @@ type Options struct {
 	// under it. "" for none.
 	CookieDomain string
 	Verify       VerifyOptions
+	// SSO makes the HTTP calls to organisations' own identity providers
+	// (API.md §12); nil: no organisation can set up SSO.
+	SSO SSOProvider
 }
 
 // Service is Twostep's use cases. It is safe for concurrent use.
@@ -83,6 +86,7 @@ type Service struct {
 	base          *url.URL // the base URL, parsed
 	cookieDomain  string
 	verify        VerifyOptions
+	sso           SSOProvider
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -103,7 +107,7 @@ func New(o Options) (*Service, error) {
 		issuer: o.Issuer, methods: o.Methods, sessionIdle: o.SessionIdle, sessionMax: o.SessionMax,
 		confirmWindow: o.ConfirmWindow, signInTTL: o.SignInTTL, limits: o.Limits, smsCountries: o.SMSCountries,
 		phoneLimits: o.PhoneLimits, metrics: o.Metrics, resetSlots: make(chan struct{}, resetsInFlight),
-		oidc: o.OIDC.withDefaults(), verify: o.Verify,
+		oidc: o.OIDC.withDefaults(), verify: o.Verify, sso: o.SSO,
 	}
 	if s.metrics == nil {
 		s.metrics = noMetrics{}

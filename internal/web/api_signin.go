@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -70,6 +71,10 @@ func (s *Server) apiSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.svc.SignIn(r.Context(), twostep.SignInRequest{Email: body.Email, Password: body.Password,
 		ClientVersion: body.ClientVersion, IP: s.clientIP(r), UserAgent: r.UserAgent(), DeviceToken: body.DeviceToken})
+	if errors.Is(err, twostep.ErrSSOManaged) {
+		s.apiSSOManaged(w, r, body.Email, err)
+		return
+	}
 	if err != nil {
 		s.apiError(w, r, err)
 		return

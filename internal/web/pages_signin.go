@@ -81,7 +81,7 @@ func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, twostep.ErrSSOManaged) {
 		// The one-page form (bookmarked, or from before the organisation
 		// had SSO) for an address that signs in at its provider: go there.
-		if route, serr := s.ssoStart(r.Context(), email); serr != nil || route != nil {
+		if route, serr := s.ssoRouteFor(r.Context(), email); serr != nil || route != nil {
 			s.ssoRedirect(w, r, route, serr)
 			return
 		}
@@ -153,7 +153,7 @@ func (s *Server) pageSignInEmail(w http.ResponseWriter, r *http.Request, email s
 		s.render(w, r, status, "sign_in", p)
 		return
 	}
-	route, err := s.ssoStart(r.Context(), email)
+	route, err := s.ssoRouteFor(r.Context(), email)
 	if err != nil || route != nil {
 		s.ssoRedirect(w, r, route, err)
 		return

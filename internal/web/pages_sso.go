@@ -23,8 +23,8 @@ type ssoPageData struct {
 	Slug       string
 	Domains    []string
 	SecondStep []option
-	Test       *ssoDiscovery // what "test the connection" found
-	TestFailed string        // or why it found nothing
+	Test       *twostep.SSOMetadata // what "test the connection" found
+	TestFailed string               // or why it found nothing
 }
 
 func (s *Server) pageSSO(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
@@ -136,11 +136,11 @@ func (s *Server) pageSSORemovePost(w http.ResponseWriter, r *http.Request, c *tw
 // work (the callback, API.md §12) with a page that says what happened and what
 // to do: try again, or ask the organisation's administrator. Nothing was
 // signed in or created.
-func (s *Server) ssoFailed(w http.ResponseWriter, r *http.Request, orgName string, err error) {
+func (s *Server) ssoFailed(w http.ResponseWriter, r *http.Request, err error) {
 	f := s.fail(r, err)
 	f.retryAfter(w)
 	p := s.newPage(r, nil)
-	p.Flash, p.Org = "", orgName
+	p.Flash = ""
 	p.Data = struct {
 		Status  int
 		Text    string
