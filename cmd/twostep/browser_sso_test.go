@@ -78,7 +78,7 @@ func TestBrowserSSO(t *testing.T) {
 	if got := text("#sso-callback"); got != callback {
 		t.Errorf("the page gives the callback URL %q, want %q", got, callback)
 	}
-	if got := text("#sso-domains"); !strings.Contains(got, "cloud-legal.example") {
+	if got := text(`section[aria-labelledby="domains-h"]`); !strings.Contains(got, "cloud-legal.example") {
 		t.Errorf("the page lists the domains %q, want cloud-legal.example", got)
 	}
 	found := text("#sso-test-result")
@@ -109,11 +109,16 @@ func TestBrowserSSO(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS("#email")),
 			chromedp.SendKeys(chromedp.CSS("#email"), "alice@cloud-legal.example"),
 			chromedp.Submit(chromedp.CSS("#email")),
-			// The provider's own sign-in form.
-			chromedp.WaitVisible(chromedp.CSS("#login")),
-			chromedp.SendKeys(chromedp.CSS("#login"), "alice-1"),
-			chromedp.Submit(chromedp.CSS("#login")),
+			// The provider's own sign-in form, or straight back to Twostep
+			// while she still has a session at the provider.
+			chromedp.WaitVisible(chromedp.CSS(`#login, #code, form[action="/sign-in/enrol/totp"] button, form[action="/sign-out"] button`)),
 		)
+		if at, err := chromedp.Run(ctx, chromedp.Location()); err == nil && strings.HasPrefix(at, idp.Issuer) {
+			run(what+": at the provider",
+				chromedp.SendKeys(chromedp.CSS("#login"), "alice-1"),
+				chromedp.Submit(chromedp.CSS("#login")),
+			)
+		}
 	}
 	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#password").length`)); err != nil || n != 0 {
 		t.Errorf("with SSO the first sign-in page has %d password fields (%v), want none", n, err)
@@ -199,7 +204,8 @@ func TestBrowserSSO(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("table")),
 	)
 	audit := text("main")
-	for _, want := range []string{"alice@cloud-legal.example", idp.Issuer} {
+	for _, want := range []string{"alice@cloud-legal.example signed in through " + idp.Issuer + ", without a second step (SSO: never)",
+		"alice@cloud-legal.example signed in through " + idp.Issuer + " and proved a Twostep second step"} {
 		if !strings.Contains(audit, want) {
 			t.Errorf("the audit page does not show %q:\n%s", want, audit)
 		}
