@@ -144,7 +144,7 @@ func (db *DB) ConsumeSSOLogin(ctx context.Context, id string, at time.Time) (boo
 		`UPDATE sso_logins SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL`, us(at), id)
 }
 
-// upstreamJSON is a challenge's upstream column: '' for none.
+// upstreamJSON is a challenge's upstream column: empty for none.
 func upstreamJSON(u *twostep.Upstream) (string, error) {
 	if u == nil {
 		return "", nil

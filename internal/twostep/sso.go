@@ -525,11 +525,11 @@ func (s *Service) ssoMemberIdentities(ctx context.Context, orgID string) (map[st
 	return out, nil
 }
 
-// upstreamShowsSecondStep reports whether a provider's amr or acr says its
+// UpstreamShowsSecondStep reports whether a provider's amr or acr says its
 // sign-in had a second step: an RFC 8176 value of a second factor or of
 // several (mfa, otp, hwk…), or an acr that names multi-factor or a level of
 // assurance of 2 or more (NIST AAL2/3, Keycloak's "2", eIDAS substantial/high).
-func upstreamShowsSecondStep(amr []string, acr string) bool {
+func UpstreamShowsSecondStep(amr []string, acr string) bool {
 	second := []string{"mfa", "mca", "otp", "hwk", "swk", "sms", "tel", "sc", "fpt", "face", "iris", "retina", "vbm", "pop"}
 	if slices.ContainsFunc(amr, func(m string) bool { return slices.Contains(second, strings.ToLower(m)) }) {
 		return true
@@ -539,7 +539,7 @@ func upstreamShowsSecondStep(amr []string, acr string) bool {
 		return true
 	}
 	for _, s := range []string{"mfa", "multifactor", "multi-factor", "two-step", "two-factor", "2fa", "aal2", "aal3",
-		"loa2", "loa3", "loa-2", "loa-3", "substantial", "high"} {
+		"aal/2", "aal/3", "loa2", "loa3", "loa-2", "loa-3", "substantial", "high"} {
 		if strings.Contains(a, s) {
 			return true
 		}

@@ -250,7 +250,7 @@ func (s *Service) ssoSignIn(ctx context.Context, org *Org, conn *SSOConnection, 
 			}
 		}
 		up := &Upstream{Issuer: conn.Issuer, Rule: conn.SecondStep, AMR: slices.Clone(cl.AMR), ACR: cl.ACR,
-			Proven: upstreamShowsSecondStep(cl.AMR, cl.ACR)}
+			Proven: UpstreamShowsSecondStep(cl.AMR, cl.ACR)}
 		st, err := s.signInState(ctx, tx, acct, org, nil)
 		if err != nil {
 			return nil, err

@@ -165,7 +165,11 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	if ck, err := r.Cookie(s.sessionCookie()); err == nil {
 		session = ck.Value
 	}
-	s.setCookie(w, s.ssoCookie(), "", timeZero)
+	if browser != "" && browser == q.Get("state") {
+		// Spent whatever comes of it; a callback with another state (forged,
+		// or another tab's) leaves this browser's sign-in alone.
+		s.setCookie(w, s.ssoCookie(), "", timeZero)
+	}
 	res, err := s.svc.FinishSSO(r.Context(), twostep.FinishSSORequest{OrgSlug: r.PathValue("slug"), State: q.Get("state"),
 		BrowserState: browser, Code: q.Get("code"), Iss: q.Get("iss"), Error: q.Get("error"), IP: s.clientIP(r),
 		UserAgent: r.UserAgent(), DeviceToken: s.deviceToken(r), AuthRequestID: s.authRequestID(r), Session: session})
