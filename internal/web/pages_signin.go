@@ -56,7 +56,11 @@ func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	// Before the first organisation exists there is no one to sign in: say
 	// where the one-time setup link is (it is never shown on a page).
-	p.Data = signInData{NoOrg: !has, EmailFirst: emailFirst}
+	// ?with=password: the one-page form all the same, for a password
+	// account in an SSO organisation's domain (an owner's way in when the
+	// provider is down, say). It answers as the password step does.
+	withPassword := r.URL.Query().Get("with") == "password"
+	p.Data = signInData{NoOrg: !has, EmailFirst: emailFirst && !withPassword, WithPassword: emailFirst && withPassword}
 	s.render(w, r, http.StatusOK, "sign_in", p)
 }
 
@@ -68,6 +72,7 @@ type signInData struct {
 	NoOrg        bool
 	EmailFirst   bool
 	PasswordStep bool
+	WithPassword bool // the one-page form asked for while SSO exists
 }
 
 func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {

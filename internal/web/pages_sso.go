@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -41,7 +42,7 @@ func (s *Server) renderSSO(w http.ResponseWriter, r *http.Request, c *twostep.Ca
 	}
 	conn, domains, aerr := s.ssoOrg(r.Context(), c)
 	if aerr != nil {
-		s.adminError(w, r, aerr)
+		s.ssoAdminError(w, r, aerr)
 		return
 	}
 	p.Wide = false
@@ -104,6 +105,18 @@ func (s *Server) pageSSOPost(w http.ResponseWriter, r *http.Request, c *twostep.
 	redirect(w, r, "/admin/sso?done=sso_saved")
 }
 
+// ssoAdminError is adminError for the SSO pages, which are the owners'
+// alone: an administrator is told so.
+func (s *Server) ssoAdminError(w http.ResponseWriter, r *http.Request, err error) {
+	if c := callerFrom(r.Context()); errors.Is(err, twostep.ErrForbidden) && c != nil && c.Account != nil && c.Account.Role == twostep.RoleAdmin {
+		f := s.fail(r, err)
+		f.Message = "sso.owners_only"
+		s.errorPage(w, r, f)
+		return
+	}
+	s.adminError(w, r, err)
+}
+
 // pageSSORemove says what removing the connection does before it is done.
 func (s *Server) pageSSORemove(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
 	p, _, err := s.adminPage(r, c)
@@ -113,7 +126,7 @@ func (s *Server) pageSSORemove(w http.ResponseWriter, r *http.Request, c *twoste
 	}
 	conn, _, err := s.ssoOrg(r.Context(), c)
 	if err != nil {
-		s.adminError(w, r, err)
+		s.ssoAdminError(w, r, err)
 		return
 	}
 	if conn == nil {
@@ -126,7 +139,7 @@ func (s *Server) pageSSORemove(w http.ResponseWriter, r *http.Request, c *twoste
 
 func (s *Server) pageSSORemovePost(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
 	if err := s.ssoRemove(r.Context(), c); err != nil {
-		s.adminError(w, r, err)
+		s.ssoAdminError(w, r, err)
 		return
 	}
 	redirect(w, r, "/admin/sso?done=sso_removed")
@@ -142,9 +155,10 @@ func (s *Server) ssoFailed(w http.ResponseWriter, r *http.Request, err error) {
 	p := s.newPage(r, nil)
 	p.Flash = ""
 	p.Data = struct {
-		Status  int
-		Text    string
-		ErrorID string
-	}{f.Status, s.failureText(p, f), f.ErrorID}
+		Status   int
+		Text     string
+		ErrorID  string
+		Password bool // the address has a password account: that is its way in
+	}{f.Status, s.failureText(p, f), f.ErrorID, f.Reason == twostep.ReasonSSOAccountTaken}
 	s.render(w, r, f.Status, "sso_error", p)
 }
