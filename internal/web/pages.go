@@ -112,8 +112,8 @@ type page struct {
 	// form that leads to another site (the CSP's form-action covers the
 	// redirects of a form's answer, not a page's refresh).
 	Refresh string
-	Form         url.Values
-	Data         any
+	Form    url.Values
+	Data    any
 
 	loc    *i18n.Localizer
 	log    *slog.Logger
