@@ -11,6 +11,9 @@ import (
 )
 
 type confirmData struct {
+	// SSO is where an SSO member confirms who they are: a new sign-in at
+	// their organisation's provider (API.md §12), "" for everyone else.
+	SSO     string
 	Next    string
 	TwoStep bool
 	Methods []confirmMethod
@@ -106,6 +109,13 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twoste
 	}
 	next := confirmNext(r)
 	d := confirmData{Next: next, TwoStep: info.Account.TwoStepEnabled(), Factor: st.factor}
+	if info.Account.SSO {
+		// No Twostep password: a link, not a form, since chromium holds a
+		// form's redirects to the CSP's form-action and this one ends at the
+		// provider.
+		d.SSO = twostep.SSOStartPath + "?" + url.Values{"org": {info.Org.Slug}, "confirm": {"1"}}.Encode()
+		p.Focus = ""
+	}
 	if !st.sent.IsZero() {
 		d.SentAt = sentParam(st.sent)
 	}

@@ -284,3 +284,48 @@ func TestSSOErrorPage(t *testing.T) {
 		t.Errorf("a forged state: %d\n%s", p.status, p.body)
 	}
 }
+
+// TestSSOConfirmIdentity: an SSO member has no Twostep password, so the
+// identity confirmation page offers a new sign-in at the provider instead of
+// a password field (a link: the CSP would stop a form's redirect there), and
+// coming back from it renews the confirmation (API.md §12, SU-01).
+func TestSSOConfirmIdentity(t *testing.T) {
+	op := ssoProvider(t, nil)
+	e := newSSOEnv(t, storetest.SQLite(t), op, twostep.SSONever)
+	r := e.signIn(twosteptest.ProviderLogin{Login: "ann@acme.test"}, nil)
+	if r.location != "/account/security" {
+		t.Fatalf("ann: %d to %q", r.status, r.location)
+	}
+	before := e.cookie(r.browser, "twostep_session")
+	b := &pageBrowser{e: e, c: r.browser}
+	start := "/sso/start?confirm=1&org=acme"
+	b.get("/account/confirm?next=/account/security").says(t, 200, "", "Confirm it's you", "no Twostep password",
+		`href="`+start+`"`, "Sign in again at your organisation", `!id="password"`)
+	p := b.get(start)
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, op.Issuer+"/") {
+		t.Fatalf("%s: %d to %q, want the provider", start, p.status, p.location)
+	}
+	auth, _ := url.Parse(p.location)
+	if auth.Query().Get("max_age") != "0" && auth.Query().Get("prompt") != "login" {
+		t.Errorf("the provider is not asked for a new sign-in: %s", auth)
+	}
+	cb, err := op.SignIn(r.browser, p.location, twosteptest.ProviderLogin{Login: "ann@acme.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := e.back(r.browser, cb)
+	if back.status != http.StatusSeeOther || back.location != "/account/security" {
+		t.Fatalf("back from the provider: %d to %q: %s", back.status, back.location, back.body)
+	}
+	// A new session token replaces the old one, which stops working (FL-02).
+	after := e.cookie(r.browser, "twostep_session")
+	if after == "" || after == before {
+		t.Fatalf("the session token after the confirmation is %q, want a new one", after)
+	}
+	if until := e.account(back)["confirmed_until"]; until == nil || until == "" {
+		t.Errorf("confirmed_until is %v after the new sign-in at the provider, want set", until)
+	}
+	if st, b, _ := e.call("GET", "/api/v1/account", before, nil); st != http.StatusUnauthorized {
+		t.Errorf("the old session token still works: %d %v", st, b)
+	}
+}
