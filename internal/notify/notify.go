@@ -49,7 +49,30 @@ type Texts struct {
 // is worded by "subject" and "text".
 var phoneChannels = []string{"sms", "voice"}
 
-var funcs = template.FuncMap{"digits": digits}
+// funcs are the functions of loc's templates: digits, and method, which
+// names a method (its id, such as "totp") in loc.
+func funcs(loc string) template.FuncMap {
+	return template.FuncMap{"digits": digits, "method": func(m string) string { return MethodName(loc, m) }}
+}
+
+// methodNames name each method in each locale, as a notice says it: "A new
+// two-step method was added: authenticator app".
+var methodNames = map[string]map[string]string{
+	"en": {"totp": "authenticator app", "email": "e-mail", "sms": "text message", "voice": "phone call", "recovery_code": "recovery code"},
+	"fr": {"totp": "application d'authentification", "email": "e-mail", "sms": "SMS", "voice": "appel téléphonique", "recovery_code": "code de récupération"},
+	"ja": {"totp": "認証アプリ", "email": "メール", "sms": "SMS", "voice": "音声通話", "recovery_code": "リカバリーコード"},
+}
+
+// MethodName is method m's name in loc, else in English, else m itself.
+func MethodName(loc, m string) string {
+	if name, ok := methodNames[loc][m]; ok {
+		return name
+	}
+	if name, ok := methodNames["en"][m]; ok {
+		return name
+	}
+	return m
+}
 
 // digits spells s one character at a time, "123" as "1, 2, 3", so that
 // text-to-speech reads each digit rather than a number.
@@ -72,7 +95,7 @@ func LoadTexts() (*Texts, error) {
 		t.sets[loc] = map[string]*template.Template{}
 		for _, e := range entries {
 			name := strings.TrimSuffix(e.Name(), ".tmpl")
-			tm, err := template.New(name).Funcs(funcs).Option("missingkey=error").ParseFS(messageFS, dir+"/"+e.Name())
+			tm, err := template.New(name).Funcs(funcs(loc)).Option("missingkey=error").ParseFS(messageFS, dir+"/"+e.Name())
 			if err != nil {
 				return nil, fmt.Errorf("notify: %w", err)
 			}

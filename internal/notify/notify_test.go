@@ -28,6 +28,9 @@ var (
 	orgMessages = []string{"invitation", "two_step_required"}
 )
 
+// tenMinutes is how each language says how long a code lasts.
+var tenMinutes = map[string]string{"en": "10 minutes", "fr": "10 minutes", "ja": "10分"}
+
 func loadTexts(t testing.TB) *notify.Texts {
 	t.Helper()
 	texts, err := notify.LoadTexts()
@@ -43,7 +46,7 @@ func loadTexts(t testing.TB) *notify.Texts {
 func TestCodeMessages(t *testing.T) {
 	texts := loadTexts(t)
 	data := map[string]string{"code": "493817", "minutes": "10", "issuer": "Cloud Legal", "email": "joe@example.com"}
-	didNotAsk := map[string]string{"en": "If you did not", "fr": "Si vous n'avez"}
+	didNotAsk := map[string]string{"en": "If you did not", "fr": "Si vous n'avez", "ja": "お心当たりがない場合"}
 	for _, loc := range twostep.Locales {
 		for _, name := range codeTemplates {
 			r, err := texts.Render(twostep.Message{Channel: "email", To: "joe@example.com", Locale: loc, Template: name, Data: data})
@@ -52,13 +55,28 @@ func TestCodeMessages(t *testing.T) {
 				continue
 			}
 			if r.Subject == "" || strings.Contains(r.Subject, "493817") || strings.Count(r.Text, "493817") != 1 ||
-				!strings.Contains(r.Text, "Cloud Legal") || !strings.Contains(r.Text, "10 minutes") ||
+				!strings.Contains(r.Text, "Cloud Legal") || !strings.Contains(r.Text, tenMinutes[loc]) ||
 				!strings.Contains(r.Text, "joe@example.com") || !strings.Contains(r.Text, didNotAsk[loc]) {
 				t.Errorf("%s/%s: subject %q, text:\n%s", loc, name, r.Subject, r.Text)
 			}
 			if !strings.Contains(r.HTML, "<strong>493817</strong>") || strings.Count(r.HTML, "493817") != 1 {
 				t.Errorf("%s/%s: html:\n%s", loc, name, r.HTML)
 			}
+		}
+	}
+}
+
+// TestEnrolSubject: the code that confirms a new address for codes says so in
+// words a reader expects, not "your code to turn on sign-in codes".
+func TestEnrolSubject(t *testing.T) {
+	texts := loadTexts(t)
+	want := map[string]string{"en": "Confirm this address for two-step verification",
+		"fr": "Confirmez cette adresse pour la validation en deux étapes", "ja": "二段階認証に使うメールアドレスの確認"}
+	for _, loc := range twostep.Locales {
+		r, err := texts.Render(twostep.Message{Locale: loc, Template: "code_enrol",
+			Data: map[string]string{"code": "493817", "minutes": "10", "issuer": "Cloud Legal", "email": "joe@example.com"}})
+		if err != nil || r.Subject != want[loc] {
+			t.Errorf("%s: subject %q (%v), want %q", loc, r.Subject, err, want[loc])
 		}
 	}
 }
@@ -72,7 +90,7 @@ func TestPasswordResetMessage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Count(r.Text, link) != 1 || !strings.Contains(r.Text, "60 minutes") || !strings.Contains(r.Text, "Cloud Legal") {
+		if strings.Count(r.Text, link) != 1 || !strings.Contains(r.Text, strings.Replace(tenMinutes[loc], "10", "60", 1)) || !strings.Contains(r.Text, "Cloud Legal") {
 			t.Errorf("%s: text:\n%s", loc, r.Text)
 		}
 		if !strings.Contains(r.HTML, `<a href="`+link+`">`) {
@@ -85,7 +103,7 @@ func TestPasswordResetMessage(t *testing.T) {
 // what to do if it was not the reader, and carries no code or secret (NT-03).
 func TestNotices(t *testing.T) { // NT-03
 	texts := loadTexts(t)
-	repudiation := map[string]string{"en": "If this was not you", "fr": "Si ce n'était pas vous"}
+	repudiation := map[string]string{"en": "If this was not you", "fr": "Si ce n'était pas vous", "ja": "お心当たりがない場合"}
 	// The data holds a code and a link that no notice may show, should a caller
 	// ever pass them by mistake.
 	data := map[string]string{"email": "joe@example.com", "new_email": "joe@new.example", "issuer": "Cloud Legal",
@@ -134,7 +152,7 @@ func TestRender(t *testing.T) {
 	}
 }
 
-// TestEveryTemplateInEveryLocale: the two languages have the same templates,
+// TestEveryTemplateInEveryLocale: the languages have the same templates,
 // and all of them render from the data the domain sends.
 func TestEveryTemplateInEveryLocale(t *testing.T) {
 	texts := loadTexts(t)

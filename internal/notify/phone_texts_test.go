@@ -26,7 +26,7 @@ const gsm7 = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤
 // not to share it, fits one GSM-7 segment, and ends with the WebOTP line.
 func TestSMSMessages(t *testing.T) {
 	texts := loadTexts(t)
-	dontShare := map[string]string{"en": "Do not share it", "fr": "Ne le donnez à personne"}
+	dontShare := map[string]string{"en": "Do not share it", "fr": "Ne le donnez à personne", "ja": "他人に教えないでください"}
 	for _, loc := range twostep.Locales {
 		for _, name := range phoneTemplates {
 			r, err := texts.Render(twostep.Message{Channel: "sms", To: "+33612345678", Locale: loc, Template: name, Data: phoneData("123456")})
@@ -37,14 +37,22 @@ func TestSMSMessages(t *testing.T) {
 			body, webOTP, ok := strings.Cut(r.Text, "\n@")
 			if !strings.HasSuffix(r.Text, "\n@auth.example.com #123456") || !ok || "@"+webOTP != "@auth.example.com #123456" ||
 				!strings.HasPrefix(body, "Cloud Legal") || !strings.Contains(body, "123456") ||
-				!strings.Contains(body, "10 minutes") || !strings.Contains(body, dontShare[loc]) {
+				!strings.Contains(body, tenMinutes[loc]) || !strings.Contains(body, dontShare[loc]) {
 				t.Errorf("%s/%s: sms:\n%s", loc, name, r.Text)
 			}
-			if n := utf8.RuneCountInString(r.Text); n > 160 {
-				t.Errorf("%s/%s: %d characters, more than one segment:\n%s", loc, name, n, r.Text)
-			}
-			if i := strings.IndexFunc(r.Text, func(c rune) bool { return !strings.ContainsRune(gsm7, c) }); i >= 0 {
-				t.Errorf("%s/%s: %q is not GSM-7, the SMS goes as UCS-2:\n%s", loc, name, r.Text[i:], r.Text)
+			// Japanese cannot be written in GSM-7: its SMS goes as UCS-2, 70
+			// characters a segment.
+			if loc == "ja" {
+				if n := utf8.RuneCountInString(r.Text); n > 70 {
+					t.Errorf("%s/%s: %d characters, more than one UCS-2 segment:\n%s", loc, name, n, r.Text)
+				}
+			} else {
+				if n := utf8.RuneCountInString(r.Text); n > 160 {
+					t.Errorf("%s/%s: %d characters, more than one segment:\n%s", loc, name, n, r.Text)
+				}
+				if i := strings.IndexFunc(r.Text, func(c rune) bool { return !strings.ContainsRune(gsm7, c) }); i >= 0 {
+					t.Errorf("%s/%s: %q is not GSM-7, the SMS goes as UCS-2:\n%s", loc, name, r.Text[i:], r.Text)
+				}
 			}
 			if r.Subject != "" || r.HTML != "" || r.Channel != "sms" || r.To != "+33612345678" || r.Locale != loc {
 				t.Errorf("%s/%s: %+v", loc, name, r)
@@ -64,8 +72,12 @@ func TestVoiceMessages(t *testing.T) {
 				t.Errorf("%s/%s: %v", loc, name, err)
 				continue
 			}
-			if strings.Count(r.Text, "1, 2, 3, 4, 5, 6.") != 2 || strings.Contains(r.Text, "123456") ||
-				!strings.Contains(r.Text, "Cloud Legal") || !strings.Contains(r.Text, "10 minutes") ||
+			stop := map[string]string{"ja": "。"}[loc]
+			if stop == "" {
+				stop = "."
+			}
+			if strings.Count(r.Text, "1, 2, 3, 4, 5, 6"+stop) != 2 || strings.Contains(r.Text, "123456") ||
+				!strings.Contains(r.Text, "Cloud Legal") || !strings.Contains(r.Text, tenMinutes[loc]) ||
 				r.Subject != "" || r.HTML != "" {
 				t.Errorf("%s/%s: voice %+v", loc, name, r)
 			}

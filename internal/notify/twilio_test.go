@@ -214,7 +214,7 @@ type xmlNode struct {
 // TestTwilioVoice: a call's TwiML is well-formed, says everything in the
 // account's language, reads the digits singly twice, with pauses between.
 func TestTwilioVoice(t *testing.T) {
-	for _, tc := range []struct{ locale, lang string }{{"en", "en-US"}, {"fr", "fr-FR"}, {"xx", "en-US"}} {
+	for _, tc := range []struct{ locale, lang string }{{"en", "en-US"}, {"fr", "fr-FR"}, {"ja", "ja-JP"}, {"xx", "en-US"}} {
 		t.Run(tc.locale, func(t *testing.T) {
 			fake := newFakeTwilio(t)
 			r := renderPhone(t, "voice", tc.locale, "123456")
@@ -257,7 +257,7 @@ func TestTwilioVoice(t *testing.T) {
 			}
 			var digits []int
 			for i, s := range said {
-				if s == "1, 2, 3, 4, 5, 6." {
+				if s == "1, 2, 3, 4, 5, 6." || tc.locale == "ja" && s == "1, 2, 3, 4, 5, 6。" {
 					digits = append(digits, i)
 				}
 			}

@@ -202,7 +202,7 @@ func (c *Client) Exchange(ctx context.Context, cc twostep.SSOClientConfig, code,
 		return nil, fmt.Errorf("%w: claims: %v", twostep.ErrSSOToken, err)
 	}
 	out := &twostep.SSOClaims{Issuer: idt.Issuer, Subject: idt.Subject, Email: cl.Email, Nonce: idt.Nonce,
-		AMR: cl.AMR, ACR: cl.ACR, EmailVerified: verified(cl.EmailVerified)}
+		AMR: cl.AMR, ACR: cl.ACR, EmailVerified: verified(cl.EmailVerified), IssuedAt: idt.IssuedAt.UTC()}
 	if cl.AuthTime > 0 {
 		out.AuthTime = time.Unix(cl.AuthTime, 0).UTC()
 	}

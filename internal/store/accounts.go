@@ -59,6 +59,11 @@ func (db *DB) UpdateAccount(ctx context.Context, a *twostep.Account) error {
 		a.AllowLegacyClients, us(a.TwoStepSince), us(a.LastSignInAt), a.ID)
 }
 
+// AdoptLocale implements twostep.Store.
+func (db *DB) AdoptLocale(ctx context.Context, accountID, locale string) (bool, error) {
+	return db.execDid(ctx, "adopt locale", `UPDATE accounts SET locale = ? WHERE id = ? AND locale = ''`, locale, accountID)
+}
+
 // SetLastSignIn implements twostep.Store.
 func (db *DB) SetLastSignIn(ctx context.Context, accountID string, at time.Time) error {
 	return db.execOne(ctx, "set last sign-in", `UPDATE accounts SET last_sign_in_at = ? WHERE id = ?`, us(at), accountID)

@@ -190,6 +190,18 @@ func testAccounts(t *testing.T, db *store.DB) {
 	same(t, "Account after SetLastSignIn", a, get[*twostep.Account](t)(db.Account(ctx, a.ID)))
 	wantErr(t, "SetLastSignIn", db.SetLastSignIn(ctx, "nope", t0), twostep.ErrNotFound)
 
+	// AdoptLocale fills a locale not chosen yet, and never replaces a choice.
+	if did, err := db.AdoptLocale(ctx, a.ID, "fr"); err != nil || did {
+		t.Errorf("AdoptLocale over the chosen %q: %v, %v", a.Locale, did, err)
+	}
+	same(t, "Account after AdoptLocale over a choice", a, get[*twostep.Account](t)(db.Account(ctx, a.ID)))
+	b.Email = "bob@example.com"
+	if did, err := db.AdoptLocale(ctx, b.ID, "fr"); err != nil || !did {
+		t.Errorf("AdoptLocale of an account without one: %v, %v", did, err)
+	}
+	b.Locale = "fr"
+	same(t, "Account after AdoptLocale", b, get[*twostep.Account](t)(db.Account(ctx, b.ID)))
+
 	other := newOrg(t, db, "other")
 	newAccount(t, db, other.ID, "zed@example.com")
 	b.Email = "bob@example.com" // the update was refused

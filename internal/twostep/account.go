@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -91,10 +92,23 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 	if err := notAppPassword(c); err != nil {
 		return "", nil, err
 	}
-	if r.Password == "" {
+	// An SSO member has no password: a new sign-in at the provider stands
+	// in for it (API.md §12), for this session and for a short while.
+	first := []string{"pwd"}
+	var reauth *Challenge
+	if a.SSO {
+		ch, err := s.store.LatestChallenge(ctx, a.ID, PurposeSSOReauth)
+		if errors.Is(err, ErrNotFound) || err == nil && (ch.SessionID != c.Session.ID || !s.now().Before(ch.ExpiresAt)) {
+			return "", nil, ErrConfirmIdentity
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		reauth, first = ch, ch.AMR
+	} else if r.Password == "" {
 		return "", nil, invalid("password", ReasonRequired)
 	}
-	st, err := s.signInState(ctx, s.store, a, nil, []string{"pwd"})
+	st, err := s.signInState(ctx, s.store, a, nil, first)
 	if err != nil {
 		return "", nil, err
 	}
@@ -120,17 +134,19 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 			return "", nil, throttled(ErrThrottled, wait)
 		}
 	}
-	ok, err := s.checkPassword(ctx, r.Password, a.PasswordHash)
-	if err != nil {
-		return "", nil, err
-	}
-	if !ok {
-		return "", nil, s.passwordFailed(ctx, []string{reauthKey(a.ID)}, c)
+	if reauth == nil {
+		ok, err := s.checkPassword(ctx, r.Password, a.PasswordHash)
+		if err != nil {
+			return "", nil, err
+		}
+		if !ok {
+			return "", nil, s.passwordFailed(ctx, []string{reauthKey(a.ID)}, c)
+		}
 	}
 	var token string
 	var sess *Session
 	err = s.atomically(ctx, func(ctx context.Context, tx Store) (error, error) {
-		st, err := s.signInState(ctx, tx, a, nil, []string{"pwd"})
+		st, err := s.signInState(ctx, tx, a, nil, first)
 		if err != nil {
 			return nil, err
 		}
@@ -176,6 +192,12 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 			}
 			st.Proven = append(st.Proven, r.Method.AMR())
 		}
+		if reauth != nil {
+			// The provider's new sign-in serves one confirmation.
+			if ok, err := tx.ConsumeChallenge(ctx, reauth.ID, s.now()); err != nil || !ok {
+				return nil, cmpErr(err, ErrConfirmIdentity)
+			}
+		}
 		step := SecondStepNone
 		if provenSecondStep(st.Proven) {
 			step = SecondStepProven
@@ -208,7 +230,34 @@ type Settings struct {
 }
 
 // Locales are the languages Twostep speaks.
-var Locales = []string{"en", "fr"}
+var Locales = []string{"en", "fr", "ja"}
+
+// browserLocale is c's language when Twostep speaks it, else "".
+func browserLocale(c *Caller) string {
+	if c == nil || !slices.Contains(Locales, c.Locale) {
+		return ""
+	}
+	return c.Locale
+}
+
+// adoptLocale gives a the language of c's browser when a has none yet, so that
+// its messages and pages follow what the person reads from their first sign-in,
+// before they ever open the language setting; a language already chosen (or
+// adopted) stays.
+func (s *Service) adoptLocale(ctx context.Context, st Store, a *Account, c *Caller) error {
+	loc := browserLocale(c)
+	if a.Locale != "" || loc == "" {
+		return nil
+	}
+	did, err := st.AdoptLocale(ctx, a.ID, loc)
+	if err != nil {
+		return err
+	}
+	if did {
+		a.Locale = loc
+	}
+	return nil
+}
 
 // UpdateSettings changes the caller's settings. Allowing legacy clients needs a
 // recent identity confirmation, two-step on, and an organisation that permits it
@@ -217,7 +266,7 @@ func (s *Service) UpdateSettings(ctx context.Context, c *Caller, ch Settings) (*
 	a := *c.Account
 	if ch.Locale != nil {
 		if !containsString(Locales, *ch.Locale) {
-			return nil, invalid("locale", ReasonLocale, "Locales", "en, fr")
+			return nil, invalid("locale", ReasonLocale, "Locales", strings.Join(Locales, ", "))
 		}
 		a.Locale = *ch.Locale
 	}

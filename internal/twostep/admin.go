@@ -87,6 +87,7 @@ func (s *Service) Setup(ctx context.Context, token string, n NewOrg, c *Caller) 
 	if err != nil {
 		return nil, err
 	}
+	acct.Locale = browserLocale(c)
 	var res *SignInResult
 	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if count, err := tx.CountOrgs(ctx); err != nil || count > 0 {
@@ -134,15 +135,21 @@ func (s *Service) prepareOrg(ctx context.Context, n NewOrg) (*Org, *Account, err
 	if err := checkText("name", name); err != nil {
 		return nil, nil, err
 	}
+	id := s.newID("org")
 	slug := n.Slug
 	if slug == "" {
 		slug = Slugify(name)
+	}
+	if slug == "" && n.Slug == "" {
+		// A name in a script without ASCII letters (カーボン会計) has no
+		// readable slug: the random end of its id is one, and as unique.
+		slug = "org-" + id[len(id)-8:]
 	}
 	if !validSlug(slug) {
 		return nil, nil, invalid("slug", ReasonSlug)
 	}
 	now := s.now()
-	org := &Org{ID: s.newID("org"), Name: name, Slug: slug, Policy: s.DefaultPolicy(), CreatedAt: now}
+	org := &Org{ID: id, Name: name, Slug: slug, Policy: s.DefaultPolicy(), CreatedAt: now}
 	org.Policy.ChangedAt = now
 	acct, err := s.prepareAccount(ctx, org, n.OwnerEmail, RoleOwner, false, n.Password)
 	return org, acct, err
@@ -307,6 +314,9 @@ func (s *Service) passwordByLink(ctx context.Context, token, password string, c 
 			return err
 		}
 		a.PasswordHash = hash
+		if a.Locale == "" {
+			a.Locale = browserLocale(c) // an invitation's or an operator's account, first seen here
+		}
 		if err := tx.UpdateAccount(ctx, a); err != nil {
 			return err
 		}

@@ -59,7 +59,7 @@ func (s *Service) AddFactor(ctx context.Context, c *Caller, r FactorRequest) (*N
 	switch r.Method {
 	case MethodTOTP:
 		if f.Label == "" {
-			f.Label = "Authenticator app"
+			f.Label = DefaultTOTPLabel
 		}
 		secret := make([]byte, totpSecretSize)
 		s.mustRead(secret)
@@ -324,7 +324,7 @@ func (s *Service) VerifyFactor(ctx context.Context, c *Caller, id, code string) 
 			}
 		}
 		if a.TwoStepEnabled() {
-			return nil, s.notice(ctx, tx, a, "factor_added", map[string]string{"method": string(f.Method), "label": f.Label})
+			return nil, s.notice(ctx, tx, a, "factor_added", map[string]string{"method": string(f.Method), "label": noticeLabel(f)})
 		}
 		a.TwoStepSince = now
 		if err := tx.UpdateAccount(ctx, a); err != nil {
@@ -492,7 +492,7 @@ func (s *Service) RemoveFactor(ctx context.Context, c *Caller, id string) error 
 					return err
 				}
 			}
-			return s.notice(ctx, tx, a, "factor_removed", map[string]string{"method": string(f.Method), "label": f.Label})
+			return s.notice(ctx, tx, a, "factor_removed", map[string]string{"method": string(f.Method), "label": noticeLabel(f)})
 		}
 		if err := s.turnOff(ctx, tx, a, event{detail: &TwoStepDisabled{}, account: a, caller: c}); err != nil {
 			return err
@@ -584,4 +584,17 @@ func MaskAddress(m Method, addr string) string {
 		return maskPhone(addr)
 	}
 	return addr
+}
+
+// DefaultTOTPLabel is the label of an authenticator app its owner did not name.
+const DefaultTOTPLabel = "Authenticator app"
+
+// noticeLabel is f's label as a notice says it after the method's name, in
+// the reader's language: "" for the default label of an app, which is
+// English and says no more than the method's name.
+func noticeLabel(f *Factor) string {
+	if f.Method == MethodTOTP && f.Label == DefaultTOTPLabel {
+		return ""
+	}
+	return f.Label
 }

@@ -227,7 +227,7 @@ func (s *Service) prepareImport(ctx context.Context, org *Org, l ImportLine) (*A
 		if !s.offered(MethodTOTP) {
 			return nil, nil, invalid("totp_secret", ReasonMethodNotOffered, "Method", string(MethodTOTP), "Methods", joinMethods(s.methods))
 		}
-		f := &Factor{ID: s.newID("fac"), AccountID: a.ID, Method: MethodTOTP, Status: FactorActive, Label: "Authenticator app",
+		f := &Factor{ID: s.newID("fac"), AccountID: a.ID, Method: MethodTOTP, Status: FactorActive, Label: DefaultTOTPLabel,
 			CreatedAt: now, ConfirmedAt: now}
 		if f.Secret, err = s.sealer.Seal(secret, []byte(f.ID)); err != nil {
 			return nil, nil, err

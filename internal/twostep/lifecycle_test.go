@@ -3,6 +3,7 @@ package twostep_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base32"
 	"errors"
 	"testing"
 	"time"
@@ -208,4 +209,54 @@ func TestReseal(t *testing.T) {
 			t.Error("queued messages no longer open")
 		}
 	})
+}
+
+// TestNoticeLabels: a notice about a method names it by the label its owner
+// gave, and passes no label for an app left unnamed: its default label is
+// English, and the notice names the method in the reader's language (NT-01).
+func TestNoticeLabels(t *testing.T) { // NT-01
+	f := newFixture(t, storetest.SQLite(t), twostep.Limits{})
+	f.account("joe@example.com")
+	secret, _ := f.enrol("joe@example.com")
+	res, err := f.verify(f.signIn("joe@example.com").SignInToken, twostep.MethodTOTP, f.code(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c := f.caller(res.SessionToken)
+	nf, err := f.svc.AddFactor(ctx, c, twostep.FactorRequest{Method: twostep.MethodTOTP, Label: "Pixel"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(30 * time.Second)
+	pixel, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(nf.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.VerifyFactor(ctx, c, nf.Factor.ID, f.code(pixel)); err != nil {
+		t.Fatal(err)
+	}
+	factors, err := f.svc.Factors(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fa := range factors {
+		if fa.ID != nf.Factor.ID {
+			if err := f.svc.RemoveFactor(ctx, c, fa.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	f.outbox()
+	var got []map[string]string
+	for _, m := range f.sent {
+		if m.Template == "factor_added" || m.Template == "factor_removed" {
+			got = append(got, map[string]string{"template": m.Template, "method": m.Data["method"], "label": m.Data["label"]})
+		}
+	}
+	want := []map[string]string{{"template": "factor_added", "method": "totp", "label": "Pixel"},
+		{"template": "factor_removed", "method": "totp", "label": ""}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("notices (-want +got):\n%s", diff)
+	}
 }

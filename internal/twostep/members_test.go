@@ -3,6 +3,8 @@ package twostep_test
 import (
 	"context"
 	"errors"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -125,5 +127,29 @@ func TestOrgNameText(t *testing.T) { // AU-04
 	}
 	if _, _, _, err := f.svc.CreateOrg(ctx, twostep.NewOrg{Name: "Société Générale — 法務", OwnerEmail: "owner@example.com", Password: password}); err != nil {
 		t.Errorf("an ordinary name in several scripts: %v", err)
+	}
+}
+
+// TestOrgNameJapanese: a name without a Latin letter or digit (カーボン会計)
+// makes an organisation too, its slug taken from its id; one asked for
+// explicitly must still be a valid slug.
+func TestOrgNameJapanese(t *testing.T) {
+	f := newFixture(t, storetest.SQLite(t), twostep.Limits{})
+	ctx := context.Background()
+	org, _, _, err := f.svc.CreateOrg(ctx, twostep.NewOrg{Name: "カーボン会計", OwnerEmail: "owner@example.com", Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^org-[2-7a-z]{8}$`).MatchString(org.Slug) || !strings.HasSuffix(org.ID, org.Slug[4:]) {
+		t.Errorf("slug %q for %s", org.Slug, org.ID)
+	}
+	other, _, _, err := f.svc.CreateOrg(ctx, twostep.NewOrg{Name: "法務部", OwnerEmail: "boss@example.com", Password: password})
+	if err != nil || other.Slug == org.Slug {
+		t.Errorf("a second such organisation: %v, slug %q", err, other.Slug)
+	}
+	_, _, _, err = f.svc.CreateOrg(ctx, twostep.NewOrg{Name: "総務部", Slug: "総務", OwnerEmail: "chief@example.com", Password: password})
+	var inv *twostep.InvalidError
+	if !errors.As(err, &inv) || inv.Field != "slug" {
+		t.Errorf("an explicit slug with no ASCII: %v", err)
 	}
 }

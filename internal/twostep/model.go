@@ -103,7 +103,7 @@ type Account struct {
 	PasswordHash       string // "" until a password is set
 	Role               Role
 	SSO                bool
-	Locale             string // "" until chosen: pages follow the browser, messages are in English
+	Locale             string // "" until chosen or adopted from the browser (adoptLocale): pages follow the browser, messages are in English
 	AllowLegacyClients bool
 	TwoStepSince       time.Time // zero while two-step is off
 	CreatedAt          time.Time

@@ -293,7 +293,6 @@ func (s *Service) Invite(ctx context.Context, c *Caller, email string, role Role
 	if err != nil {
 		return nil, err
 	}
-	a.Locale = c.Account.Locale
 	// Inviting again someone of this organisation who never chose a password
 	// sends a new link: the old one may have expired.
 	again := false
@@ -337,7 +336,11 @@ func (s *Service) Invite(ctx context.Context, c *Caller, email string, role Role
 			}
 			data["link"] = s.baseURL + "/invite/" + token
 		}
-		return s.notice(ctx, tx, a, "invitation", data)
+		// The invitation goes in the inviter's language, a guess; the account
+		// keeps none until its holder's browser says which (adoptLocale).
+		to := *a
+		to.Locale = c.Account.Locale
+		return s.notice(ctx, tx, &to, "invitation", data)
 	})
 	if errors.Is(err, ErrConflict) {
 		return nil, ErrConflict

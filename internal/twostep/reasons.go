@@ -15,7 +15,7 @@ const (
 	ReasonTextUTF8  Reason = "text_utf8"
 	ReasonTextChars Reason = "text_chars" // Char: "U+202E", Position: 1-based character index
 	ReasonVersion   Reason = "version"
-	ReasonLocale    Reason = "locale" // Locales: "en, fr"
+	ReasonLocale    Reason = "locale" // Locales: "en, fr, ja"
 )
 
 // Reasons about accounts, e-mail addresses and passwords.

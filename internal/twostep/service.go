@@ -179,6 +179,9 @@ type Caller struct {
 	SignIn    *Challenge
 	IP        string
 	UserAgent string
+	// Locale is the language the caller's browser asks for, one of Locales,
+	// "" when unknown: an account that has chosen none takes it (adoptLocale).
+	Locale string
 	// DeviceToken is the device token the client presented while signing in,
 	// "" for none: a sign-in that succeeds renews that device rather than
 	// making a new one.

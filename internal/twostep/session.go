@@ -67,6 +67,11 @@ func (s *Service) SignOut(ctx context.Context, c *Caller) error {
 // signedIn starts the session that next (NextSession, or NextEnrol within its
 // grace period) says the sign-in has earned, and gives its client a device token.
 func (s *Service) signedIn(ctx context.Context, tx Store, a *Account, next Next, c *Caller) (*SignInResult, error) {
+	// Every way in (password, SSO, a link) passes here: the first one that
+	// knows the browser's language gives it to an account without one.
+	if err := s.adoptLocale(ctx, tx, a, c); err != nil {
+		return nil, err
+	}
 	token, sess, err := s.startSession(ctx, tx, a, next.AMR, next.SecondStep, next.Confirmed, next.AppPasswordID, c)
 	if err != nil {
 		return nil, err

@@ -22,6 +22,8 @@ type SignInRequest struct {
 	ClientVersion string
 	IP            string
 	UserAgent     string
+	// Locale is the language the client asks for (see Caller.Locale).
+	Locale string
 	// DeviceToken is the token of an earlier successful sign-in from this
 	// client, "" for none (RL-13: see Device).
 	DeviceToken string
@@ -143,7 +145,7 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 	if err != nil {
 		return nil, err
 	}
-	caller := &Caller{Account: acct, IP: r.IP, UserAgent: r.UserAgent, DeviceToken: r.DeviceToken}
+	caller := &Caller{Account: acct, IP: r.IP, UserAgent: r.UserAgent, Locale: r.Locale, DeviceToken: r.DeviceToken}
 	if !ok {
 		if res, err := s.signInWithAppPassword(ctx, r, acct, version, caller); res != nil || err != nil {
 			return res, err
@@ -151,6 +153,10 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 		return nil, s.passwordFailed(ctx, keys, caller)
 	}
 	if err := s.passwordSucceeded(ctx, keys[0]); err != nil {
+		return nil, err
+	}
+	// Before any code goes out, so that the first one is in the reader's language.
+	if err := s.adoptLocale(ctx, s.store, acct, caller); err != nil {
 		return nil, err
 	}
 	if !IsNativeHash(hash) {

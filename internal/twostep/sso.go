@@ -189,6 +189,7 @@ type SSOClaims struct {
 	AMR           []string
 	ACR           string
 	AuthTime      time.Time
+	IssuedAt      time.Time
 }
 
 // SSOConnectionInput is what an owner gives for the organisation's connection.

@@ -98,6 +98,8 @@ type FinishSSORequest struct {
 	IP          string
 	UserAgent   string
 	DeviceToken string
+	// Locale is the language the browser asks for (see Caller.Locale).
+	Locale string
 	// AuthRequestID is the OpenID Connect authorization request the person
 	// signs in for, "" for none (as SignInRequest.AuthRequestID).
 	AuthRequestID string
@@ -229,7 +231,7 @@ func (s *Service) finishSSO(ctx context.Context, r FinishSSORequest) (*SignInRes
 // ssoSignIn finds or makes the account of a verified provider identity and
 // takes its sign-in on through Decide.
 func (s *Service) ssoSignIn(ctx context.Context, org *Org, conn *SSOConnection, cl *SSOClaims, r FinishSSORequest) (*SignInResult, error) {
-	caller := &Caller{IP: r.IP, UserAgent: r.UserAgent, DeviceToken: r.DeviceToken}
+	caller := &Caller{IP: r.IP, UserAgent: r.UserAgent, DeviceToken: r.DeviceToken, Locale: r.Locale}
 	email := NormalizeEmail(cl.Email)
 	var res *SignInResult
 	var refusal string
@@ -244,6 +246,9 @@ func (s *Service) ssoSignIn(ctx context.Context, org *Org, conn *SSOConnection, 
 			return nil, err
 		}
 		caller.Account = acct
+		if err := s.adoptLocale(ctx, tx, acct, caller); err != nil {
+			return nil, err
+		}
 		if !linked {
 			if err := tx.TouchSSOIdentity(ctx, org.ID, conn.Issuer, cl.Subject, email, s.now()); err != nil {
 				return nil, err
@@ -287,7 +292,7 @@ func (s *Service) ssoSignIn(ctx context.Context, org *Org, conn *SSOConnection, 
 // linking or creating it the first time, and whether it did either (then
 // the identity's last sign-in is already now). The first time needs a
 // verified e-mail; it links only an account that is already SSO in this
-// organisation, and never one with a password (no takeover).
+// organisation, never one that signs in with a password (no takeover).
 func (s *Service) ssoAccount(ctx context.Context, tx Store, org *Org, conn *SSOConnection, cl *SSOClaims, email string, c *Caller) (*Account, bool, error) {
 	id, err := tx.SSOIdentity(ctx, org.ID, conn.Issuer, cl.Subject)
 	if err == nil {
@@ -326,9 +331,11 @@ func (s *Service) ssoAccount(ctx context.Context, tx Store, org *Org, conn *SSOC
 		created = true
 	case err != nil:
 		return nil, false, err
-	case a.OrgID != org.ID || !a.SSO || a.PasswordHash != "":
+	case a.OrgID != org.ID || !a.SSO:
 		// Someone else's address, or an account that signs in with its own
-		// password: a provider never takes it over.
+		// password: a provider never takes it over. (An account an admin
+		// moved to SSO may keep a dormant password hash, which only taking
+		// it off SSO again brings back: the move was the consent.)
 		return nil, false, invalid("email", ReasonSSOAccountTaken, "Email", email)
 	}
 	err = tx.CreateSSOIdentity(ctx, &SSOIdentity{OrgID: org.ID, Issuer: conn.Issuer, Subject: cl.Subject, AccountID: a.ID,
@@ -378,11 +385,17 @@ func (s *Service) ssoRefused(ctx context.Context, org *Org, conn *SSOConnection,
 	}
 }
 
-// finishSSOConfirm ends an identity confirmation at the provider for an
-// SSO member without a Twostep method: the session's own identity, newly
-// signed in there (auth_time after the start, as max_age=0 asked), renews the
-// session confirmed. A member with a method must also prove it, which this
-// does not do yet: ErrConfirmIdentity.
+// PurposeSSOReauth is a new sign-in at the provider for an identity
+// confirmation, which ConfirmIdentity takes in place of the password of an
+// SSO member who also has a Twostep method to prove.
+const PurposeSSOReauth Purpose = "sso_reauth"
+
+// finishSSOConfirm ends an identity confirmation at the provider: the
+// session's own identity, newly signed in there (auth_time after the start,
+// as max_age=0 asked). Without a Twostep method that renews the session
+// confirmed (StatusSignedIn). With one it is half of it: StatusSecondStep,
+// and ConfirmIdentity with a code of that method, for this session, within
+// the sign-in lifetime, does the rest (API.md §12).
 func (s *Service) finishSSOConfirm(ctx context.Context, l *SSOLogin, org *Org, conn *SSOConnection, cl *SSOClaims, r FinishSSORequest) (*SignInResult, error) {
 	caller, err := s.Authenticate(ctx, r.Session, r.IP, r.UserAgent)
 	if err != nil {
@@ -398,7 +411,11 @@ func (s *Service) finishSSOConfirm(ctx context.Context, l *SSOLogin, org *Org, c
 	if err != nil {
 		return nil, err
 	}
-	if cl.AuthTime.IsZero() || cl.AuthTime.Before(l.CreatedAt.Truncate(time.Second)) {
+	// auth_time against the token's own iat (both the provider's clock):
+	// the sign-in there happened within the time this confirmation took by
+	// ours, give or take a minute, whatever the skew between the clocks.
+	took := s.now().Sub(l.CreatedAt)
+	if cl.AuthTime.IsZero() || cl.IssuedAt.IsZero() || cl.AuthTime.Before(cl.IssuedAt.Add(-took-time.Minute)) {
 		// The provider did not sign the person in again (max_age=0 ignored).
 		return nil, invalid("id_token", ReasonSSONotFresh)
 	}
@@ -407,7 +424,16 @@ func (s *Service) finishSSOConfirm(ctx context.Context, l *SSOLogin, org *Org, c
 		return nil, err
 	}
 	if st.HasMethod() {
-		return nil, ErrConfirmIdentity
+		now := s.now()
+		_, hash := s.newToken()
+		ch := &Challenge{ID: s.newID("sra"), TokenHash: hash, Purpose: PurposeSSOReauth, AccountID: caller.Account.ID,
+			SessionID: caller.Session.ID, AMR: slices.Clone(cl.AMR), CreatedAt: now, ExpiresAt: now.Add(s.signInTTL)}
+		if err := s.store.CreateChallenge(ctx, ch); err != nil {
+			return nil, err
+		}
+		res := &SignInResult{Status: StatusSecondStep, Account: caller.Account, Org: org, ExpiresAt: ch.ExpiresAt}
+		res.Methods, res.DefaultMethod = methodOptions(Decide(st))
+		return res, nil
 	}
 	var res *SignInResult
 	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {

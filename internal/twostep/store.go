@@ -63,6 +63,9 @@ type Accounts interface {
 	// every sign-in writes one column, not the row and its indexes.
 	// ErrNotFound if there is no such account.
 	SetLastSignIn(ctx context.Context, accountID string, at time.Time) error
+	// AdoptLocale sets the account's locale only if none is chosen yet (""),
+	// and reports whether it did: a choice made meanwhile stands.
+	AdoptLocale(ctx context.Context, accountID, locale string) (bool, error)
 }
 
 // Factors keeps the second-step methods of accounts.

@@ -251,7 +251,7 @@ func (s *Service) StartVerification(ctx context.Context, k *KeyCaller, serviceSI
 	}
 	locale := strings.ToLower(strings.TrimSpace(r.Locale))
 	if len(locale) > 16 || checkText("locale", locale) != nil {
-		return nil, invalid("locale", ReasonLocale, "Locales", "en, fr")
+		return nil, invalid("locale", ReasonLocale, "Locales", strings.Join(Locales, ", "))
 	}
 	var v *Verification
 	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -224,14 +223,15 @@ func (s *Server) apiRemoveFactor(w http.ResponseWriter, r *http.Request, c *twos
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// recoveryCodesFile is the downloadable form of a set of recovery codes.
-func recoveryCodesFile(issuer, email string, codes []string) string {
+// recoveryCodesFile is the downloadable form of a set of recovery codes, in
+// p's language.
+func recoveryCodesFile(p *page, issuer, email string, codes []string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s recovery codes for %s\n\n", issuer, email)
+	b.WriteString(p.T("codes.file_title", "Issuer", issuer, "Email", email) + "\n\n")
 	for _, c := range codes {
 		b.WriteString(c + "\n")
 	}
-	b.WriteString("\nEach code works once. Keep them somewhere safe, away from your phone.\n")
+	b.WriteString("\n" + p.T("codes.file_note") + "\n")
 	return b.String()
 }
 
@@ -244,7 +244,7 @@ func (s *Server) apiRecoveryCodes(w http.ResponseWriter, r *http.Request, c *two
 	if strings.Contains(r.Header.Get("Accept"), "text/plain") {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="twostep-recovery-codes.txt"`)
-		io.WriteString(w, recoveryCodesFile(s.svc.Issuer(), c.Account.Email, codes))
+		io.WriteString(w, recoveryCodesFile(s.textsIn(s.lang(r, c)), s.svc.Issuer(), c.Account.Email, codes))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string][]string{"recovery_codes": codes})

@@ -70,7 +70,7 @@ func (s *Server) apiSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.svc.SignIn(r.Context(), twostep.SignInRequest{Email: body.Email, Password: body.Password,
-		ClientVersion: body.ClientVersion, IP: s.clientIP(r), UserAgent: r.UserAgent(), DeviceToken: body.DeviceToken})
+		ClientVersion: body.ClientVersion, IP: s.clientIP(r), UserAgent: r.UserAgent(), Locale: s.browserLocale(r), DeviceToken: body.DeviceToken})
 	if errors.Is(err, twostep.ErrSSOManaged) {
 		s.apiSSOManaged(w, r, body.Email, err)
 		return

@@ -172,7 +172,7 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.svc.FinishSSO(r.Context(), twostep.FinishSSORequest{OrgSlug: r.PathValue("slug"), State: q.Get("state"),
 		BrowserState: browser, Code: q.Get("code"), Iss: q.Get("iss"), Error: q.Get("error"), IP: s.clientIP(r),
-		UserAgent: r.UserAgent(), DeviceToken: s.deviceToken(r), AuthRequestID: s.authRequestID(r), Session: session})
+		UserAgent: r.UserAgent(), DeviceToken: s.deviceToken(r), Locale: s.browserLocale(r), AuthRequestID: s.authRequestID(r), Session: session})
 	if err != nil {
 		s.ssoFailed(w, r, err)
 		return
@@ -187,6 +187,12 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		}
 		s.finishSignIn(w, r, res, "/account/security")
 	case twostep.StatusSecondStep:
+		if res.SignInToken == "" {
+			// An identity confirmation of a member with a Twostep method:
+			// the provider's part is done, the code comes next.
+			redirect(w, r, "/account/confirm")
+			return
+		}
 		s.setCookie(w, s.signInCookie(), res.SignInToken, res.ExpiresAt)
 		if cs := res.CodeSent; cs != nil {
 			redirect(w, r, methodHref(twostep.MethodOption{Method: cs.Method, FactorID: cs.FactorID}))

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,7 +28,7 @@ var assets embed.FS
 var timeZero time.Time
 
 // languages are those the pages speak, the first being the fallback.
-var languages = []language.Tag{language.English, language.French}
+var languages = []language.Tag{language.English, language.French, language.Japanese}
 
 // pages holds one template set per page (the page's file over base.html) and
 // the translations.
@@ -47,26 +48,40 @@ func loadPages() (*pages, error) {
 	for _, tag := range languages {
 		p.countries[tag.String()] = countryList(tag)
 	}
-	ids := map[string]language.Tag{}
+	ids := map[string]bool{}
+	var problems []string
 	for i, tag := range languages {
 		f, err := p.bundle.LoadMessageFileFS(assets, "locales/"+tag.String()+".json")
 		if err != nil {
 			return nil, fmt.Errorf("web: translations %s: %w", tag, err)
 		}
 		seen := map[string]bool{}
+		var extra, missing []string
 		for _, m := range f.Messages {
 			seen[m.ID] = true
 			if i == 0 {
-				ids[m.ID] = tag
-			} else if _, ok := ids[m.ID]; !ok {
-				return nil, fmt.Errorf("web: translations %s: %q is not in %s", tag, m.ID, languages[0])
+				ids[m.ID] = true
+			} else if !ids[m.ID] {
+				extra = append(extra, m.ID)
 			}
 		}
 		for id := range ids {
 			if !seen[id] {
-				return nil, fmt.Errorf("web: translations %s: %q is missing", tag, id)
+				missing = append(missing, id)
 			}
 		}
+		// Every key at once, so that whoever merges fills them in one go.
+		if len(missing) > 0 {
+			slices.Sort(missing)
+			problems = append(problems, fmt.Sprintf("%s.json lacks %s", tag, strings.Join(missing, ", ")))
+		}
+		if len(extra) > 0 {
+			slices.Sort(extra)
+			problems = append(problems, fmt.Sprintf("%s.json has what %s.json lacks: %s", tag, languages[0], strings.Join(extra, ", ")))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("web: translations: %s", strings.Join(problems, "; "))
 	}
 	files, err := fs.Glob(assets, "templates/*.html")
 	if err != nil {
@@ -258,11 +273,26 @@ func (s *Server) lang(r *http.Request, c *twostep.Caller) string {
 			}
 		}
 	}
+	if l := s.browserLocale(r); l != "" {
+		return l
+	}
+	return languages[0].String()
+}
+
+// browserLocale is the language among those the pages speak that best
+// matches Accept-Language, "" when none does: an account without a chosen
+// language takes it, and its messages follow.
+func (s *Server) browserLocale(r *http.Request) string {
 	tags, _, _ := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
 	if _, i, conf := s.pages.matcher.Match(tags...); conf != language.No {
 		return languages[i].String()
 	}
-	return languages[0].String()
+	return ""
+}
+
+// textsIn is a page with nothing but lang's words, for a text that is no page.
+func (s *Server) textsIn(lang string) *page {
+	return &page{Lang: lang, loc: i18n.NewLocalizer(s.pages.bundle, lang), log: s.log}
 }
 
 func (s *Server) newPage(r *http.Request, c *twostep.Caller) *page {

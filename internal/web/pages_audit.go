@@ -112,10 +112,15 @@ func (p *page) auditText(e *twostep.AuditEvent, who func(string) string) string 
 	case *twostep.SignInSucceeded:
 		if d.Provider != "" {
 			kv = append(kv, "Provider", d.Provider)
-			id = "audit.sign_in.sso"
 			switch d.SecondStep {
-			case twostep.SecondStepUpstream, twostep.SecondStepExempt, twostep.SecondStepProven:
-				id += "_" + string(d.SecondStep)
+			case twostep.SecondStepUpstream:
+				id = "audit.sign_in.sso_upstream"
+			case twostep.SecondStepExempt:
+				id = "audit.sign_in.sso_exempt"
+			case twostep.SecondStepProven:
+				id = "audit.sign_in.sso_proven"
+			default:
+				id = "audit.sign_in.sso"
 			}
 		} else if until, ok := d.GraceTime(); ok {
 			id, kv = "audit.sign_in.grace", append(kv, "Until", formatTime(until))

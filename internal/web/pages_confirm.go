@@ -96,6 +96,9 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twoste
 	if err != nil {
 		if errors.Is(err, twostep.ErrInvalidCredentials) {
 			p.Field, p.Error, status = "password", p.T("confirm.wrong_password"), describe(err).Status
+		} else if errors.Is(err, twostep.ErrConfirmIdentity) && info.Account.SSO {
+			// The code came before the new sign-in at the provider it goes with.
+			p.Field, p.Error, status = "", p.T("confirm.sso_first"), describe(err).Status
 		} else if status = s.sendError(w, p, err); status == 0 {
 			s.pageError(w, r, err)
 			return
@@ -115,6 +118,9 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twoste
 		// provider.
 		d.SSO = twostep.SSOStartPath + "?" + url.Values{"org": {info.Org.Slug}, "confirm": {"1"}}.Encode()
 		p.Focus = ""
+		if d.TwoStep {
+			p.Focus = "code"
+		}
 	}
 	if !st.sent.IsZero() {
 		d.SentAt = sentParam(st.sent)

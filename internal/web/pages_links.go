@@ -9,7 +9,7 @@ import (
 )
 
 func (s *Server) caller(r *http.Request) *twostep.Caller {
-	return &twostep.Caller{IP: s.clientIP(r), UserAgent: r.UserAgent()}
+	return &twostep.Caller{IP: s.clientIP(r), UserAgent: r.UserAgent(), Locale: s.browserLocale(r)}
 }
 
 // linkExpired says that a one-time link is used or out of time, and who to ask.

@@ -26,7 +26,7 @@ func (s *Server) renderCodes(w http.ResponseWriter, r *http.Request, c *twostep.
 	if enabled {
 		p.Flash = p.T("done.enabled")
 	}
-	file := recoveryCodesFile(s.svc.Issuer(), c.Account.Email, codes)
+	file := recoveryCodesFile(p, s.svc.Issuer(), c.Account.Email, codes)
 	d := codesData{Codes: codes,
 		Download: template.URL("data:text/plain;charset=utf-8;base64," + base64.StdEncoding.EncodeToString([]byte(file)))}
 	if c.SignIn != nil {

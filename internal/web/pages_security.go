@@ -59,7 +59,7 @@ type localeOption struct {
 }
 
 // localeNames are the languages offered, each named in itself.
-var localeNames = []localeOption{{Value: "en", Name: "English"}, {Value: "fr", Name: "Français"}}
+var localeNames = []localeOption{{Value: "en", Name: "English"}, {Value: "fr", Name: "Français"}, {Value: "ja", Name: "日本語"}}
 
 // factorName is how a method is named on the security page: its kind, where
 // its codes go (masked), and the label the person gave it, if any.
@@ -72,7 +72,7 @@ func (p *page) factorName(f *twostep.Factor) string {
 	if masked != "" {
 		name += " (" + masked + ")"
 	}
-	if f.Label != "" && f.Label != "Authenticator app" && f.Label != masked {
+	if f.Label != "" && f.Label != twostep.DefaultTOTPLabel && f.Label != masked {
 		name += " — " + f.Label
 	}
 	return name

@@ -82,7 +82,7 @@ func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.svc.SignIn(r.Context(), twostep.SignInRequest{Email: email, Password: password,
-		IP: s.clientIP(r), UserAgent: r.UserAgent(), DeviceToken: s.deviceToken(r), AuthRequestID: s.authRequestID(r)})
+		IP: s.clientIP(r), UserAgent: r.UserAgent(), Locale: s.browserLocale(r), DeviceToken: s.deviceToken(r), AuthRequestID: s.authRequestID(r)})
 	if errors.Is(err, twostep.ErrSSOManaged) {
 		// The one-page form (bookmarked, or from before the organisation
 		// had SSO) for an address that signs in at its provider: go there.

@@ -14,8 +14,18 @@ import (
 // is then.
 
 // secondSteps are the connection's choices of second step, in the order the
-// page offers them.
-var secondSteps = []string{"never", "trust_upstream", "always"}
+// page offers them, with their words: a name and what it means.
+var secondSteps = []struct{ value, label, hint string }{
+	{string(twostep.SSONever), "sso.second_step_never", "sso.second_step_never_hint"},
+	{string(twostep.SSOTrustUpstream), "sso.second_step_trust_upstream", "sso.second_step_trust_upstream_hint"},
+	{string(twostep.SSOAlways), "sso.second_step_always", "sso.second_step_always_hint"},
+}
+
+// ssoRuleOption is one choice of second step on the page.
+type ssoRuleOption struct {
+	Value, Label, Hint string
+	Selected           bool
+}
 
 type ssoPageData struct {
 	Connected  bool   // a connection is saved
@@ -23,7 +33,7 @@ type ssoPageData struct {
 	Callback   string // the redirect URI to register at the provider
 	Slug       string
 	Domains    []string
-	SecondStep []option
+	SecondStep []ssoRuleOption
 	Test       *twostep.SSOMetadata // what "test the connection" found
 	TestFailed string               // or why it found nothing
 }
@@ -57,8 +67,9 @@ func (s *Server) renderSSO(w http.ResponseWriter, r *http.Request, c *twostep.Ca
 		}
 	}
 	d.HasSecret = conn != nil && conn.HasSecret
-	for _, v := range secondSteps {
-		d.SecondStep = append(d.SecondStep, option{Value: v, Label: p.T("sso.second_step_" + v), Selected: form.Get("second_step") == v})
+	for _, o := range secondSteps {
+		d.SecondStep = append(d.SecondStep, ssoRuleOption{Value: o.value, Label: p.T(o.label), Hint: p.T(o.hint),
+			Selected: form.Get("second_step") == o.value})
 	}
 	form.Del("client_secret") // never shown back, not even as typed
 	p.Form, p.Focus = form, "issuer"

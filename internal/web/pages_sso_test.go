@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/store/storetest"
@@ -285,11 +286,11 @@ func TestSSOErrorPage(t *testing.T) {
 	}
 }
 
-// TestSSOConfirmIdentity: an SSO member has no Twostep password, so the
+// TestSSOConfirmPage: an SSO member has no Twostep password, so the
 // identity confirmation page offers a new sign-in at the provider instead of
 // a password field (a link: the CSP would stop a form's redirect there), and
 // coming back from it renews the confirmation (API.md §12, SU-01).
-func TestSSOConfirmIdentity(t *testing.T) {
+func TestSSOConfirmPage(t *testing.T) {
 	op := ssoProvider(t, nil)
 	e := newSSOEnv(t, storetest.SQLite(t), op, twostep.SSONever)
 	r := e.signIn(twosteptest.ProviderLogin{Login: "ann@acme.test"}, nil)
@@ -328,4 +329,52 @@ func TestSSOConfirmIdentity(t *testing.T) {
 	if st, b, _ := e.call("GET", "/api/v1/account", before, nil); st != http.StatusUnauthorized {
 		t.Errorf("the old session token still works: %d %v", st, b)
 	}
+}
+
+// TestSSOConfirmPageWithMethod: an SSO member who has a Twostep method (the
+// connection asks for one) confirms who they are in two steps on one page: a
+// new sign-in at the provider, then a code from the method; no password
+// field, and the code alone is refused with what to do (API.md §12, SU-01).
+func TestSSOConfirmPageWithMethod(t *testing.T) { // SU-01
+	op := ssoProvider(t, nil)
+	e := newSSOEnv(t, storetest.SQLite(t), op, twostep.SSOAlways)
+	r := e.signIn(twosteptest.ProviderLogin{Login: "cy@acme.test"}, nil)
+	if r.location != "/sign-in/enrol" {
+		t.Fatalf("cy under always: %d to %q, want the enrolment", r.status, r.location)
+	}
+	secret := e.enrolTOTP(e.cookie(r.browser, "twostep_signin"))
+	b := &pageBrowser{e: e, c: r.browser}
+	b.post("/sign-in/enrol/complete", url.Values{}).says(t, 303, "/account/security?done=enabled")
+	e.clock.Advance(11 * time.Minute) // past the sign-in's own confirmation
+	code := func() string {
+		e.clock.Advance(30 * time.Second)
+		return twostep.TOTPCode(secret, twostep.TOTPStep(e.clock.Now()))
+	}
+	start := "/sso/start?confirm=1&org=acme"
+	next := "/account/security"
+	b.get("/account/confirm?next="+next).says(t, 200, "", "1. Sign in again at your organisation", `href="`+start+`"`,
+		"2. Enter a code from your method", `id="code"`, `!id="password"`)
+	b.post("/account/confirm", url.Values{"next": {next}, "method": {"totp"}, "code": {code()}}).says(t, 403, "",
+		"First sign in again at your organisation (step 1), then enter a new code here.")
+
+	p := b.get(start)
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, op.Issuer+"/") {
+		t.Fatalf("%s: %d to %q, want the provider", start, p.status, p.location)
+	}
+	cb, err := op.SignIn(r.browser, p.location, twosteptest.ProviderLogin{Login: "cy@acme.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := e.back(r.browser, cb)
+	if back.status != http.StatusSeeOther || !strings.HasPrefix(back.location, "/account/confirm") {
+		t.Fatalf("back from the provider: %d to %q, want the confirm page for the code: %s", back.status, back.location, back.body)
+	}
+	b.get(back.location).says(t, 200, "", "2. Enter a code from your method")
+	before := e.cookie(r.browser, "twostep_session")
+	b.post("/account/confirm", url.Values{"next": {next}, "method": {"totp"}, "code": {code()}}).says(t, 303, next+"?done=confirmed")
+	if after := e.cookie(r.browser, "twostep_session"); after == "" || after == before {
+		t.Errorf("the confirmation kept the session token (FL-02)")
+	}
+	// Now a sensitive page opens without asking again.
+	b.get("/account/password").says(t, 200, "", "!Confirm it's you")
 }

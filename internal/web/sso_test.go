@@ -354,6 +354,20 @@ func TestSSOSignIn(t *testing.T) {
 		}
 		st, b, _ = e.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "pat@acme.test", "password": apiPassword})
 		e.want(st, 200, b, "pat still signs in with the password")
+		// Unless an admin moves Pat to SSO: then the provider signs her in
+		// (the same account) and her old password no longer does.
+		patID := e.members()["pat@acme.test"]["id"].(string)
+		st, b, _ = e.call("PATCH", "/api/v1/org/members/"+patID, e.owner, map[string]any{"sso": true})
+		e.want(st, 200, b, "move pat to SSO")
+		// (Under "always" she first enrols a method of Twostep's, as her account.)
+		r = e.signIn(twosteptest.ProviderLogin{Login: "pat@acme.test"}, nil)
+		st, b, _ = e.call("GET", "/api/v1/account", e.cookie(r.browser, "twostep_signin"), nil)
+		if r.location != "/sign-in/enrol" || b["id"] != patID {
+			t.Errorf("pat moved to SSO: %d to %q as %v, want enrolment of her account %s", r.status, r.location, b["id"], patID)
+		}
+		if st, b, _ = e.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "pat@acme.test", "password": apiPassword}); st != 403 {
+			t.Errorf("pat's old password after the move to SSO: %d %v, want 403 sso_managed", st, b)
+		}
 
 		// email_verified false: refused, nobody made.
 		r = e.signIn(twosteptest.ProviderLogin{Login: "eve@acme.test"}, nil)
@@ -384,6 +398,11 @@ func TestSSOSignIn(t *testing.T) {
 		if st != 403 || b["code"] != "sso_managed" || b["sso_url"] != nil {
 			t.Errorf("ann with SSO off: %d %v, want 403 sso_managed without sso_url", st, b)
 		}
+		// An admin takes her off SSO and invites her again: a set-password link.
+		st, b, _ = e.call("PATCH", "/api/v1/org/members/"+annID.(string), e.owner, map[string]any{"sso": false})
+		e.want(st, 200, b, "take ann off SSO")
+		st, b, _ = e.call("POST", "/api/v1/org/members", e.owner, map[string]any{"email": "ann@acme.test", "role": "member"})
+		e.want(st, 201, b, "invite ann to set a password")
 	})
 }
 
@@ -637,4 +656,72 @@ func TestSSOPrivateIssuer(t *testing.T) {
 			t.Errorf("%s: %d %v, want 400 on issuer", issuer, st, b)
 		}
 	}
+}
+
+// TestSSOConfirmIdentity: an SSO member's identity confirmation is a new
+// sign-in at the provider (max_age=0) plus the Twostep method they have;
+// neither alone confirms (API.md §12; SECURITY.md SU-01, FL-02).
+func TestSSOConfirmIdentity(t *testing.T) { // SU-01, FL-02
+	op := ssoProvider(t, nil)
+	ssoBackends(t, func(t *testing.T, db *store.DB) {
+		e := newSSOEnv(t, db, op, twostep.SSOAlways)
+		r := e.signIn(twosteptest.ProviderLogin{Login: "cy@acme.test"}, nil)
+		if r.location != "/sign-in/enrol" {
+			t.Fatalf("cy under always: %d to %q, want enrolment", r.status, r.location)
+		}
+		token := e.cookie(r.browser, "twostep_signin")
+		secret := e.enrolTOTP(token)
+		st, b, _ := e.call("POST", "/api/v1/sign-in/complete", "", map[string]string{"sign_in_token": token})
+		e.want(st, 200, b, "complete")
+		session := b["session_token"].(string)
+		e.clock.Advance(11 * time.Minute) // past the sign-in's confirmation window
+		code := func() string {
+			e.clock.Advance(30 * time.Second)
+			return twostep.TOTPCode(secret, twostep.TOTPStep(e.clock.Now()))
+		}
+
+		// The code alone does not confirm an SSO member.
+		st, b, _ = e.call("POST", "/api/v1/account/confirm-identity", session, map[string]string{"method": "totp", "code": code()})
+		if st != 403 || b["code"] != "confirm_identity_required" {
+			t.Fatalf("code without the provider: %d %v, want 403 confirm_identity_required", st, b)
+		}
+
+		// The provider again, in the browser that holds the session.
+		srvURL, _ := url.Parse(e.srv.URL)
+		r.browser.Jar.SetCookies(srvURL, []*http.Cookie{{Name: "twostep_session", Value: session, Path: "/"}})
+		res, err := r.browser.Get(e.srv.URL + "/sso/start?org=acme&confirm=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		auth, _ := res.Location()
+		if q := auth.Query(); q.Get("max_age") != "0" || q.Get("prompt") != "login" {
+			t.Errorf("the confirmation asks the provider %s, want max_age=0 and prompt=login", auth)
+		}
+		cb, err := op.SignIn(r.browser, auth.String(), twosteptest.ProviderLogin{Login: "cy@acme.test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back := e.back(r.browser, cb); back.status != http.StatusSeeOther || back.location != "/account/confirm" {
+			t.Fatalf("back from the provider: %d %q, want /account/confirm for the code: %s", back.status, back.location, back.body)
+		}
+		// The provider alone is not enough: a security change still asks.
+		if st, b, _ := e.call("POST", "/api/v1/account/recovery-codes", session, nil); st != 403 {
+			t.Errorf("recovery codes after the provider alone: %d %v, want 403", st, b)
+		}
+		st, b, _ = e.call("POST", "/api/v1/account/confirm-identity", session, map[string]string{"method": "totp", "code": code()})
+		e.want(st, 200, b, "the code after the provider")
+		renewed := b["session_token"].(string)
+		if renewed == session {
+			t.Errorf("the confirmation kept the session token (FL-02)")
+		}
+		if st, b, _ := e.call("POST", "/api/v1/account/recovery-codes", renewed, nil); st != 200 {
+			t.Errorf("recovery codes after the confirmation: %d %v", st, b)
+		}
+		// Spent: another confirmation needs the provider again.
+		st, b, _ = e.call("POST", "/api/v1/account/confirm-identity", renewed, map[string]string{"method": "totp", "code": code()})
+		if st != 403 {
+			t.Errorf("a second confirmation on one provider sign-in: %d %v, want 403", st, b)
+		}
+	})
 }
