@@ -27,6 +27,9 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer a.Close()
+	if err := a.svc.OfferWebAuthn(ctx); err != nil {
+		return err
+	}
 	fmt.Fprintln(stdout, "The database schema is up to date.")
 	return nil
 }

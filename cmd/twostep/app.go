@@ -17,6 +17,7 @@ import (
 
 	"github.com/twostep/twostep/internal/notify"
 	"github.com/twostep/twostep/internal/oidc"
+	"github.com/twostep/twostep/internal/passkey"
 	"github.com/twostep/twostep/internal/sso"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/twostep"
@@ -68,6 +69,7 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		a.db.Close()
 		return nil, err
 	}
+	texts = texts.WithProduct(cfg.ProductName)
 	transports, methods, err := transports(cfg, a.db)
 	if err != nil {
 		a.db.Close()
@@ -82,6 +84,17 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		a.log.Warn("TWOSTEP_MAIL_FROM should be set: the base URL's host is an IP address, not a name to send e-mail from",
 			"mail_from", cfg.MailFrom)
 	}
+	// WebAuthn needs a domain name (API.md §11): with an IP address in the
+	// base URL the method is not offered, and serve says why.
+	var passkeys twostep.Authenticators
+	if twostep.WebAuthnAvailability(cfg.BaseURL.String()) == nil {
+		rp, err := passkey.New(passkey.Options{BaseURL: cfg.BaseURL.String(), DisplayName: cfg.Issuer})
+		if err != nil {
+			a.db.Close()
+			return nil, err
+		}
+		passkeys, methods = rp, append(methods, twostep.MethodWebAuthn)
+	}
 	a.metrics = newMetrics()
 	a.worker = newWorker(a.db, a.sealer, texts, transports, a.log, a.metrics)
 	inFlight := runtime.GOMAXPROCS(0)
@@ -93,11 +106,13 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		PhoneLimits:      phoneLimits(cfg),
 		Hasher:           hasher,
 		Issuer:           cfg.Issuer,
+		DescribeAgent:    web.DescribeUserAgent,
 		MinClientVersion: cfg.MinClientVersion,
 		SessionIdle:      cfg.SessionIdle, SessionMax: cfg.SessionMax, ConfirmWindow: cfg.ConfirmWindow,
 		OIDC: oidcOptions(cfg), CookieDomain: cfg.CookieDomain, Verify: twostep.VerifyOptions{OrgDaily: cfg.VerifyOrgDailyLimit},
 		// Organisations' own identity providers are owner-given URLs (API.md §7, §12).
-		SSO: sso.New(sso.Options{AllowPrivate: cfg.AllowPrivateURLs}),
+		SSO:            sso.New(sso.Options{AllowPrivate: cfg.AllowPrivateURLs}),
+		Authenticators: passkeys,
 	})
 	if err != nil {
 		a.db.Close()
@@ -153,7 +168,7 @@ func transports(cfg *Config, db *store.DB) (map[string]notify.Transport, []twost
 		ts["email"], ts["sms"], ts["voice"] = dev, dev, dev
 	}
 	if cfg.SMTPURL != "" {
-		smtp, err := notify.NewSMTP(notify.SMTPOptions{URL: cfg.SMTPURL, From: cfg.MailFrom, FromName: cfg.Issuer,
+		smtp, err := notify.NewSMTP(notify.SMTPOptions{URL: cfg.SMTPURL, From: cfg.MailFrom, FromName: cfg.ProductName,
 			HELO: heloName(cfg.BaseURL.Hostname())})
 		if err != nil {
 			return nil, nil, fmt.Errorf("TWOSTEP_SMTP_URL: %w", err)

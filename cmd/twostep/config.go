@@ -14,10 +14,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/web"
 )
 
 // setting is one configuration value (API.md §2), and this table is the only
@@ -80,9 +83,46 @@ var settings = []setting{
 	{name: "secret_key_file", help: "key file, one KEYID:BASE64 per line",
 		derived: func(c *Config) string { return filepath.Join(c.DataDir, "secret.key") }, defDoc: "data dir + /secret.key",
 		parse: text(func(c *Config) *string { return &c.SecretKeyFile })},
-	{name: "issuer", help: "name shown in authenticator apps and messages", def: "Twostep",
+	// The product's own look (issue 20): its name on every page and message,
+	// its logo, its colour.
+	{name: "product_name", help: "the product's name, on every page and in every message", def: web.DefaultProductName,
 		parse: func(c *Config, v string) string {
-			if strings.TrimSpace(v) == "" || strings.Contains(v, ":") || len(v) > 64 {
+			v = strings.TrimSpace(v)
+			if v == "" || utf8.RuneCountInString(v) > 64 || strings.ContainsFunc(v, unicode.IsControl) {
+				return "must be 1 to 64 characters on one line"
+			}
+			c.ProductName = v
+			return ""
+		}},
+	{name: "logo_url", help: "https URL of the product's logo", defDoc: "the data dir's logo.svg, logo.png or logo.webp when there, else none",
+		parse: func(c *Config, v string) string {
+			if v == "" {
+				return ""
+			}
+			if _, err := web.ParseLogoURL(v); err != nil {
+				return err.Error()
+			}
+			c.LogoURL = v
+			return ""
+		}},
+	{name: "accent_color", help: "the product's colour for links and buttons, #RRGGBB", defDoc: web.DefaultAccent.String(),
+		parse: func(c *Config, v string) string {
+			if v == "" {
+				return ""
+			}
+			col, err := web.ParseColor(v)
+			if err != nil {
+				return err.Error()
+			}
+			c.AccentColor = col
+			return ""
+		}},
+	{name: "issuer", help: "name shown in authenticator apps", defDoc: "the product name, colons removed",
+		derived: func(c *Config) string {
+			return strings.TrimSpace(strings.ReplaceAll(c.ProductName, ":", ""))
+		},
+		parse: func(c *Config, v string) string {
+			if strings.TrimSpace(v) == "" || strings.Contains(v, ":") || utf8.RuneCountInString(v) > 64 {
 				return "must be 1 to 64 characters without a colon"
 			}
 			c.Issuer = v
@@ -325,6 +365,9 @@ type Config struct {
 	AllowPrivateURLs bool
 	SecretKeyFile    string
 	Issuer           string
+	ProductName      string
+	LogoURL          string
+	AccentColor      web.Color
 	Dev              bool
 	SMTPURL          string
 	MailFrom         string

@@ -152,7 +152,7 @@ func logRecords(t *testing.T, format, out string) []map[string]string {
 	t.Helper()
 	var recs []map[string]string
 	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
-		if strings.HasPrefix(line, "Twostep ") || strings.HasPrefix(line, "Dev mode: ") {
+		if strings.HasPrefix(line, "Twostep ") || strings.HasPrefix(line, "Dev mode: ") || strings.HasPrefix(line, "Passkeys ") {
 			continue // the banner, on standard output
 		}
 		var rec map[string]string

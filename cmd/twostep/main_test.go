@@ -246,7 +246,13 @@ var runningAt = regexp.MustCompile(`is running at (http://\S+?|\S+ \(listening o
 // serve starts `twostep serve` in dir on a free port and returns once it answers.
 func serve(t *testing.T, dir string, env []string) *server {
 	t.Helper()
-	s := &server{cmd: exec.Command(binary, "serve", "--listen", "127.0.0.1:0")}
+	return serveOn(t, dir, "127.0.0.1:0", env)
+}
+
+// serveOn is serve listening on listen (host:port).
+func serveOn(t *testing.T, dir, listen string, env []string) *server {
+	t.Helper()
+	s := &server{cmd: exec.Command(binary, "serve", "--listen", listen)}
 	s.cmd.Dir = dir
 	s.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
 	s.cmd.Stdout, s.cmd.Stderr = s, s

@@ -32,6 +32,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	brand, err := loadBrand(cfg)
+	if err != nil {
+		return err
+	}
 	if getenv("GOGC") == "" {
 		// Each argon2id hash allocates its 19 MiB afresh. At the default of 100
 		// the heap is collected, given back to the system and faulted in again
@@ -66,7 +70,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	h, err := web.New(web.Options{Service: a.svc, Logger: a.log, BaseURL: cfg.BaseURL, Dev: cfg.Dev,
 		TrustedProxies: cfg.TrustedProxies, MailFrom: cfg.MailFrom, Metrics: mainMetrics, DatabaseTimeout: cfg.DatabaseTimeout,
-		TwilioAuthToken: twilioToken(cfg), OIDCCallback: oidcCallback, CookieDomain: cfg.CookieDomain})
+		TwilioAuthToken: twilioToken(cfg), OIDCCallback: oidcCallback, CookieDomain: cfg.CookieDomain,
+		Brand: brand})
 	if err != nil {
 		return err
 	}
@@ -81,6 +86,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		listeners = append(listeners, metricsLn)
 	}
 
+	if err := a.svc.OfferWebAuthn(ctx); err != nil {
+		return err
+	}
 	setup, err := a.svc.SetupToken(ctx)
 	if err != nil {
 		return err
@@ -96,6 +104,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if cfg.Dev {
 		banner += fmt.Sprintf("Dev mode: messages are not sent; read them at %s/dev/outbox\n", cfg.BaseURL)
+	}
+	if ok, _ := a.svc.WebAuthnOffered(); !ok {
+		banner += fmt.Sprintf("Passkeys and security keys are not offered: %s is an IP address, and WebAuthn needs a name (try TWOSTEP_BASE_URL=http://localhost:%s).\n",
+			cfg.BaseURL.Hostname(), portOf(cfg.BaseURL.Port()))
 	}
 	if setup != "" {
 		banner += fmt.Sprintf("First run: open %s/setup/%s to create your organisation and its owner.\n", cfg.BaseURL, setup)
@@ -190,4 +202,12 @@ func (a *app) housekeeping(ctx context.Context) {
 			a.log.Error("key file not reloaded; keeping the keys in use", "err", err)
 		}
 	}
+}
+
+// portOf is port, or the default 8080 when the base URL has none.
+func portOf(port string) string {
+	if port == "" {
+		return "8080"
+	}
+	return port
 }

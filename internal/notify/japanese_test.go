@@ -17,7 +17,7 @@ import (
 // but the product's name and what the data holds.
 func TestJapaneseMessages(t *testing.T) {
 	texts := loadTexts(t)
-	base := map[string]string{"email": "taro@example.jp", "new_email": "taro@new.example.jp", "issuer": "Twostep",
+	base := map[string]string{"email": "taro@example.jp", "new_email": "taro@new.example.jp", "issuer": "Cloud Legal",
 		"method": "totp", "label": "", "left": "3", "allowed": "true", "code": "493817", "minutes": "10",
 		"link": "https://id.example.jp/reset-password/tok", "host": "id.example.jp", "org": "カーボン会計",
 		"until": "2026-12-01", "inviter": "hanako@example.jp", "days": "7", "browser": "Chrome", "platform": "macOS", "ip": "203.0.113.7"}

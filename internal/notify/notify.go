@@ -5,10 +5,13 @@ package notify
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -40,9 +43,24 @@ type Rendered struct {
 // defining "subject" and "text" (the e-mail) and, for a message that may go to
 // a phone, "sms" and "voice". Each file is a template set of its own, so the
 // same part names can be used in every file. The function digits spells a
-// code for text-to-speech: "1, 2, 3".
+// code for text-to-speech: "1, 2, 3". Every message gets the key "product",
+// the product's name (WithProduct), which brands its subject, body, SMS and call.
 type Texts struct {
-	sets map[string]map[string]*template.Template // locale → template name → set
+	sets    map[string]map[string]*template.Template // locale → template name → set
+	product string
+}
+
+// DefaultProduct is the product's name in messages until WithProduct says another.
+const DefaultProduct = "Twostep"
+
+// WithProduct returns t wording messages in the name of product
+// (TWOSTEP_PRODUCT_NAME); "" keeps DefaultProduct.
+func (t *Texts) WithProduct(product string) *Texts {
+	c := *t
+	if product != "" {
+		c.product = product
+	}
+	return &c
 }
 
 // phoneChannels are the channels worded by a part of their own name; "email"
@@ -58,9 +76,9 @@ func funcs(loc string) template.FuncMap {
 // methodNames name each method in each locale, as a notice says it: "A new
 // two-step method was added: authenticator app".
 var methodNames = map[string]map[string]string{
-	"en": {"totp": "authenticator app", "email": "e-mail", "sms": "text message", "voice": "phone call", "recovery_code": "recovery code"},
-	"fr": {"totp": "application d'authentification", "email": "e-mail", "sms": "SMS", "voice": "appel téléphonique", "recovery_code": "code de récupération"},
-	"ja": {"totp": "認証アプリ", "email": "メール", "sms": "SMS", "voice": "音声通話", "recovery_code": "リカバリーコード"},
+	"en": {"totp": "authenticator app", "email": "e-mail", "sms": "text message", "voice": "phone call", "recovery_code": "recovery code", "webauthn": "passkey or security key"},
+	"fr": {"totp": "application d'authentification", "email": "e-mail", "sms": "SMS", "voice": "appel téléphonique", "recovery_code": "code de récupération", "webauthn": "clé d'accès ou clé de sécurité"},
+	"ja": {"totp": "認証アプリ", "email": "メール", "sms": "SMS", "voice": "音声通話", "recovery_code": "リカバリーコード", "webauthn": "パスキーまたはセキュリティキー"},
 }
 
 // MethodName is method m's name in loc, else in English, else m itself.
@@ -74,6 +92,36 @@ func MethodName(loc, m string) string {
 	return m
 }
 
+// months name the months in the languages whose dates say them.
+var months = map[string][12]string{
+	"en": {"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"},
+	"fr": {"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"},
+}
+
+// dayIn returns the template function "day" of locale loc: a date the domain
+// gives as 2006-01-02 said as people of loc write it ("3 March 2026", "3 mars
+// 2026", "2026年3月3日"); anything else is left as it is.
+func dayIn(loc string) func(string) string {
+	return func(s string) string {
+		t, err := time.Parse("2006-01-02", s)
+		if err != nil {
+			return s
+		}
+		if loc == "ja" {
+			return fmt.Sprintf("%d年%d月%d日", t.Year(), int(t.Month()), t.Day())
+		}
+		names, ok := months[loc]
+		if !ok {
+			names = months["en"]
+		}
+		day := strconv.Itoa(t.Day())
+		if loc == "fr" && t.Day() == 1 {
+			day = "1er" // le 1er mars
+		}
+		return fmt.Sprintf("%s %s %d", day, names[t.Month()-1], t.Year())
+	}
+}
+
 // digits spells s one character at a time, "123" as "1, 2, 3", so that
 // text-to-speech reads each digit rather than a number.
 func digits(s string) string {
@@ -85,7 +133,7 @@ func digits(s string) string {
 // every key it uses; a phone wording must not need "email" and must end with
 // the WebOTP line.
 func LoadTexts() (*Texts, error) {
-	t := &Texts{sets: map[string]map[string]*template.Template{}}
+	t := &Texts{sets: map[string]map[string]*template.Template{}, product: DefaultProduct}
 	for _, loc := range twostep.Locales {
 		dir := "messages/" + loc
 		entries, err := messageFS.ReadDir(dir)
@@ -95,7 +143,8 @@ func LoadTexts() (*Texts, error) {
 		t.sets[loc] = map[string]*template.Template{}
 		for _, e := range entries {
 			name := strings.TrimSuffix(e.Name(), ".tmpl")
-			tm, err := template.New(name).Funcs(funcs(loc)).Option("missingkey=error").ParseFS(messageFS, dir+"/"+e.Name())
+			tm, err := template.New(name).Funcs(funcs(loc)).Funcs(template.FuncMap{"day": dayIn(loc)}).Option("missingkey=error").
+				ParseFS(messageFS, dir+"/"+e.Name())
 			if err != nil {
 				return nil, fmt.Errorf("notify: %w", err)
 			}
@@ -143,7 +192,7 @@ func LoadTexts() (*Texts, error) {
 var sampleData = map[string]string{"email": "a@example.com", "new_email": "b@example.com", "issuer": "Twostep",
 	"method": "totp", "label": "Phone", "left": "3", "allowed": "true", "code": "123456", "minutes": "10",
 	"link": "https://twostep.example/reset-password/token", "host": "twostep.example",
-	"org": "Cloud Legal", "until": "2026-12-01", "inviter": "owner@example.com", "days": "7"}
+	"org": "Cloud Legal", "until": "2026-12-01", "inviter": "owner@example.com", "days": "7", "product": "Twostep"}
 
 // Render words m in its locale (English when the locale is unknown). For an
 // e-mail (Channel "email" or empty) that is the subject, the plain text, and
@@ -159,6 +208,12 @@ func (t *Texts) Render(m twostep.Message) (Rendered, error) {
 	tm, ok := set[m.Template]
 	if !ok {
 		return Rendered{}, fmt.Errorf("notify: no message template %q in %s", m.Template, m.Locale)
+	}
+	if _, ok := m.Data["product"]; !ok {
+		data := make(map[string]string, len(m.Data)+1)
+		maps.Copy(data, m.Data)
+		data["product"] = cmp.Or(t.product, DefaultProduct)
+		m.Data = data
 	}
 	part := func(name string) (string, error) {
 		var b bytes.Buffer

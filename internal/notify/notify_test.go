@@ -31,13 +31,58 @@ var (
 // tenMinutes is how each language says how long a code lasts.
 var tenMinutes = map[string]string{"en": "10 minutes", "fr": "10 minutes", "ja": "10分"}
 
+// loadTexts loads the messages of a server whose TWOSTEP_PRODUCT_NAME is
+// "Cloud Legal" (the Verify API's messages name the Verify service instead:
+// the tests give it as "issuer", the same name).
 func loadTexts(t testing.TB) *notify.Texts {
 	t.Helper()
 	texts, err := notify.LoadTexts()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return texts
+	return texts.WithProduct("Cloud Legal")
+}
+
+// TestMessagesNameTheProduct: the product's name (TWOSTEP_PRODUCT_NAME) is in
+// every e-mail's subject and text, and starts every SMS and call; without one,
+// "Twostep".
+func TestMessagesNameTheProduct(t *testing.T) {
+	plain, err := notify.LoadTexts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := map[string]string{"email": "joe@example.com", "new_email": "joe@new.example", "issuer": "Twostep",
+		"method": "totp", "label": "Pixel", "left": "3", "allowed": "false",
+		"code": "493817", "minutes": "10", "link": "https://id.example.com/reset-password/tok", "host": "auth.example.com",
+		"org": "Cloud Legal", "until": "2026-12-01", "inviter": "owner@example.com", "days": "7"}
+	all := append(append(append([]string{"password_reset"}, codeTemplates...), notices...), orgMessages...)
+	for _, tc := range []struct {
+		texts   *notify.Texts
+		product string
+	}{{plain, "Twostep"}, {plain.WithProduct("Acme Files"), "Acme Files"}} {
+		for _, loc := range twostep.Locales {
+			for _, name := range all {
+				if name == "code_verify" {
+					continue // named by the Verify service, TestCodeMessages
+				}
+				r, err := tc.texts.Render(twostep.Message{Locale: loc, Template: name, Data: data})
+				if err != nil {
+					t.Fatalf("%s/%s: %v", loc, name, err)
+				}
+				if !strings.HasPrefix(r.Subject, tc.product) || !strings.Contains(r.Text, tc.product) {
+					t.Errorf("%s/%s with product %q: subject %q, text:\n%s", loc, name, tc.product, r.Subject, r.Text)
+				}
+			}
+			for _, name := range phoneTemplates[:3] {
+				for _, ch := range []string{"sms", "voice"} {
+					r, err := tc.texts.Render(twostep.Message{Channel: ch, Locale: loc, Template: name, Data: phoneData("493817")})
+					if err != nil || !strings.Contains(r.Text[:min(len(r.Text), 40)], tc.product) {
+						t.Errorf("%s/%s %s with product %q does not say it first: %v\n%s", loc, name, ch, tc.product, err, r.Text)
+					}
+				}
+			}
+		}
+	}
 }
 
 // TestCodeMessages: a code message says who sends it, the code once, how long
@@ -70,8 +115,8 @@ func TestCodeMessages(t *testing.T) {
 // words a reader expects, not "your code to turn on sign-in codes".
 func TestEnrolSubject(t *testing.T) {
 	texts := loadTexts(t)
-	want := map[string]string{"en": "Confirm this address for two-step verification",
-		"fr": "Confirmez cette adresse pour la validation en deux étapes", "ja": "二段階認証に使うメールアドレスの確認"}
+	want := map[string]string{"en": "Cloud Legal: Confirm this address for two-step verification",
+		"fr": "Cloud Legal : Confirmez cette adresse pour la validation en deux étapes", "ja": "Cloud Legal：二段階認証に使うメールアドレスの確認"}
 	for _, loc := range twostep.Locales {
 		r, err := texts.Render(twostep.Message{Locale: loc, Template: "code_enrol",
 			Data: map[string]string{"code": "493817", "minutes": "10", "issuer": "Cloud Legal", "email": "joe@example.com"}})
@@ -130,8 +175,8 @@ func TestNotices(t *testing.T) { // NT-03
 }
 
 func TestRender(t *testing.T) {
-	texts := loadTexts(t)
-	data := map[string]string{"email": "joe@example.com", "issuer": "Smith & <Sons>"}
+	texts := loadTexts(t).WithProduct("Smith & <Sons>")
+	data := map[string]string{"email": "joe@example.com", "issuer": "Twostep"}
 	if _, err := texts.Render(twostep.Message{Locale: "en", Template: "no_such_notice"}); err == nil {
 		t.Error("an unknown template rendered")
 	}
@@ -143,7 +188,7 @@ func TestRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Subject != "Two-step verification is on" || r.Channel != "email" || r.To != "joe@example.com" {
+	if r.Subject != "Smith & <Sons>: Two-step verification is on" || r.Channel != "email" || r.To != "joe@example.com" {
 		t.Errorf("rendered %+v", r)
 	}
 	// The HTML part is escaped text, paragraph by paragraph.
@@ -199,5 +244,28 @@ func TestDevOutboxKeepsMessages(t *testing.T) {
 	want := []*twostep.DevMessage{{ID: id, Channel: "sms", To: "+33612345678", Subject: "Code", Text: "493817", At: at}}
 	if diff := cmp.Diff(want, msgs, cmpopts.EquateApproxTime(0)); diff != "" {
 		t.Errorf("kept (-want +got):\n%s", diff)
+	}
+}
+
+// TestMessageDates: a date in a message reads as the reader writes it, not as
+// ISO 8601.
+func TestMessageDates(t *testing.T) {
+	texts := loadTexts(t)
+	for _, tc := range []struct{ loc, template, until, want string }{
+		{"en", "device_remembered", "2026-03-01", "until 1 March 2026."},
+		{"fr", "device_remembered", "2026-03-01", "jusqu'au 1er mars 2026."},
+		{"fr", "device_remembered", "2026-12-24", "jusqu'au 24 décembre 2026."},
+		{"en", "two_step_required", "2026-12-24", "until 24 December 2026;"},
+		{"fr", "two_step_required", "2026-08-02", "jusqu'au 2 août 2026 ;"},
+	} {
+		data := map[string]string{"email": "joe@example.com", "org": "Cloud Legal", "until": tc.until, "days": "30",
+			"browser": "Firefox", "platform": "Linux", "ip": "192.0.2.1"}
+		r, err := texts.Render(twostep.Message{Locale: tc.loc, Template: tc.template, Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(r.Text, tc.want) || strings.Contains(r.Text, tc.until) {
+			t.Errorf("%s/%s: want %q, text:\n%s", tc.loc, tc.template, tc.want, r.Text)
+		}
 	}
 }

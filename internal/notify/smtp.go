@@ -29,7 +29,7 @@ type SMTPOptions struct {
 	URL string
 	// From is the sender address, in the header and the envelope.
 	From string
-	// FromName is the display name of the sender (the issuer).
+	// FromName is the display name of the sender (the product name).
 	FromName string
 	// TLSConfig, if set, is used for TLS (tests give their own roots); its
 	// ServerName defaults to the URL's host.

@@ -17,7 +17,7 @@ import (
 // TestSMTPDelivers holds a real SMTP conversation in each of the three modes,
 // with authentication, and reads the message as a mail client would.
 func TestSMTPDelivers(t *testing.T) {
-	texts := loadTexts(t)
+	texts := loadTexts(t).WithProduct("Cloud Légal")
 	r, err := texts.Render(twostep.Message{Channel: "email", To: "joe@example.com", Locale: "fr", Template: "code_sign_in",
 		Data: map[string]string{"code": "493817", "minutes": "10", "issuer": "Cloud Légal", "email": "joe@example.com"}})
 	if err != nil {
@@ -50,7 +50,7 @@ func TestSMTPDelivers(t *testing.T) {
 			}
 			p := smtptest.Parse(t, got[0].Data)
 			want := smtptest.Parsed{FromName: "Cloud Légal", FromAddr: "no-reply@id.example.com", To: "joe@example.com",
-				Subject: "Votre code de vérification pour la connexion", MessageID: "<" + id + ">",
+				Subject: "Cloud Légal : Votre code de vérification pour la connexion", MessageID: "<" + id + ">",
 				AutoSubmitted: "auto-generated"} // RFC 3834; issue 12, item 5
 			if diff := cmp.Diff(want, p, cmp.FilterPath(func(p cmp.Path) bool {
 				s := p.Last().String()

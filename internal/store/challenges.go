@@ -14,7 +14,7 @@ import (
 
 const challengeCols = `id, token_hash, purpose, account_id, session_id, factor_id, method, address,
 	code_hash, code_expires_at, attempts, sends, last_sent_at, last_channel, amr, created_at,
-	expires_at, consumed_at, upstream`
+	expires_at, consumed_at, webauthn, upstream`
 
 func scanChallenge(s scanner) (*twostep.Challenge, error) {
 	var c twostep.Challenge
@@ -22,7 +22,7 @@ func scanChallenge(s scanner) (*twostep.Challenge, error) {
 	var amr, upstream string
 	err := s.Scan(&c.ID, &c.TokenHash, &c.Purpose, &account, &c.SessionID, &c.FactorID, &c.Method, &c.Address,
 		&c.CodeHash, tm{&c.CodeExpiresAt}, &c.Attempts, &c.Sends, tm{&c.LastSentAt}, &c.LastChannel, &amr,
-		tm{&c.CreatedAt}, tm{&c.ExpiresAt}, tm{&c.ConsumedAt}, &upstream)
+		tm{&c.CreatedAt}, tm{&c.ExpiresAt}, tm{&c.ConsumedAt}, &c.WebAuthn, &upstream)
 	c.AccountID = account.String
 	c.AMR = split[string](amr)
 	if err == nil {
@@ -38,10 +38,10 @@ func (db *DB) CreateChallenge(ctx context.Context, c *twostep.Challenge) error {
 		return err
 	}
 	_, err = db.exec(ctx, `INSERT INTO challenges (`+challengeCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, null(c.TokenHash), c.Purpose, null(c.AccountID), c.SessionID, c.FactorID, c.Method, c.Address,
 		null(c.CodeHash), us(c.CodeExpiresAt), c.Attempts, c.Sends, us(c.LastSentAt), c.LastChannel, join(c.AMR),
-		us(c.CreatedAt), us(c.ExpiresAt), us(c.ConsumedAt), upstream)
+		us(c.CreatedAt), us(c.ExpiresAt), us(c.ConsumedAt), null(c.WebAuthn), upstream)
 	return wrap(err, "create challenge")
 }
 
@@ -83,14 +83,34 @@ func (db *DB) LatestChallenge(ctx context.Context, accountID string, p twostep.P
 }
 
 // UpdateChallenge writes SessionID, FactorID, Method, Address, CodeHash,
-// CodeExpiresAt, Sends, LastSentAt, LastChannel, AMR and ExpiresAt; ErrNotFound
-// if c does not exist.
+// CodeExpiresAt, Sends, LastSentAt, LastChannel, AMR, WebAuthn and ExpiresAt;
+// ErrNotFound if c does not exist.
 func (db *DB) UpdateChallenge(ctx context.Context, c *twostep.Challenge) error {
 	return db.execOne(ctx, "update challenge", `UPDATE challenges SET session_id = ?, factor_id = ?,
 		method = ?, address = ?, code_hash = ?, code_expires_at = ?, sends = ?, last_sent_at = ?,
-		last_channel = ?, amr = ?, expires_at = ? WHERE id = ?`,
+		last_channel = ?, amr = ?, expires_at = ?, webauthn = ? WHERE id = ?`,
 		c.SessionID, c.FactorID, c.Method, c.Address, null(c.CodeHash), us(c.CodeExpiresAt), c.Sends,
-		us(c.LastSentAt), c.LastChannel, join(c.AMR), us(c.ExpiresAt), c.ID)
+		us(c.LastSentAt), c.LastChannel, join(c.AMR), us(c.ExpiresAt), null(c.WebAuthn), c.ID)
+}
+
+// TakeWebAuthn returns the challenge's WebAuthn ceremony and clears it; nil
+// when it has none; ErrNotFound if there is no such challenge. The clearing
+// names the value read: of concurrent takers (PostgreSQL re-reads the row
+// once the first commits), or one racing a new ceremony, only one gets a
+// given ceremony (WA-01).
+func (db *DB) TakeWebAuthn(ctx context.Context, id string) ([]byte, error) {
+	var b []byte
+	if err := db.row(ctx, `SELECT webauthn FROM challenges WHERE id = ?`, id).Scan(&b); err != nil {
+		return nil, wrap(err, "take webauthn")
+	}
+	if len(b) == 0 {
+		return nil, nil
+	}
+	took, err := db.execDid(ctx, "take webauthn", `UPDATE challenges SET webauthn = NULL WHERE id = ? AND webauthn = ?`, id, b)
+	if err != nil || !took {
+		return nil, err
+	}
+	return b, nil
 }
 
 // CountChallengeAttempt adds one to the attempts of an unconsumed challenge and

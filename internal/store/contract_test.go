@@ -51,6 +51,7 @@ func testStore(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"RacesInAtomic", testRacesInAtomic},
 		{"ClaimRace", testClaimRace},
 		{"OIDC", testOIDC},
+		{"WebAuthn", testWebAuthn},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/twostep/twostep/internal/twostep"
@@ -10,23 +12,51 @@ import (
 // Factors.
 
 const factorCols = `id, account_id, method, status, label, secret, address,
-	last_totp_step, is_default, created_at, confirmed_at, last_used_at, channels`
+	last_totp_step, is_default, created_at, confirmed_at, last_used_at, channels, credential`
 
 func scanFactor(s scanner) (*twostep.Factor, error) {
 	var f twostep.Factor
-	var channels string
+	var channels, cred string
 	err := s.Scan(&f.ID, &f.AccountID, &f.Method, &f.Status, &f.Label, &f.Secret, &f.Address,
-		&f.LastTOTPStep, &f.Default, tm{&f.CreatedAt}, tm{&f.ConfirmedAt}, tm{&f.LastUsedAt}, &channels)
+		&f.LastTOTPStep, &f.Default, tm{&f.CreatedAt}, tm{&f.ConfirmedAt}, tm{&f.LastUsedAt}, &channels, &cred)
 	f.Channels = split[twostep.Method](channels)
+	if err == nil && cred != "" {
+		f.Credential = new(twostep.Credential)
+		if err := json.Unmarshal([]byte(cred), f.Credential); err != nil {
+			return nil, fmt.Errorf("store: factor %s: credential: %w", f.ID, err)
+		}
+	}
 	return &f, err
+}
+
+// credentialCols returns what the credential_id and credential columns hold
+// for c: NULL and "" for none.
+func credentialCols(c *twostep.Credential) (any, string, error) {
+	if c == nil {
+		return nil, "", nil
+	}
+	b, err := json.Marshal(c)
+	return null(c.ID), string(b), err
 }
 
 // CreateFactor stores f; ErrConflict if its id is taken.
 func (db *DB) CreateFactor(ctx context.Context, f *twostep.Factor) error {
-	_, err := db.exec(ctx, `INSERT INTO factors (`+factorCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	credID, cred, err := credentialCols(f.Credential)
+	if err != nil {
+		return err
+	}
+	_, err = db.exec(ctx, `INSERT INTO factors (`+factorCols+`, credential_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.ID, f.AccountID, f.Method, f.Status, f.Label, null(f.Secret), f.Address,
-		f.LastTOTPStep, f.Default, us(f.CreatedAt), us(f.ConfirmedAt), us(f.LastUsedAt), join(f.Channels))
+		f.LastTOTPStep, f.Default, us(f.CreatedAt), us(f.ConfirmedAt), us(f.LastUsedAt), join(f.Channels), cred, credID)
 	return wrap(err, "create factor")
+}
+
+// FactorByCredentialID returns the factor whose credential has id, or ErrNotFound.
+func (db *DB) FactorByCredentialID(ctx context.Context, id []byte) (*twostep.Factor, error) {
+	if len(id) == 0 {
+		return nil, twostep.ErrNotFound
+	}
+	return one(db.row(ctx, `SELECT `+factorCols+` FROM factors WHERE credential_id = ?`, id), scanFactor, "factor by credential")
 }
 
 // Factor returns the factor with id, or ErrNotFound.
@@ -41,14 +71,20 @@ func (db *DB) Factors(ctx context.Context, accountID string) ([]*twostep.Factor,
 }
 
 // UpdateFactor writes Method, Status, Label, Secret, Address, Channels,
-// Default, ConfirmedAt and LastUsedAt; ErrNotFound if f does not exist. It leaves
+// Credential, Default, ConfirmedAt and LastUsedAt; ErrNotFound if f does not
+// exist, ErrConflict if another factor has its credential id. It leaves
 // LastTOTPStep alone: only UseTOTPStep moves it, so that a stale copy of f cannot
 // move it back and let a used code in again.
 func (db *DB) UpdateFactor(ctx context.Context, f *twostep.Factor) error {
+	credID, cred, err := credentialCols(f.Credential)
+	if err != nil {
+		return err
+	}
 	return db.execOne(ctx, "update factor", `UPDATE factors SET method = ?, status = ?, label = ?,
-		secret = ?, address = ?, channels = ?, is_default = ?, confirmed_at = ?, last_used_at = ? WHERE id = ?`,
+		secret = ?, address = ?, channels = ?, is_default = ?, confirmed_at = ?, last_used_at = ?,
+		credential_id = ?, credential = ? WHERE id = ?`,
 		f.Method, f.Status, f.Label, null(f.Secret), f.Address, join(f.Channels), f.Default,
-		us(f.ConfirmedAt), us(f.LastUsedAt), f.ID)
+		us(f.ConfirmedAt), us(f.LastUsedAt), credID, cred, f.ID)
 }
 
 // DeleteFactor deletes the factor with id; ErrNotFound if there is none.

@@ -10,7 +10,7 @@ import (
 
 const orgCols = `id, name, slug, two_step, grace_period_days, allowed_methods,
 	min_client_version, allow_legacy_clients, policy_changed_at, created_at,
-	remember_device_days, allow_app_passwords`
+	remember_device_days, allow_app_passwords, admins_phishing_resistant, webauthn_offered`
 
 func scanOrg(s scanner) (*twostep.Org, error) {
 	var o twostep.Org
@@ -18,7 +18,7 @@ func scanOrg(s scanner) (*twostep.Org, error) {
 	p := &o.Policy
 	err := s.Scan(&o.ID, &o.Name, &o.Slug, &p.TwoStep, &p.GracePeriodDays, &methods,
 		&p.MinClientVersion, &p.AllowLegacyClients, tm{&p.ChangedAt}, tm{&o.CreatedAt},
-		&p.RememberDeviceDays, &p.AllowAppPasswords)
+		&p.RememberDeviceDays, &p.AllowAppPasswords, &p.AdminsPhishingResistant, &p.WebAuthnOffered)
 	p.AllowedMethods = split[twostep.Method](methods)
 	return &o, err
 }
@@ -26,10 +26,10 @@ func scanOrg(s scanner) (*twostep.Org, error) {
 // CreateOrg stores o; ErrConflict if its id or slug is taken.
 func (db *DB) CreateOrg(ctx context.Context, o *twostep.Org) error {
 	p := &o.Policy
-	_, err := db.exec(ctx, `INSERT INTO orgs (`+orgCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.exec(ctx, `INSERT INTO orgs (`+orgCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		o.ID, o.Name, o.Slug, p.TwoStep, p.GracePeriodDays, join(p.AllowedMethods),
 		p.MinClientVersion, p.AllowLegacyClients, us(p.ChangedAt), us(o.CreatedAt),
-		p.RememberDeviceDays, p.AllowAppPasswords)
+		p.RememberDeviceDays, p.AllowAppPasswords, p.AdminsPhishingResistant, p.WebAuthnOffered)
 	return wrap(err, "create org")
 }
 
@@ -62,10 +62,23 @@ func (db *DB) UpdateOrg(ctx context.Context, o *twostep.Org) error {
 	return db.execOne(ctx, "update org", `UPDATE orgs SET name = ?, slug = ?, two_step = ?,
 		grace_period_days = ?, allowed_methods = ?, min_client_version = ?,
 		allow_legacy_clients = ?, policy_changed_at = ?, remember_device_days = ?,
-		allow_app_passwords = ? WHERE id = ?`,
+		allow_app_passwords = ?, admins_phishing_resistant = ?, webauthn_offered = ? WHERE id = ?`,
 		o.Name, o.Slug, p.TwoStep, p.GracePeriodDays, join(p.AllowedMethods),
 		p.MinClientVersion, p.AllowLegacyClients, us(p.ChangedAt), p.RememberDeviceDays,
-		p.AllowAppPasswords, o.ID)
+		p.AllowAppPasswords, p.AdminsPhishingResistant, p.WebAuthnOffered, o.ID)
+}
+
+// OrgIDs lists the id of every organisation, by id.
+func (db *DB) OrgIDs(ctx context.Context) ([]string, error) {
+	ids, err := list(ctx, db, func(s scanner) (*string, error) {
+		var id string
+		return &id, s.Scan(&id)
+	}, "org ids", `SELECT id FROM orgs ORDER BY id`)
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = *id
+	}
+	return out, err
 }
 
 // CountOrgs returns the number of orgs.

@@ -2,6 +2,7 @@ package twostep
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -70,6 +71,9 @@ type ConfirmRequest struct {
 	Method   Method
 	Code     string
 	FactorID string
+	// Credential is, for MethodWebAuthn, the browser's JSON of the
+	// PublicKeyCredential answering ConfirmIdentitySend's options.
+	Credential json.RawMessage
 }
 
 // ConfirmIdentity checks the password (and a second step, by a method the
@@ -107,6 +111,9 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 		reauth, first = ch, ch.AMR
 	} else if r.Password == "" {
 		return "", nil, invalid("password", ReasonRequired)
+	}
+	if r.Method == MethodWebAuthn {
+		r.Code = string(r.Credential)
 	}
 	st, err := s.signInState(ctx, s.store, a, nil, first)
 	if err != nil {
@@ -152,7 +159,7 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 		}
 		if st.HasMethod() {
 			var ch *Challenge
-			if r.Method.delivers() {
+			if r.Method.delivers() || r.Method == MethodWebAuthn {
 				// The code must be one sent to confirm identity for this session (OOB-04, SU-04).
 				ch, err = tx.LatestChallenge(ctx, a.ID, PurposeConfirmIdentity)
 				if err != nil && !errors.Is(err, ErrNotFound) {
@@ -162,7 +169,7 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 					ch = nil
 				}
 			}
-			refusal, err := s.secondStep(ctx, tx, st, r.Method, code, r.FactorID, ch, c, func() (error, error) {
+			proof, refusal, err := s.secondStep(ctx, tx, st, r.Method, code, r.FactorID, ch, c, func() (error, error) {
 				if ch == nil {
 					return nil, nil
 				}
@@ -190,7 +197,7 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 					return nil, cmpErr(err, ErrExpired)
 				}
 			}
-			st.Proven = append(st.Proven, r.Method.AMR())
+			st.Proven = append(st.Proven, proof...)
 		}
 		if reauth != nil {
 			// The provider's new sign-in serves one confirmation.

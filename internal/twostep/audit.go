@@ -45,6 +45,8 @@ const (
 	EventTwoStepDisabled        EventType = "two_step.disabled"
 	EventTwoStepEnabled         EventType = "two_step.enabled"
 	EventTwoStepResetByAdmin    EventType = "two_step.reset_by_admin"
+	EventFactorRenamed          EventType = "factor.renamed"
+	EventWebAuthnSignCount      EventType = "webauthn.sign_count_regressed"
 )
 
 // EventDetail is what an audit event says beyond who, when and where: one
@@ -70,6 +72,8 @@ var eventDetails = map[EventType]func() EventDetail{
 	EventEmailChanged:           func() EventDetail { return &EmailChanged{} },
 	EventFactorAdded:            func() EventDetail { return &FactorAdded{} },
 	EventFactorRemoved:          func() EventDetail { return &FactorRemoved{} },
+	EventFactorRenamed:          func() EventDetail { return &FactorRenamed{} },
+	EventWebAuthnSignCount:      func() EventDetail { return &WebAuthnSignCountRegressed{} },
 	EventIdentityConfirmed:      func() EventDetail { return &IdentityConfirmed{} },
 	EventLegacyClientsChanged:   func() EventDetail { return &LegacyClientsChanged{} },
 	EventMemberChanged:          func() EventDetail { return &MemberChanged{} },
@@ -205,6 +209,21 @@ type (
 		FactorID string `json:"factor_id"`
 		Method   Method `json:"method"`
 	}
+	// FactorRenamed: a method's label changed (never its secret).
+	FactorRenamed struct {
+		FactorID string `json:"factor_id"`
+		Method   Method `json:"method"`
+		Before   string `json:"before"`
+		After    string `json:"after"`
+	}
+	// WebAuthnSignCountRegressed: a key answered with a signature counter
+	// not above the one stored (WA-04): it may have been copied; the
+	// assertion was refused and the key flagged.
+	WebAuthnSignCountRegressed struct {
+		FactorID  string `json:"factor_id"`
+		Stored    uint32 `json:"stored"`
+		Presented uint32 `json:"presented"`
+	}
 	// IdentityConfirmed: the password (and a second step) again, with what it proved.
 	IdentityConfirmed struct {
 		AMR []string `json:"amr"`
@@ -282,6 +301,8 @@ type (
 		// the sign-in came through (API.md §12), with the amr it gave.
 		Provider    string   `json:"provider,omitempty"`
 		UpstreamAMR []string `json:"upstream_amr,omitempty"`
+		// Passwordless: a passkey was the whole sign-in.
+		Passwordless bool `json:"passwordless,omitempty"`
 	}
 	TwoStepDisabled struct{}
 	// TwoStepEnabled: the first method, by Method.
@@ -332,13 +353,16 @@ type PolicyDetail struct {
 	AllowLegacyClients bool     `json:"allow_legacy_clients"`
 	RememberDeviceDays int      `json:"remember_device_days"`
 	AllowAppPasswords  bool     `json:"allow_app_passwords"`
+	// AdminsPhishingResistant: owners and admins must use a passkey.
+	AdminsPhishingResistant bool `json:"admins_phishing_resistant"`
 }
 
 func policyDetail(p Policy) PolicyDetail {
 	methods := append([]Method{}, p.AllowedMethods...)
 	return PolicyDetail{TwoStep: p.TwoStep, GracePeriodDays: p.GracePeriodDays, AllowedMethods: methods,
 		MinClientVersion: p.MinClientVersion, AllowLegacyClients: p.AllowLegacyClients,
-		RememberDeviceDays: p.RememberDeviceDays, AllowAppPasswords: p.AllowAppPasswords}
+		RememberDeviceDays: p.RememberDeviceDays, AllowAppPasswords: p.AllowAppPasswords,
+		AdminsPhishingResistant: p.AdminsPhishingResistant}
 }
 
 // GraceTime returns when the grace period that let the sign-in through ends.
@@ -347,36 +371,38 @@ func (d *SignInSucceeded) GraceTime() (time.Time, bool) {
 	return t, err == nil
 }
 
-func (*AccountCreated) EventType() EventType         { return EventAccountCreated }
-func (*AccountImported) EventType() EventType        { return EventAccountImported }
-func (*AccountUnlocked) EventType() EventType        { return EventAccountUnlocked }
-func (*APIKeyCreated) EventType() EventType          { return EventAPIKeyCreated }
-func (*APIKeyRevoked) EventType() EventType          { return EventAPIKeyRevoked }
-func (*APIKeyUsed) EventType() EventType             { return EventAPIKeyUsed }
-func (*DeliveryCapped) EventType() EventType         { return EventDeliveryCapped }
-func (*DeviceRemembered) EventType() EventType       { return EventDeviceRemembered }
-func (*AppPasswordCreated) EventType() EventType     { return EventAppPasswordCreated }
-func (*AppPasswordRevoked) EventType() EventType     { return EventAppPasswordRevoked }
-func (*DeviceForgotten) EventType() EventType        { return EventDeviceForgotten }
-func (*DeliveryFailed) EventType() EventType         { return EventDeliveryFailed }
-func (*EmailChanged) EventType() EventType           { return EventEmailChanged }
-func (*FactorAdded) EventType() EventType            { return EventFactorAdded }
-func (*FactorRemoved) EventType() EventType          { return EventFactorRemoved }
-func (*IdentityConfirmed) EventType() EventType      { return EventIdentityConfirmed }
-func (*LegacyClientsChanged) EventType() EventType   { return EventLegacyClientsChanged }
-func (*MemberChanged) EventType() EventType          { return EventMemberChanged }
-func (*PasswordChanged) EventType() EventType        { return EventPasswordChanged }
-func (*PasswordReset) EventType() EventType          { return EventPasswordReset }
-func (*PolicyChanged) EventType() EventType          { return EventPolicyChanged }
-func (*RecoveryCodeUsed) EventType() EventType       { return EventRecoveryCodeUsed }
-func (*RecoveryCodesGenerated) EventType() EventType { return EventRecoveryCodesGenerated }
-func (*SecondStepFailed) EventType() EventType       { return EventSecondStepFailed }
-func (*SecondStepLocked) EventType() EventType       { return EventSecondStepLocked }
-func (*SecondStepReplayed) EventType() EventType     { return EventSecondStepReplayed }
-func (*SessionsEnded) EventType() EventType          { return EventSessionsEnded }
-func (*SignInFailed) EventType() EventType           { return EventSignInFailed }
-func (*SignInLocked) EventType() EventType           { return EventSignInLocked }
-func (*SignInSucceeded) EventType() EventType        { return EventSignInSucceeded }
-func (*TwoStepDisabled) EventType() EventType        { return EventTwoStepDisabled }
-func (*TwoStepEnabled) EventType() EventType         { return EventTwoStepEnabled }
-func (*TwoStepResetByAdmin) EventType() EventType    { return EventTwoStepResetByAdmin }
+func (*AccountCreated) EventType() EventType             { return EventAccountCreated }
+func (*AccountImported) EventType() EventType            { return EventAccountImported }
+func (*AccountUnlocked) EventType() EventType            { return EventAccountUnlocked }
+func (*APIKeyCreated) EventType() EventType              { return EventAPIKeyCreated }
+func (*APIKeyRevoked) EventType() EventType              { return EventAPIKeyRevoked }
+func (*APIKeyUsed) EventType() EventType                 { return EventAPIKeyUsed }
+func (*DeliveryCapped) EventType() EventType             { return EventDeliveryCapped }
+func (*DeviceRemembered) EventType() EventType           { return EventDeviceRemembered }
+func (*AppPasswordCreated) EventType() EventType         { return EventAppPasswordCreated }
+func (*AppPasswordRevoked) EventType() EventType         { return EventAppPasswordRevoked }
+func (*DeviceForgotten) EventType() EventType            { return EventDeviceForgotten }
+func (*DeliveryFailed) EventType() EventType             { return EventDeliveryFailed }
+func (*EmailChanged) EventType() EventType               { return EventEmailChanged }
+func (*FactorAdded) EventType() EventType                { return EventFactorAdded }
+func (*FactorRemoved) EventType() EventType              { return EventFactorRemoved }
+func (*FactorRenamed) EventType() EventType              { return EventFactorRenamed }
+func (*WebAuthnSignCountRegressed) EventType() EventType { return EventWebAuthnSignCount }
+func (*IdentityConfirmed) EventType() EventType          { return EventIdentityConfirmed }
+func (*LegacyClientsChanged) EventType() EventType       { return EventLegacyClientsChanged }
+func (*MemberChanged) EventType() EventType              { return EventMemberChanged }
+func (*PasswordChanged) EventType() EventType            { return EventPasswordChanged }
+func (*PasswordReset) EventType() EventType              { return EventPasswordReset }
+func (*PolicyChanged) EventType() EventType              { return EventPolicyChanged }
+func (*RecoveryCodeUsed) EventType() EventType           { return EventRecoveryCodeUsed }
+func (*RecoveryCodesGenerated) EventType() EventType     { return EventRecoveryCodesGenerated }
+func (*SecondStepFailed) EventType() EventType           { return EventSecondStepFailed }
+func (*SecondStepLocked) EventType() EventType           { return EventSecondStepLocked }
+func (*SecondStepReplayed) EventType() EventType         { return EventSecondStepReplayed }
+func (*SessionsEnded) EventType() EventType              { return EventSessionsEnded }
+func (*SignInFailed) EventType() EventType               { return EventSignInFailed }
+func (*SignInLocked) EventType() EventType               { return EventSignInLocked }
+func (*SignInSucceeded) EventType() EventType            { return EventSignInSucceeded }
+func (*TwoStepDisabled) EventType() EventType            { return EventTwoStepDisabled }
+func (*TwoStepEnabled) EventType() EventType             { return EventTwoStepEnabled }
+func (*TwoStepResetByAdmin) EventType() EventType        { return EventTwoStepResetByAdmin }

@@ -136,12 +136,22 @@ func (st SignInState) HasMethod() bool { return len(st.Factors) > 0 || st.Recove
 //     satisfies a required policy but never counts as a confirmation;
 //   - an account left without an allowed method (or without any under a required
 //     policy) enrols, or goes on during its grace period;
+//   - owners and admins under admins_phishing_resistant may use only a
+//     passkey or security key (ORG-03): no remembered device, no recovery
+//     code while they have a key, and enrolment of one when they have none;
 //   - otherwise it gets a session.
 //
 // A sign-in at the organisation's provider (Upstream) has no password and
 // follows the connection's rule instead of the policy (decideUpstream).
 func Decide(st SignInState) Next {
 	allowed := allowedMethods(st.Org, st.Offered)
+	// Owners and admins under admins_phishing_resistant: a passkey or
+	// security key only, neither a remembered device nor a recovery code
+	// instead of it; without one they prove what they have and enrol one.
+	keysOnly := AdminMustUsePasskey(st.Org, st.Account)
+	if keysOnly {
+		allowed = slices.DeleteFunc(allowed, func(m Method) bool { return m != MethodWebAuthn })
+	}
 	var usable []*Factor
 	for _, f := range st.Factors {
 		if len(factorChannels(f, allowed)) > 0 {
@@ -150,7 +160,7 @@ func Decide(st SignInState) Next {
 	}
 	proven := provenSecondStep(st.Proven)
 	if st.Upstream != nil {
-		return decideUpstream(st, allowed, usable)
+		return decideUpstream(st, allowed, usable, keysOnly)
 	}
 	if st.AppPassword != "" {
 		// Whatever the account has: such a session reaches no security
@@ -161,10 +171,10 @@ func Decide(st SignInState) Next {
 		if st.Legacy {
 			return Next{Kind: NextSession, SecondStep: SecondStepExempt, AMR: []string{"pwd"}}
 		}
-		if st.Remembered && !st.RequireSecondStep && len(usable) > 0 {
+		if st.Remembered && !st.RequireSecondStep && !keysOnly && len(usable) > 0 {
 			return Next{Kind: NextSession, SecondStep: SecondStepRemembered, AMR: []string{"pwd"}}
 		}
-		return secondStepChoices(st, allowed, usable)
+		return secondStepChoices(st, allowed, usable, keysOnly)
 	}
 	// What a session would record now: for NextSession, and for NextEnrol
 	// when its grace period lets the member go on without enrolling.
@@ -174,7 +184,7 @@ func Decide(st SignInState) Next {
 	}
 	// Everything the account has was proven: the password when that is all it has.
 	n.Confirmed = proven || !st.HasMethod()
-	if len(usable) == 0 && (len(st.Factors) > 0 || st.Org.Policy.TwoStep == PolicyRequired || st.RequireSecondStep) {
+	if len(usable) == 0 && (len(st.Factors) > 0 || st.Org.Policy.TwoStep == PolicyRequired || st.RequireSecondStep || keysOnly) {
 		n.Kind, n.Allowed = NextEnrol, allowed
 		if until := graceUntil(st.Org, st.Account); st.Now.Before(until) && !st.RequireSecondStep {
 			n.GraceUntil = until
@@ -194,8 +204,8 @@ func (u *Upstream) issuer() string {
 // secondStepChoices is the NextSecondStep of an account that has a method:
 // every factor by each channel the policy allows, or, when none of them is
 // allowed, by every channel (prove what you have, then enrol), then recovery
-// codes while some remain.
-func secondStepChoices(st SignInState, allowed []Method, usable []*Factor) Next {
+// codes while some remain (not instead of a key an admin must use: keysOnly).
+func secondStepChoices(st SignInState, allowed []Method, usable []*Factor, keysOnly bool) Next {
 	n := Next{Kind: NextSecondStep, Upstream: st.Upstream}
 	for _, f := range st.Factors {
 		chans := factorChannels(f, allowed)
@@ -206,7 +216,7 @@ func secondStepChoices(st SignInState, allowed []Method, usable []*Factor) Next 
 			n.Choices = append(n.Choices, Choice{Method: m, Factor: f})
 		}
 	}
-	if st.RecoveryCodes > 0 {
+	if st.RecoveryCodes > 0 && !(keysOnly && len(usable) > 0) {
 		n.Choices = append(n.Choices, Choice{Method: MethodRecoveryCode})
 	}
 	return n
@@ -220,14 +230,20 @@ func secondStepChoices(st SignInState, allowed []Method, usable []*Factor) Next 
 //     person signs in for asks for a second step (RequireSecondStep);
 //   - trust_upstream: the provider's amr/acr showing a second step gives a
 //     session marked upstream; otherwise as always;
-//   - always: the account proves a Twostep method it has (SU-07), or, with
+//   - always (and for owners and admins who must use a passkey, whatever
+//     the rule): the account proves a Twostep method it has (SU-07), or, with
 //     none, enrols one the policy allows, without a grace period; then a
 //     session marked proven whose amr is the provider's plus Twostep's own.
-func decideUpstream(st SignInState, allowed []Method, usable []*Factor) Next {
+func decideUpstream(st SignInState, allowed []Method, usable []*Factor, keysOnly bool) Next {
 	up := st.Upstream
 	rule := up.Rule
 	if rule == SSONever && (st.Account.Role != RoleMember || st.RequireSecondStep) {
 		rule = SSOTrustUpstream
+	}
+	if keysOnly {
+		// admins_phishing_resistant: the provider's second step may not
+		// be a key, so the owner or admin proves Twostep's own.
+		rule = SSOAlways
 	}
 	amr := append(slices.Clone(up.AMR), st.Proven...)
 	switch {
@@ -241,7 +257,7 @@ func decideUpstream(st SignInState, allowed []Method, usable []*Factor) Next {
 	case rule == SSOTrustUpstream && up.Proven:
 		return Next{Kind: NextSession, SecondStep: SecondStepUpstream, AMR: amr, Confirmed: !st.HasMethod(), Upstream: up}
 	case st.HasMethod():
-		return secondStepChoices(st, allowed, usable)
+		return secondStepChoices(st, allowed, usable, keysOnly)
 	}
 	return Next{Kind: NextEnrol, Allowed: allowed, SecondStep: SecondStepNone, AMR: slices.Clone(st.Proven), Upstream: up}
 }

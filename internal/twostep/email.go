@@ -32,6 +32,11 @@ func (s *Service) SendSignInCode(ctx context.Context, r SendRequest) (*CodeSent,
 	if err != nil {
 		return nil, err
 	}
+	if r.Method == MethodWebAuthn {
+		// The challenge as it is now, in the transaction: a code sent
+		// meanwhile must not be written back over.
+		return s.sendWebAuthn(ctx, st, func(ctx context.Context, tx Store) (*Challenge, error) { return tx.Challenge(ctx, c.ID) })
+	}
 	f, err := deliveryFactor(st, r.Method, r.FactorID)
 	if err != nil {
 		return nil, err
@@ -122,6 +127,11 @@ func (s *Service) ConfirmIdentitySend(ctx context.Context, c *Caller, m Method, 
 	st, err := s.signInState(ctx, s.store, c.Account, nil, []string{"pwd"})
 	if err != nil {
 		return nil, err
+	}
+	if m == MethodWebAuthn {
+		return s.sendWebAuthn(ctx, st, func(ctx context.Context, tx Store) (*Challenge, error) {
+			return s.sessionChallenge(ctx, tx, c, PurposeConfirmIdentity)
+		})
 	}
 	f, err := deliveryFactor(st, m, factorID)
 	if err != nil {

@@ -2,6 +2,7 @@ package twostep
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -17,6 +18,9 @@ type NewFactor struct {
 	Secret     string
 	OTPAuthURI string
 	CodeSent   *CodeSent
+	// Options are, for webauthn, the PublicKeyCredentialCreationOptions to
+	// hand the browser (WebAuthnFactorOptions makes new ones).
+	Options json.RawMessage
 }
 
 // FactorRequest is a method to add: Address for e-mail (default: the
@@ -45,6 +49,10 @@ func (s *Service) AddFactor(ctx context.Context, c *Caller, r FactorRequest) (*N
 		return nil, invalid("method", ReasonRequired)
 	}
 	if !s.offered(r.Method) {
+		if r.Method == MethodWebAuthn {
+			_, why := s.WebAuthnOffered()
+			return nil, why
+		}
 		return nil, invalid("method", ReasonMethodUnknown, "Methods", joinMethods(s.methods))
 	}
 	if utf8.RuneCountInString(r.Label) > 64 {
@@ -79,6 +87,10 @@ func (s *Service) AddFactor(ctx context.Context, c *Caller, r FactorRequest) (*N
 		}
 		if f.Label == "" {
 			f.Label = MaskAddress(MethodEmail, f.Address)
+		}
+	case MethodWebAuthn:
+		if f.Label == "" {
+			f.Label = DefaultPasskeyLabel
 		}
 	case MethodSMS, MethodVoice:
 		// Nothing is sent to a number that cannot or must not take codes.
@@ -120,6 +132,11 @@ func (s *Service) AddFactor(ctx context.Context, c *Caller, r FactorRequest) (*N
 			}
 		}
 		if err := tx.CreateFactor(ctx, f); err != nil {
+			return err
+		}
+		if r.Method == MethodWebAuthn {
+			var err error
+			nf.Options, err = s.beginRegistration(ctx, tx, c, f)
 			return err
 		}
 		if !r.Method.delivers() {
@@ -251,6 +268,15 @@ func (s *Service) Factors(ctx context.Context, c *Caller) ([]*Factor, error) {
 	return s.store.Factors(ctx, c.Account.ID)
 }
 
+// VerifyWebAuthnFactor activates a pending webauthn factor with the
+// browser's answer to its creation options, as VerifyFactor does; a refused
+// answer is an *InvalidError on "credential" (ReasonCredentialRefused,
+// ReasonCredentialExpired: ask WebAuthnFactorOptions again,
+// ReasonCredentialTaken: the key is registered already, WA-05).
+func (s *Service) VerifyWebAuthnFactor(ctx context.Context, c *Caller, id string, credential json.RawMessage) (*Factor, []string, error) {
+	return s.VerifyFactor(ctx, c, id, string(credential))
+}
+
 // VerifyFactor activates a pending factor with its first code (OTP-12). When
 // this turns two-step on, it returns the account's first recovery codes. A wrong
 // code is a *CodeError; ErrConflict if the factor is already active.
@@ -265,6 +291,11 @@ func (s *Service) VerifyFactor(ctx context.Context, c *Caller, id, code string) 
 	code, err = checkCodeFormat(f.Method, code)
 	if err != nil {
 		return nil, nil, err
+	}
+	if f.Method == MethodWebAuthn {
+		if err := s.mayEnrol(c); err != nil {
+			return nil, nil, err
+		}
 	}
 	a := c.Account
 	var codes []string
@@ -318,7 +349,11 @@ func (s *Service) VerifyFactor(ctx context.Context, c *Caller, id, code string) 
 		}
 		if c.SignIn != nil {
 			// The sign-in that had to enrol has now proven this method too.
-			c.SignIn.AMR = append(c.SignIn.AMR, f.Method.AMR())
+			if f.Method == MethodWebAuthn {
+				c.SignIn.AMR = append(c.SignIn.AMR, passkeyAMR(f.Credential.UserVerified)...)
+			} else {
+				c.SignIn.AMR = append(c.SignIn.AMR, f.Method.AMR())
+			}
 			if err := tx.UpdateChallenge(ctx, c.SignIn); err != nil {
 				return nil, err
 			}
@@ -349,6 +384,10 @@ func (s *Service) VerifyFactor(ctx context.Context, c *Caller, id, code string) 
 // new seed, or the code sent for its enrolment (counted on that challenge, which
 // it consumes when right). It returns a refusal when the enrolment code is spent.
 func (s *Service) matchEnrolment(ctx context.Context, tx Store, f *Factor, code string, now time.Time) (bool, error, error) {
+	if f.Method == MethodWebAuthn {
+		refusal, err := s.matchRegistration(ctx, tx, f, code)
+		return refusal == nil && err == nil, refusal, err
+	}
 	if f.Method == MethodTOTP {
 		secret, err := s.sealer.Open(f.Secret, []byte(f.ID))
 		if err != nil {
@@ -412,8 +451,13 @@ func (s *Service) UpdateFactor(ctx context.Context, c *Caller, id string, ch Fac
 		if f, err = s.ownFactor(ctx, tx, c, id); err != nil {
 			return err
 		}
-		if ch.Label != nil {
+		if ch.Label != nil && strings.TrimSpace(*ch.Label) != f.Label {
+			before := f.Label
 			f.Label = strings.TrimSpace(*ch.Label)
+			if err := s.audit(ctx, tx, event{detail: &FactorRenamed{FactorID: f.ID, Method: f.Method, Before: before, After: f.Label},
+				account: c.Account, caller: c}); err != nil {
+				return err
+			}
 		}
 		if ch.Default != nil && !f.Default {
 			if f.Status != FactorActive {
@@ -589,11 +633,14 @@ func MaskAddress(m Method, addr string) string {
 // DefaultTOTPLabel is the label of an authenticator app its owner did not name.
 const DefaultTOTPLabel = "Authenticator app"
 
+// DefaultPasskeyLabel is the label of a passkey its owner did not name.
+const DefaultPasskeyLabel = "Passkey"
+
 // noticeLabel is f's label as a notice says it after the method's name, in
-// the reader's language: "" for the default label of an app, which is
-// English and says no more than the method's name.
+// the reader's language: "" for the default label of an app or a passkey,
+// which is English and says no more than the method's name.
 func noticeLabel(f *Factor) string {
-	if f.Method == MethodTOTP && f.Label == DefaultTOTPLabel {
+	if f.Method == MethodTOTP && f.Label == DefaultTOTPLabel || f.Method == MethodWebAuthn && f.Label == DefaultPasskeyLabel {
 		return ""
 	}
 	return f.Label

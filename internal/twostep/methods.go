@@ -35,7 +35,17 @@ func defaultChoice(n Next) (Choice, bool) {
 // some remain; and the method of the default choice.
 func methodOptions(n Next) ([]MethodOption, Method) {
 	var out []MethodOption
+	keys := false
 	for _, c := range n.Choices {
+		if c.Method == MethodWebAuthn {
+			// One entry for all keys: the browser picks among them (API.md §11).
+			if keys {
+				continue
+			}
+			keys = true
+			out = append(out, MethodOption{Method: MethodWebAuthn})
+			continue
+		}
 		o := MethodOption{Method: c.Method}
 		if c.Factor != nil {
 			o.FactorID, o.To = c.Factor.ID, MaskAddress(c.Method, c.Factor.Address)
@@ -57,6 +67,9 @@ func (s *Service) activeFactors(ctx context.Context, st Store, accountID string)
 // checkCodeFormat returns the code in canonical form, or an *InvalidError when it
 // cannot be a code of that method at all (such a typo is not counted as a guess).
 func checkCodeFormat(m Method, code string) (string, error) {
+	if m == MethodWebAuthn {
+		return code, checkCredentialJSON([]byte(code))
+	}
 	code = normalizeCode(code)
 	switch m {
 	case MethodTOTP, MethodEmail, MethodSMS, MethodVoice:
@@ -66,10 +79,12 @@ func checkCodeFormat(m Method, code string) (string, error) {
 			return "", invalid("code", ReasonRecoveryCode)
 		}
 		return code, nil
+	case MethodWebAuthn:
+		return code, nil // a credential's JSON: checkCredentialJSON
 	case "":
 		return "", invalid("method", ReasonRequired)
 	}
-	return "", invalid("method", ReasonMethodUnknown, "Methods", "totp, email, sms, voice, recovery_code")
+	return "", invalid("method", ReasonMethodUnknown, "Methods", "totp, email, sms, voice, webauthn, recovery_code")
 }
 
 // secondStep checks a second-step code inside tx, by a method Decide(st)
@@ -80,62 +95,79 @@ func checkCodeFormat(m Method, code string) (string, error) {
 // attempts on any number of sign-ins take turns; locked → refusal ErrThrottled,
 // whatever the code (RL-08); then the before hook counts, and the comparison;
 // a wrong code counts a failure and is the refusal ErrInvalidCode.
+//
+// The proof is the amr the step adds when it succeeds (for a key, whether it
+// verified its holder).
 func (s *Service) secondStep(ctx context.Context, tx Store, st SignInState, m Method, code, factorID string, ch *Challenge, c *Caller,
-	before func() (error, error)) (error, error) {
+	before func() (error, error)) (proof []string, refusal error, err error) {
 	a := st.Account
 	next := Decide(st)
 	if err := offered(st, next, m, factorID); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if m.delivers() && ch != nil && ch.Method != "" && !next.Offers(ch.Method, ch.FactorID) {
-		return nil, ErrMethodNotAllowed // the live code went by a channel the policy banned since
+		return nil, nil, ErrMethodNotAllowed // the live code went by a channel the policy banned since
 	}
 	now := s.now()
 	t, err := tx.LockThrottle(ctx, accountKey(a.ID))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if wait, locked := t.Locked(now); locked {
-		return throttled(ErrThrottled, wait), nil
+		return nil, throttled(ErrThrottled, wait), nil
 	}
 	if before != nil {
 		if refusal, err := before(); refusal != nil || err != nil {
-			return refusal, err
+			return nil, refusal, err
 		}
 	}
-	ok, err := s.matchSecondStep(ctx, tx, a, st.Factors, m, code, factorID, ch, c)
+	var ok bool
+	if m == MethodWebAuthn {
+		// Only the keys Decide offers now count (the policy may have changed).
+		var keys []*Factor
+		for _, f := range st.Factors {
+			if next.Offers(MethodWebAuthn, f.ID) {
+				keys = append(keys, f)
+			}
+		}
+		proof, err = s.matchAssertion(ctx, tx, a, keys, code, factorID, ch, c)
+		ok = proof != nil
+	} else {
+		ok, err = s.matchSecondStep(ctx, tx, a, st.Factors, m, code, factorID, ch, c)
+		proof = []string{m.AMR()}
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !ok {
 		after := s.limits.Account.Fail(t, now)
 		if err := tx.PutThrottle(ctx, after); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := s.audit(ctx, tx, event{detail: &SecondStepFailed{Method: m}, account: a, caller: c}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if wait, locked := after.Locked(now); locked {
 			s.metrics.ThrottleTrip("account")
 			if err := s.audit(ctx, tx, event{detail: &SecondStepLocked{Seconds: int(wait.Seconds())}, account: a, caller: c}); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			// NT-04: the right password followed by wrong codes is worth telling
 			// the holder about, once per series rather than at every lock.
 			if after.Failures == s.limits.Account.Free {
 				if err := s.notice(ctx, tx, a, "second_step_locked", nil); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 		}
-		return ErrInvalidCode, nil
+		return nil, ErrInvalidCode, nil
 	}
 	if t.Failures > 0 {
 		if err := tx.PutThrottle(ctx, s.limits.Account.Succeed(t)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return nil, nil
+	return proof, nil, nil
 }
 
 // offered returns nil when next lets m (and factorID) prove the second step;

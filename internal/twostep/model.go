@@ -25,6 +25,9 @@ const (
 	MethodSMS          Method = "sms"
 	MethodVoice        Method = "voice"
 	MethodRecoveryCode Method = "recovery_code"
+	// MethodWebAuthn is a passkey or security key (API.md §11), offered only
+	// when the base URL's host is a name (WebAuthnOffered).
+	MethodWebAuthn Method = "webauthn"
 )
 
 // delivers reports whether m's codes are sent by Twostep (rather than made by an
@@ -44,6 +47,8 @@ func (m Method) AMR() string {
 		return "tel"
 	case MethodRecoveryCode:
 		return "rcv"
+	case MethodWebAuthn:
+		return "hwk"
 	}
 	return ""
 }
@@ -76,7 +81,16 @@ type Policy struct {
 	RememberDeviceDays int
 	// AllowAppPasswords lets members make app passwords for old clients (§11).
 	AllowAppPasswords bool
-	ChangedAt         time.Time
+	// AdminsPhishingResistant: owners and admins must sign in with a passkey
+	// or security key (ORG-03 for them): Decide offers them only
+	// MethodWebAuthn, and leads those without one to enrol one.
+	AdminsPhishingResistant bool
+	// WebAuthnOffered records that the organisation's list of allowed methods
+	// was brought up to date once this server offered MethodWebAuthn
+	// (OfferWebAuthn), so that an owner who took it out does not get it back
+	// at the next start.
+	WebAuthnOffered bool
+	ChangedAt       time.Time
 }
 
 // Org is an organisation: a product's customer, holding accounts and a policy.
@@ -116,14 +130,17 @@ func (a *Account) TwoStepEnabled() bool { return !a.TwoStepSince.IsZero() }
 // Factor is one second-step method of an account. For TOTP, Secret holds the
 // sealed seed; for e-mail and phone, Address holds where codes go.
 type Factor struct {
-	ID           string
-	AccountID    string
-	Method       Method
-	Status       FactorStatus
-	Label        string
-	Secret       []byte
-	Address      string
-	Channels     []Method // for a phone: every channel the number takes (MethodSMS, MethodVoice)
+	ID        string
+	AccountID string
+	Method    Method
+	Status    FactorStatus
+	Label     string
+	Secret    []byte
+	Address   string
+	Channels  []Method // for a phone: every channel the number takes (MethodSMS, MethodVoice)
+	// Credential is a webauthn factor's public key credential, nil while
+	// the factor is pending.
+	Credential   *Credential
 	LastTOTPStep int64
 	Default      bool
 	CreatedAt    time.Time
@@ -158,6 +175,9 @@ const (
 	// PurposeEnrolSignIn is a sign-in whose holder must first set up a method
 	// the organisation requires; its token only enrols.
 	PurposeEnrolSignIn Purpose = "enrol_sign_in"
+	// PurposePasskeySignIn is a passwordless sign-in (API.md §11): a
+	// challenge of no account until a passkey answers it.
+	PurposePasskeySignIn Purpose = "passkey_sign_in"
 )
 
 // Challenge is a single-use server-side step: a sign-in in progress, a code sent,
@@ -182,7 +202,11 @@ type Challenge struct {
 	AMR           []string // what the holder has proven so far
 	// Upstream is the provider's answer of an SSO sign-in (API.md §12), nil
 	// for any other; stored with the challenge, never updated.
-	Upstream   *Upstream
+	Upstream *Upstream
+	// WebAuthn is the live WebAuthn ceremony of this challenge (its random
+	// challenge and what the answer must match), nil when none: a new one
+	// replaces it, and answering takes it (TakeWebAuthn), right or wrong (WA-01).
+	WebAuthn   []byte
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 	ConsumedAt time.Time

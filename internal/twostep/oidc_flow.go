@@ -181,7 +181,7 @@ func (s *Service) unsatisfied(r *AuthRequest, cl *OIDCClient, sess *Session) str
 		return AuthErrLoginRequired
 	case r.MaxAge > 0 && s.now().Sub(sess.CreatedAt) > time.Duration(r.MaxAge)*time.Second:
 		return AuthErrLoginRequired
-	case r.wantsTwoStep(cl) && achievedACR(sess) != ACRTwoStep:
+	case r.wantsTwoStep(cl) && achievedACR(sess) == ACRPassword:
 		return AuthErrInteractionRequired
 	}
 	return ""
@@ -190,7 +190,14 @@ func (s *Service) unsatisfied(r *AuthRequest, cl *OIDCClient, sess *Session) str
 // achievedACR is the class a session's sign-in reached: two-step only for a
 // second step proven in it or trusted from an SSO provider (API.md, the
 // paragraph before §7); never more than what happened.
+//
+// A session earned by a passkey or security key that verified its holder
+// (amr hwk and mfa) is phishing-resistant: nothing a person can be tricked
+// into typing was enough.
 func achievedACR(sess *Session) string {
+	if sess.SecondStep == SecondStepProven && slices.Contains(sess.AMR, "hwk") && slices.Contains(sess.AMR, "mfa") {
+		return ACRPhishingResistant
+	}
 	if sess.SecondStep == SecondStepProven || sess.SecondStep == SecondStepUpstream {
 		return ACRTwoStep
 	}

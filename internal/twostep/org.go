@@ -90,6 +90,10 @@ func (s *Service) SetPolicy(ctx context.Context, c *Caller, p Policy) (*Policy, 
 		}
 	}
 	p.AllowedMethods = allowed
+	if p.AdminsPhishingResistant && !slices.Contains(allowed, MethodWebAuthn) {
+		return nil, invalid("admins_phishing_resistant", ReasonPhishingResistantWebAuthn)
+	}
+	p.WebAuthnOffered = s.offered(MethodWebAuthn)
 	if p.MinClientVersion != "" {
 		if _, err := ParseClientVersion("min_client_version", p.MinClientVersion); err != nil {
 			return nil, err

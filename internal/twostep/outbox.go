@@ -96,6 +96,9 @@ type CodeSent struct {
 	To          string // masked
 	ExpiresIn   time.Duration
 	ResendAfter time.Duration
+	// Options are, for MethodWebAuthn, the PublicKeyCredentialRequestOptions
+	// of the ceremony just started (nothing is sent: the key is at hand).
+	Options json.RawMessage
 }
 
 // accountCap is the cap of code messages per account and channel ("at most 10

@@ -117,6 +117,21 @@ const (
 	ReasonFactorNotVerified Reason = "factor_not_verified"
 )
 
+// Reasons about passkeys and security keys (API.md §11).
+const (
+	ReasonWebAuthnIPHost    Reason = "webauthn_ip_host" // Host: the base URL's host, an IP address
+	ReasonWebAuthnNoHost    Reason = "webauthn_no_host"
+	ReasonWebAuthnOff       Reason = "webauthn_off"
+	ReasonCredentialFormat  Reason = "credential_format"
+	ReasonCredentialExpired Reason = "credential_expired"
+	ReasonCredentialRefused Reason = "credential_refused"
+	ReasonCredentialTaken   Reason = "credential_taken"
+	ReasonPasskeyNoUV       Reason = "passkey_no_uv"
+	// ReasonPhishingResistantWebAuthn: admins_phishing_resistant needs
+	// webauthn among the allowed methods.
+	ReasonPhishingResistantWebAuthn Reason = "phishing_resistant_webauthn"
+)
+
 // Reasons about organisations' own identity providers (API.md §12).
 const (
 	ReasonSSORule            Reason = "sso_rule"

@@ -72,7 +72,7 @@ func (s *Service) rememberDevice(ctx context.Context, tx Store, a *Account, org 
 	if already {
 		return until, nil // renewed: nothing new to tell
 	}
-	ag := DescribeUserAgent(dev.UserAgent)
+	ag := s.agent(dev.UserAgent)
 	detail := &DeviceRemembered{Device: dev.ID, Until: until.UTC().Format(time.RFC3339), Days: days,
 		Browser: ag.Browser, Platform: ag.Platform}
 	if err := s.audit(ctx, tx, event{detail: detail, account: a, caller: c}); err != nil {

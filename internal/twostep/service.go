@@ -57,6 +57,13 @@ type Options struct {
 	// SSO makes the HTTP calls to organisations' own identity providers
 	// (API.md §12); nil: no organisation can set up SSO.
 	SSO SSOProvider
+	// DescribeAgent reads a User-Agent header for the words of notices and
+	// audit details ("Firefox", "Linux"); main gives the web adapter's
+	// parser. nil: devices go unnamed.
+	DescribeAgent func(userAgent string) Agent
+	// Authenticators runs WebAuthn ceremonies; required when Methods holds
+	// MethodWebAuthn, which needs a base URL whose host is a name.
+	Authenticators Authenticators
 }
 
 // Service is Twostep's use cases. It is safe for concurrent use.
@@ -87,6 +94,8 @@ type Service struct {
 	cookieDomain  string
 	verify        VerifyOptions
 	sso           SSOProvider
+	describeAgent func(string) Agent
+	passkeys      Authenticators
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -107,7 +116,7 @@ func New(o Options) (*Service, error) {
 		issuer: o.Issuer, methods: o.Methods, sessionIdle: o.SessionIdle, sessionMax: o.SessionMax,
 		confirmWindow: o.ConfirmWindow, signInTTL: o.SignInTTL, limits: o.Limits, smsCountries: o.SMSCountries,
 		phoneLimits: o.PhoneLimits, metrics: o.Metrics, resetSlots: make(chan struct{}, resetsInFlight),
-		oidc: o.OIDC.withDefaults(), verify: o.Verify, sso: o.SSO,
+		oidc: o.OIDC.withDefaults(), verify: o.Verify, describeAgent: o.DescribeAgent, passkeys: o.Authenticators, sso: o.SSO,
 	}
 	if s.metrics == nil {
 		s.metrics = noMetrics{}
@@ -132,8 +141,16 @@ func New(o Options) (*Service, error) {
 		s.methods = []Method{MethodTOTP}
 	}
 	for _, m := range s.methods {
-		if m != MethodTOTP && m != MethodEmail && m != MethodSMS && m != MethodVoice {
+		if m != MethodTOTP && m != MethodEmail && m != MethodSMS && m != MethodVoice && m != MethodWebAuthn {
 			return nil, errors.New("twostep: unknown method " + string(m))
+		}
+		if m == MethodWebAuthn {
+			if err := WebAuthnAvailability(o.BaseURL); err != nil {
+				return nil, errors.New("twostep: webauthn needs a base URL whose host is a name: " + err.Error())
+			}
+			if o.Authenticators == nil {
+				return nil, errors.New("twostep: webauthn needs Authenticators")
+			}
 		}
 	}
 	if o.MinClientVersion != "" {
@@ -328,7 +345,8 @@ func (s *Service) offered(m Method) bool { return slices.Contains(s.methods, m) 
 
 // DefaultPolicy is the policy of a new organisation on this server.
 func (s *Service) DefaultPolicy() Policy {
-	return Policy{TwoStep: PolicyOptional, AllowedMethods: s.Methods(), AllowLegacyClients: true, AllowAppPasswords: true}
+	return Policy{TwoStep: PolicyOptional, AllowedMethods: s.Methods(), AllowLegacyClients: true, AllowAppPasswords: true,
+		WebAuthnOffered: s.offered(MethodWebAuthn)}
 }
 
 // allowed returns the methods the organisation's policy allows among those offered.

@@ -2,6 +2,7 @@ package twostep
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -59,6 +60,10 @@ type SignInResult struct {
 	ExpiresAt       time.Time
 	Methods         []MethodOption
 	DefaultMethod   Method
+	// WebAuthnOptions are the PublicKeyCredentialRequestOptions of the
+	// ceremony this sign-in started for its keys, when Methods offers
+	// MethodWebAuthn (SignIn only: a page asks WebAuthnSignInOptions).
+	WebAuthnOptions json.RawMessage
 	// CodeSent is set when the default method delivers a code and one was
 	// queued (not when a sending cap stopped it: the sign-in goes on without).
 	CodeSent *CodeSent
@@ -223,6 +228,9 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 		}
 	}
 	res.DefaultMethod = def.Method
+	if res.WebAuthnOptions, err = s.beginAssertion(acct, st.Factors, next, c); err != nil {
+		return nil, err
+	}
 	var capped error
 	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		if err := tx.CreateChallenge(ctx, c); err != nil {
@@ -390,6 +398,9 @@ type VerifyRequest struct {
 	// account's later sign-ins, for the policy's RememberDeviceDays (nothing
 	// when that is 0).
 	RememberDevice bool
+	// Credential is, for MethodWebAuthn, the browser's JSON of the
+	// PublicKeyCredential answering the sign-in's options (Code is unused).
+	Credential json.RawMessage
 }
 
 // VerifySignIn checks a second-step code and, when it is right, ends the sign-in
@@ -406,7 +417,7 @@ func (s *Service) VerifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 // metricMethod keeps a label to the known methods, whatever a client sent.
 func metricMethod(m Method) string {
 	switch m {
-	case MethodTOTP, MethodEmail, MethodSMS, MethodVoice, MethodRecoveryCode:
+	case MethodTOTP, MethodEmail, MethodSMS, MethodVoice, MethodRecoveryCode, MethodWebAuthn:
 		return string(m)
 	}
 	return "other"
@@ -416,9 +427,25 @@ func (s *Service) verifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 	if r.SignInToken == "" {
 		return nil, invalid("sign_in_token", ReasonRequired)
 	}
+	if r.Method == MethodWebAuthn {
+		r.Code = string(r.Credential)
+	}
 	code, err := checkCodeFormat(r.Method, r.Code)
 	if err != nil {
 		return nil, err
+	}
+	if r.Method == MethodWebAuthn {
+		// A passwordless sign-in's token names no account until the key answers.
+		ch, err := s.store.ChallengeByToken(ctx, HashToken(r.SignInToken))
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		if err == nil && ch.Purpose == PurposePasskeySignIn {
+			if !ch.ConsumedAt.IsZero() || !s.now().Before(ch.ExpiresAt) {
+				return nil, ErrExpired
+			}
+			return s.verifyPasskeySignIn(ctx, r, ch)
+		}
 	}
 	var res *SignInResult
 	// Everything, the lookups included, in one write transaction: on SQLite the
@@ -438,7 +465,7 @@ func (s *Service) verifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 			return nil, err
 		}
 		n := 0
-		refusal, err := s.secondStep(ctx, tx, st, r.Method, code, r.FactorID, c, caller, func() (error, error) {
+		proof, refusal, err := s.secondStep(ctx, tx, st, r.Method, code, r.FactorID, c, caller, func() (error, error) {
 			// The live code as of now, not as of the lookup: a resend in between replaced it.
 			fresh, err := tx.CountChallengeAttempt(ctx, c.ID)
 			if errors.Is(err, ErrNotFound) || (err == nil && fresh.Attempts > s.limits.Attempts) {
@@ -471,6 +498,9 @@ func (s *Service) verifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 			used = c.Method // amr follows the channel the code came by
 		}
 		st.Proven = append(slices.Clone(c.AMR), used.AMR())
+		if used == MethodWebAuthn {
+			st.Proven = append(slices.Clone(c.AMR), proof...)
+		}
 		// Proven now; what comes next is the policy's: a session, or enrolment
 		// of a method it allows (SU-07: prove what you have, then add).
 		next := Decide(st)

@@ -48,6 +48,8 @@ type Orgs interface {
 	OrgBySlug(ctx context.Context, slug string) (*Org, error)
 	UpdateOrg(ctx context.Context, o *Org) error
 	CountOrgs(ctx context.Context) (int, error)
+	// OrgIDs lists the id of every organisation.
+	OrgIDs(ctx context.Context) ([]string, error)
 }
 
 // Accounts keeps accounts.
@@ -82,6 +84,10 @@ type Factors interface {
 	// UseTOTPStep records step as the factor's last accepted TOTP step if it is
 	// greater than the one recorded, and reports whether it did.
 	UseTOTPStep(ctx context.Context, factorID string, step int64, at time.Time) (bool, error)
+	// FactorByCredentialID returns the webauthn factor whose credential has
+	// id; ErrNotFound if none. CreateFactor and UpdateFactor return
+	// ErrConflict for a credential id another factor has (WA-05).
+	FactorByCredentialID(ctx context.Context, id []byte) (*Factor, error)
 }
 
 // RecoveryCodes keeps accounts' recovery codes (their keyed hashes).
@@ -107,7 +113,7 @@ type Challenges interface {
 	// purpose p; ErrNotFound if none.
 	LatestChallenge(ctx context.Context, accountID string, p Purpose) (*Challenge, error)
 	// UpdateChallenge writes SessionID, FactorID, Method, Address, CodeHash,
-	// CodeExpiresAt, Sends, LastSentAt, LastChannel, AMR and ExpiresAt.
+	// CodeExpiresAt, Sends, LastSentAt, LastChannel, AMR, WebAuthn and ExpiresAt.
 	UpdateChallenge(ctx context.Context, c *Challenge) error
 	// CountChallengeAttempt adds one to the attempts of an unconsumed challenge and
 	// returns it as it now is (holding its row within Atomic); ErrNotFound if it
@@ -118,6 +124,10 @@ type Challenges interface {
 	ConsumeChallenge(ctx context.Context, id string, at time.Time) (bool, error)
 	// ConsumeChallenges marks every unconsumed challenge of the account with one of the purposes consumed at at.
 	ConsumeChallenges(ctx context.Context, accountID string, at time.Time, purposes ...Purpose) error
+	// TakeWebAuthn returns the challenge's WebAuthn ceremony and clears it, in
+	// one statement: of N concurrent calls one gets it (WA-01); nil when it
+	// has none; ErrNotFound if there is no such challenge.
+	TakeWebAuthn(ctx context.Context, id string) ([]byte, error)
 }
 
 // Sessions keeps signed-in sessions.

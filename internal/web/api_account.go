@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -26,6 +27,11 @@ type factorJSON struct {
 	QRPNG      string `json:"qr_png,omitempty"`
 	// Only while a new e-mail or phone method waits for its first code.
 	CodeSent *codeSentJSON `json:"code_sent,omitempty"`
+	// Only while a new passkey or security key is pending: the
+	// PublicKeyCredentialCreationOptions for the browser.
+	Options json.RawMessage `json:"options,omitempty"`
+	// Passkey says, for an active webauthn factor, what the key reported.
+	Passkey *passkeyJSON `json:"passkey,omitempty"`
 }
 
 type codeSentJSON struct {
@@ -34,11 +40,14 @@ type codeSentJSON struct {
 	To          string `json:"to"`
 	ExpiresIn   int    `json:"expires_in"`
 	ResendAfter int    `json:"resend_after"`
+	// Options: for webauthn, the PublicKeyCredentialRequestOptions of the
+	// ceremony just started.
+	Options json.RawMessage `json:"options,omitempty"`
 }
 
 func codeSentBody(cs *twostep.CodeSent) codeSentJSON {
 	return codeSentJSON{Method: string(cs.Method), FactorID: cs.FactorID, To: cs.To,
-		ExpiresIn: int(cs.ExpiresIn.Round(time.Second).Seconds()), ResendAfter: int(cs.ResendAfter.Seconds())}
+		ExpiresIn: int(cs.ExpiresIn.Round(time.Second).Seconds()), ResendAfter: int(cs.ResendAfter.Seconds()), Options: cs.Options}
 }
 
 func factorBody(f *twostep.Factor) factorJSON {
@@ -46,6 +55,9 @@ func factorBody(f *twostep.Factor) factorJSON {
 		To: twostep.MaskAddress(f.Method, f.Address), CreatedAt: jsonTime(f.CreatedAt), LastUsedAt: jsonTime(f.LastUsedAt), Default: f.Default}
 	for _, c := range f.Channels {
 		out.Channels = append(out.Channels, string(c))
+	}
+	if f.Credential != nil {
+		out.Passkey = passkeyBody(f.Credential)
 	}
 	return out
 }
@@ -157,6 +169,7 @@ func (s *Server) apiAddFactor(w http.ResponseWriter, r *http.Request, c *twostep
 		cs := codeSentBody(nf.CodeSent)
 		out.CodeSent = &cs
 	}
+	out.Options = nf.Options
 	if nf.Secret != "" {
 		out.Secret, out.OTPAuthURI = nf.Secret, nf.OTPAuthURI
 		out.QRPNG = "/api/v1/account/factors/" + nf.Factor.ID + "/qr.png"
@@ -176,13 +189,21 @@ func (s *Server) apiFactorQR(w http.ResponseWriter, r *http.Request, c *twostep.
 
 func (s *Server) apiVerifyFactor(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
 	var body struct {
-		Code string `json:"code"`
+		Code       string          `json:"code"`
+		Credential json.RawMessage `json:"credential"`
 	}
 	if err := decode(r, &body); err != nil {
 		s.apiError(w, r, err)
 		return
 	}
-	f, codes, err := s.svc.VerifyFactor(r.Context(), c, r.PathValue("id"), body.Code)
+	var f *twostep.Factor
+	var codes []string
+	var err error
+	if len(body.Credential) > 0 {
+		f, codes, err = s.svc.VerifyWebAuthnFactor(r.Context(), c, r.PathValue("id"), body.Credential)
+	} else {
+		f, codes, err = s.svc.VerifyFactor(r.Context(), c, r.PathValue("id"), body.Code)
+	}
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -252,17 +273,18 @@ func (s *Server) apiRecoveryCodes(w http.ResponseWriter, r *http.Request, c *two
 
 func (s *Server) apiConfirmIdentity(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
 	var body struct {
-		Password string `json:"password"`
-		Method   string `json:"method"`
-		Code     string `json:"code"`
-		FactorID string `json:"factor_id"`
+		Password   string          `json:"password"`
+		Method     string          `json:"method"`
+		Code       string          `json:"code"`
+		FactorID   string          `json:"factor_id"`
+		Credential json.RawMessage `json:"credential"`
 	}
 	if err := decode(r, &body); err != nil {
 		s.apiError(w, r, err)
 		return
 	}
 	token, sess, err := s.svc.ConfirmIdentity(r.Context(), c, twostep.ConfirmRequest{Password: body.Password,
-		Method: twostep.Method(body.Method), Code: body.Code, FactorID: body.FactorID})
+		Method: twostep.Method(body.Method), Code: body.Code, FactorID: body.FactorID, Credential: body.Credential})
 	if err != nil {
 		s.apiError(w, r, err)
 		return

@@ -15,12 +15,16 @@ type policyJSON struct {
 	AllowLegacyClients bool     `json:"allow_legacy_clients"`
 	RememberDeviceDays int      `json:"remember_device_days"`
 	AllowAppPasswords  bool     `json:"allow_app_passwords"`
+	// AdminsPhishingResistant: owners and admins must use a passkey or
+	// security key (API.md §11).
+	AdminsPhishingResistant bool `json:"admins_phishing_resistant"`
 }
 
 func policyBody(p twostep.Policy) policyJSON {
 	out := policyJSON{TwoStep: p.TwoStep, GracePeriodDays: p.GracePeriodDays, AllowedMethods: methodStrings(p.AllowedMethods),
 		MinClientVersion: nullString(p.MinClientVersion), AllowLegacyClients: p.AllowLegacyClients,
-		RememberDeviceDays: p.RememberDeviceDays, AllowAppPasswords: p.AllowAppPasswords}
+		RememberDeviceDays: p.RememberDeviceDays, AllowAppPasswords: p.AllowAppPasswords,
+		AdminsPhishingResistant: p.AdminsPhishingResistant}
 	return out
 }
 
@@ -50,6 +54,8 @@ func (s *Server) apiSetPolicy(w http.ResponseWriter, r *http.Request, c *twostep
 		AllowLegacyClients *bool     `json:"allow_legacy_clients"`
 		RememberDeviceDays *int      `json:"remember_device_days"`
 		AllowAppPasswords  *bool     `json:"allow_app_passwords"`
+		// Left out: kept as it is (it came after the other fields).
+		AdminsPhishingResistant *bool `json:"admins_phishing_resistant"`
 	}
 	if !s.decodeInto(w, r, &body) {
 		return
@@ -78,13 +84,17 @@ func (s *Server) apiSetPolicy(w http.ResponseWriter, r *http.Request, c *twostep
 	}
 	// The fields issue 18 added may be left out, keeping their value: a
 	// client written before them must not turn app passwords off unknowingly.
-	if body.RememberDeviceDays == nil || body.AllowAppPasswords == nil {
+	if body.RememberDeviceDays == nil || body.AllowAppPasswords == nil || body.AdminsPhishingResistant == nil {
 		org, err := s.svc.Org(r.Context(), c)
 		if err != nil {
 			s.apiError(w, r, err)
 			return
 		}
 		p.RememberDeviceDays, p.AllowAppPasswords = org.Policy.RememberDeviceDays, org.Policy.AllowAppPasswords
+		p.AdminsPhishingResistant = org.Policy.AdminsPhishingResistant
+	}
+	if body.AdminsPhishingResistant != nil {
+		p.AdminsPhishingResistant = *body.AdminsPhishingResistant
 	}
 	if body.RememberDeviceDays != nil {
 		p.RememberDeviceDays = *body.RememberDeviceDays

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -29,6 +30,9 @@ type methodJSON struct {
 	Method   string `json:"method"`
 	FactorID string `json:"factor_id,omitempty"`
 	To       string `json:"to,omitempty"`
+	// Options: for webauthn, the PublicKeyCredentialRequestOptions for all
+	// of the account's keys (API.md §11).
+	Options json.RawMessage `json:"options,omitempty"`
 }
 
 func signInBody(res *twostep.SignInResult) signInJSON {
@@ -38,7 +42,11 @@ func signInBody(res *twostep.SignInResult) signInJSON {
 		out.AMR = res.Session.AMR
 	}
 	for _, m := range res.Methods {
-		out.Methods = append(out.Methods, methodJSON{Method: string(m.Method), FactorID: m.FactorID, To: m.To})
+		mj := methodJSON{Method: string(m.Method), FactorID: m.FactorID, To: m.To}
+		if m.Method == twostep.MethodWebAuthn {
+			mj.Options = res.WebAuthnOptions
+		}
+		out.Methods = append(out.Methods, mj)
 	}
 	if res.CodeSent != nil {
 		cs := codeSentBody(res.CodeSent)
@@ -104,6 +112,8 @@ func (s *Server) apiSignInVerify(w http.ResponseWriter, r *http.Request) {
 		FactorID       string `json:"factor_id"`
 		DeviceToken    string `json:"device_token"`
 		RememberDevice bool   `json:"remember_device"`
+		// Credential: for webauthn, the browser's PublicKeyCredential JSON.
+		Credential json.RawMessage `json:"credential"`
 	}
 	if err := decode(r, &body); err != nil {
 		s.apiError(w, r, err)
@@ -111,7 +121,7 @@ func (s *Server) apiSignInVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.svc.VerifySignIn(r.Context(), twostep.VerifyRequest{SignInToken: body.SignInToken,
 		Method: twostep.Method(body.Method), Code: body.Code, FactorID: body.FactorID, IP: s.clientIP(r), UserAgent: r.UserAgent(),
-		DeviceToken: body.DeviceToken, RememberDevice: body.RememberDevice})
+		DeviceToken: body.DeviceToken, RememberDevice: body.RememberDevice, Credential: body.Credential})
 	if err != nil {
 		s.apiError(w, r, err)
 		return

@@ -25,7 +25,7 @@ import (
 )
 
 type api struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	svc    *twostep.Service
 	clock  *twosteptest.Clock

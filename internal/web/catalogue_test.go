@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 
@@ -180,6 +181,12 @@ func usedKeys(t *testing.T) (pages, pagesMaybe, api, apiMaybe map[string]bool) {
 	}
 	for _, r := range reasonConstants(t, "../twostep", "Role") {
 		pages["role."+r] = true // roleName
+	}
+	for _, kind := range []string{"create", "get", "passwordless"} {
+		pages["passkey.no_js."+kind], pages["passkey.unsupported."+kind] = true, true // base.html's passkey block
+	}
+	for m := time.January; m <= time.December; m++ {
+		pages["time.month."+strconv.Itoa(int(m))] = true // page.day
 	}
 	return pages, pagesMaybe, api, apiMaybe
 }

@@ -101,7 +101,7 @@ func (a *api) faBrowser() *faBrowser {
 		return (&net.Dialer{}).DialContext(ctx, network, addr)
 	}}
 	a.t.Cleanup(tr.CloseIdleConnections)
-	return &faBrowser{t: a.t, jar: jar, c: &http.Client{Jar: jar, Transport: tr,
+	return &faBrowser{t: a.t.(*testing.T), jar: jar, c: &http.Client{Jar: jar, Transport: tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 

@@ -24,7 +24,7 @@ import (
 // product name or what the person typed. The walk must reach every GET page
 // route in routes.go, so that a new page cannot stay English unseen.
 func TestJapaneseEverywhere(t *testing.T) {
-	e := newEnv(t)
+	e := newPasskeyEnv(t) // a server with a name, which offers passkeys
 	w := &walk{t: t, e: e, pages: map[string]string{}, routes: pageRoutes(t)}
 	ctx := context.Background()
 
@@ -64,6 +64,12 @@ func TestJapaneseEverywhere(t *testing.T) {
 	w.keep("landline by SMS", owner.post("/account/security/phone", url.Values{"country": {"JP"}, "phone": {"03-1234-5678"},
 		"method": {"sms"}}), 400)
 
+	// A passkey, up to the page that has the browser make it.
+	w.look(owner, "/account/security/webauthn", http.StatusOK)
+	a = owner.post("/account/security/webauthn", url.Values{"label": {"仕事用ノートPC"}})
+	want(t, a, 303, a.location)
+	w.look(owner, a.location, http.StatusOK)
+
 	// The rest of the account.
 	for _, p := range []string{"/account/confirm", "/account/email", "/account/password", "/account/activity"} {
 		w.look(owner, p, http.StatusOK)
@@ -78,7 +84,7 @@ func TestJapaneseEverywhere(t *testing.T) {
 	members := w.look(owner, "/admin/members?done=member_invited", http.StatusOK)
 	w.look(owner, "/admin/members/"+memberID(t, members, jaMember)+"/reset", http.StatusOK)
 	w.look(owner, "/admin/policy", http.StatusOK)
-	policy := url.Values{"two_step": {"required"}, "grace_period_days": {"7"}, "allowed_methods": {"totp", "email", "sms", "voice"},
+	policy := url.Values{"two_step": {"required"}, "grace_period_days": {"7"}, "allowed_methods": {"totp", "email", "sms", "voice", "webauthn"},
 		"min_client_version": {""}}
 	w.keep("policy confirmation", owner.post("/admin/policy", policy), 200)
 	policy.Set("confirmed", "1")
@@ -96,7 +102,7 @@ func TestJapaneseEverywhere(t *testing.T) {
 
 	// The invited member sets a password, then must enrol at sign-in.
 	member := w.browser()
-	path, _ := strings.CutPrefix(invite, "http://127.0.0.1")
+	path, _ := strings.CutPrefix(invite, passkeyOrigin)
 	w.look(member, path, http.StatusOK)
 	want(t, member.post(path, url.Values{"password": {joePwd}}), 303, "/sign-in?done=invited")
 	w.look(member, "/sign-in?done=invited", http.StatusOK)
@@ -107,6 +113,10 @@ func TestJapaneseEverywhere(t *testing.T) {
 	w.look(member, a.location, http.StatusOK)
 	w.look(member, "/sign-in/enrol/email", http.StatusOK)
 	a = member.post("/sign-in/enrol/email", url.Values{"address": {jaMember}})
+	want(t, a, 303, a.location)
+	w.look(member, a.location, http.StatusOK)
+	w.look(member, "/sign-in/enrol/webauthn", http.StatusOK)
+	a = member.post("/sign-in/enrol/webauthn", url.Values{"label": {"私のキー"}})
 	want(t, a, 303, a.location)
 	w.look(member, a.location, http.StatusOK)
 	w.look(member, "/sign-in/enrol/phone", http.StatusOK)
@@ -127,7 +137,7 @@ func TestJapaneseEverywhere(t *testing.T) {
 	w.look(anon, "/reset-password", http.StatusOK)
 	w.keep("reset sent", anon.post("/reset-password", url.Values{"email": {ownerEmail}}), 200)
 	reset := e.mailed(t, ownerEmail, "password_reset")["link"]
-	path, _ = strings.CutPrefix(reset, "http://127.0.0.1")
+	path, _ = strings.CutPrefix(reset, passkeyOrigin)
 	w.look(anon, path, http.StatusOK)
 	w.look(anon, "/reset-password/rst_spent", http.StatusGone)
 	acct, err := e.db.AccountByEmail(ctx, ownerEmail)
@@ -226,7 +236,7 @@ func pageRoutes(t *testing.T) []string {
 	var out []string
 	for _, m := range regexp.MustCompile(`HandleFunc\("GET (/[^"]*)"`).FindAllStringSubmatch(string(src), -1) {
 		p := m[1]
-		if strings.HasPrefix(p, "/api/") || slices.Contains([]string{"/healthz", "/readyz", "/metrics"}, p) {
+		if strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/static/") || slices.Contains([]string{"/healthz", "/readyz", "/metrics"}, p) {
 			continue
 		}
 		out = append(out, p)

@@ -64,7 +64,7 @@ func (s *Server) failureText(p *page, f failure) string {
 		kv = append(kv, "Count", *f.AttemptsLeft)
 	}
 	if f.RetryAfter > 0 {
-		kv = append(kv, "Wait", waitText(p, f.RetryAfter), "At", s.clock().Add(f.RetryAfter).UTC().Format("15:04"))
+		kv = append(kv, "Wait", waitText(p, f.RetryAfter), "At", p.Clock(s.clock().Add(f.RetryAfter)))
 	}
 	return p.T(f.Message, kv...)
 }

@@ -54,7 +54,7 @@ func validUTF8(vs url.Values) {
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", csp(s.formAction("")))
+		h.Set("Content-Security-Policy", s.csp(s.formAction("")))
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
@@ -88,9 +88,16 @@ func (s *Server) formAction(extra string) string {
 }
 
 // csp is the Content-Security-Policy of every answer, its forms allowed to
-// submit to formAction (a CSP source list).
-func csp(formAction string) string {
-	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action " + formAction +
+// submit to formAction (a CSP source list), its images from here, data: (the
+// QR code) and the logo's origin when TWOSTEP_LOGO_URL puts it elsewhere.
+// connect-src 'self' is for the sign-in page's script, which asks this server
+// for a passkey sign-in's options (webauthn.js).
+func (s *Server) csp(formAction string) string {
+	img := "'self' data:"
+	if s.brand != nil && s.brand.imgSrc != "" {
+		img += " " + s.brand.imgSrc
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src " + img + "; connect-src 'self'; form-action " + formAction +
 		"; frame-ancestors 'none'; base-uri 'none'"
 }
 

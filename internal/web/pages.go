@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -106,8 +107,10 @@ func loadPages() (*pages, error) {
 
 // page is what every template gets: the layout's needs and the page's own Data.
 type page struct {
-	Lang string
-	Org  string // the organisation's name, when known
+	Lang    string
+	Product string       // the product's name (TWOSTEP_PRODUCT_NAME)
+	Logo    template.URL // the logo's address; "" for none
+	Org     string       // the organisation's name, when known
 	// Client is the product (an OpenID Connect client) the person signs in
 	// for, said on every page of the sign-in.
 	Client string
@@ -135,6 +138,9 @@ type page struct {
 	labels map[string]string // field names this page labels otherwise than field.*
 
 	landline bool // the add-phone form refused a landline by text message
+
+	tz         *time.Location // the reader's time zone (tz cookie); nil: UTC
+	timesShown bool           // a time was said: the page ends with the zone's note
 }
 
 type fieldRef struct {
@@ -228,6 +234,7 @@ var doneMessages = map[string]string{
 	"removed":    "done.removed",
 	"disabled":   "done.disabled",
 	"default":    "done.default",
+	"renamed":    "done.renamed",
 	"codes":      "done.codes",
 	"confirmed":  "done.confirmed",
 	"signed_out": "done.signed_out",
@@ -297,7 +304,11 @@ func (s *Server) textsIn(lang string) *page {
 
 func (s *Server) newPage(r *http.Request, c *twostep.Caller) *page {
 	lang := s.lang(r, c)
-	p := &page{Lang: lang, loc: i18n.NewLocalizer(s.pages.bundle, lang), log: s.log, Base: securityBase}
+	p := &page{Lang: lang, loc: i18n.NewLocalizer(s.pages.bundle, lang), log: s.log, Base: securityBase,
+		Product: cmp.Or(s.product, DefaultProductName), tz: readerZone(r)}
+	if s.brand != nil {
+		p.Logo = template.URL(s.brand.logoSrc)
+	}
 	if c != nil && c.Account != nil && c.Session != nil {
 		// Only a session is signed in: a sign-in that must enrol first is not.
 		p.Email = c.Account.Email
@@ -343,7 +354,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		return
 	}
 	if p.clientReturn != "" {
-		w.Header().Set("Content-Security-Policy", csp(s.formAction(formActions(p.clientReturn))))
+		w.Header().Set("Content-Security-Policy", s.csp(s.formAction(formActions(p.clientReturn))))
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
@@ -421,12 +432,3 @@ func withDone(p, what string) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
-
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("2006-01-02 15:04 UTC")
-}
-
-func formatDate(t time.Time) string { return t.UTC().Format("2006-01-02") }

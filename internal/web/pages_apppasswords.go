@@ -16,16 +16,16 @@ type appPasswordRow struct {
 }
 
 // appPasswordRows lists the caller's app passwords for the security page.
-func (s *Server) appPasswordRows(r *http.Request, c *twostep.Caller) ([]appPasswordRow, error) {
+func (s *Server) appPasswordRows(r *http.Request, pg *page, c *twostep.Caller) ([]appPasswordRow, error) {
 	ps, err := s.svc.AppPasswordsOf(r.Context(), c)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]appPasswordRow, 0, len(ps))
 	for _, p := range ps {
-		row := appPasswordRow{ID: p.ID, Label: p.Label, Created: formatTime(p.CreatedAt), LastIP: p.LastIP}
+		row := appPasswordRow{ID: p.ID, Label: p.Label, Created: pg.When(p.CreatedAt), LastIP: p.LastIP}
 		if !p.LastUsedAt.IsZero() {
-			row.LastUsed = formatTime(p.LastUsedAt)
+			row.LastUsed = pg.When(p.LastUsedAt)
 		}
 		out = append(out, row)
 	}

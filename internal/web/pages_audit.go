@@ -29,6 +29,7 @@ type auditData struct {
 	Members  []option
 	Types    []option
 	Older    string
+	Newest   string // the first page's address, from an older one; "" on the first
 	Filtered bool
 }
 
@@ -56,6 +57,19 @@ func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, c *twostep.Ca
 		return
 	}
 	d := auditData{Filtered: account != "" || typ != ""}
+	if before != 0 {
+		first := url.Values{}
+		if account != "" {
+			first.Set("account", account)
+		}
+		if typ != "" {
+			first.Set("type", typ)
+		}
+		d.Newest = "/admin/audit"
+		if len(first) > 0 {
+			d.Newest += "?" + first.Encode()
+		}
+	}
 	emails := make(map[string]string, len(members))
 	for _, m := range members {
 		emails[m.Account.ID] = m.Account.Email
@@ -78,7 +92,7 @@ func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, c *twostep.Ca
 		return id // an account since deleted, or of the server
 	}
 	for _, e := range evs {
-		d.Rows = append(d.Rows, eventRow{At: formatTime(e.At), What: p.auditText(e, who), IP: e.IP, Device: e.UserAgent})
+		d.Rows = append(d.Rows, eventRow{At: p.WhenSeconds(e.At), What: p.auditText(e, who), IP: e.IP, Device: p.deviceName(e.UserAgent)})
 	}
 	if len(evs) == auditPage {
 		older := url.Values{"before": {strconv.FormatInt(evs[len(evs)-1].ID, 10)}}
@@ -123,7 +137,7 @@ func (p *page) auditText(e *twostep.AuditEvent, who func(string) string) string 
 				id = "audit.sign_in.sso"
 			}
 		} else if until, ok := d.GraceTime(); ok {
-			id, kv = "audit.sign_in.grace", append(kv, "Until", formatTime(until))
+			id, kv = "audit.sign_in.grace", append(kv, "Until", p.When(until))
 		} else if d.Enrolled {
 			id = "audit.sign_in.enrolled"
 		} else if d.LegacyClient != "" {
@@ -132,14 +146,27 @@ func (p *page) auditText(e *twostep.AuditEvent, who func(string) string) string 
 			id = "audit.sign_in.remembered"
 		} else if d.AppPassword != "" {
 			id = "audit.sign_in.app_password"
+		} else if d.Passwordless {
+			id = "audit.sign_in.passkey"
 		}
+	case *twostep.SignInFailed:
+		switch d.Reason {
+		case "passkey":
+			id = "audit.sign_in.passkey_failed"
+		case "passkey_no_uv":
+			id = "audit.sign_in.passkey_no_uv"
+		}
+	case *twostep.FactorRenamed:
+		kv = append(kv, "Method", p.methodName(string(d.Method)), "Before", d.Before, "After", d.After)
+	case *twostep.WebAuthnSignCountRegressed:
+		kv = append(kv, "Stored", d.Stored, "Presented", d.Presented)
 	case *twostep.AppPasswordCreated:
 		kv = append(kv, "Label", d.Label)
 	case *twostep.DeviceForgotten:
 		kv = append(kv, "Count", d.Count)
 	case *twostep.DeviceRemembered:
 		if until, err := time.Parse(time.RFC3339, d.Until); err == nil {
-			kv = append(kv, "Until", formatTime(until))
+			kv = append(kv, "Until", p.When(until))
 		}
 	case *twostep.FactorAdded:
 		kv = append(kv, "Method", p.methodName(string(d.Method)))
@@ -150,7 +177,7 @@ func (p *page) auditText(e *twostep.AuditEvent, who func(string) string) string 
 	case *twostep.SecondStepFailed:
 		kv = append(kv, "Method", p.methodName(string(d.Method)))
 	case *twostep.SignInLocked:
-		kv = append(kv, "Until", lockEnd(d))
+		kv = append(kv, "Until", lockEnd(p, d))
 	case *twostep.DeliveryCapped:
 		kv = append(kv, "Method", p.methodName(d.Channel))
 	case *twostep.DeliveryFailed:

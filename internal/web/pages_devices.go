@@ -18,21 +18,6 @@ type deviceRow struct {
 	Current    bool   // the browser looking at the page
 }
 
-// deviceName says a device's browser and platform in words, as far as its
-// User-Agent tells them.
-func (p *page) deviceName(ua string) string {
-	ag := twostep.DescribeUserAgent(ua)
-	switch {
-	case ag.Browser != "" && ag.Platform != "":
-		return p.T("devices.browser_on", "Browser", ag.Browser, "Platform", ag.Platform)
-	case ag.Browser != "":
-		return ag.Browser
-	case ag.Platform != "":
-		return p.T("devices.unknown_on", "Platform", ag.Platform)
-	}
-	return p.T("devices.unknown")
-}
-
 // deviceRows lists the caller's devices for the security page, the browser
 // asking marked as this one.
 func (s *Server) deviceRows(r *http.Request, p *page, c *twostep.Caller, pol twostep.Policy) ([]deviceRow, error) {
@@ -46,10 +31,10 @@ func (s *Server) deviceRows(r *http.Request, p *page, c *twostep.Caller, pol two
 	}
 	out := make([]deviceRow, 0, len(ds))
 	for _, d := range ds {
-		row := deviceRow{ID: d.ID, Name: p.deviceName(d.UserAgent), FirstUsed: formatTime(d.CreatedAt), LastUsed: formatTime(d.LastUsedAt),
+		row := deviceRow{ID: d.ID, Name: p.deviceName(d.UserAgent), FirstUsed: p.When(d.CreatedAt), LastUsed: p.When(d.LastUsedAt),
 			IP: d.IP, Current: mine != nil && bytes.Equal(mine, d.TokenHash)}
 		if until := d.RememberedUntilUnder(pol); s.clock().Before(until) {
-			row.Remembered = formatTime(until)
+			row.Remembered = p.When(until)
 		}
 		out = append(out, row)
 	}
@@ -98,7 +83,7 @@ func (s *Server) apiDevices(w http.ResponseWriter, r *http.Request, c *twostep.C
 	}
 	out := make([]deviceJSON, 0, len(ds))
 	for _, d := range ds {
-		ag := twostep.DescribeUserAgent(d.UserAgent)
+		ag := DescribeUserAgent(d.UserAgent)
 		j := deviceJSON{ID: d.ID, Browser: nullString(ag.Browser), Platform: nullString(ag.Platform), UserAgent: d.UserAgent, IP: d.IP,
 			CreatedAt: jsonTime(d.CreatedAt), LastUsedAt: jsonTime(d.LastUsedAt), ExpiresAt: jsonTime(d.ExpiresAt)}
 		if until := d.RememberedUntilUnder(info.Org.Policy); s.clock().Before(until) {

@@ -38,6 +38,8 @@ type enrolData struct {
 	TOTP     bool   // the organisation allows an authenticator app
 	Email    bool   // and e-mail
 	AddPhone string // the "Add a phone" words; "" when phones are not allowed
+	WebAuthn bool   // and passkeys (the only choice of owners and admins under admins_phishing_resistant)
+	KeyOnly  bool   // owners and admins must use a passkey or security key
 	Pending  []methodRow
 	Done     bool   // a method the organisation allows is active: continue
 	Days     int    // days left of the grace period, rounded up: the sign-in may skip
@@ -70,8 +72,13 @@ func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, c *twostep.
 		p.Field = "" // no field here: say it at the top
 	}
 	allowed := info.AllowedMethods
+	keyOnly := twostep.AdminMustUsePasskey(info.Org, info.Account)
+	if keyOnly {
+		// Owners and admins may prove nothing else: set up nothing else here.
+		allowed = []twostep.Method{twostep.MethodWebAuthn}
+	}
 	d := enrolData{TOTP: slices.Contains(allowed, twostep.MethodTOTP), Email: slices.Contains(allowed, twostep.MethodEmail),
-		AddPhone: p.addPhoneLabel(allowed)}
+		AddPhone: p.addPhoneLabel(allowed), WebAuthn: slices.Contains(allowed, twostep.MethodWebAuthn), KeyOnly: keyOnly}
 	for _, f := range info.Factors {
 		if !slices.Contains(allowed, f.Method) {
 			continue
@@ -84,7 +91,7 @@ func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, c *twostep.
 	}
 	if until := graceUntil(info); !until.IsZero() {
 		if left := until.Sub(s.clock()); left > 0 {
-			d.Days, d.Until = int((left+24*time.Hour-1)/(24*time.Hour)), formatTime(until)
+			d.Days, d.Until = int((left+24*time.Hour-1)/(24*time.Hour)), p.When(until)
 		} else {
 			d.Ended = true
 		}

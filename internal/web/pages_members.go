@@ -78,7 +78,7 @@ func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, c *twoste
 			continue
 		}
 		row := memberRow{ID: a.ID, Email: a.Email, Role: p.roleName(a.Role), TwoStep: a.TwoStepEnabled(), Methods: p.methodNames(m.Methods),
-			SSO: a.SSO, LastSignIn: formatTime(a.LastSignInAt), Locked: formatTime(m.LockedUntil), Invited: a.PasswordHash == "" && !a.SSO,
+			SSO: a.SSO, LastSignIn: p.When(a.LastSignInAt), Locked: p.When(m.LockedUntil), Invited: a.PasswordHash == "" && !a.SSO,
 			Self: a.ID == c.Account.ID, Manage: twostep.MayActOn(c, a)}
 		row.ToSSO = row.Manage && !a.SSO && org.HasSSOConnection()
 		if m.SSO != nil {

@@ -36,6 +36,8 @@ func finishPath(base string, f *twostep.Factor) string {
 		return base + "/email/" + url.PathEscape(f.ID)
 	case twostep.MethodSMS, twostep.MethodVoice:
 		return base + "/phone/" + url.PathEscape(f.ID)
+	case twostep.MethodWebAuthn:
+		return base + "/webauthn/" + url.PathEscape(f.ID)
 	}
 	return ""
 }

@@ -62,8 +62,7 @@ func (s *Server) startAuthRequest(w http.ResponseWriter, r *http.Request, id str
 	s.setCookie(w, s.oidcCookie(), id, s.clock().Add(twostep.AuthRequestTTL))
 	p := s.newPage(r, nil)
 	p.Client, p.clientReturn, p.Focus = step.ClientName, step.RedirectURI, "email"
-	p.Data = signInData{}
-	s.render(w, r, http.StatusOK, "sign_in", p)
+	s.renderSignIn(w, r, http.StatusOK, p, false)
 	return true
 }
 

@@ -10,12 +10,12 @@ func (s *Server) pageOutbox(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
+	p := s.newPage(r, nil)
 	type msg struct{ Channel, To, Subject, At, Text string }
 	out := make([]msg, 0, len(msgs))
 	for _, m := range msgs {
-		out = append(out, msg{m.Channel, m.To, m.Subject, formatTime(m.At), m.Text})
+		out = append(out, msg{m.Channel, m.To, m.Subject, p.WhenSeconds(m.At), m.Text})
 	}
-	p := s.newPage(r, nil)
 	p.Data = out
 	s.render(w, r, http.StatusOK, "outbox", p)
 }

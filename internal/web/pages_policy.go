@@ -16,9 +16,13 @@ type policyData struct {
 	Methods    []option // those this server offers, the allowed ones selected
 	MinVersion string
 	Legacy     bool
-	Remember   string         // remember_device_days
-	AppPass    bool           // allow_app_passwords
-	Confirm    *policyConfirm // the step before "required" is saved
+	Remember   string // remember_device_days
+	AppPass    bool   // allow_app_passwords
+	// AdminsKey: admins_phishing_resistant, owners and admins must use a
+	// passkey or security key; WebAuthnWhy says why this server offers none.
+	AdminsKey   bool
+	WebAuthnWhy string
+	Confirm     *policyConfirm // the step before "required" is saved
 }
 
 // policyConfirm says what making two-step required will do, and carries the
@@ -31,7 +35,7 @@ type policyConfirm struct {
 
 // policyFields are the policy form's fields.
 var policyFields = []string{"two_step", "grace_period_days", "allowed_methods", "min_client_version", "allow_legacy_clients",
-	"remember_device_days", "allow_app_passwords"}
+	"remember_device_days", "allow_app_passwords", "admins_phishing_resistant"}
 
 // policyValues is pol as the policy form submits it.
 func policyValues(pol twostep.Policy) url.Values {
@@ -46,6 +50,9 @@ func policyValues(pol twostep.Policy) url.Values {
 	if pol.AllowAppPasswords {
 		v.Set("allow_app_passwords", "1")
 	}
+	if pol.AdminsPhishingResistant {
+		v.Set("admins_phishing_resistant", "1")
+	}
 	return v
 }
 
@@ -54,7 +61,8 @@ func policyValues(pol twostep.Policy) url.Values {
 // service's own words: a number of days, at least one method, a version.
 func policyFrom(v url.Values) (twostep.Policy, error) {
 	pol := twostep.Policy{TwoStep: v.Get("two_step"), MinClientVersion: strings.TrimSpace(v.Get("min_client_version")),
-		AllowLegacyClients: v.Get("allow_legacy_clients") == "1", AllowAppPasswords: v.Get("allow_app_passwords") == "1"}
+		AllowLegacyClients: v.Get("allow_legacy_clients") == "1", AllowAppPasswords: v.Get("allow_app_passwords") == "1",
+		AdminsPhishingResistant: v.Get("admins_phishing_resistant") == "1"}
 	for _, m := range v["allowed_methods"] {
 		pol.AllowedMethods = append(pol.AllowedMethods, twostep.Method(m))
 	}
@@ -98,10 +106,12 @@ func (s *Server) pagePolicy(w http.ResponseWriter, r *http.Request, c *twostep.C
 func (s *Server) renderPolicy(w http.ResponseWriter, r *http.Request, p *page, status int, v url.Values, confirm *policyConfirm) {
 	p.Wide = false
 	p.Form = v
-	p.labels = map[string]string{"allow_legacy_clients": p.T("orgpolicy.legacy"), "allow_app_passwords": p.T("orgpolicy.app_passwords")}
+	p.labels = map[string]string{"allow_legacy_clients": p.T("orgpolicy.legacy"), "allow_app_passwords": p.T("orgpolicy.app_passwords"),
+		"admins_phishing_resistant": p.T("orgpolicy.admins_key")}
 	d := policyData{Required: v.Get("two_step") == twostep.PolicyRequired, Grace: v.Get("grace_period_days"),
 		MinVersion: v.Get("min_client_version"), Legacy: v.Get("allow_legacy_clients") == "1", Confirm: confirm,
-		Remember: v.Get("remember_device_days"), AppPass: v.Get("allow_app_passwords") == "1"}
+		Remember: v.Get("remember_device_days"), AppPass: v.Get("allow_app_passwords") == "1",
+		AdminsKey: v.Get("admins_phishing_resistant") == "1", WebAuthnWhy: s.webauthnUnavailable(p)}
 	for _, m := range s.svc.Methods() {
 		d.Methods = append(d.Methods, option{Value: string(m), Label: p.methodName(string(m)),
 			Selected: slices.Contains(v["allowed_methods"], string(m))})

@@ -19,6 +19,11 @@ type methodRow struct {
 	Finish   string // where a pending method's setup goes on
 	Phone    bool   // a phone number: remind to add the new one when it changes
 	Channels string // for a phone: what it takes ("Text messages and calls")
+	// For a passkey or security key: its name, which the person may change,
+	// and whether its signature counter once went back (WA-04: a copy?).
+	Label  string
+	Rename bool
+	Cloned bool
 }
 
 type eventRow struct {
@@ -38,12 +43,16 @@ type securityData struct {
 	CanAddTOTP  bool
 	CanAddEmail bool
 	AddPhone    string // the "Add a phone" link's words; "" when phones are not allowed
-	CodesLeft   int
-	CodesLow    bool
-	Legacy      bool // older app versions may sign in with the password alone
-	OrgLegacy   bool // the organisation lets members allow them
-	Events      []eventRow
-	Devices     []deviceRow
+	// CanAddWebAuthn: passkeys are allowed and offered; WebAuthnWhy says why
+	// this server offers none (its address is an IP address, say).
+	CanAddWebAuthn bool
+	WebAuthnWhy    string
+	CodesLeft      int
+	CodesLow       bool
+	Legacy         bool // older app versions may sign in with the password alone
+	OrgLegacy      bool // the organisation lets members allow them
+	Events         []eventRow
+	Devices        []deviceRow
 	// AppPasswords: the member's; AppPasswordsOK: the organisation allows
 	// making them.
 	AppPasswords   []appPasswordRow
@@ -72,7 +81,7 @@ func (p *page) factorName(f *twostep.Factor) string {
 	if masked != "" {
 		name += " (" + masked + ")"
 	}
-	if f.Label != "" && f.Label != twostep.DefaultTOTPLabel && f.Label != masked {
+	if f.Label != "" && f.Label != twostep.DefaultTOTPLabel && f.Label != twostep.DefaultPasskeyLabel && f.Label != masked {
 		name += " — " + f.Label
 	}
 	return name
@@ -141,13 +150,17 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 		d.Locales = append(d.Locales, l)
 	}
 	if d.On {
-		d.Since = formatDate(a.TwoStepSince)
+		d.Since = p.Day(a.TwoStepSince)
 		d.CodesLow = info.RecoveryCodesLeft <= twostep.RecoveryCodesLow
 	}
 	for _, f := range info.Factors {
-		row := methodRow{ID: f.ID, Method: string(f.Method), Name: p.factorName(f), LastUsed: formatTime(f.LastUsedAt), Default: f.Default}
+		row := methodRow{ID: f.ID, Method: string(f.Method), Name: p.factorName(f), LastUsed: p.When(f.LastUsedAt), Default: f.Default}
 		if isPhone(f.Method) {
 			row.Phone, row.Channels = true, p.channelsText(f)
+		}
+		if f.Method == twostep.MethodWebAuthn {
+			row.Label, row.Rename = f.Label, true
+			row.Cloned = f.Credential != nil && f.Credential.CloneWarning
 		}
 		if f.Status == twostep.FactorActive {
 			d.Methods = append(d.Methods, row)
@@ -160,6 +173,8 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 	d.CanAddEmail = !a.SSO && slices.Contains(info.AllowedMethods, twostep.MethodEmail)
 	if !a.SSO {
 		d.AddPhone = p.addPhoneLabel(info.AllowedMethods)
+		d.CanAddWebAuthn = slices.Contains(info.AllowedMethods, twostep.MethodWebAuthn)
+		d.WebAuthnWhy = s.webauthnUnavailable(p)
 	}
 	evs, err := s.svc.Activity(r.Context(), c, 0, recentEvents)
 	if err != nil {
@@ -171,7 +186,7 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 		s.pageError(w, r, err)
 		return
 	}
-	if d.AppPasswords, err = s.appPasswordRows(r, c); err != nil {
+	if d.AppPasswords, err = s.appPasswordRows(r, p, c); err != nil {
 		s.pageError(w, r, err)
 		return
 	}
@@ -181,9 +196,9 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 }
 
 // lockEnd is when the lock of a sign_in.locked event ends, in words.
-func lockEnd(d *twostep.SignInLocked) string {
+func lockEnd(p *page, d *twostep.SignInLocked) string {
 	if t, err := time.Parse(time.RFC3339, d.Until); err == nil {
-		return formatTime(t)
+		return p.When(t)
 	}
 	return d.Until
 }
@@ -194,14 +209,14 @@ func eventRows(p *page, evs []*twostep.AuditEvent) []eventRow {
 		var kv []any
 		if d, err := twostep.DetailOf(e); err == nil {
 			if d, ok := d.(*twostep.SignInLocked); ok {
-				kv = []any{"Until", lockEnd(d)}
+				kv = []any{"Until", lockEnd(p, d)}
 			}
 		}
 		what, ok := p.tr("event."+string(e.Type), kv...)
 		if !ok {
 			what = string(e.Type)
 		}
-		out = append(out, eventRow{At: formatTime(e.At), What: what, IP: e.IP, Device: e.UserAgent})
+		out = append(out, eventRow{At: p.When(e.At), What: what, IP: e.IP, Device: p.deviceName(e.UserAgent)})
 	}
 	return out
 }
@@ -273,7 +288,8 @@ func (s *Server) pageActivity(w http.ResponseWriter, r *http.Request, c *twostep
 	d := struct {
 		Events []eventRow
 		Older  string
-	}{Events: eventRows(p, evs)}
+		Newest bool // the first page: no link to itself
+	}{Events: eventRows(p, evs), Newest: before == 0}
 	if len(evs) == activityPage {
 		d.Older = "/account/activity?before=" + strconv.FormatInt(evs[len(evs)-1].ID, 10)
 	}

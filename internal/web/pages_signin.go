@@ -49,19 +49,9 @@ func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
-	emailFirst, err := s.ssoAny(r.Context())
-	if err != nil {
-		s.pageError(w, r, err)
-		return
-	}
 	// Before the first organisation exists there is no one to sign in: say
 	// where the one-time setup link is (it is never shown on a page).
-	// ?with=password: the one-page form all the same, for a password
-	// account in an SSO organisation's domain (an owner's way in when the
-	// provider is down, say). It answers as the password step does.
-	withPassword := r.URL.Query().Get("with") == "password"
-	p.Data = signInData{NoOrg: !has, EmailFirst: emailFirst && !withPassword, WithPassword: emailFirst && withPassword}
-	s.render(w, r, http.StatusOK, "sign_in", p)
+	s.renderSignIn(w, r, http.StatusOK, p, !has)
 }
 
 // signInData is what the sign-in page shows: one form with e-mail and
@@ -72,7 +62,44 @@ type signInData struct {
 	NoOrg        bool
 	EmailFirst   bool
 	PasswordStep bool
-	WithPassword bool // the one-page form asked for while SSO exists
+	WithPassword bool        // the one-page form asked for while SSO exists (?with=password)
+	Passkey      *passkeyBox // sign in with a passkey instead; nil when this server offers none
+}
+
+// renderSignIn shows the sign-in page; noOrg: no organisation exists yet.
+func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int, p *page, noOrg bool) {
+	s.showSignIn(w, r, status, p, signInData{NoOrg: noOrg}, false)
+}
+
+// renderSignInAfterPasskey shows the sign-in page saying why a passkey did
+// not sign in. The autofill does not offer one again at once: it would cover
+// the message, and a browser that picks the only passkey by itself would
+// send the same refused key again and again.
+func (s *Server) renderSignInAfterPasskey(w http.ResponseWriter, r *http.Request, status int, p *page) {
+	s.showSignIn(w, r, status, p, signInData{}, true)
+}
+
+// showSignIn shows the sign-in page as d says, choosing the form when d does
+// not: the e-mail first while any organisation has SSO, unless ?with=password
+// asks for the one-page form all the same (a password account's way in when
+// its address is in an SSO domain, or its provider is down).
+func (s *Server) showSignIn(w http.ResponseWriter, r *http.Request, status int, p *page, d signInData, noAutofill bool) {
+	if !d.NoOrg && !d.EmailFirst && !d.PasswordStep {
+		sso, err := s.ssoAny(r.Context())
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		d.WithPassword = sso && r.URL.Query().Get("with") == "password"
+		d.EmailFirst = sso && !d.WithPassword
+	}
+	if !d.NoOrg && !d.PasswordStep {
+		if d.Passkey = s.passwordlessBox(p); d.Passkey != nil && noAutofill {
+			d.Passkey.NoAutofill = true
+		}
+	}
+	p.Data = d
+	s.render(w, r, status, "sign_in", p)
 }
 
 func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
@@ -94,16 +121,17 @@ func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		p := s.newPage(r, nil)
 		p.Form, p.Focus = url.Values{"email": {email}}, "email"
-		if emailFirst, aerr := s.ssoAny(r.Context()); aerr == nil && emailFirst {
+		var d signInData
+		if sso, aerr := s.ssoAny(r.Context()); aerr == nil && sso {
 			// The password step again: the address stays as it was given.
-			p.Data, p.Focus = signInData{EmailFirst: true, PasswordStep: true}, "password"
+			d, p.Focus = signInData{EmailFirst: true, PasswordStep: true}, "password"
 		}
 		status := s.formError(w, p, err)
 		if status == 0 {
 			s.pageError(w, r, err)
 			return
 		}
-		s.render(w, r, status, "sign_in", p)
+		s.showSignIn(w, r, status, p, d, false)
 		return
 	}
 	switch res.Status {
@@ -153,9 +181,8 @@ func (s *Server) pageSignInEmail(w http.ResponseWriter, r *http.Request, email s
 	p := s.newPage(r, nil)
 	p.Form, p.Focus = url.Values{"email": {email}}, "email"
 	if twostep.NormalizeEmail(email) == "" {
-		p.Data = signInData{EmailFirst: true}
 		status := s.formError(w, p, badRequest("email", twostep.ReasonEmail))
-		s.render(w, r, status, "sign_in", p)
+		s.showSignIn(w, r, status, p, signInData{EmailFirst: true}, false)
 		return
 	}
 	route, err := s.ssoRouteFor(r.Context(), email)
@@ -163,8 +190,8 @@ func (s *Server) pageSignInEmail(w http.ResponseWriter, r *http.Request, email s
 		s.ssoRedirect(w, r, route, err)
 		return
 	}
-	p.Data, p.Focus = signInData{EmailFirst: true, PasswordStep: true}, "password"
-	s.render(w, r, http.StatusOK, "sign_in", p)
+	p.Focus = "password"
+	s.showSignIn(w, r, http.StatusOK, p, signInData{EmailFirst: true, PasswordStep: true}, false)
 }
 
 // ssoRedirect sends the browser on to its provider, or shows why it cannot.

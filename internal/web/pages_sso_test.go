@@ -71,7 +71,7 @@ func (b *pageBrowser) post(path string, form url.Values) page {
 
 // says checks a page's status, redirect and words; "!" before words says
 // they must not be there.
-func (p page) says(t *testing.T, status int, location string, words ...string) {
+func (p page) says(t testing.TB, status int, location string, words ...string) {
 	t.Helper()
 	if p.status != status || p.location != location {
 		t.Fatalf("%d to %q, want %d to %q; page:\n%s", p.status, p.location, status, location, p.body)

@@ -66,22 +66,50 @@ type env struct {
 // mailFrom is the sender address the pages tell people to look for.
 const mailFrom = "no-reply@karbon.example"
 
-// newEnv runs a Server over a Service over a fresh SQLite database.
-func newEnv(t *testing.T) *env {
+// newEnv runs a Server over a Service over a fresh SQLite database; opts
+// change the Server's options (the brand, say).
+func newEnv(t *testing.T, opts ...func(*Options)) *env {
 	t.Helper()
+	return newEnvWith(t, envOptions{}, opts...)
+}
+
+// envOptions change what newEnvWith's server offers: its base URL (default
+// http://127.0.0.1, where WebAuthn cannot work), and passkeys with it.
+type envOptions struct {
+	BaseURL        string
+	Authenticators twostep.Authenticators // with it, the server offers webauthn too
+}
+
+func newEnvWith(t *testing.T, o envOptions, change ...func(*Options)) *env {
+	t.Helper()
+	if o.BaseURL == "" {
+		o.BaseURL = "http://127.0.0.1"
+	}
+	base, err := url.Parse(o.BaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	methods := []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice}
+	if o.Authenticators != nil {
+		methods = append(methods, twostep.MethodWebAuthn)
+	}
 	db := storetest.SQLite(t)
 	sealer := twosteptest.NewSealer(t)
 	hasher := twostep.NewHasher(twosteptest.CheapArgon2, 4, 64, time.Second, rand.Reader)
 	// Real time (cookie jars judge expiry by it), on a TOTP step boundary.
 	clk := &clock{twosteptest.NewClock(time.Now().UTC().Truncate(30 * time.Second))}
 	svc, err := twostep.New(twostep.Options{Store: db, Sealer: sealer, Hasher: hasher, Rand: rand.Reader, Clock: clk.Now,
-		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail, twostep.MethodSMS, twostep.MethodVoice}, BaseURL: "http://127.0.0.1"})
+		Methods: methods, BaseURL: o.BaseURL, Authenticators: o.Authenticators, DescribeAgent: DescribeUserAgent})
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &errorLog{}
-	s, err := New(Options{Service: svc, Logger: slog.New(logs), BaseURL: &url.URL{Scheme: "http", Host: "127.0.0.1"},
-		Dev: true, Clock: clk.Now, MailFrom: mailFrom})
+	opts := Options{Service: svc, Logger: slog.New(logs), BaseURL: base,
+		Dev: true, Clock: clk.Now, MailFrom: mailFrom}
+	for _, f := range change {
+		f(&opts)
+	}
+	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,6 +179,7 @@ type browser struct {
 	c      *http.Client
 	lang   string
 	origin string
+	ua     string // the User-Agent header; "" is Go's
 	seen   map[string]string
 }
 
@@ -188,6 +217,9 @@ func (b *browser) do(method, path string, form url.Values) answer {
 	}
 	if b.origin != "" {
 		req.Header.Set("Origin", b.origin)
+	}
+	if b.ua != "" {
+		req.Header.Set("User-Agent", b.ua)
 	}
 	res, err := b.c.Do(req)
 	if err != nil {
@@ -439,7 +471,7 @@ func TestJourney(t *testing.T) {
 	want(t, b.post("/sign-in/verify", url.Values{"method": {"totp"}, "code": {wrongCode(e.code(key))}}), 400, "", "Wrong code. 4 tries left.")
 	want(t, b.post("/sign-in/verify", url.Values{"method": {"totp"}, "code": {e.code(key)}}), 303, "/account/security")
 	a = b.get("/account/security")
-	want(t, a, 200, "", "Two-step verification is on.", "Turned on "+e.clock.Now().Format("2006-01-02"))
+	want(t, a, 200, "", "Two-step verification is on.", "Turned on "+e.clock.Now().Format("2 January 2006"))
 
 	// A recovery code signs in once.
 	want(t, b.post("/sign-out", nil), 303, "/sign-in?done=signed_out")
@@ -562,7 +594,7 @@ func TestActivity(t *testing.T) {
 		want(t, b.signIn(t, ownerEmail, ownerPwd), 303, "/account/security")
 	}
 	a := b.get("/account/activity")
-	want(t, a, 200, "", "Account activity", "Signed in", "Sign-in failed (wrong password)", "127.0.0.1", "Go-http-client")
+	want(t, a, 200, "", "Account activity", "Signed in", "Sign-in failed (wrong password)", "127.0.0.1", `<td class="device">Go</td>`)
 	older := find(t, a.body, `href="(/account/activity\?before=\d+)"`)
 	a = b.get(older)
 	want(t, a, 200, "", "Account created")
@@ -1579,7 +1611,7 @@ func TestAdminMembers(t *testing.T) {
 	want(t, e.browser(t).get("/admin/members"), 303, "/sign-in")
 
 	// The owner's members page.
-	want(t, owner.get("/account/security"), 200, "", `href="/admin/members">Administration`)
+	want(t, owner.get("/account/security"), 200, "", `href="/admin/members">Admin`)
 	a = owner.get("/admin/members")
 	want(t, a, 200, "", "Members", "<caption>3 of 3 members shown</caption>", `<th scope="col">Role</th>`,
 		`<th scope="row">`+ann+`</th>`, "Administrator", "Owner", "Reset two-step", "End sessions", "Send invitation")

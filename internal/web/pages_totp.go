@@ -23,6 +23,10 @@ func (s *Server) pageAddTOTP(w http.ResponseWriter, r *http.Request, c *twostep.
 type totpData struct {
 	QR     template.URL
 	Secret string // in groups of four
+	Raw    string // as one word, for the copy button
+	// URI is the otpauth:// link that hands the key to an authenticator app
+	// on the same phone, for people who cannot scan their own screen.
+	URI template.URL
 }
 
 func (s *Server) pageTOTP(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
@@ -50,7 +54,8 @@ func (s *Server) renderTOTP(w http.ResponseWriter, r *http.Request, c *twostep.C
 		s.pageError(w, r, perr)
 		return
 	}
-	p.Focus = "code"
+	// No focus on the code field: the keyboard would jump past the QR code
+	// and the key, which come first.
 	status := http.StatusOK
 	if err != nil {
 		if status = s.formError(w, p, err); status == 0 {
@@ -61,7 +66,8 @@ func (s *Server) renderTOTP(w http.ResponseWriter, r *http.Request, c *twostep.C
 			p.Error = p.T("totp.wrong_code")
 		}
 	}
-	p.Data = totpData{QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)), Secret: groupsOfFour(nf.Secret)}
+	p.Data = totpData{QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)), Secret: groupsOfFour(nf.Secret),
+		Raw: nf.Secret, URI: otpauthURL(nf.OTPAuthURI)}
 	s.render(w, r, status, "totp", p)
 }
 
@@ -88,4 +94,13 @@ func (s *Server) pageTOTPPost(w http.ResponseWriter, r *http.Request, c *twostep
 	default:
 		redirect(w, r, methodsBase(c)+"?done=added")
 	}
+}
+
+// otpauthURL is uri as a link, when it is an otpauth:// URI (html/template
+// would otherwise refuse the scheme); "#" otherwise.
+func otpauthURL(uri string) template.URL {
+	if !strings.HasPrefix(uri, "otpauth://totp/") {
+		return "#"
+	}
+	return template.URL(uri)
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -37,6 +38,9 @@ type verifyData struct {
 	// RememberDays: the policy lets this browser skip the second step for
 	// that many days if the person ticks "Don't ask again" (0: no box).
 	RememberDays int
+	// Passkey: the method is a passkey or security key, asked for with these
+	// options (a new ceremony for each showing of the page).
+	Passkey *passkeyBox
 }
 
 func methodHref(o twostep.MethodOption) string {
@@ -140,6 +144,18 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, p *page, s
 	p.Org = res.Org.Name
 	o := res.Methods[cur]
 	d := verifyData{Method: string(o.Method), FactorID: o.FactorID, To: o.To, RememberDays: res.Org.Policy.RememberDeviceDays}
+	if o.Method == twostep.MethodWebAuthn {
+		opts, err := s.svc.WebAuthnSignInOptions(r.Context(), ck.Value)
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		d.Passkey = &passkeyBox{Kind: "get", Options: string(opts), Action: "/sign-in/verify", Button: p.T("passkey.use"),
+			Fields: []hiddenField{{"method", string(twostep.MethodWebAuthn)}, {"factor_id", ""}}}
+		if p.Field == "code" {
+			p.Field = "" // no code field: say it at the top
+		}
+	}
 	if delivers(o.Method) {
 		var sent time.Time
 		if cs != nil && cs.Method == o.Method && cs.FactorID == o.FactorID {
@@ -248,9 +264,13 @@ func (s *Server) pageVerifyPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	method, factor := r.PostFormValue("method"), r.PostFormValue("factor_id")
-	res, err := s.svc.VerifySignIn(r.Context(), twostep.VerifyRequest{SignInToken: ck.Value, Method: twostep.Method(method),
+	vr := twostep.VerifyRequest{SignInToken: ck.Value, Method: twostep.Method(method),
 		Code: r.PostFormValue("code"), FactorID: factor, IP: s.clientIP(r), UserAgent: r.UserAgent(), DeviceToken: s.deviceToken(r),
-		RememberDevice: r.PostFormValue("remember_device") == "1"})
+		RememberDevice: r.PostFormValue("remember_device") == "1"}
+	if vr.Method == twostep.MethodWebAuthn {
+		vr.Code, vr.Credential = "", json.RawMessage(r.PostFormValue("credential"))
+	}
+	res, err := s.svc.VerifySignIn(r.Context(), vr)
 	if err == nil && res.Status == twostep.StatusEnrollmentRequired {
 		// Proven; now the policy wants a method it allows: the new token only enrols.
 		s.setCookie(w, s.signInCookie(), res.SignInToken, res.ExpiresAt)
@@ -274,7 +294,7 @@ func (s *Server) pageVerifyPost(w http.ResponseWriter, r *http.Request) {
 		// This sign-in is spent: start again from the password.
 		s.setCookie(w, s.signInCookie(), "", timeZero)
 		p.Error, p.Focus = p.T("code.wrong_none"), "email"
-		s.render(w, r, describe(err).Status, "sign_in", p)
+		s.renderSignIn(w, r, describe(err).Status, p, false)
 		return
 	}
 	status := s.formError(w, p, err)
@@ -284,6 +304,10 @@ func (s *Server) pageVerifyPost(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.Field != "code" {
 		p.Field = ""
+	}
+	if vr.Method == twostep.MethodWebAuthn && ce != nil {
+		// A key the sign-in did not accept: not a wrong code.
+		p.Field, p.Error = "", p.T("passkey.refused", "Count", ce.AttemptsLeft)
 	}
 	s.renderVerify(w, r, p, status, method, factor)
 }

@@ -21,6 +21,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/sign-in/send", s.apiSignInSend)
 	mux.HandleFunc("POST /api/v1/sign-in/verify", s.apiSignInVerify)
 	mux.HandleFunc("POST /api/v1/sign-in/complete", s.apiSignInComplete)
+	mux.HandleFunc("POST /api/v1/sign-in/passkey", s.apiSignInPasskey)
 	mux.HandleFunc("POST /api/v1/password-reset", s.apiPasswordReset)
 	mux.HandleFunc("POST /api/v1/sign-out", s.withCaller(s.apiSignOut))
 
@@ -32,6 +33,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/account/factors/{id}/qr.png", s.withEnrolCaller(s.apiFactorQR))
 	mux.HandleFunc("POST /api/v1/account/factors/{id}/verify", s.withEnrolCaller(s.apiVerifyFactor))
 	mux.HandleFunc("POST /api/v1/account/factors/{id}/resend", s.withEnrolCaller(s.apiResendFactor))
+	mux.HandleFunc("POST /api/v1/account/factors/{id}/options", s.withEnrolCaller(s.apiFactorOptions))
 	mux.HandleFunc("PATCH /api/v1/account/factors/{id}", s.withCaller(s.apiUpdateFactor))
 	mux.HandleFunc("DELETE /api/v1/account/factors/{id}", s.withEnrolCaller(s.apiRemoveFactor))
 	mux.HandleFunc("POST /api/v1/account/recovery-codes", s.withCaller(s.apiRecoveryCodes))
@@ -96,6 +98,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /sign-in/verify", s.pageVerify)
 	mux.HandleFunc("POST /sign-in/verify", s.pageVerifyPost)
 	mux.HandleFunc("POST /sign-in/verify/send", s.pageVerifySend)
+	mux.HandleFunc("POST /sign-in/passkey", s.pagePasskeySignIn)
 	// Required enrolment: the add-method pages below, and these two.
 	mux.HandleFunc("GET /sign-in/enrol", s.withEnrolPage(s.pageEnrol))
 	mux.HandleFunc("POST /sign-in/enrol/complete", s.pageEnrolComplete)
@@ -112,6 +115,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /account/confirm", s.withPageCaller(s.pageConfirmPost))
 	mux.HandleFunc("POST /account/confirm/send", s.withPageCaller(s.pageConfirmSend))
 	mux.HandleFunc("POST /account/security/factors/{id}/default", s.withPageCaller(s.pageMakeDefault))
+	mux.HandleFunc("POST /account/security/factors/{id}/label", s.withPageCaller(s.pageRenameFactor))
 	mux.HandleFunc("POST /account/security/recovery-codes", s.withPageCaller(s.pageRecoveryCodes))
 	mux.HandleFunc("POST /account/security/legacy", s.withPageCaller(s.pageLegacy))
 	mux.HandleFunc("POST /account/security/language", s.withPageCaller(s.pageLanguage))
@@ -168,6 +172,10 @@ func (s *Server) routes() http.Handler {
 		{"GET", "/phone/{id}", s.pagePhoneFactor},
 		{"POST", "/phone/{id}", s.pagePhoneFactorPost},
 		{"POST", "/phone/{id}/resend", s.pagePhoneFactorResend},
+		{"GET", "/webauthn", s.pageAddWebAuthn},
+		{"POST", "/webauthn", s.pageAddWebAuthnPost},
+		{"GET", "/webauthn/{id}", s.pageWebAuthnFactor},
+		{"POST", "/webauthn/{id}", s.pageWebAuthnFactorPost},
 		{"POST", "/factors/{id}/remove", s.pageRemoveFactor},
 	}
 	bases := []struct {
@@ -183,6 +191,8 @@ func (s *Server) routes() http.Handler {
 		}
 	}
 
+	mux.HandleFunc("GET /static/brand.css", s.serveBrandCSS)
+	mux.HandleFunc("GET /static/logo", s.serveLogo)
 	static, _ := fs.Sub(assets, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 

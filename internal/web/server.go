@@ -37,6 +37,8 @@ type Options struct {
 	// CookieDomain (TWOSTEP_COOKIE_DOMAIN) is the Domain of the forward-auth
 	// cookie (API.md §8); "" when forward auth is not set up.
 	CookieDomain string
+	// Brand is the product's name, logo and colour on every page.
+	Brand Brand
 }
 
 // Server is the HTTP handler of pages and API.
@@ -61,10 +63,13 @@ type Server struct {
 	oidcCallback string
 	// cookieDomain: see Options.CookieDomain.
 	cookieDomain string
+	// product is the product's name (Brand.Name); brand its served files.
+	product string
+	brand   *brandAssets
 }
 
-// New returns the handler. It fails only when the embedded templates or
-// translations are broken.
+// New returns the handler. It fails when the embedded templates or
+// translations are broken, or the brand's logo is not one (see CheckLogo).
 func New(o Options) (*Server, error) {
 	if o.Service == nil || o.BaseURL == nil {
 		return nil, errors.New("web: Service and BaseURL are required")
@@ -87,6 +92,13 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.pages = p
+	s.product = o.Brand.Name
+	if s.product == "" {
+		s.product = DefaultProductName
+	}
+	if s.brand, err = newBrandAssets(o.Brand); err != nil {
+		return nil, err
+	}
 	s.handler = s.routes()
 	return s, nil
 }

@@ -69,13 +69,13 @@ func newSSOEnv(t *testing.T, db *store.DB, op *twosteptest.Provider, rule twoste
 	svc, err := twostep.New(twostep.Options{Store: db, Sealer: sealer, Rand: rand.Reader, Clock: clock.Now,
 		Methods: []twostep.Method{twostep.MethodTOTP, twostep.MethodEmail}, BaseURL: ssoBase,
 		Hasher: twostep.NewHasher(twosteptest.CheapArgon2, 4, 100, time.Second, rand.Reader),
-		OIDC:   twostep.OIDCOptions{AllowPrivateURLs: true},
-		SSO:    sso.New(sso.Options{AllowPrivate: true, Clock: clock.Now})})
+		OIDC:   twostep.OIDCOptions{AllowPrivateURLs: true}, CookieDomain: "twostep.test",
+		SSO: sso.New(sso.Options{AllowPrivate: true, Clock: clock.Now})})
 	if err != nil {
 		t.Fatal(err)
 	}
 	base, _ := url.Parse(ssoBase)
-	h, err := web.New(web.Options{Service: svc, BaseURL: base, Clock: clock.Now})
+	h, err := web.New(web.Options{Service: svc, BaseURL: base, Clock: clock.Now, CookieDomain: "twostep.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +117,7 @@ type ssoResult struct {
 	location string
 	body     string
 	browser  *http.Client
+	cookies  []*http.Cookie // set by the callback's answer
 }
 
 // start opens /sso/start in browser and returns the provider's authorization URL.
@@ -147,7 +148,8 @@ func (e *ssoEnv) back(browser *http.Client, cb *url.URL) ssoResult {
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
-	return ssoResult{status: res.StatusCode, location: res.Header.Get("Location"), body: string(raw), browser: browser}
+	return ssoResult{status: res.StatusCode, location: res.Header.Get("Location"), body: string(raw), browser: browser,
+		cookies: res.Cookies()}
 }
 
 // signIn runs a whole SSO sign-in as login, tamper changing the
@@ -275,6 +277,33 @@ func TestSSOSignIn(t *testing.T) {
 		if linked := e.audit("sso.linked"); len(linked) != 1 || linked[0]["detail"].(map[string]any)["created"] != true {
 			t.Errorf("audit sso.linked: %v, want one, created", linked)
 		}
+		// Behind a reverse proxy (API.md §8): Ann's "never" session passes,
+		// even once the organisation requires two-step (its policy does not
+		// apply to SSO members under never), but not a proxy's explicit
+		// require=two-step.
+		fa := cookieNamed(r.cookies, "twostep_fa")
+		if fa == nil {
+			t.Fatal("no forward-auth cookie after the SSO sign-in")
+		}
+		forward := func(query string) int {
+			req, _ := http.NewRequest("GET", e.srv.URL+"/api/v1/authz/auth-request"+query, nil)
+			req.AddCookie(&http.Cookie{Name: "twostep_fa", Value: fa.Value})
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			return res.StatusCode
+		}
+		st, b, _ := e.call("PUT", "/api/v1/org/policy", e.owner, map[string]any{"two_step": "required", "grace_period_days": 0,
+			"allowed_methods": []string{"totp", "email"}, "min_client_version": nil, "allow_legacy_clients": true})
+		e.want(st, 200, b, "require two-step")
+		if got := [2]int{forward(""), forward("?require=two-step")}; got != [2]int{200, 401} {
+			t.Errorf("forward auth of ann's never session: %v, want [200 401]", got)
+		}
+		st, b, _ = e.call("PUT", "/api/v1/org/policy", e.owner, map[string]any{"two_step": "optional", "grace_period_days": 0,
+			"allowed_methods": []string{"totp", "email"}, "min_client_version": nil, "allow_legacy_clients": true})
+		e.want(st, 200, b, "optional again")
 
 		// Matching by sub: Ann's address changes at the provider; she is
 		// still the same account, and no one new appears.
@@ -320,7 +349,7 @@ func TestSSOSignIn(t *testing.T) {
 		}
 		token := e.cookie(r.browser, "twostep_signin")
 		secret := e.enrolTOTP(token)
-		st, b, _ := e.call("POST", "/api/v1/sign-in/complete", "", map[string]string{"sign_in_token": token})
+		st, b, _ = e.call("POST", "/api/v1/sign-in/complete", "", map[string]string{"sign_in_token": token})
 		e.want(st, 200, b, "complete cy's enrolment")
 		if b["status"] != "signed_in" || !slices.Equal(strs(b["amr"]), []string{"pwd", "otp"}) {
 			t.Errorf("cy after enrolment: %v, want signed_in with amr [pwd otp]", b)
