@@ -206,7 +206,3 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, fmt.Errorf("web: sso sign-in status %q", res.Status))
 	}
 }
-
-// ssoFailed shows why a sign-in back from a provider was refused. The pages
-// (feat/sso-pages) replace it with their own page around the same errors.
-func (s *Server) ssoFailed(w http.ResponseWriter, r *http.Request, err error) { s.pageError(w, r, err) }

@@ -94,6 +94,9 @@ func TestJapaneseEverywhere(t *testing.T) {
 	want(t, owner.post("/admin/policy", policy), 303, "/admin/policy?done=policy")
 	w.look(owner, "/admin/policy?done=policy", http.StatusOK)
 	w.look(owner, "/admin/audit", http.StatusOK)
+	// The SSO connection's page (removing one leads back there while there is none).
+	w.look(owner, "/admin/sso", http.StatusOK)
+	w.look(owner, "/admin/sso/remove", http.StatusSeeOther)
 	if err := e.db.AddDevMessage(ctx, &twostep.DevMessage{ID: "msg_1", Channel: "email", To: jaMember,
 		Subject: "二段階認証がオンになりました", Text: "こんにちは", At: e.clock.Now()}); err != nil {
 		t.Fatal(err)
@@ -325,7 +328,7 @@ func literalParts(t *testing.T, s string) []string {
 var notEnglish = []string{
 	"Google Authenticator", "Microsoft Authenticator", "Authy", "Okta Verify", "Twostep", "Go-http-client",
 	"twostep serve", "twostep org create", "CLIP STUDIO", "Verify API", "Ctrl+P", "name@example.com",
-	"abcd-efgh-ijkl-mnop", "https://app.example.com/callback",
+	"abcd-efgh-ijkl-mnop", "https://app.example.com/callback", "OpenID Connect", "twostep org sso-domain add --org",
 }
 
 // englishRun is two words or more with a lower-case letter each: keys and

@@ -119,6 +119,7 @@ type page struct {
 	clientReturn string
 	Email        string // the signed-in account, for the header
 	Admin        bool   // and it is an owner or admin: the header links to the administration
+	Owner        bool   // and it is an owner: the administration links to the SSO connection
 	Base         string // where the add-method pages live: /account/security, or /sign-in/enrol while enrolling
 	Wide         bool   // the page holds a wide table
 	Flash        string // a confirmation line
@@ -128,8 +129,12 @@ type page struct {
 	fieldError string
 	Field      string // the form field Error is about; "" for the whole form
 	Focus      string // the field that takes the focus when there is no error
-	Form       url.Values
-	Data       any
+	// Refresh is a local path the browser goes on to at once: an answer to a
+	// form that leads to another site (the CSP's form-action covers the
+	// redirects of a form's answer, not a page's refresh).
+	Refresh string
+	Form    url.Values
+	Data    any
 
 	loc    *i18n.Localizer
 	log    *slog.Logger
@@ -277,6 +282,8 @@ var doneMessages = map[string]string{
 	"member_unlocked":    "done.member_unlocked",
 	"member_reset":       "done.member_reset",
 	"policy":             "done.policy",
+	"sso_saved":          "done.sso_saved",
+	"sso_removed":        "done.sso_removed",
 }
 
 // lang is the signed-in account's locale, else the best match of
@@ -322,6 +329,7 @@ func (s *Server) newPage(r *http.Request, c *twostep.Caller) *page {
 		// Only a session is signed in: a sign-in that must enrol first is not.
 		p.Email = c.Account.Email
 		p.Admin = c.Account.Role == twostep.RoleOwner || c.Account.Role == twostep.RoleAdmin
+		p.Owner = c.Account.Role == twostep.RoleOwner
 	}
 	if c != nil && c.SignIn != nil {
 		p.Base = enrolBase

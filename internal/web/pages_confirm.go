@@ -11,6 +11,9 @@ import (
 )
 
 type confirmData struct {
+	// SSO is where an SSO member confirms who they are: a new sign-in at
+	// their organisation's provider (API.md §12), "" for everyone else.
+	SSO     string
 	Next    string
 	Action  string // the pending action carried on after confirming, "" for none
 	Change  string // what is being confirmed, in words
@@ -92,6 +95,9 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twoste
 	if err != nil {
 		if errors.Is(err, twostep.ErrInvalidCredentials) {
 			p.Field, p.Error, status = "password", p.T("confirm.wrong_password"), describe(err).Status
+		} else if errors.Is(err, twostep.ErrConfirmIdentity) && info.Account.SSO {
+			// The code came before the new sign-in at the provider it goes with.
+			p.Field, p.Error, status = "", p.T("confirm.sso_first"), describe(err).Status
 		} else if status = s.sendError(w, p, err); status == 0 {
 			s.pageError(w, r, err)
 			return
@@ -111,6 +117,16 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twoste
 		d.Action, d.Change = pa.ID, s.changeText(p, info, pa.Method, pa.Path)
 	} else if u, perr := url.Parse(next); perr == nil {
 		d.Change = s.changeText(p, info, "GET", u.Path)
+	}
+	if info.Account.SSO {
+		// No Twostep password: a link, not a form, since chromium holds a
+		// form's redirects to the CSP's form-action and this one ends at the
+		// provider.
+		d.SSO = twostep.SSOStartPath + "?" + url.Values{"org": {info.Org.Slug}, "confirm": {"1"}}.Encode()
+		p.Focus = ""
+		if d.TwoStep {
+			p.Focus = "code"
+		}
 	}
 	if !st.sent.IsZero() {
 		d.SentAt = sentParam(st.sent)

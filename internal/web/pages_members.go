@@ -17,6 +17,7 @@ type memberRow struct {
 	TwoStep    bool
 	Methods    string // in words
 	SSO        bool
+	Provider   string // the host of the provider it last signed in through, "" for none yet
 	LastSignIn string
 	Invited    bool     // has not chosen a password yet
 	Locked     string   // until when; "" when not locked
@@ -80,6 +81,12 @@ func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, c *twoste
 			SSO: a.SSO, LastSignIn: p.When(a.LastSignInAt), Locked: p.When(m.LockedUntil), Invited: a.PasswordHash == "" && !a.SSO,
 			Self: a.ID == c.Account.ID, Manage: twostep.MayActOn(c, a)}
 		row.ToSSO = row.Manage && !a.SSO && org.HasSSOConnection()
+		if m.SSO != nil {
+			row.Provider = m.SSO.Issuer
+			if u, err := url.Parse(m.SSO.Issuer); err == nil && u.Host != "" {
+				row.Provider = u.Host
+			}
+		}
 		if owner && row.Manage {
 			row.Roles = p.roleOptions(c, a.Role)
 		}
