@@ -124,12 +124,14 @@ func (b *pageBrowser) toProvider(t *testing.T, p page, email string) {
 }
 
 // TestSignInEmailFirst: once an organisation has SSO, the sign-in page asks
-// for the e-mail address first; an SSO account's address, or one in an SSO
+// for the e-mail address first; an SSO account's address, or any in an SSO
 // organisation's domain, goes on to the provider (a page that refreshes,
 // since chromium holds a form's redirects to the CSP's form-action); any
 // other gets the password step, the same page whether or not an account has
 // the address (SECURITY.md EN-01), with the address kept for the browser's
-// password manager.
+// password manager. Inside an SSO domain too, the e-mail step does not tell a
+// password account from an unknown address (EN-01); the password account
+// still signs in with its password (break-glass).
 func TestSignInEmailFirst(t *testing.T) {
 	op := ssoProvider(t, nil)
 	ssoBackends(t, func(t *testing.T, db *store.DB) {
@@ -154,6 +156,20 @@ func TestSignInEmailFirst(t *testing.T) {
 		// The domain's addresses (with no account yet) and SSO accounts go to the provider.
 		b.toProvider(t, b.post("/sign-in", url.Values{"email": {"ann@acme.test"}}), "ann@acme.test")
 		b.toProvider(t, b.post("/sign-in", url.Values{"email": {"ADA@acme.test"}}), "ada@acme.test")
+		// EN-01: in the domain, a password account's address (pat) gets the
+		// same page as an unknown one: both go on to the provider.
+		pat := b.post("/sign-in", url.Values{"email": {"pat@acme.test"}})
+		b.toProvider(t, pat, "pat@acme.test")
+		unknown := b.post("/sign-in", url.Values{"email": {"nobody@acme.test"}})
+		if strings.NewReplacer("nobody@acme.test", "pat@acme.test", "nobody%40acme.test", "pat%40acme.test").Replace(unknown.raw) != pat.raw || unknown.status != pat.status {
+			t.Errorf("the e-mail step in an SSO domain differs for a password account (EN-01):\n%s\n---\n%s", pat.raw, unknown.raw)
+		}
+		// Break-glass: pat still signs in with the password, on the one-page
+		// form and through the API.
+		e.pages().post("/sign-in", url.Values{"email": {"pat@acme.test"}, "password": {apiPassword}}).says(t, 303, "/account/security")
+		st, body, _ := e.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "pat@acme.test", "password": apiPassword})
+		e.want(st, http.StatusOK, body, "pat signs in with the password in an SSO domain")
+
 		// So does the one-page form (bookmarked, or ?with=password) for an SSO account.
 		b.toProvider(t, b.post("/sign-in", url.Values{"email": {"ada@acme.test"}, "password": {"anything at all"}}), "ada@acme.test")
 
@@ -171,7 +187,7 @@ func TestSignInEmailFirst(t *testing.T) {
 			`id="password"`, "Sign in through your organisation instead", "!Continue")
 
 		// Without any connection, the one-page form again.
-		st, body, _ := e.call("DELETE", "/api/v1/org/sso", e.owner, nil)
+		st, body, _ = e.call("DELETE", "/api/v1/org/sso", e.owner, nil)
 		e.want(st, http.StatusNoContent, body, "remove the connection")
 		e.pages().get("/sign-in").says(t, 200, "", `id="password"`, "!Continue", "!with=password")
 		e.pages().post("/sign-in", url.Values{"email": {"ann@acme.test"}}).says(t, 200, "", "Signing in as ann@acme.test.")
