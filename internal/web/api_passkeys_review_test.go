@@ -2,7 +2,13 @@ package web_test
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/netip"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/twostep/twostep/internal/passkey/softkey"
 	"github.com/twostep/twostep/internal/store"
@@ -75,5 +81,49 @@ func TestPasskeyTokensAreNotInterchangeable(t *testing.T) { // WA-02, SU-07
 		cred, _ = keyA.Get(pskOpts, pkOrigin, softkey.Tamper{UV: true})
 		st, b = a.verifyKey(tokenA, cred)
 		refused("A's token with the answer to a passwordless ceremony", st, b)
+	})
+}
+
+// TestPasskeyBeginPerIP: POST /api/v1/sign-in/passkey needs no account and
+// stores a ceremony each time, so a client address may begin only so many an
+// hour: of 60 parallel requests from one address exactly the cap get a
+// token, the others 429 too_many_attempts with Retry-After; another address
+// is not stopped, and the hour over, the first begins again (RL-12).
+func TestPasskeyBeginPerIP(t *testing.T) { // RL-12
+	storetest.Backends(t, func(t *testing.T, db *store.DB) {
+		limits := twostep.DefaultLimits
+		limits.PasskeyBegin = twostep.Cap{Max: 20, Window: time.Hour}
+		a := newPasskeyAPIWith(t, db, limits, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")})
+		begin := func(ip string) (int, map[string]any, *http.Response) {
+			return a.call("POST", "/api/v1/sign-in/passkey", "", nil, "X-Forwarded-For", ip)
+		}
+		var mu sync.Mutex
+		got := map[int]int{}
+		var wg sync.WaitGroup
+		for range 60 {
+			wg.Go(func() {
+				st, b, resp := begin("203.0.113.7")
+				if st == 429 && (b["code"] != "too_many_attempts" || resp.Header.Get("Retry-After") == "") {
+					t.Errorf("429 %v, Retry-After %q", b, resp.Header.Get("Retry-After"))
+				}
+				if st == 200 && b["sign_in_token"] == nil {
+					t.Errorf("200 without a token: %v", b)
+				}
+				mu.Lock()
+				got[st]++
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if diff := cmp.Diff(map[int]int{200: 20, 429: 40}, got); diff != "" {
+			t.Errorf("60 parallel begins from one address (-want +got) %s", diff)
+		}
+		if st, b, _ := begin("198.51.100.9"); st != 200 {
+			t.Errorf("another address: %d %v, want 200", st, b)
+		}
+		a.clock.Advance(time.Hour)
+		if st, b, _ := begin("203.0.113.7"); st != 200 {
+			t.Errorf("an hour later: %d %v, want 200", st, b)
+		}
 	})
 }
