@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/netip"
@@ -124,6 +125,74 @@ func TestPasskeyBeginPerIP(t *testing.T) { // RL-12
 		a.clock.Advance(time.Hour)
 		if st, b, _ := begin("203.0.113.7"); st != 200 {
 			t.Errorf("an hour later: %d %v, want 200", st, b)
+		}
+	})
+}
+
+// TestPasskeyEnrolledInSignInIsNotPhishingResistant: a key registered during
+// the sign-in that had to enrol proves nothing the password before it did
+// not (someone who phished the password can register their own key), so the
+// session says amr pwd, hwk, user without mfa and does not satisfy a
+// product asking for acr phishing-resistant; the same key asserted at a
+// later sign-in does (OP-04, SU-03).
+func TestPasskeyEnrolledInSignInIsNotPhishingResistant(t *testing.T) { // OP-04, SU-03
+	storetest.Backends(t, func(t *testing.T, db *store.DB) {
+		a := newPasskeyAPI(t, db)
+		ctx := context.Background()
+		owner := a.passwordSession("owner@example.com")
+		a.member("joe@example.com", twostep.RoleMember)
+		st, b, _ := a.call("PUT", "/api/v1/org/policy", owner, map[string]any{"two_step": "required", "grace_period_days": 0,
+			"allowed_methods": []string{"webauthn"}, "allow_legacy_clients": false})
+		a.want(st, 200, b, "required policy")
+		st, b, _ = a.call("POST", "/api/v1/sign-in", "", map[string]string{"email": "joe@example.com", "password": apiPassword})
+		a.want(st, 200, b, "joe signs in")
+		token := b["sign_in_token"].(string)
+		st, b, _ = a.call("POST", "/api/v1/account/factors", token, map[string]string{"method": "webauthn"})
+		a.want(st, 201, b, "joe adds a key with the sign-in token")
+		key, cred, err := softkey.Create(raw(t, b["options"]), pkOrigin, softkey.Tamper{UV: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, b, _ = a.call("POST", "/api/v1/account/factors/"+b["id"].(string)+"/verify", token, map[string]any{"credential": cred})
+		a.want(st, 200, b, "joe's key")
+		st, b, _ = a.call("POST", "/api/v1/sign-in/complete", "", map[string]string{"sign_in_token": token})
+		a.want(st, 200, b, "complete")
+		if diff := cmp.Diff([]string{"pwd", "hwk", "user"}, amr(b)); diff != "" {
+			t.Errorf("enrolled in the sign-in: amr (-want +got) %s", diff)
+		}
+		enrolled := b["session_token"].(string)
+
+		cl, _, err := a.svc.CreateOIDCClient(ctx, nil, twostep.NewOIDCClient{Name: "Notes", RedirectURIs: []string{"https://notes.example/cb"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ask := func(session string) *twostep.AuthRequest {
+			t.Helper()
+			r, err := a.svc.CreateAuthRequest(ctx, twostep.NewAuthRequest{ClientID: cl.ID, RedirectURI: "https://notes.example/cb",
+				ResponseType: "code", Scopes: []string{"openid"}, ACRValues: []string{twostep.ACRPhishingResistant}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.svc.ResumeAuthRequest(ctx, r.ID, session, "203.0.113.7", "test"); err != nil {
+				t.Fatal(err)
+			}
+			if r, err = a.svc.AuthRequest(ctx, r.ID); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		if r := ask(enrolled); r.Done() {
+			t.Errorf("a key enrolled in the sign-in met phishing-resistant: acr %q", r.ACR)
+		}
+
+		st, b, _ = a.call("POST", "/api/v1/sign-in/passkey", "", nil)
+		a.want(st, 200, b, "begin passkey sign-in")
+		token = b["sign_in_token"].(string)
+		cred, _ = key.Get(raw(t, b["options"]), pkOrigin, softkey.Tamper{UV: true})
+		st, b = a.verifyKey(token, cred)
+		a.want(st, 200, b, "the key, later")
+		if r := ask(b["session_token"].(string)); !r.Done() || r.ACR != twostep.ACRPhishingResistant {
+			t.Errorf("the key asserted: done %v, acr %q", r.Done(), r.ACR)
 		}
 	})
 }
