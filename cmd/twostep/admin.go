@@ -206,7 +206,7 @@ func cmdSetSSO(ctx context.Context, args []string, getenv func(string) string, s
 func flagError(err error) error {
 	var inv *twostep.InvalidError
 	if errors.As(err, &inv) {
-		name := map[string]string{"name": "--name", "slug": "--slug", "email": "--email", "org": "--org", "role": "--role", "password": "password"}[inv.Field]
+		name := map[string]string{"name": "--name", "slug": "--slug", "email": "--email", "org": "--org", "role": "--role", "password": "password", "domain": "DOMAIN"}[inv.Field]
 		if name == "" {
 			name = inv.Field
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/twostep/twostep/internal/notify"
 	"github.com/twostep/twostep/internal/oidc"
 	"github.com/twostep/twostep/internal/passkey"
+	"github.com/twostep/twostep/internal/sso"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/twostep"
 	"github.com/twostep/twostep/internal/web"
@@ -109,6 +110,8 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 		MinClientVersion: cfg.MinClientVersion,
 		SessionIdle:      cfg.SessionIdle, SessionMax: cfg.SessionMax, ConfirmWindow: cfg.ConfirmWindow,
 		OIDC: oidcOptions(cfg), CookieDomain: cfg.CookieDomain, Verify: twostep.VerifyOptions{OrgDaily: cfg.VerifyOrgDailyLimit},
+		// Organisations' own identity providers are owner-given URLs (API.md §7, §12).
+		SSO:            sso.New(sso.Options{AllowPrivate: cfg.AllowPrivateURLs}),
 		Authenticators: passkeys,
 	})
 	if err != nil {

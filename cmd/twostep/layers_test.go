@@ -15,19 +15,21 @@ func TestLayers(t *testing.T) {
 		pkg       string
 		forbidden []string
 	}{
-		{"internal/twostep", []string{mod + "internal/store", mod + "internal/web", mod + "internal/notify", mod + "internal/oidc", mod + "internal/verify",
+		{"internal/twostep", []string{mod + "internal/store", mod + "internal/web", mod + "internal/sso", mod + "internal/notify", mod + "internal/oidc", mod + "internal/verify",
 			mod + "cmd/", "database/sql", "net/http", "net/smtp", "os/exec"}},
-		{"internal/store", []string{mod + "internal/web", mod + "internal/notify", mod + "internal/oidc", mod + "internal/verify", mod + "cmd/"}},
-		{"internal/notify", []string{mod + "internal/store", mod + "internal/web", mod + "internal/oidc", mod + "internal/verify", mod + "cmd/"}},
-		{"internal/web", []string{mod + "internal/store", mod + "internal/notify", mod + "internal/oidc", mod + "internal/verify", mod + "cmd/"}},
-		{"internal/oidc", []string{mod + "internal/store", mod + "internal/notify", mod + "internal/web", mod + "internal/verify", mod + "cmd/"}},
+		{"internal/store", []string{mod + "internal/web", mod + "internal/sso", mod + "internal/notify", mod + "internal/oidc", mod + "internal/verify", mod + "cmd/"}},
+		{"internal/notify", []string{mod + "internal/store", mod + "internal/web", mod + "internal/sso", mod + "internal/oidc", mod + "internal/verify", mod + "cmd/"}},
+		{"internal/web", []string{mod + "internal/store", mod + "internal/sso", mod + "internal/notify", mod + "internal/oidc", mod + "internal/verify", mod + "cmd/"}},
+		{"internal/oidc", []string{mod + "internal/store", mod + "internal/sso", mod + "internal/notify", mod + "internal/web", mod + "internal/verify", mod + "cmd/"}},
 		// The Verify API (Twilio's shape) speaks only the domain.
-		{"internal/verify", []string{mod + "internal/store", mod + "internal/notify", mod + "internal/web", mod + "internal/oidc", mod + "cmd/"}},
+		{"internal/verify", []string{mod + "internal/store", mod + "internal/sso", mod + "internal/notify", mod + "internal/web", mod + "internal/oidc", mod + "cmd/"}},
 		// WebAuthn ceremonies (go-webauthn imports net/http, so not in the
 		// domain): they speak only the domain, and the test authenticator
 		// only what a browser would.
-		{"internal/passkey", []string{mod + "internal/store", mod + "internal/web", mod + "internal/notify", mod + "internal/oidc", mod + "internal/verify", mod + "internal/loadgen", mod + "cmd/"}},
+		{"internal/passkey", []string{mod + "internal/store", mod + "internal/sso", mod + "internal/web", mod + "internal/notify", mod + "internal/oidc", mod + "internal/verify", mod + "internal/loadgen", mod + "cmd/"}},
 		{"internal/passkey/softkey", []string{mod + "internal/twostep", mod + "internal/store", mod + "internal/web", mod + "cmd/"}},
+		// The OIDC client of organisations' own providers (API.md §12) makes HTTP calls for the domain.
+		{"internal/sso", []string{mod + "internal/store", mod + "internal/notify", mod + "internal/web", mod + "internal/oidc", mod + "internal/verify", mod + "internal/passkey", mod + "cmd/"}},
 		// The load generator is a client of the server: it seeds through the
 		// domain and speaks HTTP, and needs no adapter.
 		{"internal/loadgen", []string{mod + "internal/store", mod + "internal/web", mod + "internal/notify", mod + "internal/oidc", mod + "cmd/"}},

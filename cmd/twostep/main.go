@@ -56,6 +56,7 @@ Commands:
   serve                          run the server
   migrate                        bring the database schema up to date
   org create --name NAME --owner EMAIL [--slug SLUG] [--password-stdin]
+  org sso-domain add|remove --org ORG DOMAIN   addresses at DOMAIN sign in through ORG's SSO
   user create --org ORG --email EMAIL [--role member|admin|owner] [--sso] [--password-stdin]
   user import --org ORG FILE|- [--dry-run] [--invite]   accounts from JSON Lines, hashes kept
   user reset-two-step --email EMAIL
@@ -104,6 +105,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		switch cmd + " " + rest[0] {
 		case "org create":
 			return cmdOrgCreate(ctx, rest[1:], getenv, stdin, stdout, stderr)
+		case "org sso-domain":
+			return cmdSSODomain(ctx, rest[1:], getenv, stdout, stderr)
 		case "user create":
 			return cmdUserCreate(ctx, rest[1:], getenv, stdin, stdout, stderr)
 		case "user import":

@@ -14,27 +14,34 @@ import (
 
 const challengeCols = `id, token_hash, purpose, account_id, session_id, factor_id, method, address,
 	code_hash, code_expires_at, attempts, sends, last_sent_at, last_channel, amr, created_at,
-	expires_at, consumed_at, webauthn`
+	expires_at, consumed_at, webauthn, upstream`
 
 func scanChallenge(s scanner) (*twostep.Challenge, error) {
 	var c twostep.Challenge
 	var account sql.NullString
-	var amr string
+	var amr, upstream string
 	err := s.Scan(&c.ID, &c.TokenHash, &c.Purpose, &account, &c.SessionID, &c.FactorID, &c.Method, &c.Address,
 		&c.CodeHash, tm{&c.CodeExpiresAt}, &c.Attempts, &c.Sends, tm{&c.LastSentAt}, &c.LastChannel, &amr,
-		tm{&c.CreatedAt}, tm{&c.ExpiresAt}, tm{&c.ConsumedAt}, &c.WebAuthn)
+		tm{&c.CreatedAt}, tm{&c.ExpiresAt}, tm{&c.ConsumedAt}, &c.WebAuthn, &upstream)
 	c.AccountID = account.String
 	c.AMR = split[string](amr)
+	if err == nil {
+		c.Upstream, err = parseUpstream(upstream)
+	}
 	return &c, err
 }
 
 // CreateChallenge stores c; ErrConflict if its id or token hash is taken.
 func (db *DB) CreateChallenge(ctx context.Context, c *twostep.Challenge) error {
-	_, err := db.exec(ctx, `INSERT INTO challenges (`+challengeCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	upstream, err := upstreamJSON(c.Upstream)
+	if err != nil {
+		return err
+	}
+	_, err = db.exec(ctx, `INSERT INTO challenges (`+challengeCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, null(c.TokenHash), c.Purpose, null(c.AccountID), c.SessionID, c.FactorID, c.Method, c.Address,
 		null(c.CodeHash), us(c.CodeExpiresAt), c.Attempts, c.Sends, us(c.LastSentAt), c.LastChannel, join(c.AMR),
-		us(c.CreatedAt), us(c.ExpiresAt), us(c.ConsumedAt), null(c.WebAuthn))
+		us(c.CreatedAt), us(c.ExpiresAt), us(c.ConsumedAt), null(c.WebAuthn), upstream)
 	return wrap(err, "create challenge")
 }
 

@@ -22,6 +22,9 @@ func (db *DB) DeleteExpired(ctx context.Context, t time.Time) error {
 		if _, err := tx.exec(ctx, `DELETE FROM devices WHERE expires_at < ?`, us(t)); err != nil {
 			return wrap(err, "delete expired devices")
 		}
+		if _, err := tx.exec(ctx, `DELETE FROM sso_logins WHERE expires_at < ?`, us(t)); err != nil {
+			return wrap(err, "delete expired sso logins")
+		}
 		if err := deleteExpiredOIDC(ctx, tx, t); err != nil {
 			return err
 		}

@@ -33,14 +33,26 @@ func (db *DB) CreateOrg(ctx context.Context, o *twostep.Org) error {
 	return wrap(err, "create org")
 }
 
+// orgSelect reads orgCols and whether the org has an SSO connection.
+const orgSelect = `SELECT ` + orgCols + `,
+	EXISTS (SELECT 1 FROM sso_connections s WHERE s.org_id = orgs.id) FROM orgs`
+
+// scanOrgWithSSO scans an orgSelect row.
+func scanOrgWithSSO(s scanner) (*twostep.Org, error) {
+	var sso bool
+	o, err := scanOrg(scanFunc(func(dest ...any) error { return s.Scan(append(dest, &sso)...) }))
+	o.SSOConnected = sso
+	return o, err
+}
+
 // Org returns the org with id, or ErrNotFound.
 func (db *DB) Org(ctx context.Context, id string) (*twostep.Org, error) {
-	return one(db.row(ctx, `SELECT `+orgCols+` FROM orgs WHERE id = ?`, id), scanOrg, "org")
+	return one(db.row(ctx, orgSelect+` WHERE id = ?`, id), scanOrgWithSSO, "org")
 }
 
 // OrgBySlug returns the org with slug, or ErrNotFound.
 func (db *DB) OrgBySlug(ctx context.Context, slug string) (*twostep.Org, error) {
-	return one(db.row(ctx, `SELECT `+orgCols+` FROM orgs WHERE slug = ?`, slug), scanOrg, "org by slug")
+	return one(db.row(ctx, orgSelect+` WHERE slug = ?`, slug), scanOrgWithSSO, "org by slug")
 }
 
 // UpdateOrg writes everything of o but its creation time; ErrNotFound if it does

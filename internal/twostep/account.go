@@ -96,13 +96,26 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 	if err := notAppPassword(c); err != nil {
 		return "", nil, err
 	}
-	if r.Password == "" {
+	// An SSO member has no password: a new sign-in at the provider stands
+	// in for it (API.md §12), for this session and for a short while.
+	first := []string{"pwd"}
+	var reauth *Challenge
+	if a.SSO {
+		ch, err := s.store.LatestChallenge(ctx, a.ID, PurposeSSOReauth)
+		if errors.Is(err, ErrNotFound) || err == nil && (ch.SessionID != c.Session.ID || !s.now().Before(ch.ExpiresAt)) {
+			return "", nil, ErrConfirmIdentity
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		reauth, first = ch, ch.AMR
+	} else if r.Password == "" {
 		return "", nil, invalid("password", ReasonRequired)
 	}
 	if r.Method == MethodWebAuthn {
 		r.Code = string(r.Credential)
 	}
-	st, err := s.signInState(ctx, s.store, a, nil, []string{"pwd"})
+	st, err := s.signInState(ctx, s.store, a, nil, first)
 	if err != nil {
 		return "", nil, err
 	}
@@ -128,17 +141,19 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 			return "", nil, throttled(ErrThrottled, wait)
 		}
 	}
-	ok, err := s.checkPassword(ctx, r.Password, a.PasswordHash)
-	if err != nil {
-		return "", nil, err
-	}
-	if !ok {
-		return "", nil, s.passwordFailed(ctx, []string{reauthKey(a.ID)}, c)
+	if reauth == nil {
+		ok, err := s.checkPassword(ctx, r.Password, a.PasswordHash)
+		if err != nil {
+			return "", nil, err
+		}
+		if !ok {
+			return "", nil, s.passwordFailed(ctx, []string{reauthKey(a.ID)}, c)
+		}
 	}
 	var token string
 	var sess *Session
 	err = s.atomically(ctx, func(ctx context.Context, tx Store) (error, error) {
-		st, err := s.signInState(ctx, tx, a, nil, []string{"pwd"})
+		st, err := s.signInState(ctx, tx, a, nil, first)
 		if err != nil {
 			return nil, err
 		}
@@ -183,6 +198,12 @@ func (s *Service) ConfirmIdentity(ctx context.Context, c *Caller, r ConfirmReque
 				}
 			}
 			st.Proven = append(st.Proven, proof...)
+		}
+		if reauth != nil {
+			// The provider's new sign-in serves one confirmation.
+			if ok, err := tx.ConsumeChallenge(ctx, reauth.ID, s.now()); err != nil || !ok {
+				return nil, cmpErr(err, ErrConfirmIdentity)
+			}
 		}
 		step := SecondStepNone
 		if provenSecondStep(st.Proven) {

@@ -227,6 +227,8 @@ type (
 	// IdentityConfirmed: the password (and a second step) again, with what it proved.
 	IdentityConfirmed struct {
 		AMR []string `json:"amr"`
+		// Provider: confirmed by a new sign-in at the organisation's provider.
+		Provider string `json:"provider,omitempty"`
 	}
 	// LegacyClientsChanged: the account's own setting.
 	LegacyClientsChanged struct {
@@ -295,6 +297,10 @@ type (
 		Device string `json:"device,omitempty"`
 		// AppPassword: the app password an old client signed in with.
 		AppPassword string `json:"app_password,omitempty"`
+		// Provider: the issuer of the organisation's identity provider
+		// the sign-in came through (API.md §12), with the amr it gave.
+		Provider    string   `json:"provider,omitempty"`
+		UpstreamAMR []string `json:"upstream_amr,omitempty"`
 		// Passwordless: a passkey was the whole sign-in.
 		Passwordless bool `json:"passwordless,omitempty"`
 	}

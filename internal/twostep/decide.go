@@ -15,8 +15,8 @@ type SecondStep string
 const (
 	SecondStepProven     SecondStep = "proven"     // in this sign-in
 	SecondStepRemembered SecondStep = "remembered" // a remembered device (API.md §11)
-	SecondStepUpstream   SecondStep = "upstream"   // trusted from an SSO provider (a later issue)
-	SecondStepExempt     SecondStep = "exempt"     // a legacy client let in with the password alone
+	SecondStepUpstream   SecondStep = "upstream"   // trusted from an SSO provider (API.md §12)
+	SecondStepExempt     SecondStep = "exempt"     // a legacy client let in with the password alone, or SSO "never"
 	SecondStepNone       SecondStep = "none"       // the account had no method to prove
 )
 
@@ -52,7 +52,23 @@ type SignInState struct {
 	// for a passkey or security key: only keys are offered, as under
 	// admins_phishing_resistant, while the policy allows them.
 	RequirePhishingResistant bool
-	Now                      time.Time
+	// Upstream is set for a sign-in at the organisation's own identity
+	// provider (API.md §12): the connection's rule and what the provider
+	// said. Proven then holds only what Twostep itself proved: there is no
+	// password.
+	Upstream *Upstream
+	Now      time.Time
+}
+
+// Upstream is an SSO sign-in's provider answer, as far as Decide cares. A
+// sign-in token of an SSO sign-in keeps it until the sign-in ends.
+type Upstream struct {
+	Issuer string   `json:"issuer"`
+	Rule   SSORule  `json:"rule"`
+	AMR    []string `json:"amr"`
+	ACR    string   `json:"acr,omitempty"`
+	// Proven: the provider's amr or acr says its sign-in had a second step.
+	Proven bool `json:"proven"`
 }
 
 // NextKind is what a sign-in must do next.
@@ -91,6 +107,9 @@ type Next struct {
 	Confirmed bool
 	// AppPasswordID marks the session as made with that app password.
 	AppPasswordID string
+	// Upstream is the SSO sign-in's provider answer, which an enrolment
+	// token carries on.
+	Upstream *Upstream
 }
 
 // Offers reports whether the step lets m prove the second step, by factorID when
@@ -128,6 +147,9 @@ func (st SignInState) HasMethod() bool { return len(st.Factors) > 0 || st.Recove
 //     so may anyone signing in for a request that asks for phishing
 //     resistance (RequirePhishingResistant), while the policy allows keys;
 //   - otherwise it gets a session.
+//
+// A sign-in at the organisation's provider (Upstream) has no password and
+// follows the connection's rule instead of the policy (decideUpstream).
 func Decide(st SignInState) Next {
 	allowed := allowedMethods(st.Org, st.Offered)
 	// Owners and admins under admins_phishing_resistant: a passkey or
@@ -145,6 +167,9 @@ func Decide(st SignInState) Next {
 		}
 	}
 	proven := provenSecondStep(st.Proven)
+	if st.Upstream != nil {
+		return decideUpstream(st, allowed, usable, keysOnly)
+	}
 	if st.AppPassword != "" {
 		// Whatever the account has: such a session reaches no security
 		// setting and yields no OpenID Connect token, so it needs no more.
@@ -157,20 +182,7 @@ func Decide(st SignInState) Next {
 		if st.Remembered && !st.RequireSecondStep && !keysOnly && len(usable) > 0 {
 			return Next{Kind: NextSession, SecondStep: SecondStepRemembered, AMR: []string{"pwd"}}
 		}
-		n := Next{Kind: NextSecondStep}
-		for _, f := range st.Factors {
-			chans := factorChannels(f, allowed)
-			if len(usable) == 0 {
-				chans = factorChannels(f, nil) // prove what you have, then enrol
-			}
-			for _, m := range chans {
-				n.Choices = append(n.Choices, Choice{Method: m, Factor: f})
-			}
-		}
-		if st.RecoveryCodes > 0 && !(keysOnly && len(usable) > 0) {
-			n.Choices = append(n.Choices, Choice{Method: MethodRecoveryCode})
-		}
-		return n
+		return secondStepChoices(st, allowed, usable, keysOnly)
 	}
 	// What a session would record now: for NextSession, and for NextEnrol
 	// when its grace period lets the member go on without enrolling.
@@ -187,6 +199,75 @@ func Decide(st SignInState) Next {
 		}
 	}
 	return n
+}
+
+// issuer is the provider's issuer, "" for a sign-in that is not SSO.
+func (u *Upstream) issuer() string {
+	if u == nil {
+		return ""
+	}
+	return u.Issuer
+}
+
+// secondStepChoices is the NextSecondStep of an account that has a method:
+// every factor by each channel the policy allows, or, when none of them is
+// allowed, by every channel (prove what you have, then enrol), then recovery
+// codes while some remain (not instead of a key an admin must use: keysOnly).
+func secondStepChoices(st SignInState, allowed []Method, usable []*Factor, keysOnly bool) Next {
+	n := Next{Kind: NextSecondStep, Upstream: st.Upstream}
+	for _, f := range st.Factors {
+		chans := factorChannels(f, allowed)
+		if len(usable) == 0 {
+			chans = factorChannels(f, nil)
+		}
+		for _, m := range chans {
+			n.Choices = append(n.Choices, Choice{Method: m, Factor: f})
+		}
+	}
+	if st.RecoveryCodes > 0 && !(keysOnly && len(usable) > 0) {
+		n.Choices = append(n.Choices, Choice{Method: MethodRecoveryCode})
+	}
+	return n
+}
+
+// decideUpstream is Decide for a sign-in at the organisation's provider
+// (API.md §12), by the connection's rule:
+//   - never: a session marked exempt with the provider's amr, the
+//     organisation's policy not applying — except for owners and admins,
+//     for whom never acts as trust_upstream (ORG-02), and when what the
+//     person signs in for asks for a second step (RequireSecondStep);
+//   - trust_upstream: the provider's amr/acr showing a second step gives a
+//     session marked upstream; otherwise as always;
+//   - always (and for owners and admins who must use a passkey, whatever
+//     the rule): the account proves a Twostep method it has (SU-07), or, with
+//     none, enrols one the policy allows, without a grace period; then a
+//     session marked proven whose amr is the provider's plus Twostep's own.
+func decideUpstream(st SignInState, allowed []Method, usable []*Factor, keysOnly bool) Next {
+	up := st.Upstream
+	rule := up.Rule
+	if rule == SSONever && (st.Account.Role != RoleMember || st.RequireSecondStep) {
+		rule = SSOTrustUpstream
+	}
+	if keysOnly {
+		// admins_phishing_resistant: the provider's second step may not
+		// be a key, so the owner or admin proves Twostep's own.
+		rule = SSOAlways
+	}
+	amr := append(slices.Clone(up.AMR), st.Proven...)
+	switch {
+	case provenSecondStep(st.Proven) && len(usable) == 0 && len(allowed) > 0:
+		// Proved what it has, which the policy no longer allows: add one it does.
+		return Next{Kind: NextEnrol, Allowed: allowed, SecondStep: SecondStepProven, AMR: slices.Clone(st.Proven), Upstream: up}
+	case provenSecondStep(st.Proven):
+		return Next{Kind: NextSession, SecondStep: SecondStepProven, AMR: amr, Confirmed: true, Upstream: up}
+	case rule == SSONever:
+		return Next{Kind: NextSession, SecondStep: SecondStepExempt, AMR: amr, Upstream: up}
+	case rule == SSOTrustUpstream && up.Proven:
+		return Next{Kind: NextSession, SecondStep: SecondStepUpstream, AMR: amr, Confirmed: !st.HasMethod(), Upstream: up}
+	case st.HasMethod():
+		return secondStepChoices(st, allowed, usable, keysOnly)
+	}
+	return Next{Kind: NextEnrol, Allowed: allowed, SecondStep: SecondStepNone, AMR: slices.Clone(st.Proven), Upstream: up}
 }
 
 // provenSecondStep reports whether amr holds a second step beside the password.

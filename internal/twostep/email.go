@@ -28,7 +28,7 @@ func (s *Service) SendSignInCode(ctx context.Context, r SendRequest) (*CodeSent,
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.signInState(ctx, s.store, acct, nil, c.AMR)
+	st, err := s.challengeState(ctx, s.store, acct, c)
 	if err != nil {
 		return nil, err
 	}

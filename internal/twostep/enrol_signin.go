@@ -14,7 +14,7 @@ func (s *Service) enrolmentRequired(ctx context.Context, st Store, a *Account, o
 	now := s.now()
 	token, hash := s.newToken()
 	c := &Challenge{ID: s.newID("sge"), TokenHash: hash, Purpose: PurposeEnrolSignIn, AccountID: a.ID,
-		AMR: slices.Clone(next.AMR), CreatedAt: now, ExpiresAt: now.Add(s.signInTTL)}
+		AMR: slices.Clone(next.AMR), Upstream: next.Upstream, CreatedAt: now, ExpiresAt: now.Add(s.signInTTL)}
 	if err := st.CreateChallenge(ctx, c); err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (s *Service) CompleteSignIn(ctx context.Context, token, ip, userAgent strin
 	var res *SignInResult
 	var next Next
 	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
-		st, err := s.signInState(ctx, tx, a, nil, ch.AMR)
+		st, err := s.challengeState(ctx, tx, a, ch)
 		if err != nil {
 			return err
 		}
@@ -80,7 +80,8 @@ func (s *Service) CompleteSignIn(ctx context.Context, token, ip, userAgent strin
 		if res, err = s.signedIn(ctx, tx, a, next, caller); err != nil {
 			return err
 		}
-		detail := &SignInSucceeded{AMR: next.AMR, Enrolled: next.Kind == NextSession, SecondStep: next.SecondStep}
+		detail := &SignInSucceeded{AMR: next.AMR, Enrolled: next.Kind == NextSession, SecondStep: next.SecondStep,
+			Provider: st.Upstream.issuer()}
 		if next.Kind == NextEnrol {
 			detail.GraceUntil = next.GraceUntil.Format(time.RFC3339)
 		}

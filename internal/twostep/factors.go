@@ -40,7 +40,9 @@ type FactorRequest struct {
 // when that code comes back (VerifyFactor).
 func (s *Service) AddFactor(ctx context.Context, c *Caller, r FactorRequest) (*NewFactor, error) {
 	a := c.Account
-	if a.SSO {
+	if a.SSO && (c.SignIn == nil || c.SignIn.Upstream == nil) {
+		// An SSO member enrols only during an SSO sign-in whose connection
+		// asks for Twostep's own second step (API.md §12).
 		return nil, ErrSSOManaged
 	}
 	if r.Method == "" {

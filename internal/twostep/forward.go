@@ -78,8 +78,17 @@ func (s *Service) ForwardAuth(ctx context.Context, token string, requireTwoStep 
 	}
 	now := s.now()
 	sess := &fs.Session
-	if !now.Before(sess.ExpiresAt) || !now.Before(sess.IdleExpiresAt) ||
-		!sess.SecondStep.Counts(requireTwoStep || fs.OrgTwoStep == PolicyRequired) {
+	required := requireTwoStep || fs.OrgTwoStep == PolicyRequired
+	if sess.SecondStep == SecondStepExempt && !sess.Legacy {
+		// An SSO sign-in under "never": the organisation's policy does not
+		// apply to it (API.md §12), a proxy's explicit require does.
+		if requireTwoStep {
+			return nil, ErrUnauthenticated
+		}
+	} else if !sess.SecondStep.Counts(required) {
+		return nil, ErrUnauthenticated
+	}
+	if !now.Before(sess.ExpiresAt) || !now.Before(sess.IdleExpiresAt) {
 		return nil, ErrUnauthenticated
 	}
 	if err := s.touchSession(ctx, sess); err != nil {

@@ -100,13 +100,14 @@ type Org struct {
 	Slug      string
 	Policy    Policy
 	CreatedAt time.Time
+	// SSOConnected: the organisation has an SSO connection (read with it,
+	// never written through UpdateOrg).
+	SSOConnected bool
 }
 
 // HasSSOConnection reports whether the organisation has its own identity
-// provider (API.md §12), without which an SSO member cannot sign in. None has
-// one until SSO connections are built, so nobody can be moved to SSO from the
-// administration; the operator's CLI still can.
-func (o *Org) HasSSOConnection() bool { return false }
+// provider (API.md §12), without which an SSO member cannot sign in.
+func (o *Org) HasSSOConnection() bool { return o.SSOConnected }
 
 // Account is a person who signs in. E-mail addresses are unique across the server.
 type Account struct {
@@ -199,6 +200,9 @@ type Challenge struct {
 	LastSentAt    time.Time
 	LastChannel   string   // the channel of the last send, for the per-channel cooldown
 	AMR           []string // what the holder has proven so far
+	// Upstream is the provider's answer of an SSO sign-in (API.md §12), nil
+	// for any other; stored with the challenge, never updated.
+	Upstream *Upstream
 	// WebAuthn is the live WebAuthn ceremony of this challenge (its random
 	// challenge and what the answer must match), nil when none: a new one
 	// replaces it, and answering takes it (TakeWebAuthn), right or wrong (WA-01).

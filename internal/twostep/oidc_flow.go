@@ -181,7 +181,7 @@ func (s *Service) ResumeAuthRequest(ctx context.Context, id, sessionToken, ip, u
 // holder a request for phishing resistance (OP-04).
 func (s *Service) unsatisfied(r *AuthRequest, cl *OIDCClient, sess *Session) string {
 	switch {
-	case sess.Legacy || sess.SecondStep == SecondStepExempt:
+	case sess.Legacy || sess.AppPasswordID != "":
 		return AuthErrLoginRequired
 	case slices.Contains(r.Prompt, "login") && sess.CreatedAt.Before(r.CreatedAt):
 		return AuthErrLoginRequired

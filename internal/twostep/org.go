@@ -197,6 +197,9 @@ type Member struct {
 	Account     *Account
 	Methods     []Method // of its active factors
 	LockedUntil time.Time
+	// SSO is the member's identity at the organisation's provider (the
+	// latest used), nil when it never signed in through one.
+	SSO *SSOIdentity
 }
 
 // Members lists the organisation's members (admins and owners).
@@ -208,9 +211,13 @@ func (s *Service) Members(ctx context.Context, c *Caller) ([]Member, error) {
 	if err != nil {
 		return nil, err
 	}
+	ids, err := s.ssoMemberIdentities(ctx, c.Account.OrgID)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Member, 0, len(accounts))
 	for _, a := range accounts {
-		m := Member{Account: a}
+		m := Member{Account: a, SSO: ids[a.ID]}
 		factors, err := s.activeFactors(ctx, s.store, a.ID)
 		if err != nil {
 			return nil, err

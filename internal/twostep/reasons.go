@@ -131,3 +131,21 @@ const (
 	// webauthn among the allowed methods.
 	ReasonPhishingResistantWebAuthn Reason = "phishing_resistant_webauthn"
 )
+
+// Reasons about organisations' own identity providers (API.md §12).
+const (
+	ReasonSSORule            Reason = "sso_rule"
+	ReasonSSODomain          Reason = "sso_domain"
+	ReasonSSODiscovery       Reason = "sso_discovery" // Issuer
+	ReasonSSOState           Reason = "sso_state"
+	ReasonSSOIssuer          Reason = "sso_issuer"
+	ReasonSSOProviderError   Reason = "sso_provider_error" // Error: the provider's error code
+	ReasonSSOToken           Reason = "sso_token"
+	ReasonSSOTokenExpired    Reason = "sso_token_expired"
+	ReasonSSONonce           Reason = "sso_nonce"
+	ReasonSSOEmailUnverified Reason = "sso_email_unverified"
+	ReasonSSONoEmail         Reason = "sso_no_email"
+	ReasonSSOAccountTaken    Reason = "sso_account_taken" // Email
+	ReasonSSOOtherAccount    Reason = "sso_other_account"
+	ReasonSSONotFresh        Reason = "sso_not_fresh"
+)

@@ -54,6 +54,9 @@ type Options struct {
 	// under it. "" for none.
 	CookieDomain string
 	Verify       VerifyOptions
+	// SSO makes the HTTP calls to organisations' own identity providers
+	// (API.md §12); nil: no organisation can set up SSO.
+	SSO SSOProvider
 	// DescribeAgent reads a User-Agent header for the words of notices and
 	// audit details ("Firefox", "Linux"); main gives the web adapter's
 	// parser. nil: devices go unnamed.
@@ -90,6 +93,7 @@ type Service struct {
 	base          *url.URL // the base URL, parsed
 	cookieDomain  string
 	verify        VerifyOptions
+	sso           SSOProvider
 	describeAgent func(string) Agent
 	passkeys      Authenticators
 
@@ -112,7 +116,7 @@ func New(o Options) (*Service, error) {
 		issuer: o.Issuer, methods: o.Methods, sessionIdle: o.SessionIdle, sessionMax: o.SessionMax,
 		confirmWindow: o.ConfirmWindow, signInTTL: o.SignInTTL, limits: o.Limits, smsCountries: o.SMSCountries,
 		phoneLimits: o.PhoneLimits, metrics: o.Metrics, resetSlots: make(chan struct{}, resetsInFlight),
-		oidc: o.OIDC.withDefaults(), verify: o.Verify, describeAgent: o.DescribeAgent, passkeys: o.Authenticators,
+		oidc: o.OIDC.withDefaults(), verify: o.Verify, describeAgent: o.DescribeAgent, passkeys: o.Authenticators, sso: o.SSO,
 	}
 	if s.metrics == nil {
 		s.metrics = noMetrics{}

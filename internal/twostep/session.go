@@ -109,7 +109,10 @@ func (s *Service) newSession(a *Account, amr []string, step SecondStep, confirme
 	now := s.now()
 	token, hash := s.newToken()
 	sess := &Session{
-		ID: s.newID("ses"), TokenHash: hash, AccountID: a.ID, AMR: amr, SecondStep: step, Legacy: step == SecondStepExempt,
+		ID: s.newID("ses"), TokenHash: hash, AccountID: a.ID, AMR: amr, SecondStep: step,
+		// Exempt without being legacy: an SSO sign-in under "never" (no SSO
+		// account signs in with a password, so none is a legacy client's).
+		Legacy:    step == SecondStepExempt && !a.SSO,
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.sessionMax), AppPasswordID: appPassword,
 	}
 	sess.IdleExpiresAt = minTime(now.Add(s.sessionIdle), sess.ExpiresAt)

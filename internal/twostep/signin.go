@@ -134,6 +134,14 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 	if acct != nil && acct.SSO {
 		return nil, ErrSSOManaged
 	}
+	if acct == nil {
+		// An address with no account in a domain of an organisation with
+		// SSO signs in there (API.md §12): the same answer for every
+		// address of the domain, so it tells nothing about accounts.
+		if managed, err := s.ssoDomainManaged(ctx, email); err != nil || managed {
+			return nil, cmpErr(err, ErrSSOManaged)
+		}
+	}
 	hash := ""
 	if acct != nil {
 		hash = acct.PasswordHash
@@ -268,6 +276,14 @@ func (s *Service) signInState(ctx context.Context, st Store, a *Account, org *Or
 	}
 	return SignInState{Account: a, Org: org, Offered: s.methods, Factors: factors, RecoveryCodes: len(codes),
 		Proven: proven, Now: s.now()}, nil
+}
+
+// challengeState is signInState for a sign-in in progress: what its token
+// has proven, and the provider's answer of an SSO sign-in.
+func (s *Service) challengeState(ctx context.Context, st Store, a *Account, c *Challenge) (SignInState, error) {
+	state, err := s.signInState(ctx, st, a, nil, c.AMR)
+	state.Upstream = c.Upstream
+	return state, err
 }
 
 func (s *Service) passwordKeys(email, ip string) []string {
@@ -450,7 +466,7 @@ func (s *Service) verifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 			return nil, err
 		}
 		caller := &Caller{Account: acct, IP: r.IP, UserAgent: r.UserAgent, DeviceToken: r.DeviceToken}
-		st, err := s.signInState(ctx, tx, acct, nil, c.AMR)
+		st, err := s.challengeState(ctx, tx, acct, c)
 		if err != nil {
 			return nil, err
 		}
@@ -510,8 +526,8 @@ func (s *Service) verifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 				return nil, err
 			}
 		}
-		return nil, s.audit(ctx, tx, event{detail: &SignInSucceeded{AMR: next.AMR, Method: r.Method, SecondStep: next.SecondStep},
-			account: acct, caller: caller})
+		return nil, s.audit(ctx, tx, event{detail: &SignInSucceeded{AMR: next.AMR, Method: r.Method, SecondStep: next.SecondStep,
+			Provider: st.Upstream.issuer()}, account: acct, caller: caller})
 	})
 	if err != nil {
 		return nil, err
@@ -553,7 +569,7 @@ func (s *Service) SignInMethods(ctx context.Context, token, authRequestID string
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.signInState(ctx, s.store, acct, nil, c.AMR)
+	st, err := s.challengeState(ctx, s.store, acct, c)
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,7 @@ func (s *Service) SignInNext(ctx context.Context, token string) (Next, error) {
 		if c.Attempts >= s.limits.Attempts {
 			return Next{}, ErrExpired
 		}
-		st, err := s.signInState(ctx, s.store, a, nil, c.AMR)
+		st, err := s.challengeState(ctx, s.store, a, c)
 		if err != nil {
 			return Next{}, err
 		}

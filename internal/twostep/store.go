@@ -268,6 +268,7 @@ type DevOutbox interface {
 	VerifyStore
 	OIDCCodeIssuer
 	SessionRenewer
+	SSOStore
 }
 
 // OIDCCodeIssuer makes an authorization code's single use and the revocation

@@ -119,6 +119,8 @@ type memberJSON struct {
 	Methods        []string `json:"methods"`
 	LockedUntil    *string  `json:"locked_until,omitempty"`
 	LastSignInAt   jsonTime `json:"last_sign_in_at"`
+	// SSOProvider is the issuer the member last signed in through (API.md §12).
+	SSOProvider string `json:"sso_provider,omitempty"`
 }
 
 func memberBody(m twostep.Member) memberJSON {
@@ -127,6 +129,9 @@ func memberBody(m twostep.Member) memberJSON {
 	if !m.LockedUntil.IsZero() {
 		t := m.LockedUntil.UTC().Format(time.RFC3339)
 		out.LockedUntil = &t
+	}
+	if m.SSO != nil {
+		out.SSOProvider = m.SSO.Issuer
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -78,6 +79,10 @@ func (s *Server) apiSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.svc.SignIn(r.Context(), twostep.SignInRequest{Email: body.Email, Password: body.Password,
 		ClientVersion: body.ClientVersion, IP: s.clientIP(r), UserAgent: r.UserAgent(), Locale: s.browserLocale(r), DeviceToken: body.DeviceToken})
+	if errors.Is(err, twostep.ErrSSOManaged) {
+		s.apiSSOManaged(w, r, body.Email, err)
+		return
+	}
 	if err != nil {
 		s.apiError(w, r, err)
 		return

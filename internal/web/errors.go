@@ -76,6 +76,8 @@ var errorMapping = []struct {
 	{twostep.ErrNoSSOConnection, 409, "conflict", "members.no_sso_connection", "problem.no_sso_connection"},
 	{twostep.ErrConflict, 409, "conflict", "error.conflict", "problem.conflict"},
 	{twostep.ErrDeliveryFailed, 502, "delivery_failed", "error.delivery_failed", "problem.delivery_failed"},
+	// The organisation's identity provider did not answer (API.md §12).
+	{twostep.ErrSSOUnavailable, 502, "unavailable", "error.sso_unavailable", "problem.sso_unavailable"},
 	// The database (or the password hashing) cannot answer now: retryable.
 	{twostep.ErrUnavailable, 503, "unavailable", "error.busy", "problem.unavailable"},
 	{twostep.ErrBusy, 503, "unavailable", "error.busy", "problem.busy"},

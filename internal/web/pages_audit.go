@@ -124,7 +124,19 @@ func (p *page) auditText(e *twostep.AuditEvent, who func(string) string) string 
 	}
 	switch d := detail.(type) {
 	case *twostep.SignInSucceeded:
-		if until, ok := d.GraceTime(); ok {
+		if d.Provider != "" {
+			kv = append(kv, "Provider", d.Provider)
+			switch d.SecondStep {
+			case twostep.SecondStepUpstream:
+				id = "audit.sign_in.sso_upstream"
+			case twostep.SecondStepExempt:
+				id = "audit.sign_in.sso_exempt"
+			case twostep.SecondStepProven:
+				id = "audit.sign_in.sso_proven"
+			default:
+				id = "audit.sign_in.sso"
+			}
+		} else if until, ok := d.GraceTime(); ok {
 			id, kv = "audit.sign_in.grace", append(kv, "Until", p.When(until))
 		} else if d.Enrolled {
 			id = "audit.sign_in.enrolled"
@@ -200,6 +212,23 @@ func (p *page) auditText(e *twostep.AuditEvent, who func(string) string) string 
 		case d.After.TwoStep == twostep.PolicyOptional && d.Before.TwoStep == twostep.PolicyRequired:
 			id = "audit.policy.optional"
 		}
+	case *twostep.SSOConnectionChanged:
+		kv = append(kv, "Issuer", d.Issuer, "SecondStep", string(d.SecondStep))
+	case *twostep.SSOConnectionRemoved:
+		kv = append(kv, "Issuer", d.Issuer)
+	case *twostep.SSODomainChanged:
+		kv = append(kv, "Domain", d.Domain)
+		id = "audit.sso.domain_removed"
+		if d.Added {
+			id = "audit.sso.domain_added"
+		}
+	case *twostep.SSOLinked:
+		kv = append(kv, "Provider", d.Provider)
+		if d.Created {
+			id = "audit.sso.linked_created"
+		}
+	case *twostep.SSOSignInFailed:
+		kv = append(kv, "Provider", d.Provider, "Reason", d.Reason)
 	case *twostep.MemberChanged:
 		switch {
 		case d.Role.Before != d.Role.After:

@@ -69,6 +69,11 @@ func (s *Server) routes() http.Handler {
 	// Forward auth (§8): reverse proxies ask about each request of the products behind them.
 	mux.HandleFunc("GET /api/v1/authz/auth-request", s.apiAuthRequest)
 	mux.HandleFunc("GET /api/v1/authz/forward-auth", s.apiForwardAuth)
+	// The organisation's own identity provider (§12): owners set it, admins see it.
+	mux.HandleFunc("GET /api/v1/org/sso", s.withCaller(s.apiSSOConnection))
+	mux.HandleFunc("PUT /api/v1/org/sso", s.withCaller(s.apiPutSSOConnection))
+	mux.HandleFunc("DELETE /api/v1/org/sso", s.withCaller(s.apiDeleteSSOConnection))
+	mux.HandleFunc("POST /api/v1/org/sso/test", s.withCaller(s.apiTestSSOConnection))
 	mux.HandleFunc("GET /api/v1/org/api-keys", s.withCaller(s.apiAPIKeys))
 	mux.HandleFunc("POST /api/v1/org/api-keys", s.withCaller(s.apiCreateAPIKey))
 	mux.HandleFunc("DELETE /api/v1/org/api-keys/{id}", s.withCaller(s.apiRevokeAPIKey))
@@ -97,6 +102,9 @@ func (s *Server) routes() http.Handler {
 	// Required enrolment: the add-method pages below, and these two.
 	mux.HandleFunc("GET /sign-in/enrol", s.withEnrolPage(s.pageEnrol))
 	mux.HandleFunc("POST /sign-in/enrol/complete", s.pageEnrolComplete)
+	// A sign-in at the organisation's own identity provider (§12): there and back.
+	mux.HandleFunc("GET "+twostep.SSOStartPath, s.ssoStart)
+	mux.HandleFunc("GET "+twostep.SSOCallbackPath+"{slug}", s.ssoCallback)
 	mux.HandleFunc("GET /reset-password", s.pageResetRequest)
 	mux.HandleFunc("POST /reset-password", s.pageResetRequestPost)
 	mux.HandleFunc("GET /reset-password/{token}", s.pageReset)
