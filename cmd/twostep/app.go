@@ -80,7 +80,7 @@ func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {
 	transports[twostep.ChannelBackchannel] = notify.NewBackchannel(func(ctx context.Context, claims string) (string, error) {
 		return oidc.SignLogoutToken(ctx, a.svc, cfg.BaseURL.String(), claims)
 	})
-	if host := cfg.BaseURL.Hostname(); cfg.SMTPURL != "" && !cfg.mailFromSet && mailDomain(host) != host {
+	if cfg.SMTPURL != "" && !cfg.mailFromSet && cfg.MailFrom == "no-reply@localhost" {
 		a.log.Warn("TWOSTEP_MAIL_FROM should be set: the base URL's host is an IP address, not a name to send e-mail from",
 			"mail_from", cfg.MailFrom)
 	}

@@ -166,7 +166,7 @@ var settings = []setting{
 			}
 			return ""
 		}},
-	{name: "mail_from", help: "sender address", defDoc: "no-reply@ + base URL host",
+	{name: "mail_from", help: "sender address", defDoc: "no-reply@ + base URL host (at an IP address: the SMTP user when it is an e-mail address, else no-reply@localhost)",
 		parse: func(c *Config, v string) string {
 			if v == "" {
 				return "" // setBaseURL makes it
@@ -545,8 +545,25 @@ func (c *Config) setBaseURL(listen string) {
 		c.BaseURL = &url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}
 	}
 	if !c.mailFromSet {
-		c.MailFrom = "no-reply@" + mailDomain(c.BaseURL.Hostname())
+		c.MailFrom = defaultMailFrom(c.BaseURL.Hostname(), c.SMTPURL)
 	}
+}
+
+// defaultMailFrom is the sender when TWOSTEP_MAIL_FROM is not set:
+// no-reply@ the base URL's host when it is a name; at an IP address, the
+// SMTP account's user name when that is an e-mail address (what the relay
+// lets it send as); else no-reply@localhost, never an address at an IP
+// address, which mailboxes would refuse or tell people to allow.
+func defaultMailFrom(host, smtpURL string) string {
+	if mailDomain(host) == host {
+		return "no-reply@" + host
+	}
+	if u, err := url.Parse(smtpURL); err == nil && u.User != nil {
+		if user := u.User.Username(); twostep.NormalizeEmail(user) != "" {
+			return user
+		}
+	}
+	return "no-reply@localhost"
 }
 
 // loopbackListen reports whether listen (host:port) accepts connections from

@@ -19,14 +19,18 @@ import (
 // when it is a name, never at an IP address; the SMTP greeting names the
 // base URL's host, or its address literal. Issue 12, item 6.
 func TestDefaultSenderNeverAnIP(t *testing.T) {
-	for _, tc := range []struct{ base, listen, from, helo string }{
-		{"https://auth.example.com", "", "no-reply@auth.example.com", "auth.example.com"},
-		{"http://192.0.2.1:8080", "", "no-reply@localhost", "[192.0.2.1]"},
-		{"http://[2001:db8::1]:8080", "", "no-reply@localhost", "[IPv6:2001:db8::1]"},
-		{"", "127.0.0.1:8080", "no-reply@localhost", "[127.0.0.1]"},
-		{"", "localhost:8080", "no-reply@localhost", "localhost"},
+	for _, tc := range []struct{ base, listen, smtp, from, helo string }{
+		{"https://auth.example.com", "", "", "no-reply@auth.example.com", "auth.example.com"},
+		{"https://auth.example.com", "", "smtp://mailer%40example.org:pw@mail.example.org:587", "no-reply@auth.example.com", "auth.example.com"},
+		{"http://192.0.2.1:8080", "", "", "no-reply@localhost", "[192.0.2.1]"},
+		// At an IP address: the relay's account, when it is an address (issue 20).
+		{"http://192.0.2.1:8080", "", "smtp://mailer%40example.org:pw@mail.example.org:587", "mailer@example.org", "[192.0.2.1]"},
+		{"http://192.0.2.1:8080", "", "smtp://apikey:pw@mail.example.org:587", "no-reply@localhost", "[192.0.2.1]"},
+		{"http://[2001:db8::1]:8080", "", "", "no-reply@localhost", "[IPv6:2001:db8::1]"},
+		{"", "127.0.0.1:8080", "", "no-reply@localhost", "[127.0.0.1]"},
+		{"", "localhost:8080", "", "no-reply@localhost", "localhost"},
 	} {
-		c := &Config{}
+		c := &Config{SMTPURL: tc.smtp}
 		if tc.base != "" {
 			c.BaseURL, _ = url.Parse(tc.base)
 			c.baseURLSet = true

@@ -69,7 +69,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		mainMetrics = nil
 	}
 	h, err := web.New(web.Options{Service: a.svc, Logger: a.log, BaseURL: cfg.BaseURL, Dev: cfg.Dev,
-		TrustedProxies: cfg.TrustedProxies, MailFrom: cfg.MailFrom, Metrics: mainMetrics, DatabaseTimeout: cfg.DatabaseTimeout,
+		TrustedProxies: cfg.TrustedProxies, MailFrom: cfg.MailFrom, MailOutbox: cfg.SMTPURL == "", Metrics: mainMetrics, DatabaseTimeout: cfg.DatabaseTimeout,
 		TwilioAuthToken: twilioToken(cfg), OIDCCallback: oidcCallback, CookieDomain: cfg.CookieDomain,
 		Brand: brand})
 	if err != nil {

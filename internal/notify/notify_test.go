@@ -149,11 +149,19 @@ func TestPasswordResetMessage(t *testing.T) {
 func TestNotices(t *testing.T) { // NT-03
 	texts := loadTexts(t)
 	repudiation := map[string]string{"en": "If this was not you", "fr": "Si ce n'était pas vous", "ja": "お心当たりがない場合"}
+	// An administrator's reset was not the reader: it says what to do if they
+	// did not ask for it instead (issue 20).
+	adminRepudiation := map[string]string{"en": "If you did not ask your administrator for this",
+		"fr": "Si vous n'avez rien demandé à votre administrateur", "ja": "管理者に依頼していない場合"}
+	security := map[string]string{"en": "Your security settings: https://id.example.com/account/security",
+		"fr": "Vos paramètres de sécurité : https://id.example.com/account/security",
+		"ja": "セキュリティ設定：https://id.example.com/account/security"}
 	// The data holds a code and a link that no notice may show, should a caller
 	// ever pass them by mistake.
 	data := map[string]string{"email": "joe@example.com", "new_email": "joe@new.example", "issuer": "Cloud Legal",
 		"method": "totp", "label": "Pixel", "left": "3", "allowed": "true",
-		"code": "493817", "link": "https://id.example.com/reset-password/tok_Zq8"}
+		"code": "493817", "link": "https://id.example.com/reset-password/tok_Zq8",
+		"security_url": "https://id.example.com/account/security"}
 	for _, loc := range twostep.Locales {
 		for _, n := range notices {
 			r, err := texts.Render(twostep.Message{Locale: loc, Template: n, Data: data})
@@ -162,7 +170,17 @@ func TestNotices(t *testing.T) { // NT-03
 				continue
 			}
 			all := r.Subject + r.Text + r.HTML
-			if r.Subject == "" || !strings.Contains(r.Text, repudiation[loc]) || !strings.Contains(r.Text, "joe@example.com") ||
+			rep := repudiation[loc]
+			if n == "two_step_reset" {
+				rep = adminRepudiation[loc]
+				if strings.Contains(r.Text, repudiation[loc]) {
+					t.Errorf("%s/%s says %q to someone an administrator reset", loc, n, repudiation[loc])
+				}
+			}
+			if !strings.Contains(r.Text, security[loc]) {
+				t.Errorf("%s/%s does not link to the security page:\n%s", loc, n, r.Text)
+			}
+			if r.Subject == "" || !strings.Contains(r.Text, rep) || !strings.Contains(r.Text, "joe@example.com") ||
 				!strings.Contains(r.Text, "Cloud Legal") || strings.Contains(all, "493817") || strings.Contains(all, "tok_Zq8") {
 				t.Errorf("%s/%s: subject %q, text:\n%s", loc, n, r.Subject, r.Text)
 			}

@@ -30,6 +30,28 @@ func testSessions(t *testing.T, db *store.DB) {
 	newSession(t, db, "s3", acc.ID)
 	bob := newAccount(t, db, acc.OrgID, "bob@example.com")
 	newSession(t, db, "s4", bob.ID)
+	// The account's own sessions only, the most recently seen first.
+	mine := get[[]*twostep.Session](t)(db.AccountSessions(ctx, acc.ID))
+	var ids []string
+	for _, x := range mine {
+		ids = append(ids, x.ID)
+	}
+	if slices.Contains(ids, "s4") || len(ids) != 3 || !slices.Contains(ids, "s1") {
+		t.Errorf("AccountSessions = %v, want s1, s2, s3", ids)
+	}
+	for i := 1; i < len(mine); i++ {
+		if mine[i].LastSeenAt.After(mine[i-1].LastSeenAt) {
+			t.Errorf("AccountSessions not newest first: %v", ids)
+		}
+	}
+	// Another account's session is not the account's to delete (CS-02).
+	if did, err := db.DeleteAccountSession(ctx, acc.ID, "s4"); err != nil || did {
+		t.Errorf("DeleteAccountSession(another's) = %v, %v; want false", did, err)
+	}
+	newSession(t, db, "s5", acc.ID)
+	if did, err := db.DeleteAccountSession(ctx, acc.ID, "s5"); err != nil || !did {
+		t.Errorf("DeleteAccountSession(own) = %v, %v; want true", did, err)
+	}
 	ok(t, db.DeleteSessions(ctx, acc.ID, "s1"))
 	for id, want := range map[string]error{"s1": nil, "s2": twostep.ErrNotFound, "s3": twostep.ErrNotFound, "s4": nil} {
 		_, err := db.SessionByToken(ctx, []byte("token-"+id))

@@ -35,6 +35,7 @@ func testStore(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"LatestChallenge", testLatestChallenge},
 		{"ConsumeChallenges", testConsumeChallenges},
 		{"Sessions", testSessions},
+		{"PendingActions", testPendingActions},
 		{"DeleteExpired", testDeleteExpired},
 		{"Throttles", testThrottles},
 		{"ThrottlesByKeys", testThrottlesByKeys},

@@ -19,6 +19,9 @@ func (db *DB) DeleteExpired(ctx context.Context, t time.Time) error {
 		if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE expires_at < ? OR idle_expires_at < ?`, us(t), us(t)); err != nil {
 			return wrap(err, "delete expired sessions")
 		}
+		if _, err := tx.exec(ctx, `DELETE FROM pending_actions WHERE expires_at < ?`, us(t)); err != nil {
+			return wrap(err, "delete expired pending actions")
+		}
 		if _, err := tx.exec(ctx, `DELETE FROM devices WHERE expires_at < ?`, us(t)); err != nil {
 			return wrap(err, "delete expired devices")
 		}

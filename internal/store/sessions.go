@@ -59,3 +59,16 @@ func (db *DB) DeleteSessions(ctx context.Context, accountID, except string) erro
 	_, err := db.exec(ctx, `DELETE FROM sessions WHERE account_id = ? AND id <> ?`, accountID, except)
 	return wrap(err, "delete sessions")
 }
+
+// AccountSessions returns the account's sessions, ended ones that are not yet
+// deleted included, the most recently seen first.
+func (db *DB) AccountSessions(ctx context.Context, accountID string) ([]*twostep.Session, error) {
+	return list(ctx, db, scanSession, "account sessions", `SELECT `+sessionCols+` FROM sessions
+		WHERE account_id = ? ORDER BY last_seen_at DESC, id`, accountID)
+}
+
+// DeleteAccountSession deletes the account's session id; false when the
+// account has no such session.
+func (db *DB) DeleteAccountSession(ctx context.Context, accountID, id string) (bool, error) {
+	return db.execDid(ctx, "delete account session", `DELETE FROM sessions WHERE id = ? AND account_id = ?`, id, accountID)
+}

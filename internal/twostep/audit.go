@@ -271,9 +271,11 @@ type (
 		Method   Method `json:"method"`
 		FactorID string `json:"factor_id"`
 	}
-	// SessionsEnded: "all" (an admin) or "others" (the holder).
+	// SessionsEnded: "all" (an admin), "others" (the holder) or "one" (the
+	// holder ended Session, another of their sessions).
 	SessionsEnded struct {
-		Which string `json:"which"`
+		Which   string `json:"which"`
+		Session string `json:"session,omitempty"`
 	}
 	// SignInFailed: a wrong password.
 	SignInFailed struct {

@@ -104,6 +104,10 @@ func (e *ThrottledError) Unwrap() error { return e.Err }
 // CodeError is ErrInvalidCode with the number of tries left on this sign-in.
 type CodeError struct {
 	AttemptsLeft int
+	// Email is the account's address once a sign-in is spent (no tries
+	// left), so that the sign-in page can offer it again. Only the holder
+	// of the sign-in token, who typed it with the password, ever sees it.
+	Email string
 }
 
 func (e *CodeError) Error() string { return ErrInvalidCode.Error() }

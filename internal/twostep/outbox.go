@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -48,6 +49,10 @@ func (s *Service) noticeTo(ctx context.Context, tx Store, a *Account, to, templa
 	}
 	data["email"] = to
 	data["issuer"] = s.issuer
+	if s.baseURL != "" {
+		// Where to look, or to act if it was not them.
+		data["security_url"] = strings.TrimSuffix(s.baseURL, "/") + "/account/security"
+	}
 	return s.enqueue(ctx, tx, Message{Channel: "email", To: to, Locale: a.Locale, Template: template, Data: data}, "", s.now().Add(noticeTTL))
 }
 

@@ -494,7 +494,11 @@ func (s *Service) verifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 					return nil, err
 				}
 			}
-			return &CodeError{AttemptsLeft: s.limits.Attempts - n}, nil
+			ce := &CodeError{AttemptsLeft: s.limits.Attempts - n}
+			if ce.AttemptsLeft <= 0 {
+				ce.Email = acct.Email // the holder typed it with the password: offer it again
+			}
+			return ce, nil
 		}
 		if ok, err := tx.ConsumeChallenge(ctx, c.ID, s.now()); err != nil || !ok {
 			// Lost a race with a parallel submission: undo what this one did.

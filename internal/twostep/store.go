@@ -139,6 +139,21 @@ type Sessions interface {
 	DeleteSession(ctx context.Context, id string) error
 	// DeleteSessions ends every session of the account except the one with id except.
 	DeleteSessions(ctx context.Context, accountID, except string) error
+	// AccountSessions returns the account's sessions not yet deleted, ended
+	// ones included, the most recently seen first.
+	AccountSessions(ctx context.Context, accountID string) ([]*Session, error)
+	// DeleteAccountSession deletes the account's session id; false when the
+	// account has no such session.
+	DeleteAccountSession(ctx context.Context, accountID, id string) (bool, error)
+	// CreatePendingAction stores p; it fails when its session is gone.
+	CreatePendingAction(ctx context.Context, p *PendingAction) error
+	// PendingAction returns the pending action id of session sessionID, live
+	// or not, or ErrNotFound.
+	PendingAction(ctx context.Context, id, sessionID string) (*PendingAction, error)
+	// TakePendingAction deletes and returns the pending action id of session
+	// sessionID unless it expired by now, in one statement; ErrNotFound when
+	// there is no such live action.
+	TakePendingAction(ctx context.Context, id, sessionID string, now time.Time) (*PendingAction, error)
 }
 
 // Devices keeps remembered devices.

@@ -76,7 +76,7 @@ func TestLocaleFromBrowser(t *testing.T) {
 	link := e.mailed(t, member, "invitation")["link"]
 	taro := e.browser(t)
 	taro.lang = "ja,en-US;q=0.8"
-	want(t, taro.post(strings.TrimPrefix(link, "http://127.0.0.1"), url.Values{"password": {joePwd}}), 303, "/sign-in?done=invited")
+	want(t, taro.post(strings.TrimPrefix(link, "http://127.0.0.1"), url.Values{"password": {joePwd}}), 303, "/account/security?done=password_signed_in")
 	if got := locale(member); got != "ja" {
 		t.Errorf("the invited member's locale after a Japanese browser set the password: %q", got)
 	}

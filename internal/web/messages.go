@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
@@ -67,6 +69,38 @@ func (s *Server) failureText(p *page, f failure) string {
 		kv = append(kv, "Wait", waitText(p, f.RetryAfter), "At", p.Clock(s.clock().Add(f.RetryAfter)))
 	}
 	return p.T(f.Message, kv...)
+}
+
+// fieldMark stands for the field's name while fieldText words a message.
+const fieldMark = "\uE000"
+
+// fieldText is f's message as said beside its field: without the field's
+// name in front of it, since the field's label says it ("Code: this is
+// wrong" would read "Error: Code: this is wrong"). "" when the message does
+// not start with the field's name.
+func (s *Server) fieldText(p *page, f failure) string {
+	if f.Reason == "" {
+		return ""
+	}
+	saved, had := p.labels[f.Field]
+	if p.labels == nil {
+		p.labels = map[string]string{}
+	}
+	p.labels[f.Field] = fieldMark
+	text := s.failureText(p, f)
+	if had {
+		p.labels[f.Field] = saved
+	} else {
+		delete(p.labels, f.Field)
+	}
+	rest, ok := strings.CutPrefix(text, fieldMark)
+	if !ok {
+		return ""
+	}
+	// The separator after the name: ": " in English, " : " in French, "：" in Japanese.
+	rest = strings.TrimLeft(rest, " :：\u00a0\u202f")
+	r, n := utf8.DecodeRuneInString(rest)
+	return string(unicode.ToUpper(r)) + rest[n:]
 }
 
 // label is how the page names a form field: its own label, else the usual one,

@@ -122,11 +122,14 @@ type page struct {
 	Base         string // where the add-method pages live: /account/security, or /sign-in/enrol while enrolling
 	Wide         bool   // the page holds a wide table
 	Flash        string // a confirmation line
-	Error        string // what is wrong and how to fix it
-	Field        string // the form field Error is about; "" for the whole form
-	Focus        string // the field that takes the focus when there is no error
-	Form         url.Values
-	Data         any
+	Error        string // what is wrong and how to fix it, naming the field when there is one
+	// fieldError is Error as said beside its field, which its label already
+	// names: without the field's name in front ("" when Error is that already).
+	fieldError string
+	Field      string // the form field Error is about; "" for the whole form
+	Focus      string // the field that takes the focus when there is no error
+	Form       url.Values
+	Data       any
 
 	loc    *i18n.Localizer
 	log    *slog.Logger
@@ -193,6 +196,15 @@ func (p *page) CancelText() string {
 	return p.T("code.cancel")
 }
 
+// FieldError is the error as said beside the field it is about: its label is
+// right above, so the message does not name the field again.
+func (p *page) FieldError() string {
+	if p.fieldError != "" {
+		return p.fieldError
+	}
+	return p.Error
+}
+
 // Invalid reports whether the error is about field name.
 func (p *page) Invalid(name string) bool { return p.Error != "" && p.Field == name }
 
@@ -236,10 +248,14 @@ var doneMessages = map[string]string{
 	// Devices.
 	"device_forgotten":  "done.device_forgotten",
 	"devices_forgotten": "done.devices_forgotten",
+	// Sessions.
+	"session_ended":  "done.session_ended",
+	"sessions_ended": "done.sessions_ended",
 	// App passwords.
 	"app_password_created": "done.app_password_created",
 	"app_password_revoked": "done.app_password_revoked",
 	"password":             "done.password",
+	"password_signed_in":   "done.password_signed_in",
 	"expired":              "done.expired",
 	// E-mail, password and settings.
 	"email":          "done.email",
@@ -395,6 +411,7 @@ func (s *Server) formError(w http.ResponseWriter, p *page, err error) int {
 func (s *Server) showFailure(w http.ResponseWriter, p *page, f failure) {
 	f.retryAfter(w)
 	p.Field, p.Error = f.Field, s.failureText(p, f)
+	p.fieldError = s.fieldText(p, f)
 	if f.Code == "invalid_code" {
 		p.Field = "code"
 	}

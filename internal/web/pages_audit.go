@@ -193,7 +193,10 @@ func (p *page) auditText(e *twostep.AuditEvent, who func(string) string) string 
 			id = "audit.password.set"
 		}
 	case *twostep.SessionsEnded:
-		if e.ActorID == e.AccountID {
+		switch {
+		case d.Which == "one":
+			id = "audit.sessions.ended_one"
+		case e.ActorID == e.AccountID:
 			id = "audit.sessions.ended_self"
 		}
 	case *twostep.AccountCreated:

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
+	"strings"
 	"time"
 
 	"github.com/twostep/twostep/internal/twostep"
@@ -12,35 +12,34 @@ import (
 
 type confirmData struct {
 	Next    string
+	Action  string // the pending action carried on after confirming, "" for none
+	Change  string // what is being confirmed, in words
+	Minutes int    // how long the confirmation lasts
 	TwoStep bool
 	Methods []confirmMethod
-	Mail    *confirmMail    // when an e-mail method can confirm
-	Phones  []*confirmPhone // each phone number that can confirm
-	Factor  string          // the factor a code was just sent to
-	SentAt  string          // and when
+	Sends   []confirmSend // ways to get a code sent
+	Factor  string        // the factor a code was just sent to
+	SentAt  string        // and when
+	// MailHelp: "Didn't get the e-mail?", once one was sent.
+	MailHelp *mailHelp
 }
 
+// confirmMethod is one choice of second step: a kind of code, or one phone
+// (by the name its owner gave it).
 type confirmMethod struct {
-	Value   string
+	ID      string // for the input's id
+	Value   string // "totp", "email", "recovery_code", or "sms:fac_…" for a phone
 	Label   string
 	Checked bool
+	Status  string // where a code went just now, or where it can go
+	Sent    bool
 }
 
-// confirmMail is the "Send me a code" step of confirming by e-mail.
-type confirmMail struct {
-	Sent   bool
-	SentAt string
-	To     string
-	Resend *resendForm
-	Help   *mailHelp
-}
-
-// confirmPhone is the "Text me a code" / "Call me" step of confirming by phone.
-type confirmPhone struct {
-	To    string
-	Text  string        // where the code went, or can go
-	Sent  bool          // a code went to this number moments ago
-	Sends []*resendForm // one per channel the number takes
+// confirmSend is the "Send me a code" step of one e-mail address or phone:
+// its name, and one form per channel.
+type confirmSend struct {
+	Label string
+	Forms []*resendForm
 }
 
 // confirmState is what the page knows of a code it sent: by which method, to
@@ -105,7 +104,14 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twoste
 		}
 	}
 	next := confirmNext(r)
-	d := confirmData{Next: next, TwoStep: info.Account.TwoStepEnabled(), Factor: st.factor}
+	d := confirmData{Next: next, TwoStep: info.Account.TwoStepEnabled(), Factor: st.factor,
+		Minutes: max(1, int((s.svc.ConfirmWindow()+time.Minute-1)/time.Minute))}
+	d.Change = p.T("confirm.for.other")
+	if pa, perr := s.svc.PendingAction(r.Context(), c, r.FormValue("action")); perr == nil {
+		d.Action, d.Change = pa.ID, s.changeText(p, info, pa.Method, pa.Path)
+	} else if u, perr := url.Parse(next); perr == nil {
+		d.Change = s.changeText(p, info, "GET", u.Path)
+	}
 	if !st.sent.IsZero() {
 		d.SentAt = sentParam(st.sent)
 	}
@@ -113,84 +119,76 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twoste
 	if method == "" {
 		method = string(info.DefaultMethod)
 	}
-	// One choice per kind of code; a phone's code works whichever channel it came by.
-	var seen []twostep.Method
+	mf := mailFactor(info.Factors)
+	var totp bool
 	var phones []*twostep.Factor
 	for _, f := range info.Factors {
-		if f.Status != twostep.FactorActive {
-			continue
-		}
-		if isPhone(f.Method) {
-			phones = append(phones, f)
-			if slices.ContainsFunc(seen, isPhone) {
-				continue
-			}
-		}
-		if !slices.Contains(seen, f.Method) {
-			seen = append(seen, f.Method)
-		}
-	}
-	if info.RecoveryCodesLeft > 0 {
-		seen = append(seen, twostep.MethodRecoveryCode)
-	}
-	mf := mailFactor(info.Factors)
-	for _, m := range seen {
-		label := p.T("method." + string(m))
-		value, checked := string(m), string(m) == method
 		switch {
-		case m == twostep.MethodEmail && mf != nil:
-			label += " (" + twostep.MaskAddress(m, mf.Address) + ")"
-		case isPhone(m):
-			label = p.T("method.phone")
-			if len(phones) == 1 {
-				label += " (" + twostep.MaskAddress(m, phones[0].Address) + ")"
-			}
-			checked = isPhone(twostep.Method(method))
-			if checked {
-				value = method
-			}
+		case f.Status != twostep.FactorActive:
+		case f.Method == twostep.MethodTOTP:
+			totp = true
+		case isPhone(f.Method):
+			phones = append(phones, f)
 		}
-		d.Methods = append(d.Methods, confirmMethod{Value: value, Label: label, Checked: checked})
+	}
+	if totp {
+		d.Methods = append(d.Methods, confirmMethod{ID: "totp", Value: "totp", Label: p.T("method.totp"), Checked: method == "totp"})
 	}
 	if d.TwoStep && mf != nil {
 		to := twostep.MaskAddress(twostep.MethodEmail, mf.Address)
+		m := confirmMethod{ID: "email", Value: "email", Label: p.T("method.email") + " (" + to + ")", Checked: method == "email",
+			Status: p.T("confirm.mail_first", "To", to)}
 		var sent time.Time
 		if st.method == string(twostep.MethodEmail) {
 			sent = st.sent
 		}
-		cm := &confirmMail{Sent: !sent.IsZero(), To: to}
 		label, sentAt := "confirm.send", ""
-		if cm.Sent {
+		if !sent.IsZero() {
+			m.Sent, m.Status = true, p.T("confirm.mail_sent", "To", to)
 			label, sentAt = "send.again", sentParam(sent)
-			cm.SentAt, cm.Help = sentAt, &mailHelp{To: to, From: s.mailFrom}
+			d.MailHelp = s.mailHelp(to)
 		}
-		cm.Resend = p.resend("confirm-send", "/account/confirm/send", label, s.resendWait(sent),
-			"next", next, "method", string(twostep.MethodEmail), "factor_id", mf.ID, "sent", sentAt)
-		d.Mail = cm
+		d.Methods = append(d.Methods, m)
+		d.Sends = append(d.Sends, confirmSend{Label: p.T("method.email") + " (" + to + ")", Forms: []*resendForm{
+			p.resend("confirm-send", "/account/confirm/send", label, s.resendWait(sent),
+				"next", next, "action", d.Action, "method", string(twostep.MethodEmail), "factor_id", mf.ID, "sent", sentAt)}})
 	}
-	if d.TwoStep {
-		for _, f := range phones {
-			to := twostep.MaskAddress(f.Method, f.Address)
-			cp := &confirmPhone{To: to, Text: p.T("confirm.phone_first", "To", to)}
-			sentBy := twostep.Method("")
-			if isPhone(twostep.Method(st.method)) && st.factor == f.ID && !st.sent.IsZero() {
-				sentBy, cp.Sent = twostep.Method(st.method), true
-				cp.Text = p.T("confirm.sms_sent", "To", to)
-				if sentBy == twostep.MethodVoice {
-					cp.Text = p.T("confirm.voice_sent", "To", to)
-				}
-			}
-			for _, ch := range f.Channels {
-				var wait int
-				if ch == sentBy {
-					wait = s.resendWait(st.sent)
-				}
-				form := p.resend("confirm-"+string(ch)+"-"+f.ID, "/account/confirm/send", p.sendLabel(ch, ch == sentBy), wait,
-					"next", next, "method", string(ch), "factor_id", f.ID)
-				cp.Sends = append(cp.Sends, form)
-			}
-			d.Phones = append(d.Phones, cp)
+	for _, f := range phones {
+		if !d.TwoStep {
+			break
 		}
+		to := twostep.MaskAddress(f.Method, f.Address)
+		name := p.T("method.phone") + " (" + to + ")"
+		if l := ownLabel(f); l != "" {
+			name = l + " (" + to + ")"
+		}
+		m := confirmMethod{ID: f.ID, Value: string(f.Method) + ":" + f.ID, Label: name, Status: p.T("confirm.phone_first", "To", to)}
+		sentBy := twostep.Method("")
+		if isPhone(twostep.Method(st.method)) && st.factor == f.ID && !st.sent.IsZero() {
+			sentBy, m.Sent, m.Checked = twostep.Method(st.method), true, true
+			m.Value = st.method + ":" + f.ID
+			m.Status = p.T("confirm.sms_sent", "To", to)
+			if sentBy == twostep.MethodVoice {
+				m.Status = p.T("confirm.voice_sent", "To", to)
+			}
+		} else if isPhone(twostep.Method(method)) && len(phones) == 1 && st.factor == "" {
+			m.Checked = true
+		}
+		d.Methods = append(d.Methods, m)
+		send := confirmSend{Label: name}
+		for _, ch := range f.Channels {
+			var wait int
+			if ch == sentBy {
+				wait = s.resendWait(st.sent)
+			}
+			send.Forms = append(send.Forms, p.resend("confirm-"+string(ch)+"-"+f.ID, "/account/confirm/send", p.sendLabel(ch, ch == sentBy), wait,
+				"next", next, "action", d.Action, "method", string(ch), "factor_id", f.ID))
+		}
+		d.Sends = append(d.Sends, send)
+	}
+	if info.RecoveryCodesLeft > 0 {
+		d.Methods = append(d.Methods, confirmMethod{ID: "recovery_code", Value: "recovery_code", Label: p.T("method.recovery_code"),
+			Checked: method == "recovery_code"})
 	}
 	p.Data = d
 	s.render(w, r, status, "confirm", p)
@@ -208,6 +206,9 @@ func (s *Server) pageConfirmSend(w http.ResponseWriter, r *http.Request, c *twos
 	err = sendFailed(err, m)
 	if err == nil {
 		q := url.Values{"next": {confirmNext(r)}, "method": {string(m)}, "sent": {sentParam(s.clock())}}
+		if a := r.PostFormValue("action"); a != "" {
+			q.Set("action", a)
+		}
 		if isPhone(m) {
 			q.Set("factor", factor)
 		}
@@ -224,16 +225,28 @@ func (s *Server) pageConfirmSend(w http.ResponseWriter, r *http.Request, c *twos
 }
 
 func (s *Server) pageConfirmPost(w http.ResponseWriter, r *http.Request, c *twostep.Caller) {
-	method := r.PostFormValue("method")
+	// A phone is chosen as "sms:fac_…": the channel, and which number.
+	method, factor, _ := strings.Cut(r.PostFormValue("method"), ":")
 	token, sess, err := s.svc.ConfirmIdentity(r.Context(), c, twostep.ConfirmRequest{Password: r.PostFormValue("password"),
-		Method: twostep.Method(method), Code: r.PostFormValue("code")})
+		Method: twostep.Method(method), Code: r.PostFormValue("code"), FactorID: factor})
 	if err != nil {
-		s.renderConfirm(w, r, c, err, 0, confirmState{method: method, factor: r.PostFormValue("factor"),
-			sent: parseSent(r.PostFormValue("sent"))})
+		if factor == "" {
+			factor = r.PostFormValue("factor")
+		}
+		s.renderConfirm(w, r, c, err, 0, confirmState{method: method, factor: factor, sent: parseSent(r.PostFormValue("sent"))})
 		return
 	}
 	s.setCookie(w, s.sessionCookie(), token, sess.ExpiresAt)
 	s.setForward(w, sess.ForwardToken, sess.ExpiresAt)
+	if id := r.PostFormValue("action"); id != "" {
+		confirmed := *c
+		confirmed.Session = sess
+		if pa, err := s.svc.TakePendingAction(r.Context(), &confirmed, id); err == nil {
+			s.carryOn(w, r, pa, token)
+			return
+		}
+		// Taken already (a second tab) or expired: back to where it started.
+	}
 	redirect(w, r, withDone(confirmNext(r), "confirmed"))
 }
 

@@ -19,6 +19,23 @@ type country struct {
 	Region string // ISO 3166: FR
 	Name   string // France
 	Code   string // +33
+	// National and International are a mobile number of the region as
+	// libphonenumber's example writes it: 06 12 34 56 78, +33 6 12 34 56 78
+	// ("" when it knows none).
+	National, International string
+}
+
+// phoneExample is libphonenumber's example mobile number of region (else its
+// example of any type), written as dialled there and with the country code.
+func phoneExample(region string) (national, international string) {
+	num := phonenumbers.GetExampleNumberForType(region, phonenumbers.MOBILE)
+	if num == nil {
+		num = phonenumbers.GetExampleNumber(region)
+	}
+	if num == nil {
+		return "", ""
+	}
+	return phonenumbers.Format(num, phonenumbers.NATIONAL), phonenumbers.Format(num, phonenumbers.INTERNATIONAL)
 }
 
 // countryList names every region libphonenumber knows in the language tag
@@ -34,7 +51,9 @@ func countryList(tag language.Tag) []country {
 		if name == "" {
 			name = r
 		}
-		out = append(out, country{Region: r, Name: name, Code: "+" + strconv.Itoa(phonenumbers.GetCountryCodeForRegion(r))})
+		c := country{Region: r, Name: name, Code: "+" + strconv.Itoa(phonenumbers.GetCountryCodeForRegion(r))}
+		c.National, c.International = phoneExample(r)
+		out = append(out, c)
 	}
 	col := collate.New(tag, collate.Loose)
 	slices.SortFunc(out, func(a, b country) int {

@@ -76,7 +76,7 @@ func (s *Server) renderEmailFactor(w http.ResponseWriter, r *http.Request, c *tw
 	}
 	base := methodsBase(c)
 	p.Data = emailCodeData{Action: base + "/email/" + id, Fields: []hiddenField{{"sent", sentAt}}, To: f.Address,
-		Minutes: int(twostep.CodeTTL.Minutes()), Help: &mailHelp{To: f.Address, From: s.mailFrom},
+		Minutes: int(twostep.CodeTTL.Minutes()), Help: s.mailHelp(f.Address),
 		Resend:  p.resend("resend", base+"/email/"+id+"/resend", "send.again", s.resendWait(sent)),
 		Another: base + "/email", Finished: base}
 	s.render(w, r, status, "email_code", p)

@@ -39,7 +39,7 @@ func (s *Server) pageChangeEmailPost(w http.ResponseWriter, r *http.Request, c *
 	case err == nil:
 		s.renderChangeEmail(w, r, c, nil, http.StatusOK, email, s.clock())
 	case errors.Is(err, twostep.ErrConfirmIdentity):
-		confirmFirst(w, r, "/account/email")
+		s.confirmThen(w, r, c, "/account/email")
 	case errors.Is(err, twostep.ErrResendTooSoon):
 		s.renderChangeEmail(w, r, c, err, 0, email, s.sentBefore(err))
 	default:
@@ -102,7 +102,7 @@ func (s *Server) renderChangeEmail(w http.ResponseWriter, r *http.Request, c *tw
 		sentAt = sentParam(sent)
 	}
 	d.Code = &emailCodeData{Action: "/account/email/verify", Fields: []hiddenField{{"email", email}, {"sent", sentAt}}, To: email,
-		Minutes: int(twostep.CodeTTL.Minutes()), Help: &mailHelp{To: email, From: s.mailFrom},
+		Minutes: int(twostep.CodeTTL.Minutes()), Help: s.mailHelp(email),
 		Resend:  p.resend("resend", "/account/email", "send.again", s.resendWait(sent), "email", email),
 		Another: "/account/email", Finished: "/account/security"}
 	p.Data = d

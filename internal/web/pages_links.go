@@ -106,9 +106,17 @@ func (s *Server) pageInvitePost(w http.ResponseWriter, r *http.Request) {
 }
 
 // setPasswordPost sets the password of a set-password link or invitation
-// (kind), then sends the person to sign in.
+// (kind), then signs the person in with it, as the sign-in page would: the
+// service decides (Decide) whether a second step or an enrolment comes
+// first, so nobody skips one by coming through a link. Should that sign-in
+// not go through (a throttle, the database), the sign-in page comes with the
+// e-mail filled in.
 func (s *Server) setPasswordPost(w http.ResponseWriter, r *http.Request, kind string) {
-	err := s.svc.SetPassword(r.Context(), r.PathValue("token"), r.PostFormValue("password"), s.caller(r))
+	token, password := r.PathValue("token"), r.PostFormValue("password")
+	a, _, err := s.svc.SetPasswordAccount(r.Context(), token)
+	if err == nil {
+		err = s.svc.SetPassword(r.Context(), token, password, s.caller(r))
+	}
 	if errors.Is(err, twostep.ErrExpired) {
 		s.linkExpired(w, r, kind)
 		return
@@ -117,9 +125,15 @@ func (s *Server) setPasswordPost(w http.ResponseWriter, r *http.Request, kind st
 		s.renderSetPassword(w, r, err, kind)
 		return
 	}
-	if kind == "invite" {
-		redirect(w, r, "/sign-in?done=invited")
+	res, err := s.svc.SignIn(r.Context(), twostep.SignInRequest{Email: a.Email, Password: password, IP: s.clientIP(r),
+		UserAgent: r.UserAgent(), Locale: s.browserLocale(r), DeviceToken: s.deviceToken(r), AuthRequestID: s.authRequestID(r)})
+	if err != nil {
+		s.log.Warn("signing in after a set-password link", "account", a.ID, "err", err)
+		p := s.newPage(r, nil)
+		p.Form, p.Focus = url.Values{"email": {a.Email}}, "password"
+		p.Flash = p.T(doneMessages[map[string]string{"invite": "invited", "password": "password"}[kind]])
+		s.renderSignIn(w, r, http.StatusOK, p, false)
 		return
 	}
-	redirect(w, r, "/sign-in?done=password")
+	s.signInGoesOn(w, r, res, "/account/security?done=password_signed_in")
 }

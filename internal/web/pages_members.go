@@ -100,8 +100,9 @@ func (s *Server) memberError(w http.ResponseWriter, p *page, err error, action s
 		p.Field, p.Error = "", p.T("members.owners_only")
 		return describe(err).Status
 	case errors.Is(err, twostep.ErrConflict) && action == "invite":
-		p.Field, p.Error = "email", p.T("invalid.email_taken", "Field", p.labels["email"])
-		return describe(err).Status
+		f := failure{Status: describe(err).Status, Reason: twostep.ReasonEmailTaken, Field: "email", Message: "invalid.email_taken"}
+		s.showFailure(w, p, f)
+		return f.Status
 	case errors.Is(err, twostep.ErrConflict):
 		// A conflict on a member is the last owner, unless the mapping words it more precisely.
 		f := describe(err)
@@ -201,7 +202,6 @@ func (s *Server) pageMemberReset(w http.ResponseWriter, r *http.Request, c *twos
 		return
 	}
 	m := members[i]
-	p.Wide = false
 	p.Data = struct {
 		ID, Email, Methods string
 		TwoStep, Required  bool

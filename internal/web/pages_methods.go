@@ -50,7 +50,7 @@ func (s *Server) factorAdded(w http.ResponseWriter, r *http.Request, c *twostep.
 	case err == nil:
 		redirect(w, r, methodsBase(c)+"/"+kind+"/"+url.PathEscape(nf.Factor.ID)+"?sent="+sentParam(s.clock()))
 	case errors.Is(err, twostep.ErrConfirmIdentity):
-		confirmFirst(w, r, "/account/security/"+kind)
+		s.confirmThen(w, r, c, "/account/security/"+kind)
 	default:
 		return false
 	}

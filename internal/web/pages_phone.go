@@ -17,6 +17,12 @@ type addPhoneData struct {
 	SMS        bool // the organisation allows text messages
 	Voice      bool // and calls
 	VoiceFirst bool // a landline was refused by text message: "Call me" is the default button
+	// Hint says how to write the number, with an example of the selected
+	// country; HintTemplate is the same with {n} and {i} for the example's
+	// national and international forms, for the script that follows the
+	// list (the page works without it: the example is the selected
+	// country's as served).
+	Hint, HintTemplate string
 }
 
 // phoneChannels reports which phone channels the organisation allows.
@@ -59,6 +65,13 @@ func (s *Server) renderAddPhone(w http.ResponseWriter, r *http.Request, p *page,
 	home := homeCountry(r, info.Factors)
 	d.Countries = s.countryOptions(p, home, country)
 	d.Choose = !slices.ContainsFunc(d.Countries, func(c countryOption) bool { return c.Selected })
+	d.Hint = p.T("addphone.phone_hint_any")
+	d.HintTemplate = p.T("addphone.phone_hint", "National", "{n}", "International", "{i}")
+	for _, c := range d.Countries {
+		if c.Selected && c.National != "" {
+			d.Hint = p.T("addphone.phone_hint", "National", c.National, "International", c.International)
+		}
+	}
 	if p.Focus == "" {
 		p.Focus = "phone"
 		if d.Choose {

@@ -104,7 +104,6 @@ func (s *Server) pagePolicy(w http.ResponseWriter, r *http.Request, c *twostep.C
 }
 
 func (s *Server) renderPolicy(w http.ResponseWriter, r *http.Request, p *page, status int, v url.Values, confirm *policyConfirm) {
-	p.Wide = false
 	p.Form = v
 	p.labels = map[string]string{"allow_legacy_clients": p.T("orgpolicy.legacy"), "allow_app_passwords": p.T("orgpolicy.app_passwords"),
 		"admins_phishing_resistant": p.T("orgpolicy.admins_key")}

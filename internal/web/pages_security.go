@@ -19,11 +19,16 @@ type methodRow struct {
 	Finish   string // where a pending method's setup goes on
 	Phone    bool   // a phone number: remind to add the new one when it changes
 	Channels string // for a phone: what it takes ("Text messages and calls")
-	// For a passkey or security key: its name, which the person may change,
-	// and whether its signature counter once went back (WA-04: a copy?).
+	// Label is the name its owner gave it ("" for none; a passkey's always).
+	// Every method may be renamed; a passkey or security key (Rename) shows
+	// its name in the field at once, and warns when its signature counter
+	// once went back (WA-04: a copy?).
 	Label  string
 	Rename bool
 	Cloned bool
+	// CannotRemove: the last method under a policy that requires two-step:
+	// the page says why instead of offering "Remove".
+	CannotRemove bool
 }
 
 type eventRow struct {
@@ -52,10 +57,14 @@ type securityData struct {
 	WebAuthnWhy    string
 	CodesLeft      int
 	CodesLow       bool
-	Legacy         bool // older app versions may sign in with the password alone
-	OrgLegacy      bool // the organisation lets members allow them
-	Events         []eventRow
-	Devices        []deviceRow
+	// RecoveryUsed: this session began with a recovery code; the page says
+	// how many are left and where to look.
+	RecoveryUsed bool
+	Legacy       bool // older app versions may sign in with the password alone
+	OrgLegacy    bool // the organisation lets members allow them
+	Events       []eventRow
+	Sessions     []sessionRow
+	Devices      []deviceRow
 	// AppPasswords: the member's; AppPasswordsOK: the organisation allows
 	// making them.
 	AppPasswords   []appPasswordRow
@@ -84,10 +93,19 @@ func (p *page) factorName(f *twostep.Factor) string {
 	if masked != "" {
 		name += " (" + masked + ")"
 	}
-	if f.Label != "" && f.Label != twostep.DefaultTOTPLabel && f.Label != twostep.DefaultPasskeyLabel && f.Label != masked {
-		name += " — " + f.Label
+	if l := ownLabel(f); l != "" && f.Label != twostep.DefaultPasskeyLabel {
+		name += " — " + l
 	}
 	return name
+}
+
+// ownLabel is the name the owner gave f, "" when it has only the one given
+// by default (the kind of method, or the address).
+func ownLabel(f *twostep.Factor) string {
+	if f.Label == twostep.DefaultTOTPLabel || f.Label == twostep.MaskAddress(f.Method, f.Address) || f.Label == f.Address {
+		return ""
+	}
+	return f.Label
 }
 
 // channelsText says which channels a phone takes, and by which its codes come
@@ -176,12 +194,14 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 		l.Selected = l.Value == d.Locale
 		d.Locales = append(d.Locales, l)
 	}
+	d.RecoveryUsed = r.URL.Query().Get("done") == "recovery_code"
 	if d.On {
 		d.Since = p.Day(a.TwoStepSince)
 		d.CodesLow = info.RecoveryCodesLeft <= twostep.RecoveryCodesLow
 	}
 	for _, f := range info.Factors {
-		row := methodRow{ID: f.ID, Method: string(f.Method), Name: p.factorName(f), LastUsed: p.When(f.LastUsedAt), Default: f.Default}
+		row := methodRow{ID: f.ID, Method: string(f.Method), Name: p.factorName(f), LastUsed: p.When(f.LastUsedAt), Default: f.Default,
+			Label: ownLabel(f)}
 		if isPhone(f.Method) {
 			row.Phone, row.Channels = true, p.channelsText(f)
 		}
@@ -199,6 +219,9 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 	if d.On {
 		d.OnText = p.onSinceText(d.Since, info.Factors)
 	}
+	if len(d.Methods) == 1 && info.Required {
+		d.Methods[0].CannotRemove = true
+	}
 	d.CanAddTOTP = !a.SSO && slices.Contains(info.AllowedMethods, twostep.MethodTOTP)
 	d.CanAddEmail = !a.SSO && slices.Contains(info.AllowedMethods, twostep.MethodEmail)
 	if !a.SSO {
@@ -212,6 +235,10 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 		return
 	}
 	d.Events = eventRows(p, evs)
+	if d.Sessions, err = s.sessionRows(r, p, c); err != nil {
+		s.pageError(w, r, err)
+		return
+	}
 	if d.Devices, err = s.deviceRows(r, p, c, info.Org.Policy); err != nil {
 		s.pageError(w, r, err)
 		return
@@ -266,7 +293,7 @@ func (s *Server) securityError(w http.ResponseWriter, r *http.Request, c *twoste
 	case c.SignIn != nil && !errors.Is(err, twostep.ErrNotFound):
 		s.renderEnrol(w, r, c, err) // enrolling at sign-in: the choice of methods says what went wrong
 	case errors.Is(err, twostep.ErrConfirmIdentity):
-		confirmFirst(w, r, "/account/security")
+		s.confirmThen(w, r, c, "/account/security")
 	case errors.Is(err, twostep.ErrNotFound):
 		s.pageError(w, r, err)
 	default:

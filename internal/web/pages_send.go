@@ -119,6 +119,14 @@ func (p *page) resend(id, action, labelID string, wait int, kv ...string) *resen
 type mailHelp struct {
 	To   string // the address shown, masked or not
 	From string // the sender to allow; "" when not configured
+	// Outbox: e-mail is not sent but kept on the dev outbox page, so the
+	// mailbox, its spam folder and the sender do not come into it.
+	Outbox bool
+}
+
+// mailHelp is the "Didn't get the e-mail?" list for a code sent to to.
+func (s *Server) mailHelp(to string) *mailHelp {
+	return &mailHelp{To: to, From: s.mailFrom, Outbox: s.mailOutbox}
 }
 
 // phoneHelp is what the "Didn't get the text message?" list needs.

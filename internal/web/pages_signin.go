@@ -96,10 +96,17 @@ func (s *Server) pageSignInPost(w http.ResponseWriter, r *http.Request) {
 		s.renderSignIn(w, r, status, p, false)
 		return
 	}
+	s.signInGoesOn(w, r, res, "/account/security")
+}
+
+// signInGoesOn takes the browser where a sign-in that passed its first step
+// stands: signed in, to the second step, or to the enrolment the policy wants
+// (Decide said which); signed in, it goes on to next.
+func (s *Server) signInGoesOn(w http.ResponseWriter, r *http.Request, res *twostep.SignInResult, next string) {
 	switch res.Status {
 	case twostep.StatusSignedIn:
 		s.setSignedIn(w, res)
-		s.finishSignIn(w, r, res, "/account/security")
+		s.finishSignIn(w, r, res, next)
 	case twostep.StatusSecondStep:
 		s.setCookie(w, s.signInCookie(), res.SignInToken, res.ExpiresAt)
 		if cs := res.CodeSent; cs != nil {

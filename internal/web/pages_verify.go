@@ -182,7 +182,7 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, p *page, s
 				d.PhoneHelp = &phoneHelp{Voice: o.Method == twostep.MethodVoice, To: o.To, Other: d.Switch != nil}
 			}
 		} else if d.Sent && o.Method == twostep.MethodEmail {
-			d.Help = &mailHelp{To: o.To, From: s.mailFrom}
+			d.Help = s.mailHelp(o.To)
 		}
 	}
 	phones := map[string]int{} // factor → its entry in Others
@@ -280,7 +280,12 @@ func (s *Server) pageVerifyPost(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		s.setCookie(w, s.signInCookie(), "", timeZero)
 		s.setSignedIn(w, res)
-		s.finishSignIn(w, r, res, "/account/security")
+		next := "/account/security"
+		if method == string(twostep.MethodRecoveryCode) {
+			// Say how many are left, and what to do now (the security page).
+			next = "/account/security?done=recovery_code"
+		}
+		s.finishSignIn(w, r, res, next)
 		return
 	}
 	if errors.Is(err, twostep.ErrExpired) {
@@ -294,6 +299,9 @@ func (s *Server) pageVerifyPost(w http.ResponseWriter, r *http.Request) {
 		// This sign-in is spent: start again from the password.
 		s.setCookie(w, s.signInCookie(), "", timeZero)
 		p.Error, p.Focus = p.T("code.wrong_none"), "email"
+		if ce.Email != "" {
+			p.Error, p.Form, p.Focus = p.T("code.wrong_none_password"), url.Values{"email": {ce.Email}}, "password"
+		}
 		s.renderSignIn(w, r, describe(err).Status, p, false)
 		return
 	}

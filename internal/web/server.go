@@ -21,8 +21,11 @@ type Options struct {
 	Dev            bool           // serve the dev outbox
 	TrustedProxies []netip.Prefix // whose X-Forwarded-For is believed
 	MailFrom       string         // the sender address people are told to look for
-	Clock          func() time.Time
-	Metrics        http.Handler // serves /metrics; nil: 404
+	// MailOutbox: dev mode keeps e-mail on the outbox page instead of
+	// sending it (no SMTP server); the pages say so instead of naming a sender.
+	MailOutbox bool
+	Clock      func() time.Time
+	Metrics    http.Handler // serves /metrics; nil: 404
 	// DatabaseTimeout is how long a request may take before its database work
 	// gives up and it answers 503 unavailable; zero is DefaultDatabaseTimeout.
 	DatabaseTimeout time.Duration
@@ -49,11 +52,13 @@ type Server struct {
 	dev      bool
 	proxies  []netip.Prefix
 	mailFrom string
-	clock    func() time.Time
-	secure   bool // base URL is https: Secure and __Host- cookies
-	handler  http.Handler
-	pages    *pages
-	metrics  http.Handler
+	// mailOutbox: see Options.MailOutbox.
+	mailOutbox bool
+	clock      func() time.Time
+	secure     bool // base URL is https: Secure and __Host- cookies
+	handler    http.Handler
+	pages      *pages
+	metrics    http.Handler
 	// dbTimeout is each request's deadline (withDatabaseDeadline).
 	dbTimeout time.Duration
 	outage    outageLog
@@ -75,7 +80,7 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("web: Service and BaseURL are required")
 	}
 	s := &Server{svc: o.Service, log: o.Logger, baseURL: o.BaseURL, dev: o.Dev, proxies: o.TrustedProxies,
-		mailFrom: o.MailFrom, clock: o.Clock, secure: o.BaseURL.Scheme == "https", metrics: o.Metrics, dbTimeout: o.DatabaseTimeout,
+		mailFrom: o.MailFrom, mailOutbox: o.MailOutbox && o.Dev, clock: o.Clock, secure: o.BaseURL.Scheme == "https", metrics: o.Metrics, dbTimeout: o.DatabaseTimeout,
 		twilioToken: o.TwilioAuthToken, oidcCallback: o.OIDCCallback,
 		cookieDomain: strings.TrimPrefix(o.CookieDomain, ".")}
 	if s.dbTimeout <= 0 {

@@ -60,6 +60,19 @@ document.querySelectorAll("[data-countdown]").forEach(function (note) {
     note.textContent = (left === 1 ? note.dataset.singular : note.dataset.plural).replace("{n}", String(left));
   }, 1000);
 });
+// The phone number's example follows the country chosen (the page as served
+// shows the example of the country selected then).
+(function () {
+  var list = document.getElementById("country");
+  var hint = document.getElementById("phone-hint");
+  if (!list || !hint || !hint.dataset.example) return;
+  list.addEventListener("change", function () {
+    var o = list.options[list.selectedIndex];
+    hint.textContent = o && o.dataset.national
+      ? hint.dataset.example.replace("{n}", o.dataset.national).replace("{i}", o.dataset.international)
+      : hint.dataset.any;
+  });
+})();
 
 // WebOTP: a text message ending with "@host #code" for this site fills the
 // code field and sends the form, where the browser supports it (Chrome on
