@@ -287,3 +287,32 @@ func TestMessageDates(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoStepEnabledSaysTheMethod: the "two-step verification is on" e-mail
+// says what signing in asks for from now on, and what the recovery codes
+// stand in for: a code and the phone for an app, the key for a passkey or
+// security key, in every language.
+func TestTwoStepEnabledSaysTheMethod(t *testing.T) {
+	texts := loadTexts(t)
+	want := map[string]map[string][]string{
+		"en": {"totp": {"asks for a code as well", "lose your phone"}, "webauthn": {"asks for your passkey or security key as well", "lose your passkey or security key"}},
+		"fr": {"totp": {"demande un code en plus", "perdez votre téléphone"}, "webauthn": {"demande votre clé d’accès ou votre clé de sécurité en plus", "perdez votre clé d’accès"}},
+		"ja": {"totp": {"パスワードに加えてコードが求められます", "スマートフォンをなくした"}, "webauthn": {"パスワードに加えてパスキーまたはセキュリティキーが求められます", "パスキーやセキュリティキーを使えなくなった"}},
+	}
+	for _, loc := range twostep.Locales {
+		for method, phrases := range want[loc] {
+			r, err := texts.Render(twostep.Message{Locale: loc, Template: "two_step_enabled", Data: map[string]string{"email": "joe@example.com", "method": method}})
+			if err != nil {
+				t.Fatalf("%s/%s: %v", loc, method, err)
+			}
+			for _, p := range phrases {
+				if !strings.Contains(r.Text, p) {
+					t.Errorf("%s, %s: the text lacks %q:\n%s", loc, method, p, r.Text)
+				}
+			}
+		}
+		if len(want[loc]) == 0 {
+			t.Errorf("no expectation for %s", loc)
+		}
+	}
+}

@@ -47,6 +47,11 @@ type SignInState struct {
 	// account without one enrols, without a grace period, as under a
 	// required policy.
 	RequireSecondStep bool
+	// RequirePhishingResistant: what the person signs in for (an OpenID
+	// Connect request with acr_values phishing-resistant, API.md §7) asks
+	// for a passkey or security key: only keys are offered, as under
+	// admins_phishing_resistant, while the policy allows them.
+	RequirePhishingResistant bool
 	// Upstream is set for a sign-in at the organisation's own identity
 	// provider (API.md §12): the connection's rule and what the provider
 	// said. Proven then holds only what Twostep itself proved: there is no
@@ -139,6 +144,8 @@ func (st SignInState) HasMethod() bool { return len(st.Factors) > 0 || st.Recove
 //   - owners and admins under admins_phishing_resistant may use only a
 //     passkey or security key (ORG-03): no remembered device, no recovery
 //     code while they have a key, and enrolment of one when they have none;
+//     so may anyone signing in for a request that asks for phishing
+//     resistance (RequirePhishingResistant), while the policy allows keys;
 //   - otherwise it gets a session.
 //
 // A sign-in at the organisation's provider (Upstream) has no password and
@@ -148,7 +155,8 @@ func Decide(st SignInState) Next {
 	// Owners and admins under admins_phishing_resistant: a passkey or
 	// security key only, neither a remembered device nor a recovery code
 	// instead of it; without one they prove what they have and enrol one.
-	keysOnly := AdminMustUsePasskey(st.Org, st.Account)
+	keysOnly := AdminMustUsePasskey(st.Org, st.Account) ||
+		st.RequirePhishingResistant && slices.Contains(allowed, MethodWebAuthn)
 	if keysOnly {
 		allowed = slices.DeleteFunc(allowed, func(m Method) bool { return m != MethodWebAuthn })
 	}

@@ -81,7 +81,7 @@ func TestEmailMethodJourney(t *testing.T) {
 	if diff := cmp.Diff([]twostep.MethodOption{{Method: twostep.MethodEmail, FactorID: nf.Factor.ID, To: "j•••@example.com"}, {Method: twostep.MethodRecoveryCode}}, res.Methods); diff != "" {
 		t.Errorf("methods (-want +got):\n%s", diff)
 	}
-	again, err := f.svc.SignInMethods(ctx, res.SignInToken)
+	again, err := f.svc.SignInMethods(ctx, res.SignInToken, "")
 	if err != nil || again.CodeSent == nil || again.CodeSent.To != "j•••@example.com" || again.CodeSent.ResendAfter != 30*time.Second {
 		t.Errorf("methods of the sign-in: %+v %v, want the live code's place and cooldown", again, err)
 	}

@@ -350,7 +350,12 @@ func (s *Service) VerifyFactor(ctx context.Context, c *Caller, id, code string) 
 		if c.SignIn != nil {
 			// The sign-in that had to enrol has now proven this method too.
 			if f.Method == MethodWebAuthn {
-				c.SignIn.AMR = append(c.SignIn.AMR, passkeyAMR(f.Credential.UserVerified)...)
+				// A key registered now is not one the account had: whoever
+				// passed the steps before (a password that may have been
+				// phished) chose it, so its user verification does not make
+				// this sign-in phishing-resistant (OP-04): no mfa, whatever
+				// its flags. Its next assertion is the proof.
+				c.SignIn.AMR = append(c.SignIn.AMR, passkeyAMR(false)...)
 			} else {
 				c.SignIn.AMR = append(c.SignIn.AMR, f.Method.AMR())
 			}

@@ -108,6 +108,13 @@ func (r *AuthRequest) wantsTwoStep(cl *OIDCClient) bool {
 	return cl.RequireTwoStep || slices.Contains(r.ACRValues, ACRTwoStep) || slices.Contains(r.ACRValues, ACRPhishingResistant)
 }
 
+// wantsPhishingResistant reports whether the request asks for a passkey or
+// security key that verified its holder (acr_values phishing-resistant): a
+// step-up that nothing less satisfies (OP-04).
+func (r *AuthRequest) wantsPhishingResistant() bool {
+	return slices.Contains(r.ACRValues, ACRPhishingResistant)
+}
+
 // liveAuthRequest returns a request still waiting for its sign-in, with its
 // client; ErrExpired otherwise.
 func (s *Service) liveAuthRequest(ctx context.Context, id string) (*AuthRequest, *OIDCClient, error) {
@@ -170,7 +177,8 @@ func (s *Service) ResumeAuthRequest(ctx context.Context, id, sessionToken, ip, u
 // error prompt=none answers: a legacy client's session never yields a token;
 // a session older than max_age (prompt=login makes it 0: signed in after the
 // request) needs a new sign-in; one without a proven second step does not
-// satisfy a request for two-step (OP-04).
+// satisfy a request for two-step, nor one without a key that verified its
+// holder a request for phishing resistance (OP-04).
 func (s *Service) unsatisfied(r *AuthRequest, cl *OIDCClient, sess *Session) string {
 	switch {
 	case sess.Legacy || sess.AppPasswordID != "":
@@ -182,6 +190,8 @@ func (s *Service) unsatisfied(r *AuthRequest, cl *OIDCClient, sess *Session) str
 	case r.MaxAge > 0 && s.now().Sub(sess.CreatedAt) > time.Duration(r.MaxAge)*time.Second:
 		return AuthErrLoginRequired
 	case r.wantsTwoStep(cl) && achievedACR(sess) == ACRPassword:
+		return AuthErrInteractionRequired
+	case r.wantsPhishingResistant() && achievedACR(sess) != ACRPhishingResistant:
 		return AuthErrInteractionRequired
 	}
 	return ""
@@ -244,6 +254,17 @@ func (s *Service) failAuthRequest(ctx context.Context, r *AuthRequest, code, tex
 		return ErrExpired
 	}
 	return err
+}
+
+// authRequestWantsPhishingResistant reports whether the live request id
+// ("" for none) asks for a passkey or security key: a sign-in for it is
+// then offered only keys (Decide).
+func (s *Service) authRequestWantsPhishingResistant(ctx context.Context, id string) bool {
+	if id == "" {
+		return false
+	}
+	r, _, err := s.liveAuthRequest(ctx, id)
+	return err == nil && r.wantsPhishingResistant()
 }
 
 // authRequestWantsTwoStep reports whether the live request id (from the

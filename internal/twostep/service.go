@@ -170,6 +170,9 @@ func New(o Options) (*Service, error) {
 	if s.limits.Device == (Limit{}) {
 		s.limits.Device = s.limits.Email
 	}
+	if s.limits.PasskeyBegin == (Cap{}) {
+		s.limits.PasskeyBegin = DefaultLimits.PasskeyBegin
+	}
 	return s, nil
 }
 

@@ -191,6 +191,7 @@ func (s *Service) signIn(ctx context.Context, r SignInRequest) (*SignInResult, e
 	}
 	st.Legacy = legacy
 	st.RequireSecondStep = s.authRequestWantsTwoStep(ctx, r.AuthRequestID)
+	st.RequirePhishingResistant = s.authRequestWantsPhishingResistant(ctx, r.AuthRequestID)
 	st.Remembered = s.signInRemembered(ctx, dev, org, r.AuthRequestID)
 	next := Decide(st)
 	switch next.Kind {
@@ -406,6 +407,10 @@ type VerifyRequest struct {
 	// Credential is, for MethodWebAuthn, the browser's JSON of the
 	// PublicKeyCredential answering the sign-in's options (Code is unused).
 	Credential json.RawMessage
+	// AuthRequestID is the OpenID Connect authorization request the person
+	// signs in for, "" for none, as in SignInRequest: one that asks for
+	// phishing resistance accepts only a key.
+	AuthRequestID string
 }
 
 // VerifySignIn checks a second-step code and, when it is right, ends the sign-in
@@ -452,6 +457,7 @@ func (s *Service) verifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 			return s.verifyPasskeySignIn(ctx, r, ch)
 		}
 	}
+	phishingResistant := s.authRequestWantsPhishingResistant(ctx, r.AuthRequestID)
 	var res *SignInResult
 	// Everything, the lookups included, in one write transaction: on SQLite the
 	// writer's warm page cache answers them faster than a reader that must first
@@ -469,6 +475,7 @@ func (s *Service) verifySignIn(ctx context.Context, r VerifyRequest) (*SignInRes
 		if err != nil {
 			return nil, err
 		}
+		st.RequirePhishingResistant = phishingResistant
 		n := 0
 		proof, refusal, err := s.secondStep(ctx, tx, st, r.Method, code, r.FactorID, c, caller, func() (error, error) {
 			// The live code as of now, not as of the lookup: a resend in between replaced it.
@@ -564,8 +571,9 @@ func (s *Service) liveSignIn(ctx context.Context, st Store, token string) (*Chal
 }
 
 // SignInMethods returns what a live sign-in token can use now, for the page that
-// asks for the second step.
-func (s *Service) SignInMethods(ctx context.Context, token string) (*SignInResult, error) {
+// asks for the second step; authRequestID is the OpenID Connect request the
+// person signs in for ("" for none), which may ask for a key.
+func (s *Service) SignInMethods(ctx context.Context, token, authRequestID string) (*SignInResult, error) {
 	c, acct, err := s.liveSignIn(ctx, s.store, token)
 	if err != nil {
 		return nil, err
@@ -574,6 +582,7 @@ func (s *Service) SignInMethods(ctx context.Context, token string) (*SignInResul
 	if err != nil {
 		return nil, err
 	}
+	st.RequirePhishingResistant = s.authRequestWantsPhishingResistant(ctx, authRequestID)
 	res := &SignInResult{Status: StatusSecondStep, Account: acct, Org: st.Org, SignInToken: token, ExpiresAt: c.ExpiresAt}
 	res.Methods, res.DefaultMethod = methodOptions(Decide(st))
 	if now := s.now(); len(c.CodeHash) > 0 && now.Before(c.CodeExpiresAt) {

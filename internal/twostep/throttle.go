@@ -26,6 +26,10 @@ type Limits struct {
 	Device Limit
 	// Attempts is how many wrong codes one sign-in or enrolment allows (RL-06).
 	Attempts int
+	// PasskeyBegin caps the passwordless sign-ins begun per client address
+	// (POST /api/v1/sign-in/passkey, which needs no account and stores a
+	// ceremony each time); zero: DefaultLimits'.
+	PasskeyBegin Cap
 }
 
 // DefaultLimits: 10 free failures then 30 s doubling to 1 h, at most 100 an hour
@@ -37,6 +41,10 @@ var DefaultLimits = Limits{
 	IP:       Limit{Free: 100, Base: 30 * time.Second, Max: 15 * time.Minute, PerHour: 1000},
 	Device:   Limit{Free: 10, Base: 30 * time.Second, Max: time.Hour, PerHour: 100},
 	Attempts: 5,
+	// A sign-in page begins one when it opens (the autofill) and again at
+	// the button: a few an hour a person, so an office behind one address
+	// fits in it, a flood of stored ceremonies does not.
+	PasskeyBegin: Cap{Max: 600, Window: time.Hour},
 }
 
 // Locked reports whether t is locked at now and for how much longer.

@@ -443,7 +443,10 @@ type PasskeySignIn struct {
 
 // BeginPasskeySignIn starts a passwordless sign-in (API.md §11): no e-mail,
 // the key says whose it is. It answers *InvalidError (ReasonWebAuthnIPHost…)
-// when the server offers no passkeys.
+// when the server offers no passkeys, and a *ThrottledError (ErrThrottled)
+// once the client address ip has begun Limits.PasskeyBegin of them in the
+// window, counted in one locked step so that parallel requests cannot pass
+// it (RL-12).
 func (s *Service) BeginPasskeySignIn(ctx context.Context, ip, userAgent string) (*PasskeySignIn, error) {
 	if ok, why := s.WebAuthnOffered(); !ok {
 		return nil, why
@@ -458,7 +461,21 @@ func (s *Service) BeginPasskeySignIn(ctx context.Context, ip, userAgent string) 
 	if err := s.newCeremony(ch, ceremonyDiscoverable, "", session); err != nil {
 		return nil, err
 	}
-	if err := s.store.CreateChallenge(ctx, ch); err != nil {
+	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
+		t, err := tx.LockThrottle(ctx, "passkey:"+ipKey(ip))
+		if err != nil {
+			return err
+		}
+		t, wait, ok := s.limits.PasskeyBegin.Take(t, now)
+		if !ok {
+			return throttled(ErrThrottled, wait)
+		}
+		if err := tx.PutThrottle(ctx, t); err != nil {
+			return err
+		}
+		return tx.CreateChallenge(ctx, ch)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return &PasskeySignIn{SignInToken: token, Options: opts, ExpiresAt: ch.ExpiresAt}, nil

@@ -39,8 +39,11 @@ type eventRow struct {
 }
 
 type securityData struct {
-	On          bool
-	Since       string
+	On    bool
+	Since string
+	// OnText says since when two-step is on and what signing in asks for
+	// then: a code, a key, or either, after the account's active methods.
+	OnText      string
 	Required    bool
 	SSO         bool
 	Methods     []methodRow
@@ -131,6 +134,30 @@ func (p *page) addPhoneLabel(allowed []twostep.Method) string {
 	return ""
 }
 
+// onSinceText is the sentence after "Two-step verification is on": since
+// when, and what signing in asks for after the password, from the active
+// methods among factors (a code, a passkey or security key, or either).
+func (p *page) onSinceText(since string, factors []*twostep.Factor) string {
+	keys, codes := false, false
+	for _, f := range factors {
+		if f.Status != twostep.FactorActive {
+			continue
+		}
+		if f.Method == twostep.MethodWebAuthn {
+			keys = true
+		} else {
+			codes = true
+		}
+	}
+	switch {
+	case keys && codes:
+		return p.T("security.on_since_either", "Date", since)
+	case keys:
+		return p.T("security.on_since_key", "Date", since)
+	}
+	return p.T("security.on_since", "Date", since)
+}
+
 // recentEvents is how many events the security page shows.
 const recentEvents = 5
 
@@ -188,6 +215,9 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, c *twost
 		}
 		row.Finish = finishPath(securityBase, f)
 		d.Pending = append(d.Pending, row)
+	}
+	if d.On {
+		d.OnText = p.onSinceText(d.Since, info.Factors)
 	}
 	if len(d.Methods) == 1 && info.Required {
 		d.Methods[0].CannotRemove = true

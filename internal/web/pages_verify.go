@@ -102,7 +102,7 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, p *page, s
 	}
 	var res *twostep.SignInResult
 	if err == nil {
-		res, err = s.svc.SignInMethods(r.Context(), ck.Value) // expired too if it ran out just now
+		res, err = s.svc.SignInMethods(r.Context(), ck.Value, s.authRequestID(r)) // expired too if it ran out just now
 	}
 	if errors.Is(err, twostep.ErrExpired) {
 		s.setCookie(w, s.signInCookie(), "", timeZero)
@@ -266,7 +266,7 @@ func (s *Server) pageVerifyPost(w http.ResponseWriter, r *http.Request) {
 	method, factor := r.PostFormValue("method"), r.PostFormValue("factor_id")
 	vr := twostep.VerifyRequest{SignInToken: ck.Value, Method: twostep.Method(method),
 		Code: r.PostFormValue("code"), FactorID: factor, IP: s.clientIP(r), UserAgent: r.UserAgent(), DeviceToken: s.deviceToken(r),
-		RememberDevice: r.PostFormValue("remember_device") == "1"}
+		RememberDevice: r.PostFormValue("remember_device") == "1", AuthRequestID: s.authRequestID(r)}
 	if vr.Method == twostep.MethodWebAuthn {
 		vr.Code, vr.Credential = "", json.RawMessage(r.PostFormValue("credential"))
 	}

@@ -254,3 +254,22 @@ func TestPasskeyEnrolAdmins(t *testing.T) {
 	want(t, b.post("/sign-in/enrol/complete", nil), 303, "/account/security?done=enabled")
 	want(t, b.get("/account/security"), 200, "", "Passkey or security key — Owner's key")
 }
+
+// TestSecurityPageSaysWhatSignInAsks: the security page's "two-step is on"
+// sentence says what signing in asks after the password: the key when the
+// account has only keys, a code or the key once it also has an app.
+func TestSecurityPageSaysWhatSignInAsks(t *testing.T) {
+	e := newPasskeyEnv(t)
+	b := e.setUp(t)
+	e.addPasskey(t, b, "Work laptop", true)
+	if d := e.mailed(t, ownerEmail, "two_step_enabled"); d["method"] != "webauthn" {
+		t.Errorf("two_step_enabled data %v, want method webauthn", d)
+	}
+	a := b.get("/account/security")
+	want(t, a, 200, "", "When you sign in, you enter your password and then use your passkey or security key.")
+	if strings.Contains(a.body, "and then a code") {
+		t.Errorf("a key-only account is told it enters a code:\n%s", a.body)
+	}
+	e.enrol(t, b)
+	want(t, b.get("/account/security"), 200, "", "When you sign in, you enter your password and then a code or your passkey or security key.")
+}
