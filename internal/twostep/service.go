@@ -319,12 +319,18 @@ func truncate(s string, n int) string {
 // requireConfirmed returns ErrConfirmIdentity unless the caller's session has a
 // recent identity confirmation (SU-01): a sign-in that proved everything the
 // account has, or ConfirmIdentity. A legacy client's session never counts, and
-// an enrolment token is ErrForbidden: it only adds a method (mayEnrol).
+// an enrolment token is ErrForbidden: it only adds a method (mayEnrol). An
+// exempt session (an SSO member under "never") counts only once confirmed by
+// a new sign-in at its provider (finishSSOConfirm, the one place that gives an
+// exempt session a ConfirmedUntil); a legacy client's never does.
 func (s *Service) requireConfirmed(c *Caller) error {
 	if c.SignIn != nil || notAppPassword(c) != nil {
 		return ErrForbidden
 	}
-	if c.Session == nil || c.Session.SecondStep == SecondStepExempt || c.Session.Legacy || !s.now().Before(c.Session.ConfirmedUntil) {
+	if c.Session == nil || c.Session.Legacy || !s.now().Before(c.Session.ConfirmedUntil) {
+		return ErrConfirmIdentity
+	}
+	if c.Session.SecondStep == SecondStepExempt && (c.Account == nil || !c.Account.SSO) {
 		return ErrConfirmIdentity
 	}
 	return nil

@@ -471,12 +471,14 @@ type SSORoute struct {
 const SSOStartPath = "/sso/start"
 
 // SSOFor is home-realm discovery: the route of an address that signs in
-// through its organisation's provider — an SSO account's, or, with no
-// account, one in a domain of an organisation with a connection. ErrNotFound
-// for any other address (it signs in with its password), and for an SSO
+// through its organisation's provider — an SSO account's, or any other in a
+// domain of an organisation with a connection, whether or not a password
+// account has it: the answer must not tell which addresses have one (EN-01).
+// Such an account is still never taken over (the callback refuses it,
+// sso_account_taken) and still signs in with its password at
+// POST /api/v1/sign-in. ErrNotFound for any other address, and for an SSO
 // account whose organisation has no connection (ErrSSOManaged at sign-in says
-// the rest). An address with a password account never goes to a provider,
-// whatever its domain: it is never taken over (API.md §12).
+// the rest).
 func (s *Service) SSOFor(ctx context.Context, email string) (*SSORoute, error) {
 	email = NormalizeEmail(email)
 	if email == "" {
@@ -485,11 +487,9 @@ func (s *Service) SSOFor(ctx context.Context, email string) (*SSORoute, error) {
 	a, err := s.store.AccountByEmail(ctx, email)
 	var orgID string
 	switch {
-	case err == nil && !a.SSO:
-		return nil, ErrNotFound
-	case err == nil:
+	case err == nil && a.SSO:
 		orgID = a.OrgID
-	case errors.Is(err, ErrNotFound):
+	case err == nil || errors.Is(err, ErrNotFound):
 		at := strings.LastIndexByte(email, '@')
 		d, err := s.store.SSODomain(ctx, email[at+1:])
 		if err != nil {

@@ -439,6 +439,13 @@ func (s *Service) finishSSOConfirm(ctx context.Context, l *SSOLogin, org *Org, c
 	err = s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
 		token, sess := s.newSession(caller.Account, slices.Clone(cl.AMR), caller.Session.SecondStep, true, "", caller)
 		sess.ID = caller.Session.ID
+		if sess.SecondStep == SecondStepExempt {
+			// newSession confirms no exempt session: a sign-in under
+			// "never" proved no second step. This new sign-in at the
+			// provider is the whole identity an SSO member without a
+			// method has, so it confirms (SU-01; requireConfirmed).
+			sess.ConfirmedUntil = s.now().Add(s.confirmWindow)
+		}
 		if ok, err := tx.RenewSession(ctx, sess); err != nil || !ok {
 			return cmpErr(err, ErrUnauthenticated)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/twostep/twostep/internal/twostep"
@@ -128,10 +129,19 @@ func (s *Server) ssoCookie() string {
 	return "twostep_sso"
 }
 
-// ssoStart is GET /sso/start?org=SLUG[&login_hint=EMAIL][&confirm=1]: a new
-// state in this browser's cookie, then the provider. confirm=1 asks the
+// ssoNextCookie keeps, beside the state, the local page an identity
+// confirmation at the provider returns to.
+func (s *Server) ssoNextCookie() string {
+	if s.secure {
+		return "__Host-twostep_sso_next"
+	}
+	return "twostep_sso_next"
+}
+
+// ssoStart is GET /sso/start?org=SLUG[&login_hint=EMAIL][&confirm=1[&next=PATH]]:
+// a new state in this browser's cookie, then the provider. confirm=1 asks the
 // provider for a new sign-in (max_age=0) of the signed-in SSO member, as an
-// identity confirmation.
+// identity confirmation, which returns to next (a local path only).
 func (s *Server) ssoStart(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	req := twostep.BeginSSORequest{OrgSlug: q.Get("org"), LoginHint: q.Get("login_hint")}
@@ -149,6 +159,10 @@ func (s *Server) ssoStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setCookie(w, s.ssoCookie(), start.State, start.ExpiresAt)
+	if req.Confirm != nil {
+		// Set or cleared: an older confirmation's next must not linger.
+		s.setCookie(w, s.ssoNextCookie(), url.QueryEscape(localPath(q.Get("next"))), start.ExpiresAt)
+	}
 	// 303 to another site: the provider's page (its origin is the owner's
 	// choice; the CSP form-action of the page that linked here is the pages' concern).
 	http.Redirect(w, r, start.AuthURL, http.StatusSeeOther)
@@ -177,11 +191,24 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		s.ssoFailed(w, r, err)
 		return
 	}
+	// An identity confirmation returns to the page that asked for it.
+	next := ""
+	if ck, err := r.Cookie(s.ssoNextCookie()); err == nil {
+		if v, err := url.QueryUnescape(ck.Value); err == nil {
+			next = localPath(v)
+		}
+		s.setCookie(w, s.ssoNextCookie(), "", timeZero)
+	}
 	switch res.Status {
 	case twostep.StatusSignedIn:
 		s.setSignedIn(w, res)
 		if session != "" && res.Session != nil && res.DeviceToken == "" {
-			// An identity confirmation: the renewed session, back to the settings.
+			// An identity confirmation: the renewed session, back to the
+			// page that asked, or to the settings.
+			if next != "" {
+				redirect(w, r, withDone(next, "confirmed"))
+				return
+			}
 			redirect(w, r, "/account/security")
 			return
 		}
@@ -190,6 +217,10 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		if res.SignInToken == "" {
 			// An identity confirmation of a member with a Twostep method:
 			// the provider's part is done, the code comes next.
+			if next != "" {
+				redirect(w, r, "/account/confirm?next="+url.QueryEscape(next))
+				return
+			}
 			redirect(w, r, "/account/confirm")
 			return
 		}

@@ -122,7 +122,7 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *twoste
 		// No Twostep password: a link, not a form, since chromium holds a
 		// form's redirects to the CSP's form-action and this one ends at the
 		// provider.
-		d.SSO = twostep.SSOStartPath + "?" + url.Values{"org": {info.Org.Slug}, "confirm": {"1"}}.Encode()
+		d.SSO = twostep.SSOStartPath + "?" + url.Values{"org": {info.Org.Slug}, "confirm": {"1"}, "next": {next}}.Encode()
 		p.Focus = ""
 		if d.TwoStep {
 			p.Focus = "code"

@@ -754,3 +754,85 @@ func TestSSOConfirmIdentity(t *testing.T) { // SU-01, FL-02
 		}
 	})
 }
+
+// TestSSOConfirmNever: an SSO member under "never" (no Twostep method, session
+// second step exempt) confirms who they are by a new sign-in at the provider
+// alone: the renewed session counts as confirmed for the confirmation window
+// (confirmed_until, a sensitive action), then no longer; the sign-in itself
+// never did. The confirmation returns to the local page that asked, never to
+// another site (API.md §12; SECURITY.md SU-01, FL-02).
+func TestSSOConfirmNever(t *testing.T) { // SU-01, FL-02
+	op := ssoProvider(t, nil)
+	ssoBackends(t, func(t *testing.T, db *store.DB) {
+		e := newSSOEnv(t, db, op, twostep.SSONever)
+		r := e.signIn(twosteptest.ProviderLogin{Login: "ann@acme.test"}, nil)
+		if r.location != "/account/security" {
+			t.Fatalf("ann under never: %d to %q", r.status, r.location)
+		}
+		sensitive := func(token string) (int, map[string]any) {
+			st, b, _ := e.call("POST", "/api/v1/account/sessions/end-others", token, nil)
+			return st, b
+		}
+		session := e.cookie(r.browser, "twostep_session")
+		if acct := e.account(r); acct["confirmed_until"] != nil {
+			t.Errorf("ann's exempt sign-in counts as a confirmation: confirmed_until %v", acct["confirmed_until"])
+		}
+		if st, b := sensitive(session); st != 403 || b["code"] != "confirm_identity_required" {
+			t.Errorf("a sensitive action right after the sign-in: %d %v, want 403 confirm_identity_required", st, b)
+		}
+
+		confirm := func(next string) ssoResult {
+			t.Helper()
+			q := url.Values{"org": {"acme"}, "confirm": {"1"}}
+			if next != "" {
+				q.Set("next", next)
+			}
+			res, err := r.browser.Get(e.srv.URL + "/sso/start?" + q.Encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			auth, _ := res.Location()
+			if auth == nil || auth.Query().Get("max_age") != "0" {
+				t.Fatalf("the confirmation goes to %v, want the provider with max_age=0", auth)
+			}
+			cb, err := op.SignIn(r.browser, auth.String(), twosteptest.ProviderLogin{Login: "ann@acme.test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return e.back(r.browser, cb)
+		}
+		back := confirm("/account/security/sessions?x=1")
+		if back.status != http.StatusSeeOther || back.location != "/account/security/sessions?done=confirmed&x=1" {
+			t.Fatalf("back from the provider: %d to %q, want the page that asked with done=confirmed: %s", back.status, back.location, back.body)
+		}
+		renewed := e.cookie(r.browser, "twostep_session")
+		if renewed == "" || renewed == session {
+			t.Fatalf("the confirmation kept the session token (FL-02)")
+		}
+		if st, b, _ := e.call("GET", "/api/v1/account", session, nil); st != http.StatusUnauthorized {
+			t.Errorf("the old session token after the confirmation: %d %v, want 401", st, b)
+		}
+		acct := e.account(back)
+		s, _ := acct["confirmed_until"].(string)
+		until, _ := time.Parse(time.RFC3339, s)
+		if want := e.clock.Now().Add(10 * time.Minute); !until.Equal(want) {
+			t.Errorf("confirmed_until after the provider's new sign-in: %v, want %v", acct["confirmed_until"], want)
+		}
+		if st, b := sensitive(renewed); st != http.StatusOK && st != http.StatusNoContent {
+			t.Errorf("a sensitive action after the confirmation: %d %v", st, b)
+		}
+		// The window ends; then it asks again.
+		e.clock.Advance(11 * time.Minute)
+		if st, b := sensitive(renewed); st != 403 || b["code"] != "confirm_identity_required" {
+			t.Errorf("a sensitive action past the window: %d %v, want 403 confirm_identity_required", st, b)
+		}
+
+		// Only a local page: another site, or none, gives the settings.
+		for _, next := range []string{"//evil.test/x", "https://evil.test/", ""} {
+			if back := confirm(next); back.status != http.StatusSeeOther || back.location != "/account/security" {
+				t.Errorf("next %q: back to %d %q, want /account/security", next, back.status, back.location)
+			}
+		}
+	})
+}
