@@ -75,6 +75,7 @@
     var controller = null; // of the pending request, conditional or not
     var pending = null;
     var turn = 0; // the latest ask: an older one still fetching options gives way
+    var leaving = false; // an answer was posted: the page is on its way out
     function begin() {
       // A ceremony lives 5 minutes on the server: a page left open asks anew.
       if (begun && Date.now() - begun.at < 4 * 60 * 1000) return Promise.resolve(begun);
@@ -111,12 +112,17 @@
         return p.then(function (cred) {
           if (!cred) throw new Error("no credential");
           pending = null;
+          // One answer leaves the page: a request the button superseded, or
+          // a second one after the page began to leave, is dropped.
+          if (mine !== turn || leaving) return;
+          leaving = true;
           submit(box, cred, b.token);
         });
       });
     }
     reveal(box);
     button.addEventListener("click", function () {
+      if (leaving) return;
       say(box, "");
       button.disabled = true;
       ask(null).catch(function (err) {
