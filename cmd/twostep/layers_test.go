@@ -30,6 +30,9 @@ func TestLayers(t *testing.T) {
 		{"internal/passkey/softkey", []string{mod + "internal/twostep", mod + "internal/store", mod + "internal/web", mod + "cmd/"}},
 		// The OIDC client of organisations' own providers (API.md §12) makes HTTP calls for the domain.
 		{"internal/sso", []string{mod + "internal/store", mod + "internal/notify", mod + "internal/web", mod + "internal/oidc", mod + "internal/verify", mod + "internal/passkey", mod + "cmd/"}},
+		// The shared test helpers serve the domain's tests and every adapter's:
+		// they speak domain types only.
+		{"internal/twosteptest", []string{mod + "internal/store", mod + "internal/web", mod + "internal/notify", mod + "internal/oidc", mod + "internal/verify", mod + "cmd/"}},
 		// The load generator is a client of the server: it seeds through the
 		// domain and speaks HTTP, and needs no adapter.
 		{"internal/loadgen", []string{mod + "internal/store", mod + "internal/web", mod + "internal/notify", mod + "internal/oidc", mod + "cmd/"}},

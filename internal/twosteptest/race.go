@@ -7,9 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/twostep"
 )
+
+// Queued is the store Race holds: a twostep.Store (the store adapter's DB)
+// that says how many Atomic calls wait for SQLite's one writer and how many
+// it takes at once (0: concurrent transactions, as on PostgreSQL). An
+// interface, so that this package of the domain's tests needs no adapter.
+type Queued interface {
+	twostep.Store
+	AtomicQueue() (waiting, capacity int)
+}
 
 // Race runs fn(0) … fn(n-1) at once over db and counts the calls that returned
 // nil, keeping the others' errors.
@@ -26,7 +34,7 @@ import (
 // transactions do. The calls must reach Atomic without writing outside it
 // first (that would wait behind the held writer); Race fails t if they are
 // not queued within ten seconds.
-func Race(t testing.TB, db *store.DB, n int, fn func(i int) error) (ok int, errs []error) {
+func Race(t testing.TB, db Queued, n int, fn func(i int) error) (ok int, errs []error) {
 	t.Helper()
 	release := hold(t, db)
 	var wg sync.WaitGroup
@@ -60,7 +68,7 @@ func Race(t testing.TB, db *store.DB, n int, fn func(i int) error) (ok int, errs
 // returned function is called; that function waits until ready reports true
 // (polling, for at most ten seconds), then lets the writer go. On PostgreSQL
 // nothing is held.
-func hold(t testing.TB, db *store.DB) (release func(ready func() bool)) {
+func hold(t testing.TB, db Queued) (release func(ready func() bool)) {
 	t.Helper()
 	if _, capacity := db.AtomicQueue(); capacity == 0 {
 		return func(func() bool) {}
