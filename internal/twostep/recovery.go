@@ -1,6 +1,7 @@
 package twostep
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/base32"
 	"io"
@@ -61,4 +62,52 @@ func (s *Service) matchRecoveryCode(codes []*RecoveryCode, code string) *Recover
 		}
 	}
 	return found
+}
+
+// RecoveryCodes makes a new set of recovery codes; the old set stops working
+// (RC-05). It needs a recent identity confirmation (RC-06) and two-step on
+// (ErrConflict otherwise).
+func (s *Service) RecoveryCodes(ctx context.Context, c *Caller) ([]string, error) {
+	if err := s.requireConfirmed(c); err != nil {
+		return nil, err
+	}
+	if !c.Account.TwoStepEnabled() {
+		return nil, ErrConflict
+	}
+	var codes []string
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Store) error {
+		var err error
+		if codes, err = s.newRecoveryCodes(ctx, tx, c); err != nil {
+			return err
+		}
+		return s.notice(ctx, tx, c.Account, "recovery_codes_generated", nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.wake()
+	return codes, nil
+}
+
+func (s *Service) newRecoveryCodes(ctx context.Context, tx Store, c *Caller) ([]string, error) {
+	now := s.now()
+	codes := make([]string, RecoveryCodeCount)
+	stored := make([]*RecoveryCode, RecoveryCodeCount)
+	for i := range codes {
+		code, err := newRecoveryCode(s.rand)
+		if err != nil {
+			return nil, err
+		}
+		salt := make([]byte, 16)
+		s.mustRead(salt)
+		rc := &RecoveryCode{ID: s.newID("rc"), AccountID: c.Account.ID, KeyID: s.sealer.ActiveKeyID(), Salt: salt, CreatedAt: now}
+		if rc.Hash, err = s.hashRecoveryCode(rc.KeyID, salt, normalizeRecoveryCode(code)); err != nil {
+			return nil, err
+		}
+		codes[i], stored[i] = code, rc
+	}
+	if err := tx.ReplaceRecoveryCodes(ctx, c.Account.ID, stored); err != nil {
+		return nil, err
+	}
+	return codes, s.audit(ctx, tx, event{detail: &RecoveryCodesGenerated{}, account: c.Account, caller: c})
 }
