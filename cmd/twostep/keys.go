@@ -75,8 +75,8 @@ func cmdKeysRotate(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return fmt.Errorf("new OIDC signing key: %w (key %s is active and every secret re-sealed)", err, id)
 	}
-	fmt.Fprintf(stdout, "Key %s is active; re-sealed %d authenticator seeds, %d queued messages and %d OIDC signing keys. Older keys stay in the file for recovery codes made under them.\n",
-		id, n.Factors, n.Messages, n.SigningKeys)
+	fmt.Fprintf(stdout, "Key %s is active; re-sealed %d authenticator seeds, %d Verify API seeds, %d queued messages and %d OIDC signing keys. Older keys stay in the file for recovery codes made under them.\n",
+		id, n.Factors, n.VerifyFactors, n.Messages, n.SigningKeys)
 	fmt.Fprintf(stdout, "OIDC signing key %s is active; the previous ones stay published until the tokens they signed expire.\n", sig)
 	return nil
 }

@@ -32,3 +32,16 @@ func (db *DB) SealedMessages(ctx context.Context, after string, limit int) ([]*t
 func (db *DB) ResealMessage(ctx context.Context, id string, old, sealed []byte) (bool, error) {
 	return db.execDid(ctx, "reseal message", `UPDATE outbox SET payload = ? WHERE id = ? AND payload = ?`, sealed, id, old)
 }
+
+// SealedVerifyFactors returns up to limit Verify API factors holding a sealed
+// seed, by sid, after the sid after.
+func (db *DB) SealedVerifyFactors(ctx context.Context, after string, limit int) ([]*twostep.VerifyFactor, error) {
+	return list(ctx, db, scanVerifyFactor, "sealed verify factors", `SELECT `+verifyFactorCols+` FROM verify_factors
+		WHERE secret IS NOT NULL AND sid > ? ORDER BY sid LIMIT ?`, after, limit)
+}
+
+// ResealVerifyFactor replaces a Verify API factor's sealed seed if it is still
+// old, and reports whether it did.
+func (db *DB) ResealVerifyFactor(ctx context.Context, sid string, old, sealed []byte) (bool, error) {
+	return db.execDid(ctx, "reseal verify factor", `UPDATE verify_factors SET secret = ? WHERE sid = ? AND secret = ?`, sealed, sid, old)
+}

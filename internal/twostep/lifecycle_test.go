@@ -187,14 +187,32 @@ func TestReseal(t *testing.T) {
 		ctx := context.Background()
 		f.svc.RequestPasswordReset(ctx, "joe@example.com", nil) // a queued message
 		f.svc.Wait()
+		// A Verify API factor: its seed is sealed too.
+		key, _, err := f.svc.CreateAPIKey(ctx, nil, f.org, "rotation")
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := &twostep.KeyCaller{Key: key}
+		vs, err := f.svc.CreateVerifyService(ctx, k, "Rotation", 6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vf, err := f.svc.CreateVerifyFactor(ctx, k, vs.SID, "ann", "totp", "Ann's phone")
+		if err != nil {
+			t.Fatal(err)
+		}
+		vseed, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(vf.Secret)
+		if err != nil {
+			t.Fatal(err)
+		}
 		line, _ := twostep.NewKeyLine("k2", rand.Reader)
 		k2, _ := twostep.ParseKeys([]byte(line))
 		if err := f.sealer.SetKeys(append(k2, f.keys...)); err != nil {
 			t.Fatal(err)
 		}
 		n, err := f.svc.Reseal(ctx)
-		if err != nil || n.Factors != 1 || n.Messages < 2 {
-			t.Fatalf("reseal: %+v %v, want 1 seed and the queued messages", n, err)
+		if err != nil || n.Factors != 1 || n.Messages < 2 || n.VerifyFactors != 1 {
+			t.Fatalf("reseal: %+v %v, want 1 seed, the queued messages and 1 Verify seed", n, err)
 		}
 		if again, _ := f.svc.Reseal(ctx); again != (twostep.Resealed{}) {
 			t.Errorf("second reseal did %+v, want nothing", again)
@@ -207,6 +225,10 @@ func TestReseal(t *testing.T) {
 		}
 		if msgs := f.outbox(); len(msgs) == 0 {
 			t.Error("queued messages no longer open")
+		}
+		code := twostep.TOTPCode(vseed, twostep.TOTPStep(f.clock.Now()))
+		if got, err := f.svc.VerifyFactorCode(ctx, k, vs.SID, "ann", vf.Factor.SID, code); err != nil || got.Status != twostep.FactorVerified {
+			t.Errorf("Verify factor after reseal with only the new key: %+v %v, want verified", got, err)
 		}
 	})
 }

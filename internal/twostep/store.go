@@ -260,13 +260,16 @@ type DeliveryQueue interface {
 // Reseal walks the sealed values for a key rotation.
 type Reseal interface {
 	// SealedFactors returns up to limit factors holding a sealed secret, by id,
-	// after the id after; SealedMessages the same for pending messages.
+	// after the id after; SealedMessages the same for pending messages, and
+	// SealedVerifyFactors for the Verify API's factors, by sid.
 	SealedFactors(ctx context.Context, after string, limit int) ([]*Factor, error)
 	SealedMessages(ctx context.Context, after string, limit int) ([]*OutboxMessage, error)
-	// ResealFactor and ResealMessage replace a sealed value if it is still old,
-	// and report whether they did: a concurrent change wins.
+	SealedVerifyFactors(ctx context.Context, after string, limit int) ([]*VerifyFactor, error)
+	// ResealFactor, ResealMessage and ResealVerifyFactor replace a sealed value
+	// if it is still old, and report whether they did: a concurrent change wins.
 	ResealFactor(ctx context.Context, id string, old, sealed []byte) (bool, error)
 	ResealMessage(ctx context.Context, id string, old, sealed []byte) (bool, error)
+	ResealVerifyFactor(ctx context.Context, sid string, old, sealed []byte) (bool, error)
 }
 
 // DevOutbox keeps the messages of dev mode, shown at /dev/outbox instead of
