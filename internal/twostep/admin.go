@@ -326,7 +326,7 @@ func (s *Service) passwordByLink(ctx context.Context, token, password string, c 
 		if err := tx.DeleteSessions(ctx, a.ID, ""); err != nil {
 			return err
 		}
-		if err := s.passwordReplaced(ctx, tx, a.ID); err != nil {
+		if err := s.passwordReplaced(ctx, tx, a, c); err != nil {
 			return err
 		}
 		if err := s.forgetDevices(ctx, tx, a, ForgotPasswordChange, "", c); err != nil {

@@ -218,6 +218,42 @@ func TestAppPasswordRevokedAtOnce(t *testing.T) {
 	})
 }
 
+// TestAppPasswordsEndWithThePassword: changing the password revokes every
+// app password (they stand in for it in old clients: one made while the
+// password had leaked must not outlive it), each audited.
+func TestAppPasswordsEndWithThePassword(t *testing.T) { // SU-02
+	storetestBackends(t, func(t *testing.T, f *fixture) {
+		ctx := context.Background()
+		joe, fresh, _ := appPasswordFixture(t, f)
+		c := fresh()
+		var pws []string
+		for _, label := range []string{"old app", "older app"} {
+			_, pw, err := f.svc.CreateAppPassword(ctx, c, label)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pws = append(pws, pw)
+		}
+		if _, err := oldClient(f, "joe@example.com", pws[0], "2.0.0"); err != nil {
+			t.Fatalf("an app password before the change: %v", err)
+		}
+		if err := f.svc.ChangePassword(ctx, c, password, "a new password for joe"); err != nil {
+			t.Fatal(err)
+		}
+		for i, pw := range pws {
+			if _, err := oldClient(f, "joe@example.com", pw, "2.0.0"); !errors.Is(err, twostep.ErrInvalidCredentials) {
+				t.Errorf("app password %d after the password changed: %v, want ErrInvalidCredentials", i+1, err)
+			}
+		}
+		if left, err := f.svc.AppPasswordsOf(ctx, c); err != nil || len(left) != 0 {
+			t.Errorf("app passwords after the change: %d %v, want none", len(left), err)
+		}
+		if evs := f.events(joe.ID, "app_password.revoked"); len(evs) != 2 {
+			t.Errorf("app_password.revoked events: %d, want 2", len(evs))
+		}
+	})
+}
+
 // TestAppPasswordNeedsTwoStep: without two-step the password alone already
 // signs an old client in: no app password (ErrConflict).
 func TestAppPasswordNeedsTwoStep(t *testing.T) {

@@ -315,7 +315,7 @@ func (s *Service) ChangePassword(ctx context.Context, c *Caller, current, passwo
 		if err := tx.DeleteSessions(ctx, a.ID, c.Session.ID); err != nil {
 			return err
 		}
-		if err := s.passwordReplaced(ctx, tx, a.ID); err != nil {
+		if err := s.passwordReplaced(ctx, tx, a, c); err != nil {
 			return err
 		}
 		if err := s.forgetDevices(ctx, tx, a, ForgotPasswordChange, "", c); err != nil {

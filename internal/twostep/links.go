@@ -35,9 +35,28 @@ func (s *Service) newPasswordLink(ctx context.Context, tx Store, accountID strin
 
 // passwordReplaced ends, in tx, everything the account's old password or
 // links could still do: pending sign-ins, enrolment tokens, identity
-// confirmation codes and password links. Every path that gives the account a
-// password calls it (links, change, and the operator's or admin's reset, which
-// ends sign-ins for the same reason).
-func (s *Service) passwordReplaced(ctx context.Context, tx Store, accountID string) error {
-	return tx.ConsumeChallenges(ctx, accountID, s.now(), slices.Concat(pendingSignIns, passwordLinks)...)
+// confirmation codes and password links, and its app passwords, which stand
+// in for the password in old clients: a member who changes a password that
+// leaked must not leave a way in made with it (each revocation audited). Every
+// path that gives the account a password calls it (a link, a change).
+func (s *Service) passwordReplaced(ctx context.Context, tx Store, a *Account, c *Caller) error {
+	if err := tx.ConsumeChallenges(ctx, a.ID, s.now(), slices.Concat(pendingSignIns, passwordLinks)...); err != nil {
+		return err
+	}
+	apps, err := tx.AppPasswords(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	for _, p := range apps {
+		ok, err := tx.DeleteAppPassword(ctx, a.ID, p.ID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := s.audit(ctx, tx, event{detail: &AppPasswordRevoked{AppPassword: p.ID}, account: a, caller: c}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
