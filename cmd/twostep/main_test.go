@@ -260,7 +260,9 @@ func serveOn(t *testing.T, dir, listen string, env []string) *server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.stop(t, syscall.SIGKILL) })
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	// A minute: on PostgreSQL a start migrates a new schema, which took more
+	// than 20 s on these 2 cores under a load of ten.
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if m := runningAt.FindStringSubmatch(s.output()); m != nil {
 			s.url = m[1]
 			if m[2] != "" {

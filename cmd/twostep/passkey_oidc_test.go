@@ -48,7 +48,9 @@ func servePasskeys(t *testing.T, dir string, env []string, port int, base string
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.stop(t, syscall.SIGKILL) })
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	// A minute: on PostgreSQL a start migrates a new schema, which took more
+	// than 20 s on these 2 cores under a load of ten.
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if resp, err := http.Get(base + "/healthz"); err == nil {
 			resp.Body.Close()
 			if strings.Contains(s.output(), "is running at") {
