@@ -18,11 +18,7 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, stderr)
+	a, err := loadApp(ctx, load, stderr)
 	if err != nil {
 		return err
 	}
@@ -142,11 +138,7 @@ func cmdResetTwoStep(ctx context.Context, args []string, getenv func(string) str
 	if *email == "" {
 		return usageError{"user reset-two-step needs --email"}
 	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, stderr)
+	a, err := loadApp(ctx, load, stderr)
 	if err != nil {
 		return err
 	}

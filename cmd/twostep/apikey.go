@@ -38,11 +38,7 @@ func cmdAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 	if args[0] == "create" && (*org == "" || *name == "") {
 		return usageError{"apikey create needs --org and --name"}
 	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, stderr)
+	a, err := loadApp(ctx, load, stderr)
 	if err != nil {
 		return err
 	}

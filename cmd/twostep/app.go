@@ -42,6 +42,16 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
 }
 
+// loadApp reads the configuration with load and opens the app on it: what
+// every command that works on the database does first.
+func loadApp(ctx context.Context, load func() (*Config, error), stderr io.Writer) (*app, error) {
+	cfg, err := load()
+	if err != nil {
+		return nil, err
+	}
+	return openApp(ctx, cfg, stderr)
+}
+
 // openApp opens the database (migrating it), the key file (creating it when
 // missing) and builds the service.
 func openApp(ctx context.Context, cfg *Config, stderr io.Writer) (*app, error) {

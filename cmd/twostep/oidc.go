@@ -97,11 +97,7 @@ func cmdOIDCClientCreate(ctx context.Context, args []string, getenv func(string)
 	if *name == "" || len(redirects) == 0 {
 		return usageError{"oidc client create needs --name and at least one --redirect-uri"}
 	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, stderr)
+	a, err := loadApp(ctx, load, stderr)
 	if err != nil {
 		return err
 	}
@@ -138,11 +134,7 @@ func cmdOIDCClientList(ctx context.Context, args []string, getenv func(string) s
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, stderr)
+	a, err := loadApp(ctx, load, stderr)
 	if err != nil {
 		return err
 	}
@@ -175,11 +167,7 @@ func cmdOIDCClientDelete(ctx context.Context, args []string, getenv func(string)
 	if err := parseFlags(fs, args[1:], stderr); err != nil {
 		return err
 	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, stderr)
+	a, err := loadApp(ctx, load, stderr)
 	if err != nil {
 		return err
 	}

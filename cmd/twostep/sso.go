@@ -35,11 +35,7 @@ func cmdSSODomain(ctx context.Context, args []string, getenv func(string) string
 		return usageError{"org sso-domain " + verb + " needs --org ORG and one DOMAIN"}
 	}
 	domain := domains[0]
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, stderr)
+	a, err := loadApp(ctx, load, stderr)
 	if err != nil {
 		return err
 	}
