@@ -1,0 +1,8 @@
+\startpipeline
+BEGIN;
+SELECT 1;
+\endpipeline
+\startpipeline
+SELECT 1;
+COMMIT;
+\endpipeline
