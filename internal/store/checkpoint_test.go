@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twostep/twostep/internal/store"
+	"github.com/twostep/twostep/internal/store/storetest"
 	"github.com/twostep/twostep/internal/twostep"
 )
 
@@ -60,3 +62,57 @@ func TestWALStaysBounded(t *testing.T) {
 	}
 	t.Logf("largest WAL: %d bytes", largest)
 }
+
+// TestSQLiteThrottleRowOnFailureOnly: on SQLite LockThrottle inserts nothing;
+// the throttle row of a new key appears with the PutThrottle that records a
+// failure (RL-05), and not at all when that item fails.
+func TestSQLiteThrottleRowOnFailureOnly(t *testing.T) {
+	db := storetest.SQLite(t)
+	ctx := t.Context()
+	rows := func() string {
+		v, err := db.ValueForTest(ctx, false, `SELECT count(*) || ':' || coalesce(sum(failures), 0) FROM throttles`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	lock := func(fail, abort bool) error {
+		return db.Atomic(ctx, func(ctx context.Context, s twostep.Store) error {
+			th, err := s.LockThrottle(ctx, "account:a")
+			if err != nil {
+				return err
+			}
+			if fail {
+				th.Failures++
+				if err := s.PutThrottle(ctx, th); err != nil {
+					return err
+				}
+			}
+			if abort {
+				return errAbort
+			}
+			return nil
+		})
+	}
+	steps := []struct {
+		name        string
+		fail, abort bool
+		want        string
+	}{
+		{"a right code leaves no row", false, false, "0:0"},
+		{"a failed item leaves no row", true, true, "0:0"},
+		{"a wrong code leaves its failure", true, false, "1:1"},
+		{"another wrong code counts on", true, false, "1:2"},
+		{"a right code leaves the row as it was", false, false, "1:2"},
+	}
+	for _, st := range steps {
+		if err := lock(st.fail, st.abort); err != nil && !errors.Is(err, errAbort) {
+			t.Fatal(st.name, err)
+		}
+		if got := rows(); got != st.want {
+			t.Errorf("%s: throttles (rows:failures) %s, want %s", st.name, got, st.want)
+		}
+	}
+}
+
+var errAbort = errors.New("abort")
