@@ -107,6 +107,9 @@ func (b *batcher) loop() {
 		select {
 		case it := <-b.queue:
 			items = append(items[:0], it)
+		case f := <-b.ckpt.between:
+			f()
+			continue
 		case <-b.stop:
 			for {
 				select {

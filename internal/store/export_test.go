@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // ExecForTest runs q on the writer, for what the Store itself never does (such as
@@ -76,4 +77,11 @@ func scanInt(s scanner) (*int, error) {
 	var v int
 	err := s.Scan(&v)
 	return &v, err
+}
+
+// SetCheckpointsForTest sets the WAL length, in pages, past which the
+// checkpointer has the WAL restarted, and the interval of its checkpoints.
+// Call it before the first write.
+func (db *DB) SetCheckpointsForTest(pages int, every time.Duration) {
+	db.pools.checkpoint.restartPages, db.pools.checkpoint.every = pages, every
 }

@@ -240,9 +240,9 @@ func openSQLite(ctx context.Context, path, sync string, log *slog.Logger) (*DB, 
 	mapped := "&_pragma=mmap_size(2147418112)"
 	// temp_store(MEMORY) keeps the batcher's savepoint journal in memory: on
 	// disk it cost a quarter of the writer's time in system calls. The
-	// checkpointer copies the WAL back; the writer does it only past 4,000
-	// pages (16 MB), which also restarts the WAL: only the writer can.
-	writer, err := sql.Open("sqlite", path+common+mapped+"&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(4000)&_txlock=immediate")
+	// checkpointer copies the WAL back and restarts it (checkpoint.go); the
+	// writer does it only as a backstop.
+	writer, err := sql.Open("sqlite", path+common+mapped+"&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint("+strconv.Itoa(walBackstopPages)+")&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}

@@ -31,12 +31,28 @@ func (db *DB) Throttle(ctx context.Context, key string) (twostep.Throttle, error
 	return *t, nil
 }
 
-// LockThrottle is Throttle for use inside Atomic: it creates the row if needed and
-// holds it until the transaction ends (FOR UPDATE on PostgreSQL; on SQLite the
-// write transaction already holds the whole database).
+// LockThrottle is Throttle for use inside Atomic: it holds the row until the
+// transaction ends (on PostgreSQL it creates the row if needed and locks it
+// FOR UPDATE; on SQLite the write transaction already holds the whole
+// database, and a new key's row is created by PutThrottle only).
 func (db *DB) LockThrottle(ctx context.Context, key string) (twostep.Throttle, error) {
 	if t, ok := db.pg.lockedThrottle(key); ok {
 		return t, nil
+	}
+	if db.d == sqliteDialect {
+		// SQLite's one write transaction holds the whole database: there is no
+		// row to lock, and a row of defaults reads as no row (Throttle), so the
+		// row waits for the PutThrottle that records a failure, one statement
+		// fewer on the writer for every sign-in that does not fail.
+		t, err := one(db.writeRow(ctx, `SELECT `+throttleCols+` FROM throttles WHERE key = ?`, key),
+			scanThrottle, "lock throttle")
+		if errors.Is(err, twostep.ErrNotFound) {
+			return twostep.Throttle{Key: key}, nil
+		}
+		if err != nil {
+			return twostep.Throttle{}, err
+		}
+		return *t, nil
 	}
 	// Inserting first gives FOR UPDATE a row to lock even for a new key; two
 	// transactions inserting the same key wait for each other on the primary key.
