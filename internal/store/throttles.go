@@ -18,10 +18,17 @@ func scanThrottle(s scanner) (*twostep.Throttle, error) {
 	return &t, err
 }
 
+const throttleByKey = `SELECT ` + throttleCols + ` FROM throttles WHERE key = ?`
+
 // Throttle reads the throttle under key; a zero Throttle with that key if none.
 func (db *DB) Throttle(ctx context.Context, key string) (twostep.Throttle, error) {
-	t, err := one(db.row(ctx, `SELECT `+throttleCols+` FROM throttles WHERE key = ?`, key),
-		scanThrottle, "throttle")
+	return throttleOrZero(db.row(ctx, throttleByKey, key), key, "throttle")
+}
+
+// throttleOrZero scans the throttle row read under key, or gives a zero
+// Throttle with that key if there is none.
+func throttleOrZero(row scanner, key, op string) (twostep.Throttle, error) {
+	t, err := one(row, scanThrottle, op)
 	if errors.Is(err, twostep.ErrNotFound) {
 		return twostep.Throttle{Key: key}, nil
 	}
@@ -44,22 +51,14 @@ func (db *DB) LockThrottle(ctx context.Context, key string) (twostep.Throttle, e
 		// row to lock, and a row of defaults reads as no row (Throttle), so the
 		// row waits for the PutThrottle that records a failure, one statement
 		// fewer on the writer for every sign-in that does not fail.
-		t, err := one(db.writeRow(ctx, `SELECT `+throttleCols+` FROM throttles WHERE key = ?`, key),
-			scanThrottle, "lock throttle")
-		if errors.Is(err, twostep.ErrNotFound) {
-			return twostep.Throttle{Key: key}, nil
-		}
-		if err != nil {
-			return twostep.Throttle{}, err
-		}
-		return *t, nil
+		return throttleOrZero(db.writeRow(ctx, throttleByKey, key), key, "lock throttle")
 	}
 	// Inserting first gives FOR UPDATE a row to lock even for a new key; two
 	// transactions inserting the same key wait for each other on the primary key.
 	if _, err := db.exec(ctx, `INSERT INTO throttles (key) VALUES (?) ON CONFLICT (key) DO NOTHING`, key); err != nil {
 		return twostep.Throttle{}, wrap(err, "lock throttle")
 	}
-	t, err := one(db.writeRow(ctx, `SELECT `+throttleCols+` FROM throttles WHERE key = ?`+db.d.forUpdate, key),
+	t, err := one(db.writeRow(ctx, throttleByKey+db.d.forUpdate, key),
 		scanThrottle, "lock throttle")
 	if err != nil {
 		return twostep.Throttle{}, err
