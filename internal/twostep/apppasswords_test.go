@@ -221,7 +221,7 @@ func TestAppPasswordRevokedAtOnce(t *testing.T) {
 // TestAppPasswordsEndWithThePassword: changing the password revokes every
 // app password (they stand in for it in old clients: one made while the
 // password had leaked must not outlive it), each audited.
-func TestAppPasswordsEndWithThePassword(t *testing.T) { // SU-02
+func TestAppPasswordsEndWithThePassword(t *testing.T) { // OP-03 applied to app passwords (no SECURITY.md id names them)
 	storetestBackends(t, func(t *testing.T, f *fixture) {
 		ctx := context.Background()
 		joe, fresh, _ := appPasswordFixture(t, f)
