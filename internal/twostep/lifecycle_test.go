@@ -180,7 +180,7 @@ func TestSetupAndSetPassword(t *testing.T) {
 
 // TestReseal: after a new key becomes active, Reseal moves every seed and
 // queued message under it, and codes keep working.
-func TestReseal(t *testing.T) {
+func TestReseal(t *testing.T) { // OTP-12: seeds, the Verify API's too, stay encrypted under the active key
 	storetestBackends(t, func(t *testing.T, f *fixture) {
 		f.account("joe@example.com")
 		secret, _ := f.enrol("joe@example.com")
